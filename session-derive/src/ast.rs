@@ -1,0 +1,84 @@
+//! Our model of the input: a session struct and its fields, with attributes
+//! parsed. Shape problems are recorded in the context, pointing at the
+//! narrowest token.
+
+use crate::attr;
+use crate::ctxt::Ctxt;
+use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
+
+pub(crate) struct Container<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) vis: &'a Visibility,
+    pub(crate) attrs: attr::Container,
+    pub(crate) fields: Vec<Field<'a>>,
+    pub(crate) original: &'a DeriveInput,
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) attrs: attr::Field,
+}
+
+impl Field<'_> {
+    /// Stored fields are encoded; `skip` ones are not.
+    pub(crate) fn stored(&self) -> bool {
+        self.attrs.skip.is_none()
+    }
+
+    pub(crate) fn quick(&self) -> bool {
+        self.attrs.quick.is_some()
+    }
+}
+
+impl<'a> Container<'a> {
+    /// Builds the model, or `None` when the input is not a struct with named
+    /// fields (the reason is recorded in `cx`).
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = attr::Container::from_ast(cx, &input.attrs);
+        let fields = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => named
+                    .named
+                    .iter()
+                    .filter_map(|field| {
+                        Some(Field {
+                            ident: field.ident.as_ref()?,
+                            ty: &field.ty,
+                            attrs: attr::Field::from_ast(cx, &field.attrs),
+                        })
+                    })
+                    .collect(),
+                Fields::Unnamed(unnamed) => {
+                    cx.error_spanned_by(
+                        unnamed,
+                        "`#[derive(Session)]` needs named fields: each field gets accessors named after it",
+                    );
+                    return None;
+                }
+                Fields::Unit => Vec::new(),
+            },
+            Data::Enum(data) => {
+                cx.error_spanned_by(
+                    data.enum_token,
+                    "`#[derive(Session)]` needs a struct with named fields, not an enum: put the enum in a field",
+                );
+                return None;
+            }
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`#[derive(Session)]` needs a struct with named fields, not a union",
+                );
+                return None;
+            }
+        };
+        Some(Self {
+            ident: &input.ident,
+            vis: &input.vis,
+            attrs,
+            fields,
+            original: input,
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! Rules that need the whole model: attribute combinations, generics, and
+//! clashes between generated method names.
+
+use crate::ast::{Container, Field};
+use crate::attr::StorageKind;
+use crate::ctxt::Ctxt;
+use std::collections::BTreeMap;
+use syn::ext::IdentExt as _;
+
+pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>) {
+    check_generics(cx, cont);
+    for field in &cont.fields {
+        check_field_flags(cx, field);
+    }
+    check_quick_in_cookie(cx, cont);
+    check_method_clashes(cx, cont);
+}
+
+fn check_generics(cx: &Ctxt, cont: &Container<'_>) {
+    let generics = &cont.original.generics;
+    if !generics.params.is_empty() {
+        cx.error_spanned_by(
+            generics,
+            "`#[derive(Session)]` does not support generic parameters: a session is one concrete struct (use a type alias or a concrete field type)",
+        );
+    }
+}
+
+fn check_field_flags(cx: &Ctxt, field: &Field<'_>) {
+    let Some(skip) = &field.attrs.skip else {
+        return;
+    };
+    if let Some(quick) = &field.attrs.quick {
+        cx.syn_error(syn::Error::new(
+            quick.span,
+            "`quick` and `skip` conflict: a skipped field is never stored",
+        ));
+    }
+    if let Some(max_len) = &field.attrs.max_len {
+        cx.syn_error(syn::Error::new(
+            max_len.span,
+            "`max_len` has no effect on a `skip` field, which is never stored",
+        ));
+    }
+    let _ = skip;
+}
+
+fn check_quick_in_cookie(cx: &Ctxt, cont: &Container<'_>) {
+    let cookie_only = cont
+        .attrs
+        .storage
+        .as_ref()
+        .is_some_and(|storage| storage.value == StorageKind::Cookie);
+    if !cookie_only {
+        return;
+    }
+    for field in &cont.fields {
+        if let Some(quick) = &field.attrs.quick {
+            cx.syn_error(syn::Error::new(
+                quick.span,
+                format!(
+                    "`quick` field `{}` needs a cache tier, but `storage = \"cookie\"` has none: remove `quick`, or use `storage = \"auto\"`",
+                    field.ident.unraw()
+                ),
+            ));
+        }
+    }
+}
+
+/// `update` is generated, and each field `x` generates `x`, `set_x`, `x_mut`
+/// and `take_x`: a field named `set_y` next to a field `y` would collide.
+fn check_method_clashes(cx: &Ctxt, cont: &Container<'_>) {
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    owners.insert(
+        "update".to_owned(),
+        "the generated `update` method".to_owned(),
+    );
+    for field in &cont.fields {
+        let name = field.ident.unraw().to_string();
+        for method in crate::emit::accessor_names(&name) {
+            if let Some(owner) = owners.get(&method) {
+                cx.error_spanned_by(
+                    field.ident,
+                    format!("field `{name}` would generate `{method}()`, which clashes with {owner}: rename the field"),
+                );
+            } else {
+                owners.insert(method, format!("the accessor of field `{name}`"));
+            }
+        }
+    }
+}

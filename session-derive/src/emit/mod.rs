@@ -1,0 +1,99 @@
+//! Code generation: one module per piece of the expansion.
+
+pub(crate) mod accessors;
+mod assertions;
+mod bound;
+mod data;
+mod fingerprint;
+
+use crate::ast::Container;
+use crate::ctxt::Ctxt;
+use crate::{check, fallback};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+use syn::ext::IdentExt as _;
+use syn::{DeriveInput, Path, parse_quote};
+
+pub(crate) use bound::max_encoded_len;
+
+/// `#[derive(Session)]`.
+pub(crate) fn session(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::default();
+    let cont = Container::from_ast(&cx, input);
+    if let Some(cont) = &cont {
+        check::check(&cx, cont);
+    }
+    match (cx.check(), cont) {
+        (Ok(()), Some(cont)) => expand(&cont),
+        (Err(errors), Some(cont)) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(fallback::session(&cont));
+            tokens
+        }
+        (Err(errors), None) => errors.to_compile_error(),
+        (Ok(()), None) => TokenStream::new(),
+    }
+}
+
+fn expand(cont: &Container<'_>) -> TokenStream {
+    let krate = crate_path(cont);
+    let access = access_ident(cont);
+    let access_type = accessors::access_type(cont, &krate, &access);
+    let access_impls = accessors::access_impls(cont, &krate, &access, true);
+    let data_impl = data::session_data_impl(cont, &krate, &access);
+    let assertions = assertions::field_assertions(cont, &krate);
+    let markers = field_markers(cont);
+    quote! {
+        #access_type
+
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_qualifications, clippy::all, clippy::pedantic)]
+        const _: () = {
+            #markers
+            #data_impl
+            #access_impls
+            #assertions
+        };
+    }
+}
+
+/// `::session_runtime`, or the `crate = path` override.
+pub(crate) fn crate_path(cont: &Container<'_>) -> Path {
+    cont.attrs.krate.as_ref().map_or_else(
+        || parse_quote!(::session_runtime),
+        |krate| krate.value.clone(),
+    )
+}
+
+/// `CartAccess` for `struct Cart`.
+pub(crate) fn access_ident(cont: &Container<'_>) -> Ident {
+    format_ident!("{}Access", cont.ident.unraw())
+}
+
+/// The names of the accessors generated for field `name`.
+pub(crate) fn accessor_names(name: &str) -> [String; 4] {
+    [
+        name.to_owned(),
+        format!("set_{name}"),
+        format!("{name}_mut"),
+        format!("take_{name}"),
+    ]
+}
+
+/// One zero-sized type per field, named like it, so a trait error can name
+/// the field (`{Field}` in `#[diagnostic::on_unimplemented]`).
+pub(crate) fn field_markers(cont: &Container<'_>) -> TokenStream {
+    let names = cont.fields.iter().map(|field| field.ident.unraw());
+    quote! {
+        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
+        mod __field {
+            #(pub struct #names;)*
+        }
+    }
+}
+
+/// The marker type of a field.
+pub(crate) fn marker(field: &crate::ast::Field<'_>) -> TokenStream {
+    let name = field.ident.unraw();
+    quote!(__field::#name)
+}

@@ -1,0 +1,135 @@
+//! Compile-time bounds on a value's encoded size.
+//!
+//! [`MaxEncodedLen`] gives every storable type an associated const: the most
+//! bytes its encoding can take in *any* shipped codec, or `None` when the type
+//! has no bound (`String`, `Vec<T>`, maps). `#[derive(Session)]` sums the
+//! fields' bounds at compile time, and that sum decides whether a session can
+//! always live in one cookie (see [`Storage`](crate::Storage)).
+//!
+//! The bounded collections ([`BoundedString`], [`BoundedVec`], [`BoundedMap`])
+//! carry their capacity in the type, so the bound is exact and a push past it
+//! is an error you handle, not a surprise at save time.
+
+mod collections;
+pub(crate) mod length;
+mod std_impls;
+
+pub use collections::{BoundedMap, BoundedString, BoundedVec, CapacityError};
+pub use length::HasLength;
+
+/// The largest encoding of a value of this type, in bytes, across every codec
+/// the crate ships.
+///
+/// `None` means unbounded: such a type can still be stored, but a session that
+/// contains one cannot be proven to fit a cookie and is stored
+/// [adaptively](crate::Storage::Adaptive).
+///
+/// Implement it with `#[derive(MaxEncodedLen)]` on your own structs and enums,
+/// or by hand for a type with a custom `Serialize` impl:
+///
+/// ```
+/// use session_runtime::MaxEncodedLen;
+///
+/// #[derive(MaxEncodedLen)]
+/// struct Item {
+///     sku: u32,
+///     quantity: u16,
+/// }
+/// assert_eq!(Item::MAX_ENCODED_LEN, Some(5 + 3));
+/// ```
+///
+/// The bound must hold for the type's *serde* encoding; a hand-written impl
+/// that understates it makes the compile-time cookie decision wrong (the save
+/// then fails with a clear error instead of sending an oversize cookie).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no session size bound",
+    label = "`{Self}` does not implement `MaxEncodedLen`",
+    note = "add `#[derive(session_runtime::MaxEncodedLen)]` to your own types; wrap a foreign type, or implement `MaxEncodedLen` with `MAX_ENCODED_LEN = None` when it is unbounded"
+)]
+pub trait MaxEncodedLen {
+    /// The bound in bytes, or `None` when the type is unbounded.
+    const MAX_ENCODED_LEN: Option<usize>;
+}
+
+/// Adds two bounds; unbounded (or overflowing) stays unbounded.
+#[must_use]
+pub const fn add(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => a.checked_add(b),
+        _ => None,
+    }
+}
+
+/// Multiplies a bound by a count; unbounded (or overflowing) stays unbounded.
+#[must_use]
+pub const fn mul(a: Option<usize>, count: usize) -> Option<usize> {
+    match a {
+        Some(a) => a.checked_mul(count),
+        None => None,
+    }
+}
+
+/// The larger of two bounds, for enum variants; unbounded wins.
+#[must_use]
+pub const fn max(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if a > b { a } else { b }),
+        _ => None,
+    }
+}
+
+/// Bytes of a length prefix (or enum tag) whose value is at most `n`, in the
+/// worse of the shipped codecs: bincode's varint (1, 3, 5 or 9 bytes) and
+/// postcard's LEB128 (7 bits a byte).
+#[must_use]
+pub const fn prefix_len(n: u64) -> usize {
+    let bincode = if n < 251 {
+        1
+    } else if n <= u16::MAX as u64 {
+        3
+    } else if n <= u32::MAX as u64 {
+        5
+    } else {
+        9
+    };
+    let bits = 64 - n.leading_zeros() as usize;
+    let leb128 = if bits == 0 { 1 } else { bits.div_ceil(7) };
+    if bincode > leb128 { bincode } else { leb128 }
+}
+
+/// The bound of a collection of at most `n` items of `item` bytes each.
+#[must_use]
+pub const fn collection(n: usize, item: Option<usize>) -> Option<usize> {
+    add(Some(prefix_len(n as u64)), mul(item, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_len_takes_the_worse_codec() {
+        assert_eq!(prefix_len(0), 1);
+        assert_eq!(prefix_len(127), 1);
+        assert_eq!(prefix_len(128), 2); // postcard needs two bytes
+        assert_eq!(prefix_len(250), 2);
+        assert_eq!(prefix_len(251), 3); // bincode switches to u16
+        assert_eq!(prefix_len(65_535), 3);
+        assert_eq!(prefix_len(65_536), 5);
+        assert_eq!(prefix_len(u64::from(u32::MAX)), 5);
+        assert_eq!(prefix_len(u64::from(u32::MAX) + 1), 9);
+        assert_eq!(prefix_len(u64::MAX), 10); // postcard: 64 bits / 7
+    }
+
+    #[test]
+    fn arithmetic_propagates_unbounded_and_overflow() {
+        assert_eq!(add(Some(1), Some(2)), Some(3));
+        assert_eq!(add(Some(1), None), None);
+        assert_eq!(add(Some(usize::MAX), Some(1)), None);
+        assert_eq!(mul(Some(3), 4), Some(12));
+        assert_eq!(mul(Some(usize::MAX), 2), None);
+        assert_eq!(max(Some(3), Some(9)), Some(9));
+        assert_eq!(max(None, Some(9)), None);
+        assert_eq!(collection(16, Some(5)), Some(1 + 80));
+    }
+}

@@ -1,0 +1,105 @@
+//! The sealed envelope: byte layout, length constants and the cookie budget.
+//!
+//! ```text
+//! envelope  = header sealed                      (then base64url, no padding)
+//! header    = format:u8 key_id:u8 codec_id:u8
+//! format    = 0x01 (v1, AES-256-GCM) | 0x02 (v1, HMAC-SHA256)
+//! sealed    = nonce[12] ciphertext(payload) tag[16]        (format 0x01)
+//!           | payload mac[32]                               (format 0x02)
+//! payload   = fingerprint:u64 issued_at:u64 expires_at:u64 lifetime:u32 flags:u8 body
+//! ```
+//!
+//! Integers are little-endian; times are Unix seconds. The AEAD's associated
+//! data, and the MAC's input before the payload, is the *binding*:
+//! `len(name):u32 name header` — so a value cannot be replayed under another
+//! cookie name, key id, codec or format. Server-side records bind their store
+//! key instead of a cookie name.
+
+/// The format byte of a v1 encrypted envelope.
+pub const FORMAT_ENCRYPTED: u8 = 0x01;
+/// The format byte of a v1 signed envelope.
+pub const FORMAT_SIGNED: u8 = 0x02;
+/// Bytes of the clear header.
+pub const HEADER_LEN: usize = 3;
+/// Bytes of an AES-GCM nonce.
+pub const NONCE_LEN: usize = 12;
+/// Bytes of an AES-GCM tag.
+pub const TAG_LEN: usize = 16;
+/// Bytes of an HMAC-SHA256 tag.
+pub const MAC_LEN: usize = 32;
+/// Bytes of the payload's fixed prefix before the body.
+pub const META_LEN: usize = 8 + 8 + 8 + 4 + 1;
+/// The most bytes sealing adds to a body, in the larger of the two modes.
+pub const MAX_OVERHEAD: usize = HEADER_LEN + META_LEN + max(NONCE_LEN + TAG_LEN, MAC_LEN);
+/// Browsers keep at most this many bytes of a cookie's name and value.
+pub const COOKIE_LIMIT: usize = 4096;
+/// The cookie-name prefix the layer may add (`__Host-`), counted in every
+/// budget so enabling it can never push a Cookie session over the limit.
+pub const NAME_PREFIX_ALLOWANCE: usize = "__Host-".len();
+
+/// Flag bit: a browser-session cookie (no `Max-Age`).
+pub(crate) const FLAG_BROWSER_SESSION: u8 = 0b1;
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+
+/// Characters of base64url without padding for `n` bytes.
+#[must_use]
+pub const fn base64_len(n: usize) -> usize {
+    (n * 4).div_ceil(3)
+}
+
+/// The largest encoded body whose sealed cookie, under a name of
+/// `cookie_name_len` bytes (plus the `__Host-` allowance and the `=`), stays
+/// within [`COOKIE_LIMIT`] in either mode.
+#[must_use]
+pub const fn cookie_body_budget(cookie_name_len: usize) -> usize {
+    let name = cookie_name_len + NAME_PREFIX_ALLOWANCE + 1;
+    if name >= COOKIE_LIMIT {
+        return 0;
+    }
+    // the largest n with ceil(4n / 3) <= room is floor(3 * room / 4)
+    let envelope = (COOKIE_LIMIT - name) * 3 / 4;
+    envelope.saturating_sub(MAX_OVERHEAD)
+}
+
+/// The sealed length of a body of `body_len` bytes, as base64url characters.
+#[must_use]
+pub const fn sealed_len(body_len: usize, encrypted: bool) -> usize {
+    let tags = if encrypted {
+        NONCE_LEN + TAG_LEN
+    } else {
+        MAC_LEN
+    };
+    base64_len(HEADER_LEN + META_LEN + tags + body_len)
+}
+
+/// Writes the binding (associated data / MAC prefix) for `context` and `header`.
+pub(crate) fn binding(context: &[u8], header: &[u8; HEADER_LEN]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + context.len() + HEADER_LEN);
+    out.extend_from_slice(&(context.len() as u32).to_le_bytes());
+    out.extend_from_slice(context);
+    out.extend_from_slice(header);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_tight() {
+        for name_len in [1usize, 4, 32, 200] {
+            let body = cookie_body_budget(name_len);
+            let total = name_len + NAME_PREFIX_ALLOWANCE + 1;
+            for encrypted in [true, false] {
+                assert!(total + sealed_len(body, encrypted) <= COOKIE_LIMIT);
+            }
+            // one more byte overflows in the worse mode
+            let worst = sealed_len(body + 1, true).max(sealed_len(body + 1, false));
+            assert!(total + worst > COOKIE_LIMIT, "name {name_len}");
+        }
+        assert_eq!(cookie_body_budget(5000), 0);
+    }
+}

@@ -1,0 +1,406 @@
+//! Sealing: turning session bytes into a tamper-proof cookie value and back.
+//!
+//! One master secret of at least 32 bytes; HKDF-SHA256 derives independent
+//! keys for encryption, MACs and key ids. [`Mode::Encrypted`] (the default)
+//! uses AES-256-GCM with a random 96-bit nonce from a userspace CSPRNG;
+//! [`Mode::Signed`] uses HMAC-SHA256 and leaves the data readable (but not
+//! forgeable) by the client. Both bind the cookie name, format, key id and
+//! codec, and carry the issue and expiry times inside the sealed payload. See
+//! [`envelope`] for the byte layout.
+//!
+//! Only data that passed authentication is ever decoded.
+
+pub mod envelope;
+mod key;
+
+pub use key::{KeyError, KeyRing, MIN_SECRET_LEN, MasterKey};
+
+use crate::codec::{Codec, CodecError};
+use crate::data::{Part, SessionData};
+use aes_gcm::aead::AeadInOut as _;
+use aes_gcm::aead::inout::InOutBuf;
+use base64::Engine as _;
+use base64::engine::general_purpose::NO_PAD;
+use base64::engine::simd::Simd;
+use envelope::{
+    FLAG_BROWSER_SESSION, FORMAT_ENCRYPTED, FORMAT_SIGNED, HEADER_LEN, MAC_LEN, META_LEN,
+    NONCE_LEN, TAG_LEN,
+};
+use hmac::Mac as _;
+
+/// How a cookie is sealed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mode {
+    /// AES-256-GCM: the client can neither read nor change the data.
+    #[default]
+    Encrypted,
+    /// HMAC-SHA256: the client can read but not change the data.
+    ///
+    /// # Security
+    ///
+    /// Anything in a signed session is visible to the user and to anything
+    /// that can read the cookie: keep secrets out, or use `Encrypted`.
+    Signed,
+}
+
+/// The times sealed with a session, inside the authenticated payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Meta {
+    /// When the session was created (Unix seconds); the absolute timeout
+    /// counts from here.
+    pub issued_at: u64,
+    /// When it stops being valid (Unix seconds).
+    pub expires_at: u64,
+    /// The per-session lifetime in seconds, used for sliding refresh; `0`
+    /// means the layer's default.
+    pub lifetime: u32,
+    /// A browser-session cookie (sent without `Max-Age`).
+    pub browser_session: bool,
+}
+
+impl Meta {
+    fn write(&self, fingerprint: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&fingerprint.to_le_bytes());
+        out.extend_from_slice(&self.issued_at.to_le_bytes());
+        out.extend_from_slice(&self.expires_at.to_le_bytes());
+        out.extend_from_slice(&self.lifetime.to_le_bytes());
+        out.push(if self.browser_session {
+            FLAG_BROWSER_SESSION
+        } else {
+            0
+        });
+    }
+
+    fn read(payload: &[u8]) -> Option<(u64, Self)> {
+        let fixed: &[u8; META_LEN] = payload.get(..META_LEN)?.try_into().ok()?;
+        let u64_at = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&fixed[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let mut lifetime = [0u8; 4];
+        lifetime.copy_from_slice(&fixed[24..28]);
+        Some((
+            u64_at(0),
+            Self {
+                issued_at: u64_at(8),
+                expires_at: u64_at(16),
+                lifetime: u32::from_le_bytes(lifetime),
+                browser_session: fixed[28] & FLAG_BROWSER_SESSION != 0,
+            },
+        ))
+    }
+}
+
+/// Why a sealed value was refused. Every variant means "no session": the
+/// layer logs it at debug level and carries on with a fresh session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Longer than any value this crate seals.
+    #[error("sealed value is {0} bytes, over the limit")]
+    Oversize(usize),
+    /// Not base64url without padding.
+    #[error("sealed value is not base64url")]
+    NotBase64,
+    /// Too short to hold an envelope.
+    #[error("sealed value is truncated")]
+    Truncated,
+    /// A format byte this version does not know, or of the other mode.
+    #[error("sealed value has format {0:#04x}, expected {1:#04x}")]
+    Format(u8, u8),
+    /// Sealed with a key the ring does not hold.
+    #[error("sealed with unknown key id {0}")]
+    UnknownKey(u8),
+    /// Written with another codec.
+    #[error("sealed with codec {found}, this layer uses {expected}")]
+    Codec {
+        /// The layer's codec id.
+        expected: u8,
+        /// The envelope's codec id.
+        found: u8,
+    },
+    /// The tag or MAC did not verify: tampered, truncated, under another
+    /// cookie name, or sealed with another secret that shares the key id.
+    #[error("sealed value failed authentication")]
+    Forged,
+    /// Written by a different version of the session struct.
+    #[error("session schema changed (fingerprint {found:#018x}, expected {expected:#018x})")]
+    SchemaChanged {
+        /// The struct's current fingerprint.
+        expected: u64,
+        /// The fingerprint in the envelope.
+        found: u64,
+    },
+    /// Past its expiry time.
+    #[error("session expired at {0}")]
+    Expired(u64),
+    /// Authenticated but not decodable as the session struct.
+    #[error("session data does not decode")]
+    Decode(#[source] CodecError),
+}
+
+/// An opened session: the data, its times, and what the layer needs to know
+/// to decide on a write.
+#[derive(Debug)]
+pub struct Opened<S> {
+    /// The decoded session.
+    pub data: S,
+    /// The sealed times.
+    pub meta: Meta,
+    /// The encoded body as it was sealed: comparing a new encoding with it
+    /// tells whether anything really changed.
+    pub body: Vec<u8>,
+    /// Sealed with an older key of the ring: re-seal on the next write.
+    pub stale_key: bool,
+}
+
+/// Seals and opens envelopes with a key ring in one [`Mode`].
+///
+/// Cheap to share (`Arc` it): the key schedules are computed once.
+#[derive(Clone, Debug)]
+pub struct Sealer {
+    keys: KeyRing,
+    mode: Mode,
+    base64: Simd,
+}
+
+impl Sealer {
+    /// A sealer over `keys` in `mode`.
+    #[must_use]
+    pub fn new(keys: impl Into<KeyRing>, mode: Mode) -> Self {
+        Self {
+            keys: keys.into(),
+            mode,
+            base64: Simd::url_safe(NO_PAD),
+        }
+    }
+
+    /// The mode.
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The key ring.
+    #[must_use]
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    fn format(&self) -> u8 {
+        match self.mode {
+            Mode::Encrypted => FORMAT_ENCRYPTED,
+            Mode::Signed => FORMAT_SIGNED,
+        }
+    }
+
+    /// Seals a whole session under the binding `context` (the cookie name,
+    /// or a server record's key) with the current key.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError`] when a field cannot be encoded.
+    pub fn seal<S: SessionData, C: Codec>(
+        &self,
+        context: &str,
+        meta: &Meta,
+        data: &S,
+    ) -> Result<String, CodecError> {
+        self.seal_with::<C>(context, S::FINGERPRINT, meta, |out| {
+            data.encode::<C>(Part::All, out)
+        })
+    }
+
+    /// Seals an already encoded body (`fingerprint` and codec as they were
+    /// used to produce it).
+    #[must_use]
+    pub fn seal_body<C: Codec>(
+        &self,
+        context: &str,
+        fingerprint: u64,
+        meta: &Meta,
+        body: &[u8],
+    ) -> String {
+        match self.seal_with::<C>(context, fingerprint, meta, |out| {
+            out.extend_from_slice(body);
+            Ok(())
+        }) {
+            Ok(sealed) => sealed,
+            Err(_) => unreachable!("copying bytes cannot fail to encode"),
+        }
+    }
+
+    fn seal_with<C: Codec>(
+        &self,
+        context: &str,
+        fingerprint: u64,
+        meta: &Meta,
+        body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<String, CodecError> {
+        let key = self.keys.current();
+        let header = [self.format(), key.id(), C::ID];
+        let binding = envelope::binding(context.as_bytes(), &header);
+        let mut buf = Vec::with_capacity(256);
+        buf.extend_from_slice(&header);
+        match self.mode {
+            Mode::Encrypted => {
+                let mut nonce = [0u8; NONCE_LEN];
+                rand::fill(&mut nonce[..]);
+                buf.extend_from_slice(&nonce);
+                let start = buf.len();
+                meta.write(fingerprint, &mut buf);
+                body(&mut buf)?;
+                let tag = key
+                    .aead()
+                    .encrypt_inout_detached(
+                        &nonce.into(),
+                        &binding,
+                        InOutBuf::from(&mut buf[start..]),
+                    )
+                    .map_err(|_| CodecError::Encode {
+                        field: "?",
+                        codec: "aes-256-gcm",
+                        source: "session too large to encrypt".into(),
+                    })?;
+                buf.extend_from_slice(&tag);
+            }
+            Mode::Signed => {
+                meta.write(fingerprint, &mut buf);
+                body(&mut buf)?;
+                let mut mac = key.mac();
+                mac.update(&binding[..binding.len() - HEADER_LEN]);
+                mac.update(&buf);
+                let tag = mac.finalize().into_bytes();
+                buf.extend_from_slice(&tag);
+            }
+        }
+        Ok(self.base64.encode(&buf))
+    }
+
+    /// Opens a sealed session: authenticates, checks codec, schema and expiry
+    /// (against `now`, Unix seconds), then decodes.
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] saying why the value is not a valid session.
+    pub fn open<S: SessionData, C: Codec>(
+        &self,
+        context: &str,
+        value: &str,
+        now: u64,
+    ) -> Result<Opened<S>, OpenError> {
+        let (meta, body, stale_key) = self.open_body::<C>(context, value, S::FINGERPRINT)?;
+        if now >= meta.expires_at {
+            return Err(OpenError::Expired(meta.expires_at));
+        }
+        let mut data = S::default();
+        data.decode::<C>(Part::All, &body)
+            .map_err(OpenError::Decode)?;
+        Ok(Opened {
+            data,
+            meta,
+            body,
+            stale_key,
+        })
+    }
+
+    /// Authenticates a sealed value and returns its times and encoded body,
+    /// without decoding or checking expiry.
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] saying why the value is not valid.
+    pub fn open_body<C: Codec>(
+        &self,
+        context: &str,
+        value: &str,
+        fingerprint: u64,
+    ) -> Result<(Meta, Vec<u8>, bool), OpenError> {
+        // refuse before decoding anything: no sealed cookie can be this long
+        if value.len() > crate::codec::DECODE_LIMIT * 2 {
+            return Err(OpenError::Oversize(value.len()));
+        }
+        let mut buf = self
+            .base64
+            .decode(value)
+            .map_err(|_| OpenError::NotBase64)?;
+        let tags = match self.mode {
+            Mode::Encrypted => NONCE_LEN + TAG_LEN,
+            Mode::Signed => MAC_LEN,
+        };
+        if buf.len() < HEADER_LEN + META_LEN + tags {
+            return Err(OpenError::Truncated);
+        }
+        let header = [buf[0], buf[1], buf[2]];
+        if header[0] != self.format() {
+            return Err(OpenError::Format(header[0], self.format()));
+        }
+        let binding = envelope::binding(context.as_bytes(), &header);
+        let mut opened = None;
+        let mut known_key = false;
+        for (key, current) in self.keys.candidates(header[1]) {
+            known_key = true;
+            let ok = match self.mode {
+                Mode::Encrypted => {
+                    let (nonce, rest) = buf[HEADER_LEN..].split_at_mut(NONCE_LEN);
+                    let (ciphertext, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
+                    let nonce: [u8; NONCE_LEN] = nonce.try_into().unwrap_or([0; NONCE_LEN]);
+                    let tag: [u8; TAG_LEN] = (&*tag).try_into().unwrap_or([0; TAG_LEN]);
+                    // aes-gcm verifies the tag before touching the buffer, so a
+                    // failed candidate leaves the ciphertext intact for the next
+                    key.aead()
+                        .decrypt_inout_detached(
+                            &nonce.into(),
+                            &binding,
+                            InOutBuf::from(ciphertext),
+                            &tag.into(),
+                        )
+                        .is_ok()
+                }
+                Mode::Signed => {
+                    let (signed, tag) = buf.split_at(buf.len() - MAC_LEN);
+                    let mut mac = key.mac();
+                    mac.update(&binding[..binding.len() - HEADER_LEN]);
+                    mac.update(signed);
+                    mac.verify_slice(tag).is_ok()
+                }
+            };
+            if ok {
+                opened = Some(!current);
+                break;
+            }
+        }
+        let Some(stale_key) = opened else {
+            return Err(if known_key {
+                OpenError::Forged
+            } else {
+                OpenError::UnknownKey(header[1])
+            });
+        };
+        // authenticated from here on
+        if header[2] != C::ID {
+            return Err(OpenError::Codec {
+                expected: C::ID,
+                found: header[2],
+            });
+        }
+        let (payload_start, trailer) = match self.mode {
+            Mode::Encrypted => (HEADER_LEN + NONCE_LEN, TAG_LEN),
+            Mode::Signed => (HEADER_LEN, MAC_LEN),
+        };
+        let payload_end = buf.len() - trailer;
+        let payload = &buf[payload_start..payload_end];
+        let (found, meta) = Meta::read(payload).ok_or(OpenError::Truncated)?;
+        if found != fingerprint {
+            return Err(OpenError::SchemaChanged {
+                expected: fingerprint,
+                found,
+            });
+        }
+        buf.truncate(payload_end);
+        buf.drain(..payload_start + META_LEN);
+        Ok((meta, buf, stale_key))
+    }
+}
