@@ -28,6 +28,16 @@ use envelope::{
 };
 use hmac::Mac as _;
 
+/// A fresh nonce from the thread-local CSPRNG (ChaCha, seeded and
+/// periodically reseeded from the OS): no system call per seal. With 96
+/// random bits, a key may seal 2^32 values before a nonce repeat becomes a
+/// risk worth counting; rotate keys well before that.
+fn random_nonce() -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::fill(&mut nonce[..]);
+    nonce
+}
+
 /// How a cookie is sealed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -239,6 +249,17 @@ impl Sealer {
         meta: &Meta,
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<String, CodecError> {
+        self.seal_with_nonce::<C>(context, fingerprint, meta, random_nonce, body)
+    }
+
+    fn seal_with_nonce<C: Codec>(
+        &self,
+        context: &str,
+        fingerprint: u64,
+        meta: &Meta,
+        nonce: impl FnOnce() -> [u8; NONCE_LEN],
+        body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<String, CodecError> {
         let key = self.keys.current();
         let header = [self.format(), key.id(), C::ID];
         let binding = envelope::binding(context.as_bytes(), &header);
@@ -246,8 +267,7 @@ impl Sealer {
         buf.extend_from_slice(&header);
         match self.mode {
             Mode::Encrypted => {
-                let mut nonce = [0u8; NONCE_LEN];
-                rand::fill(&mut nonce[..]);
+                let nonce = nonce();
                 buf.extend_from_slice(&nonce);
                 let start = buf.len();
                 meta.write(fingerprint, &mut buf);
@@ -402,5 +422,111 @@ impl Sealer {
         buf.truncate(payload_end);
         buf.drain(..payload_start + META_LEN);
         Ok((meta, buf, stale_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Bincode;
+
+    // Independently computed with Python's hmac/hashlib (HKDF, HMAC) and the
+    // `cryptography` package (AES-256-GCM) from the layout in `envelope`.
+    const SECRET: [u8; 32] = {
+        let mut secret = [0u8; 32];
+        let mut i = 0;
+        while i < 32 {
+            secret[i] = i as u8;
+            i += 1;
+        }
+        secret
+    };
+    const KEY_ID: u8 = 187;
+    const FINGERPRINT: u64 = 0x0123_4567_89ab_cdef;
+    const META: Meta = Meta {
+        issued_at: 1_700_000_000,
+        expires_at: 1_700_604_800,
+        lifetime: 604_800,
+        browser_session: false,
+    };
+    const ENCRYPTED: &str =
+        "AbsBZGVmZ2hpamtsbW5vfSn1X54SxPqofmATQcUErkJy4XtsSNMoZuugoo9khh7MWUpgE5Q0NcM07AR9UIZP3Zs";
+    const SIGNED: &str = "ArsB782riWdFIwEA8VNlAAAAAIArXWUAAAAAgDoJAABoZWxsb3ZFcIpalg6qq5TAZQr1Zx1isgPa3Hlcl1aRyuPjnZB2";
+
+    fn sealer(mode: Mode) -> Sealer {
+        Sealer::new(MasterKey::from_secret(&SECRET).unwrap(), mode)
+    }
+
+    fn fixed_nonce() -> [u8; NONCE_LEN] {
+        core::array::from_fn(|i| 100 + i as u8)
+    }
+
+    #[test]
+    fn key_id_is_derived() {
+        assert_eq!(MasterKey::from_secret(&SECRET).unwrap().id(), KEY_ID);
+    }
+
+    #[test]
+    fn known_answer_encrypted() {
+        let sealed = sealer(Mode::Encrypted)
+            .seal_with_nonce::<Bincode>("cart", FINGERPRINT, &META, fixed_nonce, |out| {
+                out.extend_from_slice(b"hello");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(sealed, ENCRYPTED);
+        let (meta, body, stale) = sealer(Mode::Encrypted)
+            .open_body::<Bincode>("cart", ENCRYPTED, FINGERPRINT)
+            .unwrap();
+        assert_eq!((meta, body.as_slice(), stale), (META, &b"hello"[..], false));
+    }
+
+    #[test]
+    fn known_answer_signed() {
+        let sealed =
+            sealer(Mode::Signed).seal_body::<Bincode>("cart", FINGERPRINT, &META, b"hello");
+        assert_eq!(sealed, SIGNED);
+        let (meta, body, _) = sealer(Mode::Signed)
+            .open_body::<Bincode>("cart", SIGNED, FINGERPRINT)
+            .unwrap();
+        assert_eq!((meta, body.as_slice()), (META, &b"hello"[..]));
+    }
+
+    #[test]
+    fn nonces_differ() {
+        let sealer = sealer(Mode::Encrypted);
+        let a = sealer.seal_body::<Bincode>("cart", FINGERPRINT, &META, b"hello");
+        let b = sealer.seal_body::<Bincode>("cart", FINGERPRINT, &META, b"hello");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn mode_mismatch_is_refused() {
+        let err = sealer(Mode::Encrypted)
+            .open_body::<Bincode>("cart", SIGNED, FINGERPRINT)
+            .unwrap_err();
+        assert!(
+            matches!(err, OpenError::Format(FORMAT_SIGNED, FORMAT_ENCRYPTED)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn short_secret_is_a_config_error() {
+        let err = MasterKey::from_secret(&[0; 31]).unwrap_err();
+        assert!(matches!(err, KeyError::TooShort { len: 31 }));
+        assert!(err.to_string().contains("at least 32"));
+        assert!(matches!(
+            MasterKey::from_base64("not base64!"),
+            Err(KeyError::NotBase64)
+        ));
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let key = MasterKey::from_secret(&SECRET).unwrap();
+        let text = format!("{key:?} {:?}", KeyRing::new(key.clone()));
+        assert!(text.contains("REDACTED"), "{text}");
+        assert!(!text.contains("aead"), "{text}");
     }
 }
