@@ -1,1 +1,1 @@
-//! examples
+//! Examples for sessionkit: see `examples/*.rs` and `cargo run --example`.

@@ -18,11 +18,13 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
     let access_type = accessors::access_type(cont, &krate, &access);
     let access_impls = accessors::access_impls(cont, &krate, &access, false);
     let markers = field_markers(cont);
+    let length_fns = crate::emit::length_fns(cont, &krate);
     quote! {
         #access_type
 
         const _: () = {
             #markers
+            #length_fns
             #[automatically_derived]
             impl #krate::SessionData for #ident {
                 type Access = #access;
@@ -31,6 +33,9 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
                 const FINGERPRINT: u64 = 0;
                 const MAX_ENCODED_LEN: ::core::option::Option<usize> = ::core::option::Option::None;
                 const STORAGE: #krate::Storage = #krate::Storage::Server;
+                fn default_session() -> Self {
+                    ::core::unimplemented!()
+                }
                 fn encode<__C: #krate::Codec>(&self, _: #krate::Part, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #krate::CodecError> {
                     ::core::unimplemented!()
                 }

@@ -4,10 +4,10 @@
 //! Use them through `session_runtime`, which re-exports both; the expansion
 //! refers to `::session_runtime` (override with `#[session(crate = path)]`).
 //!
-//! The pipeline reads top to bottom: [`ast`] parses syn's tree into our model
-//! (with [`attr`] reading `#[session(..)]`), [`check`] validates it, [`emit`]
-//! writes the impls, and [`fallback`] writes stub impls when there were errors
-//! so that one mistake gives one error. Errors are collected in [`ctxt`], so a
+//! The pipeline reads top to bottom: `ast` parses syn's tree into our model
+//! (with `attr` reading `#[session(..)]`), `check` validates it, `emit`
+//! writes the impls, and `fallback` writes stub impls when there were errors
+//! so that one mistake gives one error. Errors are collected in `ctxt`, so a
 //! build reports every bad attribute at once.
 
 mod ast;

@@ -41,7 +41,6 @@ pub enum StorageRequest {
 /// Applies the table on [`Storage`]. A `Cookie` request that does not fit is
 /// returned as `Err` with its bound, for the derive's compile-time message.
 #[doc(hidden)]
-#[must_use]
 pub const fn decide_storage(
     bound: Option<usize>,
     cookie_name_len: usize,
@@ -285,7 +284,7 @@ impl core::fmt::Debug for FieldSet {
 /// The associated consts describe the struct to the runtime at compile time;
 /// the methods encode and decode it field by field through a [`Codec`], so
 /// the struct itself needs no `Serialize` impl.
-pub trait SessionData: Default + Send + 'static {
+pub trait SessionData: Sized + 'static {
     /// The companion accessor type the request handle derefs to.
     type Access: SessionAccess<Data = Self>;
 
@@ -306,6 +305,10 @@ pub trait SessionData: Default + Send + 'static {
 
     /// Where the session lives; see [`Storage`].
     const STORAGE: Storage;
+
+    /// A fresh session: the struct's `Default`. (`Default` is not a
+    /// supertrait so that a missing impl is reported once, on the struct.)
+    fn default_session() -> Self;
 
     /// Appends the fields of `part` to `out`, in declaration order.
     ///
@@ -334,7 +337,7 @@ pub trait SessionData: Default + Send + 'static {
 /// It owns the struct and one dirty bit per field; its generated inherent
 /// methods (`x()`, `set_x()`, `x_mut()`, `take_x()`, `update()`) are what
 /// handlers call. It derefs to the struct for reading.
-pub trait SessionAccess: core::ops::Deref<Target = Self::Data> + Send + 'static {
+pub trait SessionAccess: core::ops::Deref<Target = Self::Data> + 'static {
     /// The session struct.
     type Data: SessionData<Access = Self>;
 
@@ -366,7 +369,7 @@ pub fn encode_to_vec<S: SessionData, C: Codec>(data: &S) -> Result<Vec<u8>, Code
 ///
 /// As [`SessionData::decode`].
 pub fn decode_from_slice<S: SessionData, C: Codec>(input: &[u8]) -> Result<S, CodecError> {
-    let mut data = S::default();
+    let mut data = S::default_session();
     data.decode::<C>(Part::All, input)?;
     Ok(data)
 }

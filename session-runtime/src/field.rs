@@ -4,8 +4,7 @@
 //! compile error for an unsuitable field type says which field it is and what
 //! the type lacks, and points at the field's type.
 
-use crate::bound::CapacityError;
-use crate::bound::HasLength;
+use crate::bound::{CapacityError, HasLength, MaxEncodedLen};
 use crate::codec::{Codec, CodecError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,29 +78,60 @@ pub trait SendField<Field> {}
 
 impl<T: Send + 'static, Field> SendField<Field> for T {}
 
-/// Refuses a value longer than a `max_len` limit, handing it back.
+/// A field type with a size bound.
+#[diagnostic::on_unimplemented(
+    message = "session field `{Field}` has type `{Self}`, which has no size bound",
+    label = "`{Self}` does not implement `MaxEncodedLen`",
+    note = "add `#[derive(session_runtime::MaxEncodedLen)]` to your own types; wrap a foreign type, or implement `MaxEncodedLen` with `MAX_ENCODED_LEN = None` when it is unbounded"
+)]
+pub trait BoundedField<Field> {
+    /// The type's `MAX_ENCODED_LEN`.
+    const BOUND: Option<usize>;
+}
+
+impl<T: MaxEncodedLen + ?Sized, Field> BoundedField<Field> for T {
+    const BOUND: Option<usize> = T::MAX_ENCODED_LEN;
+}
+
+/// A field type that `#[session(max_len = N)]` can limit.
+#[diagnostic::on_unimplemented(
+    message = "session field `{Field}` has type `{Self}`, which has no length for `max_len` to limit",
+    label = "`max_len` applies to `String`, `Vec<T>`, `VecDeque<T>`, sets and maps",
+    note = "use a bounded type instead, or remove `max_len`"
+)]
+pub trait LimitedField<Field> {
+    /// The bound of one item.
+    const ITEM_LEN: Option<usize>;
+    /// The current length.
+    fn field_len(&self) -> usize;
+}
+
+impl<T: HasLength, Field> LimitedField<Field> for T {
+    const ITEM_LEN: Option<usize> = T::ITEM_LEN;
+    #[inline]
+    fn field_len(&self) -> usize {
+        self.length()
+    }
+}
+
+/// Refuses a value whose length is over a `max_len` limit, handing it back.
 ///
 /// # Errors
 ///
-/// [`CapacityError`] holding `value` when it is too long.
-pub fn check_max_len<T: HasLength>(value: T, max_len: usize) -> Result<T, CapacityError<T>> {
-    if value.length() > max_len {
+/// [`CapacityError`] holding `value` when `len > max_len`.
+pub fn refuse_over<T>(value: T, len: usize, max_len: usize) -> Result<T, CapacityError<T>> {
+    if len > max_len {
         return Err(CapacityError::new(value, max_len, "value"));
     }
     Ok(value)
 }
 
-/// The encode-time check of a `max_len` limit.
+/// The encode- and decode-time check of a `max_len` limit.
 ///
 /// # Errors
 ///
-/// [`CodecError::TooLong`] when the value is too long.
-pub fn ensure_max_len<T: HasLength>(
-    value: &T,
-    max_len: usize,
-    field: &'static str,
-) -> Result<(), CodecError> {
-    let len = value.length();
+/// [`CodecError::TooLong`] when `len > max_len`.
+pub fn ensure_len(len: usize, max_len: usize, field: &'static str) -> Result<(), CodecError> {
     if len > max_len {
         return Err(CodecError::TooLong {
             field,
@@ -110,10 +140,4 @@ pub fn ensure_max_len<T: HasLength>(
         });
     }
     Ok(())
-}
-
-/// A default session struct (for `take_x` accessors).
-#[must_use]
-pub fn fresh<S: crate::SessionData>() -> S {
-    S::default()
 }

@@ -1,4 +1,100 @@
-//! Typed web sessions.
+//! Typed web sessions for Rust.
+//!
+//! Write `#[derive(Session, Default)]` on a plain struct. The derive gives it
+//! typed accessors with per-field change tracking, refuses fields that cannot
+//! be stored (with an error on the field that says why), and computes the
+//! struct's largest encoded size at compile time. That bound decides where the
+//! session lives ([`Storage`]): in one sealed cookie when it always fits,
+//! otherwise server-side.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use session_runtime::{BoundedString, BoundedVec, MaxEncodedLen, Session, SessionData, Storage};
+//!
+//! #[derive(Serialize, Deserialize, MaxEncodedLen)]
+//! struct Item {
+//!     sku: u32,
+//!     quantity: u16,
+//! }
+//!
+//! #[derive(Session, Default)]
+//! #[session(cookie = "cart")]
+//! struct Cart {
+//!     user_id: Option<u64>,
+//!     name: BoundedString<40>,        // the bound is part of the type
+//!     items: BoundedVec<Item, 16>,
+//!     #[session(quick)]               // cache tier only, never written to SQL
+//!     last_seen: u64,
+//! }
+//!
+//! // decided by the compiler: every field is bounded and the sum fits a cookie
+//! const _: () = assert!(matches!(Cart::STORAGE, Storage::Cookie));
+//! assert_eq!(Cart::MAX_ENCODED_LEN, Some(11 + 41 + 129 + 10));
+//! ```
+//!
+//! Handlers see the session through the generated `CartAccess` type:
+//! `user_id()`, `set_user_id(v)`, `items_mut()`, `take_name()`, and
+//! `update(|cart| ..)`. Each write marks its field changed; the layer writes
+//! at most once per request, and only when the encoding really changed.
+//!
+//! # Sealing
+//!
+//! A [`Sealer`] turns a session into a cookie value and back: AES-256-GCM
+//! ([`Mode::Encrypted`], the default) or HMAC-SHA256 ([`Mode::Signed`]), keys
+//! derived with HKDF-SHA256 from one master secret of at least 32 bytes, a
+//! [`KeyRing`] for rotation, and the cookie name, format, key id and codec
+//! bound into the tag. Issue and expiry times travel inside the sealed
+//! payload. See [`seal::envelope`] for the byte layout.
+//!
+//! ```
+//! use session_runtime::{Bincode, MasterKey, Meta, Mode, Sealer, Session};
+//!
+//! #[derive(Session, Default, Debug, PartialEq)]
+//! struct Prefs {
+//!     dark_mode: bool,
+//! }
+//!
+//! let sealer = Sealer::new(MasterKey::from_secret(&[42; 32])?, Mode::Encrypted);
+//! let meta = Meta { issued_at: 1_000, expires_at: 2_000, ..Meta::default() };
+//! let value = sealer.seal::<Prefs, Bincode>("prefs", &meta, &Prefs { dark_mode: true })?;
+//!
+//! let opened = sealer.open::<Prefs, Bincode>("prefs", &value, 1_500)?;
+//! assert_eq!(opened.data, Prefs { dark_mode: true });
+//! // under another cookie name, after expiry, or changed in any bit: refused
+//! assert!(sealer.open::<Prefs, Bincode>("other", &value, 1_500).is_err());
+//! assert!(sealer.open::<Prefs, Bincode>("prefs", &value, 2_000).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `derive` | yes | re-exports `#[derive(Session)]` and `#[derive(MaxEncodedLen)]` |
+//! | `postcard` | no | the [`Postcard`] codec (postcard 1.x) next to the default [`Bincode`] |
+//!
+//! # Codecs
+//!
+//! [`Bincode`] (bincode `=2.0.1`, serde, standard config, decode limit 1 MiB)
+//! is the default. The bincode crate is marked unmaintained
+//! (RUSTSEC-2025-0141) and its 3.0.0 release is empty, so the version is
+//! pinned exactly; `Postcard` is maintained and has a stable, documented
+//! wire format. Every size bound holds for both. The envelope records the
+//! codec, so switching codecs turns existing cookies into "no session", never
+//! into garbage.
+//!
+//! # Security model
+//!
+//! * Only authenticated bytes are decoded. A tampered, truncated, re-named,
+//!   expired, wrong-key, other-codec or old-schema value is "no session"
+//!   ([`OpenError`] says which), never a panic.
+//! * Secrets shorter than 32 bytes are a configuration error. Keys print as
+//!   `REDACTED`.
+//! * [`Mode::Signed`] sessions are readable by the client: keep secrets out
+//!   of them, or use the default encrypted mode.
+//! * A cookie session cannot be revoked before it expires: whoever holds the
+//!   cookie holds the session. `#[session(storage = "server")]` is for data
+//!   that must be revocable.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bound;
@@ -23,10 +119,11 @@ pub use session_derive::{MaxEncodedLen, Session};
 /// Not public API: what `#[derive(Session)]` expands to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bound::{add, collection, length::limited, max, mul, prefix_len};
+    pub use crate::bound::{add, collection, max, mul, prefix_len};
     pub use crate::data::{MESSAGE_CAPACITY, StorageError, StorageRequest, decide_storage};
     pub use crate::field::{
-        DeserializeField, SendField, SerializeField, check_max_len, ensure_max_len, fresh,
+        BoundedField, DeserializeField, LimitedField, SendField, SerializeField, ensure_len,
+        refuse_over,
     };
     pub use core;
     pub use serde;

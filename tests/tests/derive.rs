@@ -57,7 +57,7 @@ fn storage_is_decided_at_compile_time() {
 #[test]
 fn bound_sums_stored_fields_only() {
     let expected = (1 + 10) // Option<u64>
-        + (1 + 8 * 1) // Vec<u8> with max_len 8
+        + (1 + 8) // Vec<u8> with max_len 8, one byte each
         + (1 + 4 * 5) // BoundedVec<Item, 4>
         + 10; // u64; the skip String does not count
     assert_eq!(ShoppingCart::MAX_ENCODED_LEN, Some(expected));

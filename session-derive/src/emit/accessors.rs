@@ -3,10 +3,9 @@
 
 use crate::ast::{Container, Field};
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::Path;
 use syn::ext::IdentExt as _;
-use syn::spanned::Spanned as _;
 
 /// The accessor struct itself (outside the `const _` block, so users can
 /// name it).
@@ -39,7 +38,7 @@ pub(crate) fn access_impls(
     let ident = cont.ident;
     let vis = cont.vis;
     let name = ident.unraw().to_string();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::from(["update".to_owned()]);
     let methods = cont
         .fields
         .iter()
@@ -126,12 +125,8 @@ fn field_accessors(
     let member = field.ident;
     let ty = field.ty;
     let bare = member.unraw();
-    let getter = format_ident!("{}", bare, span = member.span());
-    let getter = if is_keyword(&bare.to_string()) {
-        format_ident!("r#{}", bare, span = member.span())
-    } else {
-        getter
-    };
+    // keeps `r#` for keywords: `r#type()`
+    let getter = member;
     let setter = format_ident!("set_{}", bare, span = member.span());
     let mutter = format_ident!("{}_mut", bare, span = member.span());
     let taker = format_ident!("take_{}", bare, span = member.span());
@@ -157,7 +152,11 @@ fn field_accessors(
                 "Sets the `{bare}` field; {what}.\n\n# Errors\n\n\
                  Hands the value back when it is longer than its `max_len` of {max_len}."
             );
-            let check = quote_spanned!(ty.span()=> #krate::__private::check_max_len::<#ty>(value, #max_len)?);
+            let length = crate::emit::length_fn(field);
+            let check = quote! {{
+                let __len = #length(&value);
+                #krate::__private::refuse_over(value, __len, #max_len)?
+            }};
             quote! {
                 #[doc = #doc]
                 #vis fn #setter(&mut self, value: #ty) -> ::core::result::Result<(), #krate::CapacityError<#ty>> {
@@ -200,12 +199,8 @@ fn field_accessors(
             #mark
             ::core::mem::replace(
                 &mut self.__data.#member,
-                #krate::__private::fresh::<#data>().#member,
+                <#data as #krate::SessionData>::default_session().#member,
             )
         }
     }
-}
-
-fn is_keyword(name: &str) -> bool {
-    syn::parse_str::<Ident>(name).is_err()
 }

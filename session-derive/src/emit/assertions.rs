@@ -2,7 +2,7 @@
 //! require: `Send + 'static`, and a size bound on every field of a
 //! `storage = "cookie"` struct.
 
-use super::marker;
+use super::{marker, respan};
 use crate::ast::Container;
 use crate::attr::StorageKind;
 use proc_macro2::TokenStream;
@@ -13,9 +13,11 @@ use syn::spanned::Spanned as _;
 
 pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let ident = cont.ident;
-    let send = cont.fields.iter().filter(|f| f.stored()).map(|field| {
+    // skipped fields too: the whole struct travels with the request
+    let send = cont.fields.iter().map(|field| {
         let ty = field.ty;
         let marker = marker(field);
+        let krate = respan(krate, ty.span());
         quote_spanned!(ty.span()=> #ty: #krate::__private::SendField<#marker>,)
     });
     let cookie_only = cont
@@ -33,9 +35,11 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                 "field `{}` has no size bound, but `storage = \"cookie\"` needs one: use `BoundedString<N>`, `BoundedVec<T, N>` or `#[session(max_len = N)]`",
                 field.ident.unraw()
             );
+            let marker = marker(field);
+            let krate = respan(krate, ty.span());
             quote_spanned! {ty.span()=>
                 const _: () = ::core::assert!(
-                    <#ty as #krate::MaxEncodedLen>::MAX_ENCODED_LEN.is_some(),
+                    <#ty as #krate::__private::BoundedField<#marker>>::BOUND.is_some(),
                     #message
                 );
             }

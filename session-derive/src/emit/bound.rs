@@ -13,12 +13,21 @@ use syn::{Data, DeriveInput, Fields, Path, parse_quote};
 pub(crate) fn session_bound(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let terms = cont.fields.iter().filter(|f| f.stored()).map(|field| {
         let ty = field.ty;
+        let marker = super::marker(field);
+        let spanned = super::respan(krate, ty.span());
         match &field.attrs.max_len {
             Some(max_len) => {
                 let n = max_len.value;
-                quote_spanned!(ty.span()=> #krate::__private::limited::<#ty>(#n))
+                quote_spanned! {ty.span()=>
+                    #krate::__private::collection(
+                        #n,
+                        <#ty as #spanned::__private::LimitedField<#marker>>::ITEM_LEN,
+                    )
+                }
             }
-            None => quote_spanned!(ty.span()=> <#ty as #krate::MaxEncodedLen>::MAX_ENCODED_LEN),
+            None => quote_spanned! {ty.span()=>
+                <#ty as #spanned::__private::BoundedField<#marker>>::BOUND
+            },
         }
     });
     sum(krate, terms)

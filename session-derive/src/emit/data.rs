@@ -1,7 +1,7 @@
 //! `impl SessionData`: the compile-time description and field-wise
 //! encode/decode.
 
-use super::{bound, fingerprint, marker};
+use super::{bound, fingerprint, length_fn, marker, respan};
 use crate::ast::Container;
 use crate::attr::StorageKind;
 use heck_free::snake_case;
@@ -27,6 +27,13 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
     let max_encoded_len = bound::session_bound(cont, krate);
     let storage = storage_const(cont, krate);
     let encode = encode_fn(cont, krate);
+    // spanned on the struct: a missing `Default` is one error, there
+    let default_session = quote_spanned! {ident.span()=>
+        #[inline]
+        fn default_session() -> Self {
+            <Self as ::core::default::Default>::default()
+        }
+    };
     let decode = decode_fn(cont, krate);
     let take_fields = cont
         .fields
@@ -50,6 +57,8 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             const FINGERPRINT: u64 = #fingerprint;
             const MAX_ENCODED_LEN: ::core::option::Option<usize> = #max_encoded_len;
             const STORAGE: #krate::Storage = #storage;
+
+            #default_session
 
             #encode
             #decode
@@ -107,10 +116,12 @@ fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let marker = marker(field);
         let check = field.attrs.max_len.as_ref().map(|max_len| {
             let max_len = max_len.value;
-            quote!(#krate::__private::ensure_max_len(&self.#member, #max_len, #name)?;)
+            let length = length_fn(field);
+            quote!(#krate::__private::ensure_len(#length(&self.#member), #max_len, #name)?;)
         });
+        let spanned = respan(krate, ty.span());
         let encode = quote_spanned! {ty.span()=>
-            <#ty as #krate::__private::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
+            <#ty as #spanned::__private::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
         };
         quote! {
             if part.includes(#quick) {
@@ -141,10 +152,12 @@ fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let marker = marker(field);
         let check = field.attrs.max_len.as_ref().map(|max_len| {
             let max_len = max_len.value;
-            quote!(#krate::__private::ensure_max_len(&__value, #max_len, #name)?;)
+            let length = length_fn(field);
+            quote!(#krate::__private::ensure_len(#length(&__value), #max_len, #name)?;)
         });
+        let spanned = respan(krate, ty.span());
         let decode = quote_spanned! {ty.span()=>
-            <#ty as #krate::__private::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
+            <#ty as #spanned::__private::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
         };
         quote! {
             if part.includes(#quick) {

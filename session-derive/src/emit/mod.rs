@@ -43,6 +43,7 @@ fn expand(cont: &Container<'_>) -> TokenStream {
     let data_impl = data::session_data_impl(cont, &krate, &access);
     let assertions = assertions::field_assertions(cont, &krate);
     let markers = field_markers(cont);
+    let length_fns = length_fns(cont, &krate);
     quote! {
         #access_type
 
@@ -50,6 +51,7 @@ fn expand(cont: &Container<'_>) -> TokenStream {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all, clippy::pedantic)]
         const _: () = {
             #markers
+            #length_fns
             #data_impl
             #access_impls
             #assertions
@@ -83,7 +85,7 @@ pub(crate) fn accessor_names(name: &str) -> [String; 4] {
 /// One zero-sized type per field, named like it, so a trait error can name
 /// the field (`{Field}` in `#[diagnostic::on_unimplemented]`).
 pub(crate) fn field_markers(cont: &Container<'_>) -> TokenStream {
-    let names = cont.fields.iter().map(|field| field.ident.unraw());
+    let names = cont.fields.iter().map(|field| field.ident);
     quote! {
         #[allow(non_camel_case_types, dead_code, unreachable_pub)]
         mod __field {
@@ -94,6 +96,53 @@ pub(crate) fn field_markers(cont: &Container<'_>) -> TokenStream {
 
 /// The marker type of a field.
 pub(crate) fn marker(field: &crate::ast::Field<'_>) -> TokenStream {
-    let name = field.ident.unraw();
+    let name = field.ident;
     quote!(__field::#name)
+}
+
+/// `tokens` with every span set to `span`, so an error about an
+/// interpolated path (the crate path) is reported where we point it.
+pub(crate) fn respan(tokens: &impl quote::ToTokens, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
+/// The generated function that measures a `max_len` field: the one place
+/// that needs `LimitedField`, so a wrong type is reported once per body.
+pub(crate) fn length_fn(field: &crate::ast::Field<'_>) -> Ident {
+    format_ident!("__length_of_{}", field.ident.unraw())
+}
+
+/// `fn __length_of_x(value: &T) -> usize` for each `max_len` field.
+pub(crate) fn length_fns(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    let fns = cont
+        .fields
+        .iter()
+        .filter(|f| f.attrs.max_len.is_some())
+        .map(|field| {
+            let ty = field.ty;
+            let name = length_fn(field);
+            let marker = marker(field);
+            let krate = respan(krate, syn::spanned::Spanned::span(ty));
+            quote::quote_spanned! {syn::spanned::Spanned::span(ty)=>
+                #[inline]
+                fn #name(value: &#ty) -> usize {
+                    <#ty as #krate::__private::LimitedField<#marker>>::field_len(value)
+                }
+            }
+        });
+    quote!(#(#fns)*)
 }

@@ -63,9 +63,3 @@ maps! {
     [] BTreeMap<K, V>,
     [S] HashMap<K, V, S>,
 }
-
-/// The bound of a `T` limited to `max_len` items.
-#[must_use]
-pub const fn limited<T: HasLength + ?Sized>(max_len: usize) -> Option<usize> {
-    super::collection(max_len, T::ITEM_LEN)
-}

@@ -315,7 +315,7 @@ impl Sealer {
         if now >= meta.expires_at {
             return Err(OpenError::Expired(meta.expires_at));
         }
-        let mut data = S::default();
+        let mut data = S::default_session();
         data.decode::<C>(Part::All, &body)
             .map_err(OpenError::Decode)?;
         Ok(Opened {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, docs, and every test, on a fresh
+# machine or an old one. `.ci/run` calls exactly this.
+#
+#   ./tests/run.sh
+#
+# With CI=true nothing is skipped: a missing tool or server fails the run.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "clippy (all targets, all features, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+step "tests (unit, integration, UI, doc)"
+cargo test --workspace --all-features --locked
+
+step "done"

@@ -1,0 +1,7 @@
+#[derive(session_runtime::Session)]
+enum Cart {
+    Empty,
+    Full(u32),
+}
+
+fn main() {}

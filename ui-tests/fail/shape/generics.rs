@@ -1,0 +1,6 @@
+#[derive(session_runtime::Session, Default)]
+struct Cart<T> {
+    item: T,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(session_runtime::Session, Default)]
+struct Cart(u32, bool);
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(session_runtime::Session)]
+union Cart {
+    count: u32,
+    bits: f32,
+}
+
+fn main() {}
