@@ -99,19 +99,33 @@
 
 pub mod bound;
 pub mod codec;
+pub mod config;
+mod cookie_header;
 mod data;
+#[cfg(feature = "axum")]
+mod extract;
 mod field;
+mod future;
+mod layer;
 pub mod seal;
+mod service;
+mod session;
+mod slot;
 
 pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength, MaxEncodedLen};
 #[cfg(feature = "postcard")]
 pub use codec::Postcard;
 pub use codec::{Bincode, Codec, CodecError};
+pub use config::{Clock, ConfigError, SameSite, SystemClock};
 pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,
     encode_to_vec,
 };
+pub use future::ResponseFuture;
+pub use layer::SessionLayer;
 pub use seal::{KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
+pub use service::SessionService;
+pub use session::{Session, SessionRejection, SessionSlot};
 
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};

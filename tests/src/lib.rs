@@ -1,1 +1,161 @@
-//! end-to-end tests live in tests/
+//! Shared fixtures for the end-to-end tests: a small axum app over a
+//! cookie-tier session, a controllable clock, and helpers to read responses.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use session_runtime::{BoundedString, Session};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// User preferences: a bounded, cookie-tier session.
+#[derive(Session, Default, Debug, Clone, PartialEq)]
+#[session(cookie = "prefs")]
+pub struct Prefs {
+    /// A theme name.
+    pub theme: BoundedString<16>,
+    /// A counter.
+    pub visits: u32,
+}
+
+/// A clock the tests move by hand.
+#[derive(Clone, Debug)]
+pub struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    /// Starts at a fixed, realistic time.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Arc::new(AtomicU64::new(1_800_000_000)))
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+
+    /// The current time, Unix seconds.
+    #[must_use]
+    pub fn secs(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl session_runtime::Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.secs())
+    }
+}
+
+/// Routes that exercise every lifecycle rule.
+pub fn prefs_routes() -> Router {
+    Router::new()
+        .route("/plain", get(|| async { "no session here" }))
+        .route(
+            "/read",
+            get(|prefs: Session<Prefs>| async move {
+                format!("theme={} visits={}", prefs.theme(), prefs.visits())
+            }),
+        )
+        .route(
+            "/optional",
+            get(|prefs: Option<Session<Prefs>>| async move {
+                prefs.map_or_else(|| "none".to_owned(), |p| format!("some:{}", p.theme()))
+            }),
+        )
+        .route(
+            "/theme/{name}",
+            post(
+                |mut prefs: Session<Prefs>, Path(name): Path<String>| async move {
+                    match BoundedString::try_from(name) {
+                        Ok(theme) => {
+                            prefs.set_theme(theme);
+                            StatusCode::OK
+                        }
+                        Err(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    }
+                },
+            ),
+        )
+        .route(
+            "/visit",
+            post(|mut prefs: Session<Prefs>| async move {
+                *prefs.visits_mut() += 1;
+                prefs.visits().to_string()
+            }),
+        )
+        .route(
+            "/touch",
+            // a mutable borrow that changes nothing
+            post(|mut prefs: Session<Prefs>| async move {
+                let _ = prefs.visits_mut();
+                "touched"
+            }),
+        )
+        .route(
+            "/cycle",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.cycle_id();
+                "cycled"
+            }),
+        )
+        .route(
+            "/logout",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.terminate();
+                "bye"
+            }),
+        )
+        .route(
+            "/logout-then-flash",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.terminate();
+                prefs.set_visits(1);
+                "bye, with a fresh session"
+            }),
+        )
+        .route(
+            "/short",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.set_lifetime(Duration::from_secs(60));
+                *prefs.visits_mut() += 1;
+                "short"
+            }),
+        )
+        .route(
+            "/browser",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.browser_session();
+                *prefs.visits_mut() += 1;
+                "until the browser closes"
+            }),
+        )
+        .route(
+            "/fail",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.set_visits(999);
+                (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+            }),
+        )
+        .route(
+            "/vary",
+            post(|mut prefs: Session<Prefs>| async move {
+                prefs.set_visits(5);
+                let mut headers = HeaderMap::new();
+                headers.insert("vary", "accept-encoding".parse().unwrap());
+                (headers, "varied")
+            }),
+        )
+        .route(
+            "/twice",
+            get(|_a: Session<Prefs>, _b: Session<Prefs>| async { "unreachable" }),
+        )
+}

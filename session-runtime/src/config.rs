@@ -1,0 +1,180 @@
+//! Cookie and lifetime settings, checked when they are set.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use cookie::SameSite;
+
+/// The `__Host-` prefix: browsers accept such a cookie only with `Secure`,
+/// `Path=/` and no `Domain`, which pins it to one origin.
+pub const HOST_PREFIX: &str = "__Host-";
+
+/// Seven days: gae-sessions' default lifetime.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A session layer was configured in a way that cannot work or would be
+/// unsafe. Returned by the fallible `with_*` builders, never panicked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The secret was refused.
+    #[error(transparent)]
+    Key(#[from] crate::seal::KeyError),
+    /// Not an RFC 6265 cookie name.
+    #[error("`{0}` is not a valid cookie name: use letters, digits and `!#$%&'*+-.^_`|~`")]
+    CookieName(String),
+    /// A cookie-only session's name is longer than the one its size budget
+    /// was computed for.
+    #[error(
+        "cookie name `{name}` is longer than `{declared}`, the name this session's cookie budget was computed for: declare it with `#[session(cookie = \"{name}\")]`"
+    )]
+    CookieNameTooLong {
+        /// The requested name.
+        name: String,
+        /// The declared name.
+        declared: &'static str,
+    },
+    /// A setting that the `__Host-` prefix forbids.
+    #[error("the `__Host-` prefix requires {0}")]
+    HostPrefix(&'static str),
+    /// `SameSite=None` without `Secure`: browsers drop such cookies.
+    #[error("`SameSite=None` requires `Secure`: browsers refuse the cookie otherwise")]
+    SameSiteNoneInsecure,
+    /// A path that does not start with `/`, or has characters a cookie
+    /// attribute cannot hold.
+    #[error("cookie path `{0}` must start with `/` and contain no `;` or control characters")]
+    Path(String),
+    /// A domain with characters a cookie attribute cannot hold.
+    #[error("cookie domain `{0}` is not a valid domain")]
+    Domain(String),
+    /// A zero or absurd duration.
+    #[error("{what} must be between 1 second and 400 days (browsers cap cookies at 400 days)")]
+    Duration {
+        /// Which setting.
+        what: &'static str,
+    },
+}
+
+/// Where the layer reads the time: the system clock, or a fixed one in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+impl<F: Fn() -> SystemTime + Send + Sync + 'static> Clock for F {
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
+    clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// The cookie and lifetime settings of one layer.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) host_prefix: bool,
+    pub(crate) lifetime: Duration,
+    pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) refresh_after: Option<Duration>,
+    pub(crate) always_save: bool,
+    pub(crate) ssl_only: bool,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    pub(crate) fn new(name: &'static str) -> Self {
+        Self {
+            name: Cow::Borrowed(name),
+            domain: None,
+            path: "/".to_owned(),
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            host_prefix: false,
+            lifetime: DEFAULT_LIFETIME,
+            absolute_timeout: None,
+            refresh_after: None,
+            always_save: false,
+            ssl_only: false,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The name on the wire, with the prefix when enabled.
+    pub(crate) fn cookie_name(&self) -> Cow<'static, str> {
+        if self.host_prefix {
+            Cow::Owned(format!("{HOST_PREFIX}{}", self.name))
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// How long after its last write a session is re-sealed with a fresh
+    /// expiry (sliding refresh); a quarter of the lifetime unless set.
+    pub(crate) fn refresh_after(&self, lifetime: Duration) -> Duration {
+        self.refresh_after.unwrap_or(lifetime / 4)
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("name", &self.cookie_name())
+            .field("domain", &self.domain)
+            .field("path", &self.path)
+            .field("secure", &self.secure)
+            .field("http_only", &self.http_only)
+            .field("same_site", &self.same_site)
+            .field("lifetime", &self.lifetime)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("refresh_after", &self.refresh_after)
+            .field("always_save", &self.always_save)
+            .field("ssl_only", &self.ssl_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 6265 `token`.
+pub(crate) fn valid_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
+/// An attribute value: no `;`, no control characters.
+pub(crate) fn valid_attribute(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b';' || b == b' ')
+}
+
+pub(crate) fn check_duration(what: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+    const MAX: Duration = Duration::from_secs(400 * 24 * 3600);
+    if d < Duration::from_secs(1) || d > MAX {
+        return Err(ConfigError::Duration { what });
+    }
+    Ok(d)
+}

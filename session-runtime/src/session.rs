@@ -1,0 +1,242 @@
+//! `Session<S>`: the handle a handler works with.
+
+use crate::data::{SessionAccess, SessionData};
+use crate::slot::{Control, Loaded, Slot, TakeError};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The slot a [`SessionLayer`](crate::SessionLayer) puts in each request's
+/// extensions. Extract [`Session<S>`] from it; you rarely name this type.
+pub struct SessionSlot<S: SessionData>(pub(crate) Arc<Slot<S>>);
+
+impl<S: SessionData> Clone for SessionSlot<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S: SessionData> std::fmt::Debug for SessionSlot<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSlot").finish_non_exhaustive()
+    }
+}
+
+/// The session could not be handed to the handler.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// No `SessionLayer<S>` ran for this request.
+    #[error(
+        "no session layer for this session type: is `SessionLayer<{0}>` installed on this route?"
+    )]
+    MissingLayer(&'static str),
+    /// Another extractor of this request still holds the session.
+    #[error(
+        "the session `{0}` is already extracted in this request: extract it once, or drop the first handle before taking another"
+    )]
+    AlreadyExtracted(&'static str),
+}
+
+impl SessionRejection {
+    /// 500: both are programming errors, not client errors.
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// A typed session for one request.
+///
+/// Derefs to the generated accessor type (`CartAccess` for `Cart`): call
+/// `cart.items()`, `cart.set_user_id(..)`, `cart.items_mut()` directly.
+/// Lifecycle operations are inherent methods here. The session goes back to
+/// the layer when the handle is dropped; the layer writes at most one
+/// `Set-Cookie`, after the handler, and only if the encoded session changed.
+///
+/// With the `axum` feature it is an extractor (and `Option<Session<S>>` is
+/// one that yields `None` when the request carries no valid session). From
+/// other Tower services, use [`Session::from_extensions`].
+pub struct Session<S: SessionData> {
+    access: Option<S::Access>,
+    rest: Option<Rest>,
+    slot: Arc<Slot<S>>,
+}
+
+/// Everything but the data, kept while the handler holds the session.
+struct Rest {
+    changed_before: crate::data::FieldSet,
+    existing: Option<crate::slot::Existing>,
+    had_cookie: bool,
+    control: Control,
+}
+
+impl<S: SessionData + Send> Session<S> {
+    /// Takes the session out of a request's extensions, decoding the cookie
+    /// on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionRejection::MissingLayer`] without a layer for `S`,
+    /// [`SessionRejection::AlreadyExtracted`] while another handle is alive.
+    pub fn from_extensions(extensions: &http::Extensions) -> Result<Self, SessionRejection> {
+        let slot = extensions
+            .get::<SessionSlot<S>>()
+            .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
+        let loaded = slot.0.take().map_err(|TakeError::AlreadyTaken| {
+            SessionRejection::AlreadyExtracted(std::any::type_name::<S>())
+        })?;
+        Ok(Self::from_loaded(loaded, Arc::clone(&slot.0)))
+    }
+
+    /// As [`from_extensions`](Self::from_extensions), but `None` when the
+    /// request carries no valid session.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_extensions`](Self::from_extensions).
+    pub fn existing_from_extensions(
+        extensions: &http::Extensions,
+    ) -> Result<Option<Self>, SessionRejection> {
+        let session = Self::from_extensions(extensions)?;
+        Ok((!session.is_new()).then_some(session))
+    }
+}
+
+impl<S: SessionData> Session<S> {
+    fn from_loaded(loaded: Loaded<S>, slot: Arc<Slot<S>>) -> Self {
+        let Loaded {
+            data,
+            changed,
+            existing,
+            had_cookie,
+            control,
+        } = loaded;
+        Self {
+            access: Some(S::Access::from_data(data)),
+            rest: Some(Rest {
+                changed_before: changed,
+                existing,
+                had_cookie,
+                control,
+            }),
+            slot,
+        }
+    }
+
+    fn rest(&mut self) -> &mut Rest {
+        // only `Drop` takes it
+        self.rest.get_or_insert_with(|| Rest {
+            changed_before: crate::data::FieldSet::new(),
+            existing: None,
+            had_cookie: false,
+            control: Control::default(),
+        })
+    }
+
+    /// Whether this request started a new session (no valid cookie came in,
+    /// or it was terminated).
+    #[must_use]
+    pub fn is_new(&self) -> bool {
+        self.rest
+            .as_ref()
+            .is_none_or(|rest| rest.existing.is_none())
+    }
+
+    /// When the session was created, for an existing session.
+    #[must_use]
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        let rest = self.rest.as_ref()?;
+        let meta = &rest.existing.as_ref()?.meta;
+        Some(UNIX_EPOCH + Duration::from_secs(meta.issued_at))
+    }
+
+    /// When the loaded session would expire without further activity.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        let rest = self.rest.as_ref()?;
+        let meta = &rest.existing.as_ref()?.meta;
+        Some(UNIX_EPOCH + Duration::from_secs(meta.expires_at))
+    }
+
+    /// Starts a new session identity with the same data: call it when the
+    /// user logs in or changes privilege, against session fixation. For a
+    /// cookie session the value is re-sealed with a new issue time (and the
+    /// absolute timeout counts from now); for a server session the ID is
+    /// replaced and the old record deleted.
+    pub fn cycle_id(&mut self) {
+        self.rest().control.cycle = true;
+    }
+
+    /// Ends the session: the data is reset to its default and the response
+    /// expires the cookie (same name, path and domain). Values set after
+    /// this call start a new session instead.
+    pub fn terminate(&mut self) {
+        self.access = Some(S::Access::from_data(S::default_session()));
+        let rest = self.rest();
+        rest.changed_before = crate::data::FieldSet::new();
+        rest.existing = None;
+        rest.control = Control {
+            terminated: true,
+            ..Control::default()
+        };
+    }
+
+    /// Gives this session its own lifetime (idle timeout) from now on,
+    /// instead of the layer's.
+    pub fn set_lifetime(&mut self, lifetime: Duration) {
+        self.rest().control.lifetime = Some(lifetime.max(Duration::from_secs(1)));
+    }
+
+    /// Sends the cookie without `Max-Age`, so the browser drops it when it
+    /// closes. The sealed expiry still applies.
+    pub fn browser_session(&mut self) {
+        self.rest().control.browser_session = Some(true);
+    }
+}
+
+impl<S: SessionData> Deref for Session<S> {
+    type Target = S::Access;
+    fn deref(&self) -> &S::Access {
+        match &self.access {
+            Some(access) => access,
+            None => unreachable!("the accessor is only taken in Drop"),
+        }
+    }
+}
+
+impl<S: SessionData> DerefMut for Session<S> {
+    fn deref_mut(&mut self) -> &mut S::Access {
+        match &mut self.access {
+            Some(access) => access,
+            None => unreachable!("the accessor is only taken in Drop"),
+        }
+    }
+}
+
+impl<S: SessionData> Drop for Session<S> {
+    fn drop(&mut self) {
+        let (Some(access), Some(rest)) = (self.access.take(), self.rest.take()) else {
+            return;
+        };
+        let (data, changed_now) = access.into_parts();
+        let mut changed = rest.changed_before;
+        changed.union_with(&changed_now);
+        self.slot.put(Loaded {
+            data,
+            changed,
+            existing: rest.existing,
+            had_cookie: rest.had_cookie,
+            control: rest.control,
+        });
+    }
+}
+
+impl<S: SessionData> std::fmt::Debug for Session<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("type", &std::any::type_name::<S>())
+            .field("new", &self.is_new())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,667 @@
+//! The request path through the real layer with `tower::ServiceExt::oneshot`:
+//! every lifecycle rule, the exact cookie attributes, and bad input.
+
+use axum::Router;
+use axum::body::Body;
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use http::{Request, Response, StatusCode};
+use session_runtime::{
+    Bincode, ConfigError, KeyRing, MasterKey, Meta, Mode, SameSite, Sealer, SessionLayer,
+};
+use sessionkit_tests::{Prefs, TestClock, prefs_routes};
+use std::time::Duration;
+use tower::ServiceExt as _;
+
+const DAY: u64 = 24 * 3600;
+
+fn key(byte: u8) -> MasterKey {
+    MasterKey::from_secret(&[byte; 32]).unwrap()
+}
+
+fn layer(clock: &TestClock) -> SessionLayer<Prefs> {
+    SessionLayer::<Prefs>::new(key(1)).with_clock(clock.clone())
+}
+
+fn app(layer: SessionLayer<Prefs>) -> Router {
+    prefs_routes().layer(layer)
+}
+
+async fn send(app: &Router, method: &str, uri: &str, cookies: &[&str]) -> Response<Body> {
+    let mut req = Request::builder().method(method).uri(uri);
+    for cookie in cookies {
+        req = req.header(COOKIE, *cookie);
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn text(response: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn set_cookies(response: &Response<Body>) -> Vec<cookie::Cookie<'static>> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| cookie::Cookie::parse(v.to_str().unwrap().to_owned()).unwrap())
+        .collect()
+}
+
+/// The one `Set-Cookie` of a response, as a `Cookie` header line.
+fn the_cookie(response: &Response<Body>) -> String {
+    let cookies = set_cookies(response);
+    assert_eq!(cookies.len(), 1, "exactly one Set-Cookie");
+    format!("{}={}", cookies[0].name(), cookies[0].value())
+}
+
+#[tokio::test]
+async fn a_route_that_does_not_touch_the_session_sends_nothing() {
+    let app = app(layer(&TestClock::new()));
+    let response = send(&app, "GET", "/plain", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(set_cookies(&response).is_empty());
+    assert!(response.headers().get(VARY).is_none());
+    assert!(response.headers().get(CACHE_CONTROL).is_none());
+}
+
+#[tokio::test]
+async fn reading_a_session_never_set_sends_nothing() {
+    let app = app(layer(&TestClock::new()));
+    for (method, uri) in [("GET", "/read"), ("GET", "/optional"), ("POST", "/touch")] {
+        let response = send(&app, method, uri, &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert!(set_cookies(&response).is_empty(), "{uri}");
+    }
+    assert_eq!(
+        text(send(&app, "GET", "/optional", &[]).await).await,
+        "none"
+    );
+}
+
+#[tokio::test]
+async fn setting_a_value_sends_one_cookie_with_exact_attributes() {
+    let app = app(layer(&TestClock::new()));
+    let response = send(&app, "POST", "/theme/dark", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1);
+    let c = &cookies[0];
+    assert_eq!(c.name(), "prefs");
+    assert_eq!(c.path(), Some("/"));
+    assert_eq!(c.domain(), None);
+    assert_eq!(c.secure(), Some(true));
+    assert_eq!(c.http_only(), Some(true));
+    assert_eq!(c.same_site(), Some(SameSite::Lax));
+    assert_eq!(
+        c.max_age(),
+        Some(cookie::time::Duration::seconds(7 * DAY as i64))
+    );
+    assert_eq!(response.headers()[VARY], "cookie");
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    // encrypted: the theme is not visible in the value
+    assert!(!c.value().contains("dark"));
+    let raw = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(raw.starts_with("prefs="), "{raw}");
+}
+
+#[tokio::test]
+async fn reading_back_sends_nothing_and_equal_values_are_no_change() {
+    let app = app(layer(&TestClock::new()));
+    let cookie = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+
+    let response = send(&app, "GET", "/read", &[&cookie]).await;
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(text(response).await, "theme=dark visits=0");
+
+    // setting the same value, or borrowing mutably without a change
+    for uri in ["/theme/dark", "/touch"] {
+        let response = send(&app, "POST", uri, &[&cookie]).await;
+        assert!(set_cookies(&response).is_empty(), "{uri}");
+    }
+    assert_eq!(
+        text(send(&app, "GET", "/optional", &[&cookie]).await).await,
+        "some:dark"
+    );
+}
+
+#[tokio::test]
+async fn changes_accumulate_one_write_per_request() {
+    let app = app(layer(&TestClock::new()));
+    let mut cookie = the_cookie(&send(&app, "POST", "/visit", &[]).await);
+    for expected in 2..=4 {
+        let response = send(&app, "POST", "/visit", &[&cookie]).await;
+        cookie = the_cookie(&response);
+        assert_eq!(text(response).await, expected.to_string());
+    }
+    let response = send(&app, "GET", "/read", &[&cookie]).await;
+    assert_eq!(text(response).await, "theme= visits=4");
+}
+
+#[tokio::test]
+async fn nothing_is_written_after_a_server_error() {
+    let app = app(layer(&TestClock::new()));
+    let response = send(&app, "POST", "/fail", &[]).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(set_cookies(&response).is_empty());
+
+    let cookie = the_cookie(&send(&app, "POST", "/visit", &[]).await);
+    let response = send(&app, "POST", "/fail", &[&cookie]).await;
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=1"
+    );
+}
+
+#[tokio::test]
+async fn cycle_id_reissues_the_same_data_under_a_new_seal() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock));
+    let first = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+    clock.advance(Duration::from_secs(10));
+    let response = send(&app, "POST", "/cycle", &[&first]).await;
+    let second = the_cookie(&response);
+    assert_ne!(first, second);
+    let response = send(&app, "GET", "/read", &[&second]).await;
+    assert_eq!(text(response).await, "theme=dark visits=0");
+}
+
+#[tokio::test]
+async fn terminate_expires_the_cookie_with_the_same_attributes() {
+    let clock = TestClock::new();
+    let layer = layer(&clock)
+        .with_domain("example.test")
+        .unwrap()
+        .with_path("/app")
+        .unwrap();
+    let app = Router::new().nest("/app", prefs_routes()).layer(layer);
+    let cookie = the_cookie(&send(&app, "POST", "/app/theme/dark", &[]).await);
+
+    let response = send(&app, "POST", "/app/logout", &[&cookie]).await;
+    let removal = &set_cookies(&response)[0];
+    assert_eq!(removal.name(), "prefs");
+    assert_eq!(removal.value(), "");
+    assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
+    assert_eq!(removal.path(), Some("/app"));
+    assert_eq!(removal.domain(), Some("example.test"));
+    assert_eq!(removal.secure(), Some(true));
+    assert_eq!(removal.http_only(), Some(true));
+
+    // no cookie to expire: nothing to send
+    let response = send(&app, "POST", "/app/logout", &[]).await;
+    assert!(set_cookies(&response).is_empty());
+}
+
+#[tokio::test]
+async fn values_set_after_terminate_start_a_new_session() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock));
+    let cookie = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+    clock.advance(Duration::from_secs(5));
+    let response = send(&app, "POST", "/logout-then-flash", &[&cookie]).await;
+    let fresh = the_cookie(&response);
+    assert_ne!(fresh, cookie);
+    let response = send(&app, "GET", "/read", &[&fresh]).await;
+    assert_eq!(text(response).await, "theme= visits=1");
+}
+
+#[tokio::test]
+async fn per_session_lifetime_and_browser_sessions() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock));
+    let response = send(&app, "POST", "/short", &[]).await;
+    assert_eq!(
+        set_cookies(&response)[0].max_age(),
+        Some(cookie::time::Duration::seconds(60))
+    );
+    let cookie = the_cookie(&response);
+    // later writes keep the session's own lifetime
+    let response = send(&app, "POST", "/visit", &[&cookie]).await;
+    assert_eq!(
+        set_cookies(&response)[0].max_age(),
+        Some(cookie::time::Duration::seconds(60))
+    );
+    let cookie = the_cookie(&response);
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=0"
+    );
+
+    let response = send(&app, "POST", "/browser", &[]).await;
+    let browser = &set_cookies(&response)[0];
+    assert_eq!(
+        browser.max_age(),
+        None,
+        "no Max-Age: dropped when the browser closes"
+    );
+    assert!(browser.expires().is_none());
+    // the sealed expiry still applies
+    let cookie = the_cookie(&response);
+    clock.advance(Duration::from_secs(7 * DAY + 1));
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=0"
+    );
+}
+
+#[tokio::test]
+async fn idle_timeout_and_sliding_refresh() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock)
+        .with_lifetime(Duration::from_secs(4 * DAY))
+        .unwrap());
+    let cookie = the_cookie(&send(&app, "POST", "/visit", &[]).await);
+
+    // within the first quarter: reading sends nothing
+    clock.advance(Duration::from_secs(DAY - 10));
+    assert!(set_cookies(&send(&app, "GET", "/read", &[&cookie]).await).is_empty());
+
+    // after a quarter of the lifetime: one refresh with a full Max-Age
+    clock.advance(Duration::from_secs(20));
+    let response = send(&app, "GET", "/read", &[&cookie]).await;
+    let refreshed = &set_cookies(&response)[0];
+    assert_eq!(
+        refreshed.max_age(),
+        Some(cookie::time::Duration::seconds(4 * DAY as i64))
+    );
+    let cookie = the_cookie(&response);
+    // and not again right away (throttled)
+    assert!(set_cookies(&send(&app, "GET", "/read", &[&cookie]).await).is_empty());
+
+    // idle past the lifetime: gone
+    clock.advance(Duration::from_secs(4 * DAY));
+    let response = send(&app, "GET", "/read", &[&cookie]).await;
+    assert!(set_cookies(&response).is_empty());
+    assert_eq!(text(response).await, "theme= visits=0");
+}
+
+#[tokio::test]
+async fn absolute_timeout_caps_an_active_session() {
+    let clock = TestClock::new();
+    let layer = layer(&clock)
+        .with_lifetime(Duration::from_secs(DAY))
+        .unwrap()
+        .with_absolute_timeout(Duration::from_secs(3 * 3600))
+        .unwrap();
+    let app = app(layer);
+    let response = send(&app, "POST", "/visit", &[]).await;
+    // the first Max-Age is already capped by the absolute timeout
+    assert_eq!(
+        set_cookies(&response)[0].max_age(),
+        Some(cookie::time::Duration::seconds(3 * 3600))
+    );
+    let mut cookie = the_cookie(&response);
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(3600));
+        cookie = the_cookie(&send(&app, "POST", "/visit", &[&cookie]).await);
+    }
+    clock.advance(Duration::from_secs(3600));
+    let response = send(&app, "GET", "/read", &[&cookie]).await;
+    assert_eq!(
+        text(response).await,
+        "theme= visits=0",
+        "active, but past the absolute limit"
+    );
+
+    // cycle_id restarts the absolute clock
+    let cookie = the_cookie(&send(&app, "POST", "/visit", &[]).await);
+    clock.advance(Duration::from_secs(2 * 3600));
+    let cookie = the_cookie(&send(&app, "POST", "/cycle", &[&cookie]).await);
+    clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=1"
+    );
+}
+
+#[tokio::test]
+async fn always_save_reissues_even_untouched_sessions() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock).with_always_save(true));
+    let cookie = the_cookie(&send(&app, "POST", "/visit", &[]).await);
+    clock.advance(Duration::from_secs(60));
+    let response = send(&app, "GET", "/plain", &[&cookie]).await;
+    let reissued = the_cookie(&response);
+    assert_ne!(reissued, cookie);
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&reissued]).await).await,
+        "theme= visits=1"
+    );
+    // still nothing for a visitor without a session
+    assert!(set_cookies(&send(&app, "GET", "/plain", &[]).await).is_empty());
+}
+
+#[tokio::test]
+async fn ssl_only_sessions_live_on_https_only() {
+    let app = app(layer(&TestClock::new()).with_ssl_only(true));
+    let response = send(&app, "POST", "/visit", &[]).await;
+    assert!(set_cookies(&response).is_empty(), "plain http: not set");
+
+    let https = Request::post("https://shop.test/visit")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(https).await.unwrap();
+    let cookie = the_cookie(&response);
+
+    // a plain-http request ignores the cookie
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=0"
+    );
+    let proxied = Request::get("/read")
+        .header("x-forwarded-proto", "https")
+        .header(COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        text(app.clone().oneshot(proxied).await.unwrap()).await,
+        "theme= visits=1"
+    );
+}
+
+#[tokio::test]
+async fn host_prefix_and_its_rules() {
+    let layer = layer(&TestClock::new()).with_host_prefix().unwrap();
+    let app = app(layer.clone());
+    let response = send(&app, "POST", "/visit", &[]).await;
+    let c = &set_cookies(&response)[0];
+    assert_eq!(c.name(), "__Host-prefs");
+    assert_eq!(
+        (c.secure(), c.path(), c.domain()),
+        (Some(true), Some("/"), None)
+    );
+    let cookie = the_cookie(&response);
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&cookie]).await).await,
+        "theme= visits=1"
+    );
+
+    // every combination the prefix forbids is a configuration error
+    assert!(matches!(
+        layer.clone().with_domain("a.test"),
+        Err(ConfigError::HostPrefix(_))
+    ));
+    assert!(matches!(
+        layer.clone().with_path("/app"),
+        Err(ConfigError::HostPrefix(_))
+    ));
+    assert!(matches!(
+        layer.with_secure(false),
+        Err(ConfigError::HostPrefix(_))
+    ));
+    let base = || SessionLayer::<Prefs>::new(key(1));
+    assert!(
+        base()
+            .with_domain("a.test")
+            .unwrap()
+            .with_host_prefix()
+            .is_err()
+    );
+    assert!(base().with_path("/x").unwrap().with_host_prefix().is_err());
+    assert!(
+        base()
+            .with_secure(false)
+            .unwrap()
+            .with_host_prefix()
+            .is_err()
+    );
+}
+
+#[test]
+fn other_configuration_errors() {
+    let base = || SessionLayer::<Prefs>::new(key(1));
+    assert!(matches!(
+        base().with_cookie_name("bad name"),
+        Err(ConfigError::CookieName(_))
+    ));
+    assert!(matches!(
+        base().with_cookie_name("__Host-x"),
+        Err(ConfigError::CookieName(_))
+    ));
+    // the size budget was computed for "prefs": a longer name could overflow
+    assert!(matches!(
+        base().with_cookie_name("preferences"),
+        Err(ConfigError::CookieNameTooLong { .. })
+    ));
+    assert!(base().with_cookie_name("p").is_ok());
+    assert!(matches!(
+        base()
+            .with_secure(false)
+            .unwrap()
+            .with_same_site(SameSite::None),
+        Err(ConfigError::SameSiteNoneInsecure)
+    ));
+    assert!(matches!(
+        base()
+            .with_same_site(SameSite::None)
+            .unwrap()
+            .with_secure(false),
+        Err(ConfigError::SameSiteNoneInsecure)
+    ));
+    assert!(matches!(
+        base().with_lifetime(Duration::ZERO),
+        Err(ConfigError::Duration { .. })
+    ));
+    assert!(
+        base()
+            .with_lifetime(Duration::from_secs(401 * DAY))
+            .is_err()
+    );
+    assert!(matches!(
+        base().with_path("no-slash"),
+        Err(ConfigError::Path(_))
+    ));
+    assert!(matches!(
+        base().with_domain("a;b"),
+        Err(ConfigError::Domain(_))
+    ));
+    let debug = format!("{:?}", base());
+    assert!(
+        debug.contains("REDACTED") && debug.contains("prefs"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn renamed_cookie_and_non_default_attributes() {
+    let layer = layer(&TestClock::new())
+        .with_cookie_name("p")
+        .unwrap()
+        .with_http_only(false)
+        .with_same_site(SameSite::Strict)
+        .unwrap()
+        .with_secure(false)
+        .unwrap();
+    let app = app(layer);
+    let response = send(&app, "POST", "/visit", &[]).await;
+    let c = &set_cookies(&response)[0];
+    assert_eq!(c.name(), "p");
+    assert_eq!(
+        (c.http_only(), c.secure(), c.same_site()),
+        (None, None, Some(SameSite::Strict))
+    );
+}
+
+#[tokio::test]
+async fn signed_mode_is_readable_but_not_forgeable() {
+    let clock = TestClock::new();
+    let app = app(layer(&clock).with_mode(Mode::Signed));
+    let response = send(&app, "POST", "/theme/plainly", &[]).await;
+    let cookie = the_cookie(&response);
+    let value = cookie.trim_start_matches("prefs=");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .unwrap();
+    assert!(
+        bytes.windows(7).any(|w| w == b"plainly"),
+        "signed data is visible"
+    );
+    let mut forged = bytes.clone();
+    let at = forged.windows(7).position(|w| w == b"plainly").unwrap();
+    forged[at] = b'P';
+    let forged = format!(
+        "prefs={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged)
+    );
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&forged]).await).await,
+        "theme= visits=0"
+    );
+}
+
+#[tokio::test]
+async fn rotation_through_the_layer() {
+    let clock = TestClock::new();
+    let old = app(SessionLayer::<Prefs>::new(key(1)).with_clock(clock.clone()));
+    let cookie = the_cookie(&send(&old, "POST", "/theme/dark", &[]).await);
+
+    let rotated = app(
+        SessionLayer::<Prefs>::new(KeyRing::new(key(2)).with_previous(key(1)))
+            .with_clock(clock.clone()),
+    );
+    let response = send(&rotated, "GET", "/read", &[&cookie]).await;
+    // opened with the previous key, re-sealed with the new one right away
+    let resealed = the_cookie(&response);
+    assert_eq!(text(response).await, "theme=dark visits=0");
+    let new_only = app(SessionLayer::<Prefs>::new(key(2)).with_clock(clock.clone()));
+    assert_eq!(
+        text(send(&new_only, "GET", "/read", &[&resealed]).await).await,
+        "theme=dark visits=0"
+    );
+    assert!(set_cookies(&send(&rotated, "GET", "/read", &[&resealed]).await).is_empty());
+}
+
+#[tokio::test]
+async fn vary_is_merged_not_replaced() {
+    let app = app(layer(&TestClock::new()));
+    let response = send(&app, "POST", "/vary", &[]).await;
+    let vary: Vec<_> = response
+        .headers()
+        .get_all(VARY)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(vary, ["accept-encoding", "cookie"]);
+}
+
+#[tokio::test]
+async fn extractor_errors_name_the_fix() {
+    let no_layer = prefs_routes();
+    let response = send(&no_layer, "GET", "/read", &[]).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = text(response).await;
+    assert!(
+        body.contains("is `SessionLayer<") && body.contains("Prefs"),
+        "{body}"
+    );
+
+    let app = app(layer(&TestClock::new()));
+    let response = send(&app, "GET", "/twice", &[]).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(text(response).await.contains("already extracted"));
+}
+
+/// Every kind of bad cookie: a fresh session, no 5xx, a debug log line.
+#[tokio::test]
+async fn bad_cookies_mean_a_fresh_session() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let clock = TestClock::new();
+    let app = app(layer(&clock));
+    let good = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+    let value = good.trim_start_matches("prefs=").to_owned();
+
+    let mut tampered = value.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let wrong_key = {
+        let sealer = Sealer::new(key(9), Mode::Encrypted);
+        let meta = Meta {
+            issued_at: clock.secs(),
+            expires_at: clock.secs() + 3600,
+            ..Meta::default()
+        };
+        sealer
+            .seal::<Prefs, Bincode>("prefs", &meta, &Prefs::default())
+            .unwrap()
+    };
+    let huge = "A".repeat(5000);
+    let sixty_four_k = format!("junk={}", "x".repeat(64 * 1024));
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("tampered", vec![format!("prefs={tampered}")]),
+        (
+            "truncated",
+            vec![format!("prefs={}", &value[..value.len() / 2])],
+        ),
+        ("not base64", vec!["prefs=%%%not*base64%%%".to_owned()]),
+        ("wrong key", vec![format!("prefs={wrong_key}")]),
+        ("over 4096 bytes", vec![format!("prefs={huge}")]),
+        ("duplicate", vec![format!("{good}; {good}")]),
+        ("duplicate across lines", vec![good.clone(), good.clone()]),
+        (
+            "64 KiB header",
+            vec![format!("{sixty_four_k}; prefs={tampered}")],
+        ),
+        ("empty", vec!["prefs=".to_owned()]),
+    ];
+    for (what, lines) in &cases {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let response = send(&app, "GET", "/read", &lines).await;
+        assert_eq!(response.status(), StatusCode::OK, "{what}");
+        assert!(
+            set_cookies(&response).is_empty(),
+            "{what}: nothing to write"
+        );
+        assert_eq!(text(response).await, "theme= visits=0", "{what}");
+        // and a write on top of a bad cookie starts a clean session
+        let response = send(&app, "POST", "/visit", &lines).await;
+        assert_eq!(text(response).await, "1", "{what}");
+    }
+
+    // the cookie split across several header lines is still found
+    let split = send(&app, "GET", "/read", &["a=1", &good, "b=2"]).await;
+    assert_eq!(text(split).await, "theme=dark visits=0");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for reason in [
+        "failed authentication",
+        "truncated",
+        "not base64url",
+        "more than one session cookie",
+        "longer than 4096",
+    ] {
+        assert!(
+            logs.contains(reason),
+            "missing debug log for {reason}:\n{logs}"
+        );
+    }
+    assert!(logs.contains("DEBUG"), "{logs}");
+    assert!(!logs.contains(&value), "cookie values are never logged");
+}
