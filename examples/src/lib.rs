@@ -1,1 +1,4 @@
-//! Examples for sessionkit: see `examples/*.rs` and `cargo run --example`.
+//! Examples for sessionkit. The shop's application lives here so the
+//! end-to-end tests drive the very router `cargo run --example shop` serves.
+
+pub mod shop;

@@ -37,6 +37,56 @@
 //! `update(|cart| ..)`. Each write marks its field changed; the layer writes
 //! at most once per request, and only when the encoding really changed.
 //!
+//! # In a web app
+//!
+//! [`SessionLayer`] is a `tower::Layer` over `http` 1.x types (axum, hyper,
+//! tonic); with the `axum` feature, [`Session<S>`] is an extractor. The
+//! cookie is decoded only when a handler extracts the session, so a route
+//! that does not pays one header lookup.
+//!
+//! ```
+//! # #[cfg(feature = "axum")] {
+//! use axum::{Router, routing::post};
+//! use session_runtime::{MasterKey, Session, SessionLayer};
+//! use tower::ServiceExt as _;
+//!
+//! #[derive(Session, Default)]
+//! struct Visits {
+//!     count: u32,
+//! }
+//!
+//! async fn visit(mut visits: Session<Visits>) -> String {
+//!     *visits.count_mut() += 1;        // marks `count` changed
+//!     visits.count().to_string()
+//! }                                    // one Set-Cookie, after the handler
+//!
+//! let key = MasterKey::from_secret(&[9; 32])?;   // MasterKey::from_env in real code
+//! let app = Router::new()
+//!     .route("/visit", post(visit))
+//!     .layer(SessionLayer::<Visits>::new(key));
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let request = http::Request::post("/visit").body(axum::body::Body::empty())?;
+//! let response = app.oneshot(request).await?;
+//! let cookie = response.headers()["set-cookie"].to_str()?;
+//! assert!(cookie.starts_with("visits=") && cookie.contains("HttpOnly; SameSite=Lax; Secure"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Lifecycle, on the handle: [`Session::cycle_id`] (call on login),
+//! [`Session::terminate`] (log out: the cookie is expired with the same
+//! name, path and domain), [`Session::set_lifetime`],
+//! [`Session::browser_session`]. The layer enforces an idle lifetime
+//! (default 7 days, refreshed at most every quarter of it) and an optional
+//! absolute timeout, both from the sealed times; writes nothing for a
+//! session never set, nothing after a 5xx response, and at most one
+//! `Set-Cookie`, only when the encoding changed, with `Vary: Cookie` and
+//! `Cache-Control: no-store`. A bad cookie of any kind is a fresh session,
+//! logged at debug level.
+//!
 //! # Sealing
 //!
 //! A [`Sealer`] turns a session into a cookie value and back: AES-256-GCM
@@ -72,6 +122,7 @@
 //! | --- | --- | --- |
 //! | `derive` | yes | re-exports `#[derive(Session)]` and `#[derive(MaxEncodedLen)]` |
 //! | `postcard` | no | the [`Postcard`] codec (postcard 1.x) next to the default [`Bincode`] |
+//! | `axum` | no | `Session<S>` and `Option<Session<S>>` as axum extractors (via `axum-core`) |
 //!
 //! # Codecs
 //!

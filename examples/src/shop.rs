@@ -1,0 +1,340 @@
+//! A small shop: log in, fill a cart, pick preferences, log out.
+//!
+//! Two typed sessions, each in its own sealed cookie:
+//!
+//! * [`Prefs`] — theme and currency; lives across logins.
+//! * [`Cart`] — who is logged in and what they picked. Bounded, so the
+//!   compiler stores it in a cookie; it moves to the server tier once that
+//!   exists.
+//!
+//! Pages that do not touch a session send no `Set-Cookie`; reading a session
+//! without changing it sends none either.
+
+use axum::Form;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use session_runtime::{
+    BoundedString, BoundedVec, ConfigError, KeyRing, MaxEncodedLen, Session, SessionLayer,
+};
+use std::fmt::Write as _;
+
+/// One line of the cart.
+#[derive(Serialize, Deserialize, MaxEncodedLen, Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Catalogue number.
+    pub sku: u16,
+    /// How many.
+    pub quantity: u8,
+}
+
+/// The shopper and their cart.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "cart")]
+pub struct Cart {
+    /// The logged-in user's name.
+    pub user: Option<BoundedString<32>>,
+    /// What is in the cart.
+    pub lines: BoundedVec<Line, 12>,
+}
+
+/// Display preferences.
+#[derive(Serialize, Deserialize, MaxEncodedLen, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Theme {
+    /// Dark text on light.
+    #[default]
+    Light,
+    /// Light text on dark.
+    Dark,
+}
+
+/// Currency of the prices shown.
+#[derive(Serialize, Deserialize, MaxEncodedLen, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Currency {
+    /// Euro.
+    #[default]
+    Eur,
+    /// US dollar.
+    Usd,
+}
+
+/// Preferences, kept across logins.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "prefs")]
+pub struct Prefs {
+    /// The theme.
+    pub theme: Theme,
+    /// The currency.
+    pub currency: Currency,
+}
+
+struct Product {
+    sku: u16,
+    name: &'static str,
+    cents: u32,
+}
+
+const CATALOGUE: &[Product] = &[
+    Product {
+        sku: 1,
+        name: "Sourdough loaf",
+        cents: 450,
+    },
+    Product {
+        sku: 2,
+        name: "Rye crackers",
+        cents: 320,
+    },
+    Product {
+        sku: 3,
+        name: "Hazelnut spread",
+        cents: 690,
+    },
+    Product {
+        sku: 4,
+        name: "Espresso beans, 250 g",
+        cents: 1290,
+    },
+    Product {
+        sku: 5,
+        name: "Blood orange marmalade",
+        cents: 575,
+    },
+];
+
+/// Most of one product a cart holds.
+const MAX_QUANTITY: u8 = 99;
+
+/// The router with both session layers.
+///
+/// `secure` sets the cookies' `Secure` attribute: keep it on except for
+/// plain-HTTP development on a host that is not `localhost`.
+///
+/// # Errors
+///
+/// [`ConfigError`] when the cookie settings are refused.
+pub fn app(keys: impl Into<KeyRing>, secure: bool) -> Result<Router, ConfigError> {
+    let keys = keys.into();
+    let cart = SessionLayer::<Cart>::new(keys.clone()).with_secure(secure)?;
+    let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
+    Ok(Router::new()
+        .route("/", get(home))
+        .route("/about", get(about))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/cart/add", post(add))
+        .route("/cart/remove", post(remove))
+        .route("/prefs", post(set_prefs))
+        .layer(cart)
+        .layer(prefs))
+}
+
+/// A page that never looks at a session.
+async fn about() -> Html<&'static str> {
+    Html("<!doctype html><title>About</title><p>A sessionkit demo shop. <a href=\"/\">Back</a></p>")
+}
+
+async fn home(cart: Option<Session<Cart>>, prefs: Option<Session<Prefs>>) -> Html<String> {
+    let theme = prefs.as_ref().map_or(Theme::Light, |p| *p.theme());
+    let currency = prefs.as_ref().map_or(Currency::Eur, |p| *p.currency());
+    let (bg, fg) = match theme {
+        Theme::Light => ("#fafafa", "#222"),
+        Theme::Dark => ("#1d1f21", "#e8e8e8"),
+    };
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!doctype html><html><head><meta charset=utf-8><title>sessionkit shop</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;background:{bg};color:{fg}}}\
+         table{{border-collapse:collapse}}td,th{{padding:.3em .8em;text-align:left}}form{{display:inline}}</style>\
+         </head><body><h1>sessionkit shop</h1>"
+    );
+    let user = cart.as_ref().and_then(|c| c.user().clone());
+    match &user {
+        Some(name) => {
+            let _ = write!(
+                page,
+                "<p>Signed in as <b>{}</b>. <form method=post action=/logout><button>Log out</button></form></p>",
+                escape(name)
+            );
+        }
+        None => page.push_str(
+            "<form method=post action=/login><label>Name <input name=name maxlength=32 required></label> \
+             <button>Log in</button></form>",
+        ),
+    }
+    page.push_str("<h2>Products</h2><table>");
+    for product in CATALOGUE {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td><form method=post action=/cart/add>\
+             <input type=hidden name=sku value={}><button>Add</button></form></td></tr>",
+            product.name,
+            price(product.cents, currency),
+            product.sku
+        );
+    }
+    page.push_str("</table><h2>Cart</h2>");
+    let lines = cart
+        .as_ref()
+        .map(|c| c.lines().to_vec())
+        .unwrap_or_default();
+    if lines.is_empty() {
+        page.push_str("<p>Empty.</p>");
+    } else {
+        page.push_str("<table>");
+        let mut total = 0;
+        for line in &lines {
+            let Some(product) = CATALOGUE.iter().find(|p| p.sku == line.sku) else {
+                continue;
+            };
+            total += product.cents * u32::from(line.quantity);
+            let _ = write!(
+                page,
+                "<tr><td>{} × {}</td><td>{}</td><td><form method=post action=/cart/remove>\
+                 <input type=hidden name=sku value={}><button>Remove one</button></form></td></tr>",
+                line.quantity,
+                product.name,
+                price(product.cents * u32::from(line.quantity), currency),
+                line.sku
+            );
+        }
+        let _ = write!(
+            page,
+            "<tr><th>Total</th><th>{}</th></tr></table>",
+            price(total, currency)
+        );
+    }
+    let selected = |on: bool| if on { " selected" } else { "" };
+    let _ = write!(
+        page,
+        "<h2>Preferences</h2><form method=post action=/prefs>\
+         <select name=theme><option value=light{}>Light</option><option value=dark{}>Dark</option></select> \
+         <select name=currency><option value=eur{}>EUR</option><option value=usd{}>USD</option></select> \
+         <button>Save</button></form><p><a href=/about>About</a></p></body></html>",
+        selected(theme == Theme::Light),
+        selected(theme == Theme::Dark),
+        selected(currency == Currency::Eur),
+        selected(currency == Currency::Usd),
+    );
+    Html(page)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+}
+
+async fn login(mut cart: Session<Cart>, Form(form): Form<LoginForm>) -> Response {
+    let name = form.name.trim();
+    let Ok(name) = BoundedString::try_from(name) else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "names are at most 32 bytes",
+        )
+            .into_response();
+    };
+    if name.is_empty() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "a name is required").into_response();
+    }
+    // a new identity for the new privilege level: no session fixation
+    cart.cycle_id();
+    cart.set_user(Some(name));
+    Redirect::to("/").into_response()
+}
+
+async fn logout(mut cart: Session<Cart>) -> Redirect {
+    cart.terminate();
+    Redirect::to("/")
+}
+
+#[derive(Deserialize)]
+struct SkuForm {
+    sku: u16,
+}
+
+async fn add(mut cart: Session<Cart>, Form(form): Form<SkuForm>) -> Response {
+    if !CATALOGUE.iter().any(|p| p.sku == form.sku) {
+        return (StatusCode::NOT_FOUND, "no such product").into_response();
+    }
+    let lines = cart.lines_mut();
+    if let Some(line) = lines.iter_mut().find(|line| line.sku == form.sku) {
+        line.quantity = line.quantity.saturating_add(1).min(MAX_QUANTITY);
+    } else if lines
+        .try_push(Line {
+            sku: form.sku,
+            quantity: 1,
+        })
+        .is_err()
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the cart holds at most 12 different products",
+        )
+            .into_response();
+    }
+    Redirect::to("/").into_response()
+}
+
+async fn remove(mut cart: Session<Cart>, Form(form): Form<SkuForm>) -> Redirect {
+    let lines = cart.lines_mut();
+    if let Some(at) = lines.iter().position(|line| line.sku == form.sku) {
+        if lines[at].quantity > 1 {
+            lines[at].quantity -= 1;
+        } else {
+            lines.remove(at);
+        }
+    }
+    Redirect::to("/")
+}
+
+#[derive(Deserialize)]
+struct PrefsForm {
+    theme: String,
+    currency: String,
+}
+
+async fn set_prefs(mut prefs: Session<Prefs>, Form(form): Form<PrefsForm>) -> Response {
+    let theme = match form.theme.as_str() {
+        "light" => Theme::Light,
+        "dark" => Theme::Dark,
+        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "unknown theme").into_response(),
+    };
+    let currency = match form.currency.as_str() {
+        "eur" => Currency::Eur,
+        "usd" => Currency::Usd,
+        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "unknown currency").into_response(),
+    };
+    prefs.set_theme(theme);
+    prefs.set_currency(currency);
+    Redirect::to("/").into_response()
+}
+
+fn price(cents: u32, currency: Currency) -> String {
+    match currency {
+        Currency::Eur => format!("€{}.{:02}", cents / 100, cents % 100),
+        // a fixed demo rate: 1 EUR = 1.08 USD
+        Currency::Usd => {
+            let usd = cents * 108 / 100;
+            format!("${}.{:02}", usd / 100, usd % 100)
+        }
+    }
+}
+
+/// HTML-escapes user input.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

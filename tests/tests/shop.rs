@@ -1,0 +1,168 @@
+//! The shop example served on loopback and driven like a browser: the
+//! acceptance walk-through of the request path.
+
+use session_runtime::MasterKey;
+use std::net::SocketAddr;
+
+async fn serve() -> SocketAddr {
+    let key = MasterKey::from_secret(&[5; 32]).unwrap();
+    // plain HTTP: the jar would keep `Secure` cookies for https only
+    let app = sessionkit_examples::shop::app(key, false).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn shop_walkthrough() {
+    let addr = serve().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    // pages that do not change a session send no cookie
+    for path in ["/about", "/"] {
+        let response = client.get(url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(set_cookies(&response).is_empty(), "{path}");
+    }
+
+    // adding an item: one encrypted cookie
+    let response = client
+        .post(url("/cart/add"))
+        .form(&[("sku", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].starts_with("cart="), "{}", cookies[0]);
+    assert!(!cookies[0].contains("Hazelnut"));
+
+    // reading the cart again: no cookie
+    let response = client.get(url("/")).send().await.unwrap();
+    assert!(set_cookies(&response).is_empty());
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("1 × Hazelnut spread")
+    );
+
+    // more items, removal, an unknown product
+    client
+        .post(url("/cart/add"))
+        .form(&[("sku", "3")])
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(url("/cart/add"))
+        .form(&[("sku", "1")])
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(url("/cart/remove"))
+        .form(&[("sku", "1")])
+        .send()
+        .await
+        .unwrap();
+    let response = client
+        .post(url("/cart/add"))
+        .form(&[("sku", "999")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("2 × Hazelnut spread"));
+    assert!(!page.contains("× Sourdough loaf"), "removed again");
+
+    // preferences live in their own cookie
+    let response = client
+        .post(url("/prefs"))
+        .form(&[("theme", "dark"), ("currency", "usd")])
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].starts_with("prefs="));
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("#1d1f21") && page.contains("$14.90"),
+        "dark theme, USD prices"
+    );
+
+    // logging in re-seals the cart (cycle_id) and keeps its contents
+    let response = client
+        .post(url("/login"))
+        .form(&[("name", "<Ada>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_cookies(&response).len(), 1);
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Signed in as <b>&lt;Ada&gt;</b>"),
+        "the name is escaped"
+    );
+    assert!(page.contains("2 × Hazelnut spread"));
+
+    // logging out expires the cart cookie; preferences stay
+    let response = client.post(url("/logout")).send().await.unwrap();
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.len(), 1);
+    assert!(
+        cookies[0].starts_with("cart=;") && cookies[0].contains("Max-Age=0"),
+        "{}",
+        cookies[0]
+    );
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Empty.") && page.contains("Log in"));
+    assert!(page.contains("#1d1f21"), "preferences survive logout");
+}
