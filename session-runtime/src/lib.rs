@@ -40,7 +40,7 @@
 //! # In a web app
 //!
 //! [`SessionLayer`] is a `tower::Layer` over `http` 1.x types (axum, hyper,
-//! tonic); with the `axum` feature, [`Session<S>`] is an extractor. The
+//! tonic); with the `axum` feature, [`Session<S>`](struct@Session) is an extractor. The
 //! cookie is decoded only when a handler extracts the session, so a route
 //! that does not pays one header lookup.
 //!

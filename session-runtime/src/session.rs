@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The slot a [`SessionLayer`](crate::SessionLayer) puts in each request's
-/// extensions. Extract [`Session<S>`] from it; you rarely name this type.
+/// extensions. Extract [`Session<S>`](struct@Session) from it; you rarely name this type.
 pub struct SessionSlot<S: SessionData>(pub(crate) Arc<Slot<S>>);
 
 impl<S: SessionData> Clone for SessionSlot<S> {
