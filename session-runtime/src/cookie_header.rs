@@ -41,10 +41,7 @@ pub(crate) fn find(headers: &HeaderMap, name: &str) -> Lookup {
         let bytes = header.as_bytes();
         let mut start = 0;
         while start <= bytes.len() {
-            let end = bytes[start..]
-                .iter()
-                .position(|b| *b == b';')
-                .map_or(bytes.len(), |at| start + at);
+            let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |at| start + at);
             if let Some(range) = match_pair(bytes, start..end, name.as_bytes()) {
                 if found.is_some() {
                     return Lookup::Refused("more than one session cookie");
@@ -73,10 +70,14 @@ fn match_pair(bytes: &[u8], pair: Range<usize>, name: &[u8]) -> Option<Range<usi
     while end > start && bytes[end - 1] == b' ' {
         end -= 1;
     }
-    let eq = start + bytes[start..end].iter().position(|b| *b == b'=')?;
-    if &bytes[start..eq] != name {
+    // cheap rejection first: most pairs belong to other cookies
+    if end - start <= name.len()
+        || &bytes[start..start + name.len()] != name
+        || bytes[start + name.len()] != b'='
+    {
         return None;
     }
+    let eq = start + name.len();
     let (mut value_start, mut value_end) = (eq + 1, end);
     // RFC 6265 allows a double-quoted value
     if value_end - value_start >= 2 && bytes[value_start] == b'"' && bytes[value_end - 1] == b'"' {
@@ -98,19 +99,32 @@ fn builder<'c>(config: &'c Config, name: &'c str, value: &'c str) -> cookie::Coo
     builder
 }
 
-/// `Set-Cookie` for a session value; no `Max-Age` for a browser session.
+/// The attributes every session cookie of a layer carries
+/// (`; HttpOnly; SameSite=Lax; Secure; Path=/`…), rendered once by the
+/// `cookie` crate when the layer is configured, not on every response.
+pub(crate) fn attribute_suffix(config: &Config) -> String {
+    let rendered = builder(config, "n", "").build().to_string();
+    rendered.strip_prefix("n=").unwrap_or_default().to_owned()
+}
+
+/// `Set-Cookie` for a session value: `name=value`, the pre-rendered
+/// attributes, and `Max-Age` unless it is a browser session.
 pub(crate) fn set_cookie(
-    config: &Config,
     name: &str,
     value: &str,
+    attributes: &str,
     max_age: Option<u64>,
 ) -> Option<HeaderValue> {
-    let mut builder = builder(config, name, value);
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(name.len() + value.len() + attributes.len() + 24);
+    line.push_str(name);
+    line.push('=');
+    line.push_str(value);
+    line.push_str(attributes);
     if let Some(secs) = max_age {
-        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
-        builder = builder.max_age(cookie::time::Duration::seconds(secs));
+        let _ = write!(line, "; Max-Age={secs}");
     }
-    HeaderValue::from_str(&builder.build().to_string()).ok()
+    HeaderValue::from_str(&line).ok()
 }
 
 /// `Set-Cookie` that expires the session cookie: same name, path, domain
@@ -150,6 +164,26 @@ mod tests {
         ));
         assert!(matches!(find(&headers(&[""]), "cart"), Lookup::Absent));
         assert!(matches!(find(&headers(&[";;;=;"]), "cart"), Lookup::Absent));
+    }
+
+    #[test]
+    fn pre_rendered_attributes_match_the_cookie_crate() {
+        let mut config = Config::new("prefs");
+        config.domain = Some("example.test".to_owned());
+        let fast = set_cookie("prefs", "abc", &attribute_suffix(&config), Some(60)).unwrap();
+        let reference = builder(&config, "prefs", "abc")
+            .max_age(cookie::time::Duration::seconds(60))
+            .build();
+        let parsed = cookie::Cookie::parse(fast.to_str().unwrap()).unwrap();
+        assert_eq!(parsed.name_value(), reference.name_value());
+        assert_eq!(parsed.path(), reference.path());
+        assert_eq!(parsed.domain(), reference.domain());
+        assert_eq!(parsed.secure(), reference.secure());
+        assert_eq!(parsed.http_only(), reference.http_only());
+        assert_eq!(parsed.same_site(), reference.same_site());
+        assert_eq!(parsed.max_age(), reference.max_age());
+        let browser = set_cookie("prefs", "abc", &attribute_suffix(&config), None).unwrap();
+        assert!(!browser.to_str().unwrap().contains("Max-Age"));
     }
 
     #[test]

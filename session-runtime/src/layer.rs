@@ -48,6 +48,9 @@ pub struct SessionLayer<S: SessionData, C: Codec = Bincode> {
 pub(crate) struct Shared<S, C> {
     pub(crate) config: Config,
     pub(crate) sealer: Sealer,
+    /// Rendered from `config` whenever it changes.
+    cookie_attributes: String,
+    cookie_name: String,
     _types: PhantomData<fn() -> (S, C)>,
 }
 
@@ -56,6 +59,8 @@ impl<S, C> Clone for Shared<S, C> {
         Self {
             config: self.config.clone(),
             sealer: self.sealer.clone(),
+            cookie_attributes: self.cookie_attributes.clone(),
+            cookie_name: self.cookie_name.clone(),
             _types: PhantomData,
         }
     }
@@ -94,9 +99,12 @@ where
                 "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store; a cookie-only `SessionLayer::new` cannot hold it"
             );
         }
+        let config = Config::new(S::COOKIE_NAME);
         Self {
             shared: Arc::new(Shared {
-                config: Config::new(S::COOKIE_NAME),
+                cookie_attributes: crate::cookie_header::attribute_suffix(&config),
+                cookie_name: config.cookie_name().into_owned(),
+                config,
                 sealer: Sealer::new(keys, Mode::default()),
                 _types: PhantomData,
             }),
@@ -111,6 +119,8 @@ where
     fn edit(self, change: impl FnOnce(&mut Shared<S, C>)) -> Self {
         let mut shared = Arc::unwrap_or_clone(self.shared);
         change(&mut shared);
+        shared.cookie_attributes = crate::cookie_header::attribute_suffix(&shared.config);
+        shared.cookie_name = shared.config.cookie_name().into_owned();
         Self {
             shared: Arc::new(shared),
         }
@@ -128,6 +138,8 @@ where
             shared: Arc::new(Shared {
                 config: shared.config,
                 sealer: shared.sealer,
+                cookie_attributes: shared.cookie_attributes,
+                cookie_name: shared.cookie_name,
                 _types: PhantomData,
             }),
         }
@@ -343,6 +355,14 @@ where
 {
     fn config(&self) -> &Config {
         &self.config
+    }
+
+    fn cookie_attributes(&self) -> &str {
+        &self.cookie_attributes
+    }
+
+    fn cookie_name(&self) -> &str {
+        &self.cookie_name
     }
 
     fn open(&self, name: &str, value: &str, now: u64) -> Result<Opened<S>, OpenError> {

@@ -71,11 +71,11 @@ where
         let raw = if config.ssl_only && !https {
             None
         } else {
-            match find(req.headers(), &config.cookie_name()) {
+            match find(req.headers(), self.engine.cookie_name()) {
                 Lookup::Absent => None,
                 Lookup::Found(raw) => Some(raw),
                 Lookup::Refused(reason) => {
-                    tracing::debug!(cookie = %config.cookie_name(), reason, "session cookie refused: starting a new session");
+                    tracing::debug!(cookie = %self.engine.cookie_name(), reason, "session cookie refused: starting a new session");
                     None
                 }
             }

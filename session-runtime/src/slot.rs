@@ -18,6 +18,10 @@ use std::time::Duration;
 /// What the slot needs from the layer, with the codec type erased.
 pub(crate) trait Engine<S>: Send + Sync + 'static {
     fn config(&self) -> &Config;
+    /// The pre-rendered `Set-Cookie` attributes.
+    fn cookie_attributes(&self) -> &str;
+    /// The cookie's name on the wire (with its prefix).
+    fn cookie_name(&self) -> &str;
     fn open(&self, name: &str, value: &str, now: u64) -> Result<Opened<S>, OpenError>;
     fn encode(&self, data: &S) -> Result<Vec<u8>, CodecError>;
     fn seal_body(&self, name: &str, meta: &Meta, body: &[u8]) -> String;
@@ -72,7 +76,6 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Slot<S> {
     engine: Arc<dyn Engine<S>>,
-    name: std::borrow::Cow<'static, str>,
     state: Mutex<State<S>>,
 }
 
@@ -84,12 +87,14 @@ pub(crate) enum TakeError {
 
 impl<S: SessionData> Slot<S> {
     pub(crate) fn new(engine: Arc<dyn Engine<S>>, raw: Option<RawCookie>) -> Self {
-        let name = engine.config().cookie_name();
         Self {
             engine,
-            name,
             state: Mutex::new(State::Unloaded(raw)),
         }
+    }
+
+    fn name(&self) -> &str {
+        self.engine.cookie_name()
     }
 
     fn lock(&self) -> MutexGuard<'_, State<S>> {
@@ -130,14 +135,14 @@ impl<S: SessionData> Slot<S> {
         let opened = raw
             .value()
             .ok_or(OpenError::NotBase64)
-            .and_then(|value| self.engine.open(&self.name, value, now));
+            .and_then(|value| self.engine.open(self.name(), value, now));
         match opened {
             Ok(opened) => {
                 let absolute_end = config
                     .absolute_timeout
                     .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
                 if absolute_end.is_some_and(|end| now >= end) {
-                    tracing::debug!(cookie = %self.name, "session past its absolute timeout: starting a new one");
+                    tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
                     return fresh(true);
                 }
                 Loaded {
@@ -153,7 +158,7 @@ impl<S: SessionData> Slot<S> {
                 }
             }
             Err(reason) => {
-                tracing::debug!(cookie = %self.name, %reason, "session cookie refused: starting a new session");
+                tracing::debug!(cookie = %self.name(), %reason, "session cookie refused: starting a new session");
                 fresh(true)
             }
         }
@@ -175,7 +180,7 @@ impl<S: SessionData> Slot<S> {
             State::Unloaded(Some(raw)) if config.always_save => self.load(Some(&raw)),
             State::Unloaded(Some(_)) => return Outcome::Nothing,
             State::Out => {
-                tracing::warn!(cookie = %self.name, "session still held when the response was sent (moved into a task?): not saved");
+                tracing::warn!(cookie = %self.name(), "session still held when the response was sent (moved into a task?): not saved");
                 return Outcome::Nothing;
             }
             State::In(loaded) => loaded,
@@ -204,7 +209,7 @@ impl<S: SessionData> Slot<S> {
             match self.engine.encode(&data) {
                 Ok(body) => Some(body),
                 Err(err) => {
-                    tracing::error!(cookie = %self.name, error = %err, "session could not be encoded: not saved");
+                    tracing::error!(cookie = %self.name(), error = %err, "session could not be encoded: not saved");
                     return Outcome::Failed(format!("the session could not be saved: {err}"));
                 }
             }
@@ -285,23 +290,27 @@ impl<S: SessionData> Slot<S> {
         control: Control,
         now: u64,
     ) -> Outcome {
-        let config = self.engine.config();
         let meta = self.new_meta(existing, control, now);
-        let value = self.engine.seal_body(&self.name, &meta, body);
-        if self.name.len() + 1 + value.len() > crate::seal::envelope::COOKIE_LIMIT {
+        let value = self.engine.seal_body(self.name(), &meta, body);
+        if self.name().len() + 1 + value.len() > crate::seal::envelope::COOKIE_LIMIT {
             // only a hand-written MaxEncodedLen that understates can get here
-            tracing::error!(cookie = %self.name, len = value.len(), "sealed session exceeds 4096 bytes: not saved");
+            tracing::error!(cookie = %self.name(), len = value.len(), "sealed session exceeds 4096 bytes: not saved");
             return Outcome::Failed("the session is too large for its cookie".to_owned());
         }
         let max_age = (!meta.browser_session).then(|| meta.expires_at.saturating_sub(now));
-        match crate::cookie_header::set_cookie(config, &self.name, &value, max_age) {
+        match crate::cookie_header::set_cookie(
+            self.name(),
+            &value,
+            self.engine.cookie_attributes(),
+            max_age,
+        ) {
             Some(header) => Outcome::SetCookie(header),
             None => Outcome::Failed("the session cookie could not be formatted".to_owned()),
         }
     }
 
     fn removal(&self) -> Outcome {
-        match crate::cookie_header::removal(self.engine.config(), &self.name) {
+        match crate::cookie_header::removal(self.engine.config(), self.name()) {
             Some(header) => Outcome::SetCookie(header),
             None => Outcome::Nothing,
         }
