@@ -22,7 +22,32 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 /// Derives `session_runtime::SessionData` and the `{Name}Access` accessor
-/// type for a struct with named fields. See the `session_runtime` docs.
+/// type for a struct with named fields.
+///
+/// For `struct Cart { items: BoundedVec<Item, 16>, .. }` it generates, next
+/// to the struct, `CartAccess` (what `Session<Cart>` derefs to) with, per
+/// field, `items()`, `set_items(v)`, `items_mut()` and `take_items()`, plus
+/// `update(|cart| ..)`; each write marks its field changed. It also computes
+/// the consts `MAX_ENCODED_LEN`, `FINGERPRINT` and `STORAGE` at compile time.
+///
+/// Every stored field must be `Serialize + DeserializeOwned + Send +
+/// 'static` and implement `MaxEncodedLen`; a field that is not gets an error
+/// on its type naming the field and what it lacks. The struct must implement
+/// `Default` and have no generic parameters.
+///
+/// | attribute | on | meaning |
+/// | --- | --- | --- |
+/// | `cookie = "name"` | struct | cookie name (default: snake_case type name); no `__Host-` prefix here |
+/// | `storage = "auto"` | struct | cookie when the bound fits 4096 bytes sealed, else adaptive (default) |
+/// | `storage = "cookie"` | struct | always a cookie; a compile error stating bound and budget if it cannot fit |
+/// | `storage = "server"` | struct | always server-side (revocable) |
+/// | `crate = path` | struct | path to `session_runtime` when it is re-exported |
+/// | `quick` | field | cache tier only; not allowed with `storage = "cookie"` |
+/// | `skip` | field | not stored; default on every request (must still be `Send`) |
+/// | `max_len = N` | field | limit for a `String`, `Vec`, set or map: setter refuses, save checks |
+///
+/// Unknown, duplicate and malformed attributes are errors, all reported in
+/// one build.
 #[proc_macro_derive(Session, attributes(session))]
 pub fn derive_session(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -30,7 +55,10 @@ pub fn derive_session(input: TokenStream) -> TokenStream {
 }
 
 /// Derives `session_runtime::MaxEncodedLen` for a struct or enum: the sum of
-/// its fields' bounds (the largest variant plus a tag for enums).
+/// its fields' bounds (the largest variant plus a tag for enums). Type
+/// parameters get a `MaxEncodedLen` bound. The bound assumes serde's default
+/// representation: `#[serde(with = ..)]` or custom impls can break it.
+/// `#[session(crate = path)]` is accepted here too.
 #[proc_macro_derive(MaxEncodedLen, attributes(session))]
 pub fn derive_max_encoded_len(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -2,7 +2,7 @@
 //! encode/decode.
 
 use super::{bound, fingerprint, length_fn, marker, respan};
-use crate::ast::Container;
+use crate::ast::{Container, Field};
 use crate::attr::StorageKind;
 use heck_free::snake_case;
 use proc_macro2::{Ident, TokenStream};
@@ -107,6 +107,14 @@ fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
     }
 }
 
+/// The encode- and decode-time check of a `max_len` field on `value`.
+fn max_len_check(field: &Field<'_>, krate: &Path, value: &TokenStream) -> Option<TokenStream> {
+    let max_len = field.attrs.max_len.as_ref()?.value;
+    let length = length_fn(field);
+    let name = field.ident.unraw().to_string();
+    Some(quote!(#krate::__private::ensure_len(#length(#value), #max_len, #name)?;))
+}
+
 fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let steps = cont.fields.iter().filter(|f| f.stored()).map(|field| {
         let member = field.ident;
@@ -114,11 +122,7 @@ fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let name = field.ident.unraw().to_string();
         let quick = field.quick();
         let marker = marker(field);
-        let check = field.attrs.max_len.as_ref().map(|max_len| {
-            let max_len = max_len.value;
-            let length = length_fn(field);
-            quote!(#krate::__private::ensure_len(#length(&self.#member), #max_len, #name)?;)
-        });
+        let check = max_len_check(field, krate, &quote!(&self.#member));
         let spanned = respan(krate, ty.span());
         let encode = quote_spanned! {ty.span()=>
             <#ty as #spanned::__private::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
@@ -150,11 +154,7 @@ fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let name = field.ident.unraw().to_string();
         let quick = field.quick();
         let marker = marker(field);
-        let check = field.attrs.max_len.as_ref().map(|max_len| {
-            let max_len = max_len.value;
-            let length = length_fn(field);
-            quote!(#krate::__private::ensure_len(#length(&__value), #max_len, #name)?;)
-        });
+        let check = max_len_check(field, krate, &quote!(&__value));
         let spanned = respan(krate, ty.span());
         let decode = quote_spanned! {ty.span()=>
             <#ty as #spanned::__private::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
