@@ -86,6 +86,9 @@ impl<S: SessionData, C: Codec> std::fmt::Debug for SessionLayer<S, C> {
     }
 }
 
+/// The compile error for `SessionLayer::new` on a non-`Cookie` session type.
+const NEEDS_STORE: &str = "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store; a cookie-only `SessionLayer::new` cannot hold it";
+
 impl<S: SessionData + Send> SessionLayer<S, Bincode>
 where
     S::Access: Send,
@@ -93,12 +96,8 @@ where
     /// A cookie-only layer sealing with `keys` (a [`MasterKey`](crate::MasterKey)
     /// or a [`KeyRing`]).
     pub fn new(keys: impl Into<KeyRing>) -> Self {
-        const {
-            assert!(
-                matches!(S::STORAGE, Storage::Cookie),
-                "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store; a cookie-only `SessionLayer::new` cannot hold it"
-            );
-        }
+        // short source lines: the compiler quotes them in the error
+        const { assert!(matches!(S::STORAGE, Storage::Cookie), "{}", NEEDS_STORE) }
         let config = Config::new(S::COOKIE_NAME);
         Self {
             shared: Arc::new(Shared {

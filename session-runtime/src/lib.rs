@@ -157,6 +157,7 @@ mod data;
 mod extract;
 mod field;
 mod future;
+pub mod id;
 mod layer;
 pub mod seal;
 mod service;

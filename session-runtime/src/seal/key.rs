@@ -15,6 +15,7 @@ const HKDF_SALT: &[u8] = b"sessionkit v1";
 const INFO_AEAD: &[u8] = b"sessionkit v1 aes-256-gcm";
 const INFO_MAC: &[u8] = b"sessionkit v1 hmac-sha256";
 const INFO_KEY_ID: &[u8] = b"sessionkit v1 key-id";
+const INFO_ID_MAC: &[u8] = b"sessionkit v1 session-id hmac-sha256";
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -46,6 +47,7 @@ pub struct MasterKey {
     id: u8,
     aead: Aes256Gcm,
     mac: HmacSha256,
+    id_mac: HmacSha256,
 }
 
 impl MasterKey {
@@ -69,11 +71,13 @@ impl MasterKey {
         };
         let aead_key = expand(INFO_AEAD)?;
         let mac_key = expand(INFO_MAC)?;
+        let id_mac_key = expand(INFO_ID_MAC)?;
         let id = expand(INFO_KEY_ID)?[0];
         Ok(Self {
             id,
             aead: Aes256Gcm::new(&aead_key.into()),
             mac: hmac_from(&mac_key),
+            id_mac: hmac_from(&id_mac_key),
         })
     }
 
@@ -127,6 +131,12 @@ impl MasterKey {
     /// A clone of the pre-keyed MAC state: the key schedule is computed once.
     pub(crate) fn mac(&self) -> HmacSha256 {
         self.mac.clone()
+    }
+
+    /// A clone of the pre-keyed MAC state for signing session IDs: a key of
+    /// its own, so an ID signature can never pass as a cookie MAC.
+    pub(crate) fn id_mac(&self) -> HmacSha256 {
+        self.id_mac.clone()
     }
 }
 

@@ -1,0 +1,217 @@
+//! Server-side session IDs.
+//!
+//! An ID is 256 bits from the OS CSPRNG. The cookie carries it signed
+//! (HMAC-SHA256 with a key HKDF derives for this purpose only), so a forged,
+//! guessed or truncated ID is refused before any store is asked. Stores key
+//! their rows by [`StoreKey`], the SHA-256 of the ID: a leaked table yields
+//! no usable cookie. Logs show [`SessionId::log_tag`], a salted hash that
+//! identifies a session across log lines without revealing it.
+
+use crate::seal::{KeyRing, MasterKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac as _;
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+
+/// Bytes of a session ID.
+pub const ID_LEN: usize = 32;
+/// Bytes of the ID's signature in the cookie (a truncated HMAC-SHA256:
+/// 128 bits is far beyond guessing over a network).
+pub const ID_TAG_LEN: usize = 16;
+/// Characters of a signed ID in a cookie: key id, ID and tag, base64url.
+pub const SIGNED_ID_LEN: usize = crate::seal::envelope::base64_len(1 + ID_LEN + ID_TAG_LEN);
+
+/// A server-side session's identifier. Never printed: `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId([u8; ID_LEN]);
+
+/// What a store keys a session's row by: SHA-256 of its [`SessionId`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey([u8; 32]);
+
+/// Why a signed ID from a cookie was refused.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdError {
+    /// Not the length or alphabet of a signed ID.
+    #[error("session id is malformed")]
+    Malformed,
+    /// Signed with a key the ring does not hold.
+    #[error("session id signed with unknown key id {0}")]
+    UnknownKey(u8),
+    /// The signature does not verify: forged or tampered.
+    #[error("session id signature does not verify")]
+    Forged,
+}
+
+impl SessionId {
+    /// A fresh ID from the OS CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// When the OS random source fails.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; ID_LEN];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// The key a store files this session under.
+    #[must_use]
+    pub fn store_key(&self) -> StoreKey {
+        StoreKey(Sha256::digest(self.0).into())
+    }
+
+    /// The ID as the cookie carries it, signed with the ring's newest key.
+    #[must_use]
+    pub fn sign(&self, keys: &KeyRing) -> String {
+        let key = keys.current();
+        let mut raw = [0u8; 1 + ID_LEN + ID_TAG_LEN];
+        raw[0] = key.id();
+        raw[1..=ID_LEN].copy_from_slice(&self.0);
+        raw[1 + ID_LEN..].copy_from_slice(&tag(key, &self.0));
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Verifies a signed ID from a cookie. Constant-time comparison; no
+    /// store is involved.
+    ///
+    /// # Errors
+    ///
+    /// An [`IdError`] saying why the value is not a valid signed ID.
+    pub fn verify(signed: &str, keys: &KeyRing) -> Result<(Self, bool), IdError> {
+        if signed.len() != SIGNED_ID_LEN {
+            return Err(IdError::Malformed);
+        }
+        let mut raw = [0u8; 1 + ID_LEN + ID_TAG_LEN];
+        match URL_SAFE_NO_PAD.decode_slice(signed, &mut raw) {
+            Ok(len) if len == raw.len() => {}
+            _ => return Err(IdError::Malformed),
+        }
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&raw[1..=ID_LEN]);
+        let mut known = false;
+        for (key, current) in keys.candidates(raw[0]) {
+            known = true;
+            let mut mac = key.id_mac();
+            mac.update(&id);
+            if mac.verify_truncated_left(&raw[1 + ID_LEN..]).is_ok() {
+                return Ok((Self(id), !current));
+            }
+        }
+        Err(if known { IdError::Forged } else { IdError::UnknownKey(raw[0]) })
+    }
+
+    /// A short salted hash for logs: the same session gives the same tag in
+    /// one process, and the tag reveals nothing usable.
+    #[must_use]
+    pub fn log_tag(&self, keys: &KeyRing) -> String {
+        let tag = tag(keys.current(), &Sha256::digest(self.0));
+        URL_SAFE_NO_PAD.encode(&tag[..6])
+    }
+}
+
+fn tag(key: &MasterKey, id: &[u8]) -> [u8; ID_TAG_LEN] {
+    let mut mac = key.id_mac();
+    mac.update(id);
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; ID_TAG_LEN];
+    out.copy_from_slice(&full[..ID_TAG_LEN]);
+    out
+}
+
+impl StoreKey {
+    /// The 32 bytes, for a store's key column.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// From a key column's bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Lowercase hex, for stores keyed by text (Redis, memcached).
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+            out.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(REDACTED)")
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // the hash of an ID is safe to show
+        write!(f, "StoreKey({})", &self.to_hex()[..16])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(byte: u8) -> KeyRing {
+        KeyRing::new(MasterKey::from_secret(&[byte; 32]).unwrap())
+    }
+
+    #[test]
+    fn signed_ids_round_trip_and_have_a_fixed_length() {
+        let keys = ring(1);
+        let id = SessionId::generate().unwrap();
+        let signed = id.sign(&keys);
+        assert_eq!(signed.len(), SIGNED_ID_LEN);
+        assert_eq!(SessionId::verify(&signed, &keys), Ok((id.clone(), false)));
+        assert_ne!(SessionId::generate().unwrap(), id, "fresh ids differ");
+    }
+
+    #[test]
+    fn forged_tampered_and_foreign_ids_are_refused() {
+        let keys = ring(1);
+        let signed = SessionId::generate().unwrap().sign(&keys);
+        for at in 0..signed.len() {
+            let mut bytes = signed.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(bytes).unwrap();
+            assert!(SessionId::verify(&tampered, &keys).is_err(), "position {at}");
+        }
+        assert_eq!(SessionId::verify("short", &keys), Err(IdError::Malformed));
+        assert_eq!(SessionId::verify(&"!".repeat(SIGNED_ID_LEN), &keys), Err(IdError::Malformed));
+        let foreign = SessionId::generate().unwrap().sign(&ring(2));
+        assert!(SessionId::verify(&foreign, &keys).is_err());
+    }
+
+    #[test]
+    fn rotation_verifies_old_ids_and_flags_them() {
+        let old = MasterKey::from_secret(&[1; 32]).unwrap();
+        let new = MasterKey::from_secret(&[2; 32]).unwrap();
+        let id = SessionId::generate().unwrap();
+        let signed = id.sign(&KeyRing::new(old.clone()));
+        let rotated = KeyRing::new(new).with_previous(old);
+        assert_eq!(SessionId::verify(&signed, &rotated), Ok((id, true)));
+    }
+
+    #[test]
+    fn store_keys_and_log_tags_hide_the_id() {
+        let keys = ring(1);
+        let id = SessionId::generate().unwrap();
+        let key = id.store_key();
+        assert_eq!(key, id.store_key());
+        assert_eq!(key.to_hex().len(), 64);
+        assert_ne!(key.as_bytes(), &id.0);
+        assert_eq!(id.log_tag(&keys), id.log_tag(&keys));
+        assert_eq!(format!("{id:?}"), "SessionId(REDACTED)");
+    }
+}
