@@ -9,7 +9,13 @@
 //! * `floor/*`: sealing plus opening that struct directly, no HTTP.
 //!
 //! `cargo bench -p session-runtime --all-features`; the last lines print the
-//! overheads and ratios.
+//! overheads and ratios. `BENCH_NO_SUMMARY=1` skips that summary (for a
+//! profiler run on one scenario with `--profile-time`).
+//!
+//! Profile (perf, 2026-11): untouched overhead is mostly `http::Extensions`
+//! allocating and dropping its map for our slot, plus the `Arc<Slot>`;
+//! read+write spends about a fifth in `Sealer::open` (base64, AES-GCM,
+//! decode), an eighth in sealing, the rest in allocations between them.
 
 use axum::Router;
 use axum::body::Body;
