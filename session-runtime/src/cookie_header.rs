@@ -124,7 +124,8 @@ pub(crate) fn set_cookie(
     if let Some(secs) = max_age {
         let _ = write!(line, "; Max-Age={secs}");
     }
-    HeaderValue::from_str(&line).ok()
+    // takes the String's buffer: no copy
+    HeaderValue::try_from(line).ok()
 }
 
 /// `Set-Cookie` that expires the session cookie: same name, path, domain

@@ -100,7 +100,11 @@ impl SessionId {
                 return Ok((Self(id), !current));
             }
         }
-        Err(if known { IdError::Forged } else { IdError::UnknownKey(raw[0]) })
+        Err(if known {
+            IdError::Forged
+        } else {
+            IdError::UnknownKey(raw[0])
+        })
     }
 
     /// A short salted hash for logs: the same session gives the same tag in
@@ -185,10 +189,16 @@ mod tests {
             let mut bytes = signed.clone().into_bytes();
             bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
             let tampered = String::from_utf8(bytes).unwrap();
-            assert!(SessionId::verify(&tampered, &keys).is_err(), "position {at}");
+            assert!(
+                SessionId::verify(&tampered, &keys).is_err(),
+                "position {at}"
+            );
         }
         assert_eq!(SessionId::verify("short", &keys), Err(IdError::Malformed));
-        assert_eq!(SessionId::verify(&"!".repeat(SIGNED_ID_LEN), &keys), Err(IdError::Malformed));
+        assert_eq!(
+            SessionId::verify(&"!".repeat(SIGNED_ID_LEN), &keys),
+            Err(IdError::Malformed)
+        );
         let foreign = SessionId::generate().unwrap().sign(&ring(2));
         assert!(SessionId::verify(&foreign, &keys).is_err());
     }

@@ -75,18 +75,76 @@ pub const fn sealed_len(body_len: usize, encrypted: bool) -> usize {
     base64_len(HEADER_LEN + META_LEN + tags + body_len)
 }
 
-/// Writes the binding (associated data / MAC prefix) for `context` and `header`.
-pub(crate) fn binding(context: &[u8], header: &[u8; HEADER_LEN]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + context.len() + HEADER_LEN);
-    out.extend_from_slice(&(context.len() as u32).to_le_bytes());
-    out.extend_from_slice(context);
-    out.extend_from_slice(header);
-    out
+/// Contexts up to this long (every sensible cookie name, and a store key in
+/// hex) build their binding on the stack.
+const INLINE_CONTEXT: usize = 96;
+
+/// The binding (associated data / MAC prefix) for a context and a header:
+/// `len(context):u32 context header`.
+pub(crate) enum Binding {
+    Inline([u8; 4 + INLINE_CONTEXT + HEADER_LEN], usize),
+    Heap(Vec<u8>),
+}
+
+impl Binding {
+    pub(crate) fn new(context: &[u8], header: &[u8; HEADER_LEN]) -> Self {
+        let len = (context.len() as u32).to_le_bytes();
+        if context.len() <= INLINE_CONTEXT {
+            let mut buf = [0u8; 4 + INLINE_CONTEXT + HEADER_LEN];
+            let total = 4 + context.len() + HEADER_LEN;
+            buf[..4].copy_from_slice(&len);
+            buf[4..4 + context.len()].copy_from_slice(context);
+            buf[4 + context.len()..total].copy_from_slice(header);
+            Self::Inline(buf, total)
+        } else {
+            let mut out = Vec::with_capacity(4 + context.len() + HEADER_LEN);
+            out.extend_from_slice(&len);
+            out.extend_from_slice(context);
+            out.extend_from_slice(header);
+            Self::Heap(out)
+        }
+    }
+
+    /// The whole binding (the AEAD's associated data).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline(buf, len) => &buf[..*len],
+            Self::Heap(vec) => vec,
+        }
+    }
+
+    /// The binding without the header (the MAC covers the header as part of
+    /// the envelope that follows).
+    pub(crate) fn context_part(&self) -> &[u8] {
+        let all = self.as_bytes();
+        &all[..all.len() - HEADER_LEN]
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binding_is_the_same_inline_and_on_the_heap() {
+        let header = [FORMAT_ENCRYPTED, 7, 1];
+        for len in [0, 1, INLINE_CONTEXT, INLINE_CONTEXT + 1, 300] {
+            let context = vec![b'x'; len];
+            let binding = Binding::new(&context, &header);
+            let mut expected = (len as u32).to_le_bytes().to_vec();
+            expected.extend_from_slice(&context);
+            expected.extend_from_slice(&header);
+            assert_eq!(binding.as_bytes(), expected.as_slice());
+            assert_eq!(
+                binding.context_part(),
+                &expected[..expected.len() - HEADER_LEN]
+            );
+            assert_eq!(
+                matches!(binding, Binding::Inline(..)),
+                len <= INLINE_CONTEXT
+            );
+        }
+    }
 
     #[test]
     fn budget_is_tight() {

@@ -262,7 +262,7 @@ impl Sealer {
     ) -> Result<String, CodecError> {
         let key = self.keys.current();
         let header = [self.format(), key.id(), C::ID];
-        let binding = envelope::binding(context.as_bytes(), &header);
+        let binding = envelope::Binding::new(context.as_bytes(), &header);
         let mut buf = Vec::with_capacity(256);
         buf.extend_from_slice(&header);
         match self.mode {
@@ -276,7 +276,7 @@ impl Sealer {
                     .aead()
                     .encrypt_inout_detached(
                         &nonce.into(),
-                        &binding,
+                        binding.as_bytes(),
                         InOutBuf::from(&mut buf[start..]),
                     )
                     .map_err(|_| CodecError::Encode {
@@ -290,7 +290,7 @@ impl Sealer {
                 meta.write(fingerprint, &mut buf);
                 body(&mut buf)?;
                 let mut mac = key.mac();
-                mac.update(&binding[..binding.len() - HEADER_LEN]);
+                mac.update(binding.context_part());
                 mac.update(&buf);
                 let tag = mac.finalize().into_bytes();
                 buf.extend_from_slice(&tag);
@@ -357,7 +357,7 @@ impl Sealer {
         if header[0] != self.format() {
             return Err(OpenError::Format(header[0], self.format()));
         }
-        let binding = envelope::binding(context.as_bytes(), &header);
+        let binding = envelope::Binding::new(context.as_bytes(), &header);
         let mut opened = None;
         let mut known_key = false;
         for (key, current) in self.keys.candidates(header[1]) {
@@ -373,7 +373,7 @@ impl Sealer {
                     key.aead()
                         .decrypt_inout_detached(
                             &nonce.into(),
-                            &binding,
+                            binding.as_bytes(),
                             InOutBuf::from(ciphertext),
                             &tag.into(),
                         )
@@ -382,7 +382,7 @@ impl Sealer {
                 Mode::Signed => {
                     let (signed, tag) = buf.split_at(buf.len() - MAC_LEN);
                     let mut mac = key.mac();
-                    mac.update(&binding[..binding.len() - HEADER_LEN]);
+                    mac.update(binding.context_part());
                     mac.update(signed);
                     mac.verify_slice(tag).is_ok()
                 }
