@@ -163,6 +163,7 @@ pub mod seal;
 mod service;
 mod session;
 mod slot;
+pub mod store;
 
 pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength, MaxEncodedLen};
 #[cfg(feature = "postcard")]
@@ -178,6 +179,7 @@ pub use layer::SessionLayer;
 pub use seal::{KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
+pub use store::{MemoryStore, Record, Saved, SessionStore, StoreError};
 
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};

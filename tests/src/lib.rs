@@ -1,6 +1,8 @@
 //! Shared fixtures for the end-to-end tests: a small axum app over a
 //! cookie-tier session, a controllable clock, and helpers to read responses.
 
+pub mod conformance;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,0 +1,178 @@
+//! One conformance suite for every `SessionStore`: each backend's test calls
+//! [`run`] against a real instance. Keys are fresh random IDs, so a shared
+//! server can run several suites at once.
+
+use session_runtime::id::{SessionId, StoreKey};
+use session_runtime::{Saved, SessionStore};
+
+const NOW: u64 = 1_800_000_000;
+
+fn fresh_key() -> StoreKey {
+    SessionId::generate().expect("OS randomness").store_key()
+}
+
+/// Runs every scenario against `store`.
+///
+/// # Panics
+///
+/// On the first scenario the store gets wrong, or on a store error.
+pub async fn run<S: SessionStore>(store: &S) {
+    create_then_load(store).await;
+    create_refuses_a_taken_key(store).await;
+    save_is_compare_and_set(store).await;
+    save_never_resurrects(store).await;
+    expired_records_are_not_loaded(store).await;
+    delete_reports_what_it_removed(store).await;
+    delete_expired_works_in_bounded_batches(store).await;
+    binary_data_round_trips(store).await;
+}
+
+async fn create_then_load<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    assert_eq!(
+        store.load(&key, NOW).await.unwrap(),
+        None,
+        "unknown keys load nothing"
+    );
+    assert!(store.create(&key, b"v1", NOW + 60).await.unwrap());
+    let record = store.load(&key, NOW).await.unwrap().expect("created");
+    assert_eq!(
+        (record.data.as_slice(), record.expires_at, record.version),
+        (&b"v1"[..], NOW + 60, 1)
+    );
+    // loading never creates: a second unknown key is still unknown
+    assert_eq!(store.load(&fresh_key(), NOW).await.unwrap(), None);
+}
+
+async fn create_refuses_a_taken_key<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    assert!(store.create(&key, b"first", NOW + 60).await.unwrap());
+    assert!(
+        !store.create(&key, b"second", NOW + 60).await.unwrap(),
+        "collision"
+    );
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(record.data, b"first", "a refused create changes nothing");
+}
+
+async fn save_is_compare_and_set<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    store.create(&key, b"v1", NOW + 60).await.unwrap();
+    let saved = store.save(&key, b"v2", NOW + 120, 1, NOW).await.unwrap();
+    assert_eq!(saved, Saved::Saved { version: 2 });
+    // a writer still holding version 1 loses, and sees the current record
+    match store.save(&key, b"stale", NOW + 120, 1, NOW).await.unwrap() {
+        Saved::Conflict(current) => {
+            assert_eq!((current.data.as_slice(), current.version), (&b"v2"[..], 2));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (record.data.as_slice(), record.expires_at, record.version),
+        (&b"v2"[..], NOW + 120, 2)
+    );
+}
+
+async fn save_never_resurrects<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    assert_eq!(
+        store.save(&key, b"x", NOW + 60, 1, NOW).await.unwrap(),
+        Saved::Missing
+    );
+    assert_eq!(
+        store.load(&key, NOW).await.unwrap(),
+        None,
+        "a save never creates"
+    );
+    store.create(&key, b"v1", NOW + 60).await.unwrap();
+    store.delete(&key).await.unwrap();
+    assert_eq!(
+        store.save(&key, b"v2", NOW + 60, 1, NOW).await.unwrap(),
+        Saved::Missing
+    );
+    assert_eq!(
+        store.load(&key, NOW).await.unwrap(),
+        None,
+        "terminated stays terminated"
+    );
+}
+
+async fn expired_records_are_not_loaded<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    store.create(&key, b"v1", NOW + 10).await.unwrap();
+    assert!(store.load(&key, NOW + 9).await.unwrap().is_some());
+    assert_eq!(store.load(&key, NOW + 10).await.unwrap(), None);
+    assert_eq!(
+        store
+            .save(&key, b"v2", NOW + 100, 1, NOW + 10)
+            .await
+            .unwrap(),
+        Saved::Missing
+    );
+}
+
+async fn delete_reports_what_it_removed<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    store.create(&key, b"v1", NOW + 60).await.unwrap();
+    assert!(store.delete(&key).await.unwrap());
+    assert!(!store.delete(&key).await.unwrap());
+    assert_eq!(store.load(&key, NOW).await.unwrap(), None);
+}
+
+async fn delete_expired_works_in_bounded_batches<S: SessionStore>(store: &S) {
+    // far in the future, so other scenarios' records are not in the way
+    let base = NOW + 10_000_000;
+    let expired: Vec<StoreKey> = (0..25).map(|_| fresh_key()).collect();
+    for key in &expired {
+        store.create(key, b"old", base - 100).await.unwrap();
+    }
+    let recent = fresh_key();
+    store
+        .create(&recent, b"recently expired", base - 5)
+        .await
+        .unwrap();
+    let live = fresh_key();
+    store
+        .create(&live, b"live", base + 1_000_000_000)
+        .await
+        .unwrap();
+
+    // only records expired for at least `dormant_for` (50 s) go, 10 a batch
+    let mut removed = 0;
+    loop {
+        let batch = store.delete_expired(base, 50, 10).await.unwrap();
+        assert!(batch <= 10, "a batch never exceeds its limit");
+        removed += batch;
+        if batch < 10 {
+            break;
+        }
+    }
+    assert!(
+        removed >= 25,
+        "all 25 dormant records removed (removed {removed})"
+    );
+    for key in &expired {
+        assert!(
+            !store.delete(key).await.unwrap(),
+            "dormant record left behind"
+        );
+    }
+    assert!(
+        store.delete(&recent).await.unwrap(),
+        "expired less than dormant_for ago: kept"
+    );
+    assert!(
+        store.load(&live, base).await.unwrap().is_some(),
+        "live record kept"
+    );
+    store.delete(&live).await.unwrap();
+}
+
+async fn binary_data_round_trips<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    let data: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    store.create(&key, &data, NOW + 60).await.unwrap();
+    assert_eq!(store.load(&key, NOW).await.unwrap().unwrap().data, data);
+    store.delete(&key).await.unwrap();
+}
