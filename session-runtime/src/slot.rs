@@ -223,7 +223,9 @@ impl<S: SessionData> Slot<S> {
         };
         let Some(existing) = existing else {
             return match body {
-                Some(body) if !is_default(&body) => self.write(&body, None, control, now),
+                Some(body) if !is_default(&body) => {
+                    self.write(&body, &self.new_meta(None, control, now), now)
+                }
                 _ if control.terminated && had_cookie => self.removal(),
                 _ => Outcome::Nothing,
             };
@@ -231,21 +233,24 @@ impl<S: SessionData> Slot<S> {
 
         match body {
             Some(body) if body != existing.body || forced => {
-                self.write(&body, Some(&existing), control, now)
+                self.write(&body, &self.new_meta(Some(&existing), control, now), now)
             }
             // unchanged: refresh the expiry when enough of the lifetime has
             // passed, and move a session sealed under an old key to the
             // newest one so the old key can be retired
-            _ if existing.stale_key => self.write(&existing.body, Some(&existing), control, now),
+            _ if existing.stale_key => self.write(
+                &existing.body,
+                &self.new_meta(Some(&existing), control, now),
+                now,
+            ),
             _ => {
                 let lifetime = effective_lifetime(config, &existing.meta, control);
                 let sealed_at = existing.meta.expires_at.saturating_sub(lifetime.as_secs());
                 let due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs();
-                if due
-                    && self.new_meta(Some(&existing), control, now).expires_at
-                        > existing.meta.expires_at
-                {
-                    self.write(&existing.body, Some(&existing), control, now)
+                let meta = self.new_meta(Some(&existing), control, now);
+                // near the absolute cap a refresh would not move the expiry
+                if due && meta.expires_at > existing.meta.expires_at {
+                    self.write(&existing.body, &meta, now)
                 } else {
                     Outcome::Nothing
                 }
@@ -283,15 +288,8 @@ impl<S: SessionData> Slot<S> {
         }
     }
 
-    fn write(
-        &self,
-        body: &[u8],
-        existing: Option<&Existing>,
-        control: Control,
-        now: u64,
-    ) -> Outcome {
-        let meta = self.new_meta(existing, control, now);
-        let value = self.engine.seal_body(self.name(), &meta, body);
+    fn write(&self, body: &[u8], meta: &Meta, now: u64) -> Outcome {
+        let value = self.engine.seal_body(self.name(), meta, body);
         if self.name().len() + 1 + value.len() > crate::seal::envelope::COOKIE_LIMIT {
             // only a hand-written MaxEncodedLen that understates can get here
             tracing::error!(cookie = %self.name(), len = value.len(), "sealed session exceeds 4096 bytes: not saved");
