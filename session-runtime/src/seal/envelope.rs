@@ -15,6 +15,8 @@
 //! cookie name, key id, codec or format. Server-side records bind their store
 //! key instead of a cookie name.
 
+use super::Meta;
+
 /// The format byte of a v1 encrypted envelope.
 pub const FORMAT_ENCRYPTED: u8 = 0x01;
 /// The format byte of a v1 signed envelope.
@@ -38,7 +40,7 @@ pub const COOKIE_LIMIT: usize = 4096;
 pub const NAME_PREFIX_ALLOWANCE: usize = "__Host-".len();
 
 /// Flag bit: a browser-session cookie (no `Max-Age`).
-pub(crate) const FLAG_BROWSER_SESSION: u8 = 0b1;
+const FLAG_BROWSER_SESSION: u8 = 0b1;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
@@ -73,6 +75,40 @@ pub const fn sealed_len(body_len: usize, encrypted: bool) -> usize {
         MAC_LEN
     };
     base64_len(HEADER_LEN + META_LEN + tags + body_len)
+}
+
+/// Appends the payload's fixed prefix: fingerprint, times, lifetime, flags.
+pub(crate) fn write_meta(meta: &Meta, fingerprint: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(&fingerprint.to_le_bytes());
+    out.extend_from_slice(&meta.issued_at.to_le_bytes());
+    out.extend_from_slice(&meta.expires_at.to_le_bytes());
+    out.extend_from_slice(&meta.lifetime.to_le_bytes());
+    out.push(if meta.browser_session {
+        FLAG_BROWSER_SESSION
+    } else {
+        0
+    });
+}
+
+/// Reads the payload's fixed prefix: the fingerprint and the times.
+pub(crate) fn read_meta(payload: &[u8]) -> Option<(u64, Meta)> {
+    let fixed: &[u8; META_LEN] = payload.get(..META_LEN)?.try_into().ok()?;
+    let u64_at = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&fixed[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    let mut lifetime = [0u8; 4];
+    lifetime.copy_from_slice(&fixed[24..28]);
+    Some((
+        u64_at(0),
+        Meta {
+            issued_at: u64_at(8),
+            expires_at: u64_at(16),
+            lifetime: u32::from_le_bytes(lifetime),
+            browser_session: fixed[28] & FLAG_BROWSER_SESSION != 0,
+        },
+    ))
 }
 
 /// Contexts up to this long (every sensible cookie name, and a store key in

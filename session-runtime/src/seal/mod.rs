@@ -23,8 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::NO_PAD;
 use base64::engine::simd::Simd;
 use envelope::{
-    FLAG_BROWSER_SESSION, FORMAT_ENCRYPTED, FORMAT_SIGNED, HEADER_LEN, MAC_LEN, META_LEN,
-    NONCE_LEN, TAG_LEN,
+    FORMAT_ENCRYPTED, FORMAT_SIGNED, HEADER_LEN, MAC_LEN, META_LEN, NONCE_LEN, TAG_LEN,
 };
 use hmac::Mac as _;
 
@@ -67,40 +66,6 @@ pub struct Meta {
     pub lifetime: u32,
     /// A browser-session cookie (sent without `Max-Age`).
     pub browser_session: bool,
-}
-
-impl Meta {
-    fn write(&self, fingerprint: u64, out: &mut Vec<u8>) {
-        out.extend_from_slice(&fingerprint.to_le_bytes());
-        out.extend_from_slice(&self.issued_at.to_le_bytes());
-        out.extend_from_slice(&self.expires_at.to_le_bytes());
-        out.extend_from_slice(&self.lifetime.to_le_bytes());
-        out.push(if self.browser_session {
-            FLAG_BROWSER_SESSION
-        } else {
-            0
-        });
-    }
-
-    fn read(payload: &[u8]) -> Option<(u64, Self)> {
-        let fixed: &[u8; META_LEN] = payload.get(..META_LEN)?.try_into().ok()?;
-        let u64_at = |at: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&fixed[at..at + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        let mut lifetime = [0u8; 4];
-        lifetime.copy_from_slice(&fixed[24..28]);
-        Some((
-            u64_at(0),
-            Self {
-                issued_at: u64_at(8),
-                expires_at: u64_at(16),
-                lifetime: u32::from_le_bytes(lifetime),
-                browser_session: fixed[28] & FLAG_BROWSER_SESSION != 0,
-            },
-        ))
-    }
 }
 
 /// Why a sealed value was refused. Every variant means "no session": the
@@ -270,7 +235,7 @@ impl Sealer {
                 let nonce = nonce();
                 buf.extend_from_slice(&nonce);
                 let start = buf.len();
-                meta.write(fingerprint, &mut buf);
+                envelope::write_meta(meta, fingerprint, &mut buf);
                 body(&mut buf)?;
                 let tag = key
                     .aead()
@@ -287,7 +252,7 @@ impl Sealer {
                 buf.extend_from_slice(&tag);
             }
             Mode::Signed => {
-                meta.write(fingerprint, &mut buf);
+                envelope::write_meta(meta, fingerprint, &mut buf);
                 body(&mut buf)?;
                 let mut mac = key.mac();
                 mac.update(binding.context_part());
@@ -412,7 +377,7 @@ impl Sealer {
         };
         let payload_end = buf.len() - trailer;
         let payload = &buf[payload_start..payload_end];
-        let (found, meta) = Meta::read(payload).ok_or(OpenError::Truncated)?;
+        let (found, meta) = envelope::read_meta(payload).ok_or(OpenError::Truncated)?;
         if found != fingerprint {
             return Err(OpenError::SchemaChanged {
                 expected: fingerprint,
