@@ -4,7 +4,7 @@
 use super::{bound, fingerprint, length_fn, marker, respan};
 use crate::ast::{Container, Field};
 use crate::attr::StorageKind;
-use heck_free::snake_case;
+use heck::ToSnakeCase as _;
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Path;
@@ -14,7 +14,7 @@ use syn::spanned::Spanned as _;
 pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ident) -> TokenStream {
     let ident = cont.ident;
     let cookie_name = cont.attrs.cookie.as_ref().map_or_else(
-        || snake_case(&ident.unraw().to_string()),
+        || ident.unraw().to_string().to_snake_case(),
         |c| c.value.clone(),
     );
     let fields_info = cont.fields.iter().map(|field| {
@@ -185,36 +185,15 @@ fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
     }
 }
 
-/// `snake_case` for the default cookie name, without a dependency.
-mod heck_free {
-    pub(crate) fn snake_case(name: &str) -> String {
-        let mut out = String::with_capacity(name.len() + 4);
-        let chars: Vec<char> = name.chars().collect();
-        for (i, c) in chars.iter().enumerate() {
-            if c.is_uppercase() {
-                let prev_lower =
-                    i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-                let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-                let prev_upper = i > 0 && chars[i - 1].is_uppercase();
-                if i > 0 && (prev_lower || (prev_upper && next_lower)) {
-                    out.push('_');
-                }
-                out.extend(c.to_lowercase());
-            } else {
-                out.push(*c);
-            }
-        }
-        out
-    }
+#[cfg(test)]
+mod tests {
+    use heck::ToSnakeCase as _;
 
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn snake_case() {
-            assert_eq!(super::snake_case("Cart"), "cart");
-            assert_eq!(super::snake_case("UserPrefs"), "user_prefs");
-            assert_eq!(super::snake_case("HTTPState"), "http_state");
-            assert_eq!(super::snake_case("V2Session"), "v2_session");
-        }
+    #[test]
+    fn default_cookie_names() {
+        assert_eq!("Cart".to_snake_case(), "cart");
+        assert_eq!("UserPrefs".to_snake_case(), "user_prefs");
+        assert_eq!("HTTPState".to_snake_case(), "http_state");
+        assert_eq!("V2Session".to_snake_case(), "v2_session");
     }
 }
