@@ -179,7 +179,7 @@ pub use layer::SessionLayer;
 pub use seal::{KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
-pub use store::{MemoryStore, Record, Saved, SessionStore, StoreError};
+pub use store::{Entry, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered};
 
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};

@@ -3,12 +3,20 @@
 //! server can run several suites at once.
 
 use session_runtime::id::{SessionId, StoreKey};
-use session_runtime::{Saved, SessionStore};
+use session_runtime::{Entry, Saved, SessionStore};
 
-const NOW: u64 = 1_800_000_000;
+/// The suite's idea of "now": a fixed time, so expiry is decided by the
+/// caller's clock and not the server's.
+pub const NOW: u64 = 1_800_000_000;
 
-fn fresh_key() -> StoreKey {
+/// A key no store has seen.
+#[must_use]
+pub fn fresh_key() -> StoreKey {
     SessionId::generate().expect("OS randomness").store_key()
+}
+
+fn entry(data: &[u8], expires_at: u64) -> Entry<'_> {
+    Entry::new(data, expires_at)
 }
 
 /// Runs every scenario against `store`.
@@ -23,7 +31,13 @@ pub async fn run<S: SessionStore>(store: &S) {
     save_never_resurrects(store).await;
     expired_records_are_not_loaded(store).await;
     delete_reports_what_it_removed(store).await;
-    delete_expired_works_in_bounded_batches(store).await;
+    put_overwrites_with_its_version(store).await;
+    quick_fields_follow_the_store_kind(store).await;
+    if S::EXPIRES_ITSELF {
+        assert_eq!(store.delete_expired(NOW, 0, 10).await.unwrap(), 0);
+    } else {
+        delete_expired_works_in_bounded_batches(store).await;
+    }
     binary_data_round_trips(store).await;
 }
 
@@ -34,34 +48,48 @@ async fn create_then_load<S: SessionStore>(store: &S) {
         None,
         "unknown keys load nothing"
     );
-    assert!(store.create(&key, b"v1", NOW + 60).await.unwrap());
+    assert!(store.create(&key, entry(b"v1", NOW + 60)).await.unwrap());
     let record = store.load(&key, NOW).await.unwrap().expect("created");
     assert_eq!(
         (record.data.as_slice(), record.expires_at, record.version),
         (&b"v1"[..], NOW + 60, 1)
     );
     // loading never creates: a second unknown key is still unknown
-    assert_eq!(store.load(&fresh_key(), NOW).await.unwrap(), None);
+    let other = fresh_key();
+    assert_eq!(store.load(&other, NOW).await.unwrap(), None);
+    assert!(!store.delete(&other).await.unwrap(), "no row was made");
+    store.delete(&key).await.unwrap();
 }
 
 async fn create_refuses_a_taken_key<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    assert!(store.create(&key, b"first", NOW + 60).await.unwrap());
+    assert!(store.create(&key, entry(b"first", NOW + 60)).await.unwrap());
     assert!(
-        !store.create(&key, b"second", NOW + 60).await.unwrap(),
+        !store
+            .create(&key, entry(b"second", NOW + 60))
+            .await
+            .unwrap(),
         "collision"
     );
     let record = store.load(&key, NOW).await.unwrap().unwrap();
     assert_eq!(record.data, b"first", "a refused create changes nothing");
+    store.delete(&key).await.unwrap();
 }
 
 async fn save_is_compare_and_set<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    store.create(&key, b"v1", NOW + 60).await.unwrap();
-    let saved = store.save(&key, b"v2", NOW + 120, 1, NOW).await.unwrap();
+    store.create(&key, entry(b"v1", NOW + 60)).await.unwrap();
+    let saved = store
+        .save(&key, entry(b"v2", NOW + 120), 1, NOW)
+        .await
+        .unwrap();
     assert_eq!(saved, Saved::Saved { version: 2 });
     // a writer still holding version 1 loses, and sees the current record
-    match store.save(&key, b"stale", NOW + 120, 1, NOW).await.unwrap() {
+    match store
+        .save(&key, entry(b"stale", NOW + 120), 1, NOW)
+        .await
+        .unwrap()
+    {
         Saved::Conflict(current) => {
             assert_eq!((current.data.as_slice(), current.version), (&b"v2"[..], 2));
         }
@@ -72,12 +100,16 @@ async fn save_is_compare_and_set<S: SessionStore>(store: &S) {
         (record.data.as_slice(), record.expires_at, record.version),
         (&b"v2"[..], NOW + 120, 2)
     );
+    store.delete(&key).await.unwrap();
 }
 
 async fn save_never_resurrects<S: SessionStore>(store: &S) {
     let key = fresh_key();
     assert_eq!(
-        store.save(&key, b"x", NOW + 60, 1, NOW).await.unwrap(),
+        store
+            .save(&key, entry(b"x", NOW + 60), 1, NOW)
+            .await
+            .unwrap(),
         Saved::Missing
     );
     assert_eq!(
@@ -85,10 +117,13 @@ async fn save_never_resurrects<S: SessionStore>(store: &S) {
         None,
         "a save never creates"
     );
-    store.create(&key, b"v1", NOW + 60).await.unwrap();
+    store.create(&key, entry(b"v1", NOW + 60)).await.unwrap();
     store.delete(&key).await.unwrap();
     assert_eq!(
-        store.save(&key, b"v2", NOW + 60, 1, NOW).await.unwrap(),
+        store
+            .save(&key, entry(b"v2", NOW + 60), 1, NOW)
+            .await
+            .unwrap(),
         Saved::Missing
     );
     assert_eq!(
@@ -100,24 +135,61 @@ async fn save_never_resurrects<S: SessionStore>(store: &S) {
 
 async fn expired_records_are_not_loaded<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    store.create(&key, b"v1", NOW + 10).await.unwrap();
+    store.create(&key, entry(b"v1", NOW + 10)).await.unwrap();
     assert!(store.load(&key, NOW + 9).await.unwrap().is_some());
     assert_eq!(store.load(&key, NOW + 10).await.unwrap(), None);
     assert_eq!(
         store
-            .save(&key, b"v2", NOW + 100, 1, NOW + 10)
+            .save(&key, entry(b"v2", NOW + 100), 1, NOW + 10)
             .await
             .unwrap(),
-        Saved::Missing
+        Saved::Missing,
+        "an expired session is not extended"
     );
+    store.delete(&key).await.unwrap();
 }
 
 async fn delete_reports_what_it_removed<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    store.create(&key, b"v1", NOW + 60).await.unwrap();
+    store.create(&key, entry(b"v1", NOW + 60)).await.unwrap();
     assert!(store.delete(&key).await.unwrap());
     assert!(!store.delete(&key).await.unwrap());
     assert_eq!(store.load(&key, NOW).await.unwrap(), None);
+}
+
+async fn put_overwrites_with_its_version<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    store
+        .put(&key, entry(b"filled", NOW + 60), 7)
+        .await
+        .unwrap();
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (record.data.as_slice(), record.version),
+        (&b"filled"[..], 7)
+    );
+    store.put(&key, entry(b"again", NOW + 90), 9).await.unwrap();
+    let saved = store
+        .save(&key, entry(b"saved", NOW + 90), 9, NOW)
+        .await
+        .unwrap();
+    assert_eq!(saved, Saved::Saved { version: 10 });
+    store.delete(&key).await.unwrap();
+}
+
+async fn quick_fields_follow_the_store_kind<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    let with_quick = Entry {
+        data: b"durable",
+        quick: b"quick",
+        expires_at: NOW + 60,
+    };
+    store.create(&key, with_quick).await.unwrap();
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(record.data, b"durable");
+    let expected: &[u8] = if S::KEEPS_QUICK { b"quick" } else { b"" };
+    assert_eq!(record.quick, expected, "{}", S::NAME);
+    store.delete(&key).await.unwrap();
 }
 
 async fn delete_expired_works_in_bounded_batches<S: SessionStore>(store: &S) {
@@ -125,16 +197,16 @@ async fn delete_expired_works_in_bounded_batches<S: SessionStore>(store: &S) {
     let base = NOW + 10_000_000;
     let expired: Vec<StoreKey> = (0..25).map(|_| fresh_key()).collect();
     for key in &expired {
-        store.create(key, b"old", base - 100).await.unwrap();
+        store.create(key, entry(b"old", base - 100)).await.unwrap();
     }
     let recent = fresh_key();
     store
-        .create(&recent, b"recently expired", base - 5)
+        .create(&recent, entry(b"recently expired", base - 5))
         .await
         .unwrap();
     let live = fresh_key();
     store
-        .create(&live, b"live", base + 1_000_000_000)
+        .create(&live, entry(b"live", base + 1_000_000_000))
         .await
         .unwrap();
 
@@ -172,7 +244,7 @@ async fn delete_expired_works_in_bounded_batches<S: SessionStore>(store: &S) {
 async fn binary_data_round_trips<S: SessionStore>(store: &S) {
     let key = fresh_key();
     let data: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
-    store.create(&key, &data, NOW + 60).await.unwrap();
+    store.create(&key, entry(&data, NOW + 60)).await.unwrap();
     assert_eq!(store.load(&key, NOW).await.unwrap().unwrap().data, data);
     store.delete(&key).await.unwrap();
 }

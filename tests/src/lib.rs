@@ -161,3 +161,34 @@ pub fn prefs_routes() -> Router {
             get(|_a: Session<Prefs>, _b: Session<Prefs>| async { "unreachable" }),
         )
 }
+
+/// Where the test servers are: `tests/servers.sh` starts them and exports
+/// their addresses.
+pub mod servers {
+    /// The address in `var`, or `None` (the test then skips, saying so).
+    ///
+    /// # Panics
+    ///
+    /// With `CI=true` when the variable is missing: CI never skips a server.
+    #[must_use]
+    pub fn address(var: &str) -> Option<String> {
+        match std::env::var(var) {
+            Ok(value) if !value.is_empty() => Some(value),
+            _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+                panic!("{var} is not set: run the suite through tests/run.sh (CI=true never skips)")
+            }
+            _ => {
+                eprintln!(
+                    "SKIPPED: {var} is not set; `eval \"$(tests/servers.sh)\"` starts the servers"
+                );
+                None
+            }
+        }
+    }
+
+    /// A table name no other test uses.
+    #[must_use]
+    pub fn table(name: &str) -> String {
+        format!("t_{name}_{}", std::process::id())
+    }
+}

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: sessions in process memory.
 
-use super::{Record, Saved, SessionStore, StoreError};
+use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError, StoreStats};
 use crate::id::StoreKey;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -53,8 +53,6 @@ impl Inner {
 
 /// 10,000 sessions.
 pub const DEFAULT_CAPACITY: usize = 10_000;
-/// 1 MiB, gae-sessions' cap.
-pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -97,39 +95,19 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    fn check_size(&self, data: &[u8]) -> Result<(), StoreError> {
-        if data.len() > self.max_record {
-            return Err(StoreError::TooLarge {
-                len: data.len(),
-                max: self.max_record,
-            });
-        }
-        Ok(())
-    }
 }
 
 impl SessionStore for MemoryStore {
-    async fn create(
-        &self,
-        key: &StoreKey,
-        data: &[u8],
-        expires_at: u64,
-    ) -> Result<bool, StoreError> {
-        self.check_size(data)?;
+    const NAME: &'static str = "memory";
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
         let mut inner = self.lock();
         if inner.records.contains_key(key) {
             return Ok(false);
         }
         inner.make_room(self.capacity);
-        inner.insert(
-            *key,
-            Record {
-                data: data.to_vec(),
-                expires_at,
-                version: 1,
-            },
-        );
+        inner.insert(*key, entry.to_record(1));
         Ok(true)
     }
 
@@ -145,12 +123,11 @@ impl SessionStore for MemoryStore {
     async fn save(
         &self,
         key: &StoreKey,
-        data: &[u8],
-        expires_at: u64,
+        entry: Entry<'_>,
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
-        self.check_size(data)?;
+        StoreError::check_size(&entry, self.max_record)?;
         let mut inner = self.lock();
         let Some(current) = inner.records.get(key).filter(|r| r.expires_at > now) else {
             return Ok(Saved::Missing);
@@ -159,15 +136,18 @@ impl SessionStore for MemoryStore {
             return Ok(Saved::Conflict(current.clone()));
         }
         let version = version + 1;
-        inner.insert(
-            *key,
-            Record {
-                data: data.to_vec(),
-                expires_at,
-                version,
-            },
-        );
+        inner.insert(*key, entry.to_record(version));
         Ok(Saved::Saved { version })
+    }
+
+    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut inner = self.lock();
+        if !inner.records.contains_key(key) {
+            inner.make_room(self.capacity);
+        }
+        inner.insert(*key, entry.to_record(version));
+        Ok(())
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
@@ -193,5 +173,18 @@ impl SessionStore for MemoryStore {
             inner.remove(key);
         }
         Ok(doomed.len())
+    }
+
+    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+        let inner = self.lock();
+        let expired = inner
+            .by_expiry
+            .iter()
+            .take_while(|(expires_at, _)| *expires_at <= now)
+            .count();
+        Ok(Some(StoreStats {
+            records: inner.records.len() as u64,
+            expired: expired as u64,
+        }))
     }
 }

@@ -7,22 +7,53 @@
 //! cannot silently overwrite each other; the loser sees
 //! [`Saved::Conflict`] with the current record and can merge.
 //!
-//! Backends: [`MemoryStore`] (embedded, bounded). SQL, memcached and Redis
-//! backends, and the tiered combination, implement the same trait.
+//! Backends: [`MemoryStore`] (embedded, bounded), `SqliteStore`,
+//! `PostgresStore` and `MySqlStore` (features `sqlite`, `postgres`, `mysql`),
+//! `RedisStore` (feature `redis`), `MemcachedStore` (feature `memcached`),
+//! and [`Tiered`], a cache in front of a durable store.
 
+mod erased;
+#[cfg(feature = "memcached")]
+mod memcached;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql;
+mod tiered;
 
-pub use memory::{DEFAULT_CAPACITY, DEFAULT_MAX_RECORD, MemoryStore};
+pub(crate) use erased::ErasedStore;
+#[cfg(feature = "memcached")]
+pub use memcached::MemcachedStore;
+pub use memory::{DEFAULT_CAPACITY, MemoryStore};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use sql::DEFAULT_TABLE;
+#[cfg(feature = "mysql")]
+pub use sql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteStore;
+pub use tiered::Tiered;
 
 use crate::id::StoreKey;
 use std::future::Future;
 
+/// The largest record any store accepts by default: 1 MiB, gae-sessions' cap.
+pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
+
 /// A session's server-side record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
     /// The sealed session (sealed with the store key as associated data, so
     /// a record moved to another key does not open).
     pub data: Vec<u8>,
+    /// The sealed `#[session(quick)]` fields when a [`Tiered`] store keeps
+    /// them apart (cache only); empty otherwise. Durable SQL stores never
+    /// keep it.
+    pub quick: Vec<u8>,
     /// When the session expires, Unix seconds.
     pub expires_at: u64,
     /// 1 when created, one more on every save.
@@ -43,6 +74,64 @@ pub enum Saved {
     /// The record is gone (deleted, terminated or expired): never recreated
     /// by a save.
     Missing,
+}
+
+/// What a write stores, borrowed from the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// See [`Record::data`].
+    pub data: &'a [u8],
+    /// See [`Record::quick`].
+    pub quick: &'a [u8],
+    /// When the session expires, Unix seconds.
+    pub expires_at: u64,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry without quick fields.
+    #[must_use]
+    pub fn new(data: &'a [u8], expires_at: u64) -> Self {
+        Self {
+            data,
+            quick: &[],
+            expires_at,
+        }
+    }
+
+    /// The bytes the entry occupies, for size limits.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.data.len() + self.quick.len()
+    }
+
+    /// Whether both blobs are empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The owned record at `version`.
+    #[must_use]
+    pub fn to_record(&self, version: u64) -> Record {
+        Record {
+            data: self.data.to_vec(),
+            quick: self.quick.to_vec(),
+            expires_at: self.expires_at,
+            version,
+        }
+    }
+}
+
+impl Record {
+    /// The record as an [`Entry`], to write it elsewhere.
+    #[must_use]
+    pub fn entry(&self) -> Entry<'_> {
+        Entry {
+            data: &self.data,
+            quick: &self.quick,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// A store failed. The request that hit it fails according to the layer's
@@ -69,12 +158,67 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A backend error from `store`.
+    pub fn backend(
+        store: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Backend {
+            store,
+            source: source.into(),
+        }
+    }
+
+    /// [`StoreError::TooLarge`] unless `entry` fits `max` bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`].
+    pub fn check_size(entry: &Entry<'_>, max: usize) -> Result<(), Self> {
+        if entry.len() > max {
+            return Err(Self::TooLarge {
+                len: entry.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Record counts, for `sessionkit stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Records held, expired or not.
+    pub records: u64,
+    /// Records past their expiry, waiting for the reaper.
+    pub expired: u64,
+}
+
 /// Server-side session storage.
 ///
 /// Every method takes the current time where it matters (`now`, Unix
 /// seconds) so that expiry is decided by the caller's clock, and returns a
-/// `Send` future so the layer can run in any executor.
+/// `Send` future so the layer can run in any executor. Implementations keep
+/// the sealed blobs as they are: opening and authenticating them is the
+/// layer's job, so a store never sees session contents.
 pub trait SessionStore: Send + Sync + 'static {
+    /// A short name for logs and errors.
+    const NAME: &'static str;
+
+    /// Whether the store keeps [`Record::quick`] apart from the durable
+    /// data ([`Tiered`]): the layer then seals `quick` fields separately.
+    const SPLITS_QUICK: bool = false;
+
+    /// Whether [`Record::quick`] survives a write and a load. Durable SQL
+    /// stores drop it: quick fields belong to a cache tier.
+    const KEEPS_QUICK: bool = true;
+
+    /// Whether the server expires records by itself (Redis, memcached):
+    /// [`delete_expired`](Self::delete_expired) then has nothing to do.
+    const EXPIRES_ITSELF: bool = false;
+
     /// Inserts a record with version 1, unless the key is taken (by a live
     /// or an expired record): `Ok(false)` then, and nothing changes.
     ///
@@ -84,8 +228,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn create(
         &self,
         key: &StoreKey,
-        data: &[u8],
-        expires_at: u64,
+        entry: Entry<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The record, unless it is missing or expired at `now`.
@@ -108,11 +251,23 @@ pub trait SessionStore: Send + Sync + 'static {
     fn save(
         &self,
         key: &StoreKey,
-        data: &[u8],
-        expires_at: u64,
+        entry: Entry<'_>,
         version: u64,
         now: u64,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+
+    /// Writes the record at `version` whatever is there: how a [`Tiered`]
+    /// store fills its cache from the durable store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the backend fails or the record is too large.
+    fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes the record; `Ok(true)` when there was one.
     ///
@@ -123,7 +278,8 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Removes at most `limit` records that expired at least `dormant_for`
     /// seconds before `now`; returns how many. Call it repeatedly until it
-    /// returns less than `limit` to clean up in bounded batches.
+    /// returns less than `limit` to clean up in bounded batches (see
+    /// [`crate::cleanup`]).
     ///
     /// # Errors
     ///
@@ -134,4 +290,17 @@ pub trait SessionStore: Send + Sync + 'static {
         dormant_for: u64,
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Counts records, where the backend can tell cheaply.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the backend fails.
+    fn stats(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<StoreStats>, StoreError>> + Send {
+        let _ = now;
+        async { Ok(None) }
+    }
 }

@@ -1,0 +1,74 @@
+//! [`ErasedStore`]: a [`SessionStore`] behind `dyn`, so the layer's types do
+//! not grow a store parameter. One boxed future per store call: noise next
+//! to a network round trip.
+
+use super::{Entry, Record, Saved, SessionStore, StoreError};
+use crate::id::StoreKey;
+use std::future::Future;
+use std::pin::Pin;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The calls the layer makes, object-safe.
+pub(crate) trait ErasedStore: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn splits_quick(&self) -> bool;
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        entry: Entry<'a>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>>;
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        entry: Entry<'a>,
+        version: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Saved, StoreError>>;
+    fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+impl<T: SessionStore> ErasedStore for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn splits_quick(&self) -> bool {
+        T::SPLITS_QUICK
+    }
+
+    fn create<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        entry: Entry<'a>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::create(self, key, entry))
+    }
+
+    fn load<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<Record>, StoreError>> {
+        Box::pin(SessionStore::load(self, key, now))
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        entry: Entry<'a>,
+        version: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Saved, StoreError>> {
+        Box::pin(SessionStore::save(self, key, entry, version, now))
+    }
+
+    fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::delete(self, key))
+    }
+}

@@ -1,0 +1,274 @@
+//! [`MemcachedStore`]: sessions in memcached, over the memcache crate's
+//! async meta-protocol client (pinned: that API is experimental).
+
+use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError};
+use crate::id::StoreKey;
+use memcache::exp::{AsyncMetaClient, GetStatus, Meta, MutationStatus};
+use std::time::Duration;
+
+const NAME: &str = "memcached";
+/// version, expires_at, data length.
+const HEADER: usize = 8 + 8 + 4;
+
+/// Sessions in one or more memcached servers (keys spread by rendezvous
+/// hashing). Use it as the cache of a [`Tiered`](super::Tiered) store, or
+/// alone for gae-sessions' `no_datastore` mode, where a server restart or
+/// an eviction ends sessions.
+///
+/// Saves are compare-and-set twice over: on the session's version, and on
+/// memcached's own CAS token, so a write between our read and our write is
+/// detected. Items expire by themselves at the session's expiry (absolute
+/// Unix time), so [`delete_expired`](SessionStore::delete_expired) has
+/// nothing to do. Start memcached with `-I 2m` or more: its default item
+/// limit of 1 MiB is below a full-size session with its envelope.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_runtime::StoreError> {
+/// use session_runtime::store::MemcachedStore;
+///
+/// let store = MemcachedStore::connect(["10.0.0.1:11211", "10.0.0.2:11211"]).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MemcachedStore {
+    client: AsyncMetaClient,
+    prefix: String,
+    max_record: usize,
+}
+
+impl std::fmt::Debug for MemcachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemcachedStore")
+            .field("prefix", &self.prefix)
+            .field("max_record", &self.max_record)
+            .finish_non_exhaustive()
+    }
+}
+
+fn error(err: memcache::exp::Error) -> StoreError {
+    StoreError::backend(NAME, err)
+}
+
+fn encode(entry: Entry<'_>, version: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + entry.len());
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&entry.expires_at.to_be_bytes());
+    let len = u32::try_from(entry.data.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(entry.data);
+    out.extend_from_slice(entry.quick);
+    out
+}
+
+fn decode(value: &[u8]) -> Result<Record, StoreError> {
+    let malformed = || StoreError::backend(NAME, "malformed session item");
+    let header = value.get(..HEADER).ok_or_else(malformed)?;
+    let number = |range: std::ops::Range<usize>| -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[8 - range.len()..].copy_from_slice(&header[range]);
+        u64::from_be_bytes(bytes)
+    };
+    let data_len = usize::try_from(number(16..20)).map_err(|_| malformed())?;
+    let body = &value[HEADER..];
+    if body.len() < data_len {
+        return Err(malformed());
+    }
+    Ok(Record {
+        version: number(0..8),
+        expires_at: number(8..16),
+        data: body[..data_len].to_vec(),
+        quick: body[data_len..].to_vec(),
+    })
+}
+
+/// memcached reads expiry times over 30 days as absolute Unix seconds,
+/// which session expiries always are.
+fn ttl(expires_at: u64) -> u32 {
+    u32::try_from(expires_at)
+        .unwrap_or(u32::MAX)
+        .max(60 * 60 * 24 * 30 + 1)
+}
+
+impl MemcachedStore {
+    /// Connects to `servers` (`host:port` each). Connections are made
+    /// lazily; this checks that every server answers.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when an address does not resolve or a server
+    /// does not answer.
+    pub async fn connect<A>(servers: impl IntoIterator<Item = A>) -> Result<Self, StoreError>
+    where
+        A: tokio::net::ToSocketAddrs + memcache::exp::ServerAddress,
+    {
+        let client = AsyncMetaClient::builder()
+            .connect_timeout(Some(Duration::from_secs(2)))
+            .io_timeout(Some(Duration::from_secs(2)))
+            .connect_multiple_async(servers)
+            .await
+            .map_err(error)?;
+        client.noop().await.map_err(error)?;
+        Ok(Self::from_client(client))
+    }
+
+    /// A store over a configured client.
+    #[must_use]
+    pub fn from_client(client: AsyncMetaClient) -> Self {
+        Self {
+            client,
+            prefix: "sessionkit:".to_owned(),
+            max_record: DEFAULT_MAX_RECORD,
+        }
+    }
+
+    /// Prefixes every key (default `sessionkit:`), to share servers.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Refuses records larger than `bytes` (default: 1 MiB and room for
+    /// the envelope).
+    #[must_use]
+    pub fn with_max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes;
+        self
+    }
+
+    fn key(&self, key: &StoreKey) -> String {
+        format!("{}{}", self.prefix, key.to_hex())
+    }
+
+    /// The item and its CAS token, if present.
+    async fn fetch(&self, key: &str) -> Result<Option<(Record, u64)>, StoreError> {
+        let got = self
+            .client
+            .get(key)
+            .meta(Meta::NONE.cas())
+            .send()
+            .await
+            .map_err(error)?;
+        match (got.status, got.value) {
+            (GetStatus::Hit, Some(value)) => Ok(Some((decode(&value)?, got.item.cas.unwrap_or(0)))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn current(&self, key: &str, now: u64) -> Result<Saved, StoreError> {
+        Ok(match self.fetch(key).await? {
+            Some((record, _)) if record.expires_at > now => Saved::Conflict(record),
+            _ => Saved::Missing,
+        })
+    }
+}
+
+impl SessionStore for MemcachedStore {
+    const NAME: &'static str = NAME;
+    const EXPIRES_ITSELF: bool = true;
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let done = self
+            .client
+            .set(self.key(key), encode(entry, 1))
+            .add()
+            .ttl_raw(ttl(entry.expires_at))
+            .send()
+            .await
+            .map_err(error)?;
+        match done.status {
+            MutationStatus::Applied => Ok(true),
+            MutationStatus::AlreadyExists => Ok(false),
+            other => Err(StoreError::backend(NAME, format!("add answered {other:?}"))),
+        }
+    }
+
+    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .fetch(&self.key(key))
+            .await?
+            .map(|(record, _)| record)
+            .filter(|record| record.expires_at > now))
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let key = self.key(key);
+        let Some((current, cas)) = self.fetch(&key).await? else {
+            return Ok(Saved::Missing);
+        };
+        if current.expires_at <= now {
+            return Ok(Saved::Missing);
+        }
+        if current.version != version {
+            return Ok(Saved::Conflict(current));
+        }
+        let done = self
+            .client
+            .set(&key, encode(entry, version + 1))
+            .compare_cas(cas)
+            .ttl_raw(ttl(entry.expires_at))
+            .send()
+            .await
+            .map_err(error)?;
+        match done.status {
+            MutationStatus::Applied => Ok(Saved::Saved {
+                version: version + 1,
+            }),
+            // someone wrote or deleted between our read and our write
+            _ => self.current(&key, now).await,
+        }
+    }
+
+    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        self.client
+            .set(self.key(key), encode(entry, version))
+            .ttl_raw(ttl(entry.expires_at))
+            .send()
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let done = self
+            .client
+            .delete(self.key(key))
+            .send()
+            .await
+            .map_err(error)?;
+        Ok(done.status == MutationStatus::Applied)
+    }
+
+    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_round_trip_and_refuse_garbage() {
+        let entry = Entry {
+            data: b"durable",
+            quick: b"quick",
+            expires_at: 1_900_000_000,
+        };
+        let record = decode(&encode(entry, 7)).unwrap();
+        assert_eq!(record, entry.to_record(7));
+        assert!(decode(b"short").is_err());
+        let mut lying = encode(entry, 7);
+        lying[19] = 200; // data length past the end
+        assert!(decode(&lying).is_err());
+    }
+}

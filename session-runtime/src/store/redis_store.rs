@@ -1,0 +1,280 @@
+//! [`RedisStore`]: sessions in Redis or Redis Cluster.
+
+use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError};
+use crate::id::StoreKey;
+use redis::Value;
+use redis::aio::ConnectionManager;
+use std::sync::{Arc, LazyLock};
+
+const NAME: &str = "redis";
+
+/// Creates the hash unless the key exists. KEYS[1]; ARGV: data, quick,
+/// expires_at, version.
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Writes the hash whatever is there.
+const PUT: &str = r"
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Compare-and-set on the version. ARGV: data, quick, expires_at, expected
+/// version, now. Returns {0} missing, {1, d, q, e, v} conflict, {2, v} saved.
+const SAVE: &str = r"
+local cur = redis.call('HMGET', KEYS[1], 'd', 'q', 'e', 'v')
+if not cur[4] or tonumber(cur[3]) <= tonumber(ARGV[5]) then return {0} end
+if cur[4] ~= ARGV[4] then return {1, cur[1], cur[2], cur[3], cur[4]} end
+local v = tonumber(ARGV[4]) + 1
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v)
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return {2, v}
+";
+
+static SCRIPTS: LazyLock<[redis::Script; 3]> = LazyLock::new(|| {
+    [
+        redis::Script::new(CREATE),
+        redis::Script::new(PUT),
+        redis::Script::new(SAVE),
+    ]
+});
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+/// Sessions in Redis, one hash per session (`d` data, `q` quick fields,
+/// `e` expiry, `v` version) that Redis expires by itself at the session's
+/// expiry. Saves are Lua scripts, so the version check and the write are
+/// one atomic step. Every script touches one key, which is what Redis
+/// Cluster needs ([`RedisStore::cluster`], feature `redis-cluster`).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_runtime::StoreError> {
+/// use session_runtime::store::RedisStore;
+///
+/// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    prefix: Arc<str>,
+    max_record: usize,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.connection {
+            Connection::Single(_) => "single",
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(_) => "cluster",
+        };
+        f.debug_struct("RedisStore")
+            .field("mode", &mode)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn error(err: redis::RedisError) -> StoreError {
+    StoreError::backend(NAME, err)
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::backend(NAME, format!("unexpected reply: {what}"))
+}
+
+fn bytes(value: &Value) -> Result<Vec<u8>, StoreError> {
+    match value {
+        Value::BulkString(bytes) => Ok(bytes.clone()),
+        Value::Nil => Ok(Vec::new()),
+        _ => Err(malformed("not a string")),
+    }
+}
+
+fn number(value: &Value) -> Result<u64, StoreError> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).map_err(|_| malformed("negative")),
+        Value::BulkString(text) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| malformed("not a number")),
+        _ => Err(malformed("not a number")),
+    }
+}
+
+fn record(fields: &[Value]) -> Result<Record, StoreError> {
+    let [data, quick, expires_at, version] = fields else {
+        return Err(malformed("wrong field count"));
+    };
+    Ok(Record {
+        data: bytes(data)?,
+        quick: bytes(quick)?,
+        expires_at: number(expires_at)?,
+        version: number(version)?,
+    })
+}
+
+impl RedisStore {
+    /// Connects to one Redis server through a connection manager, which
+    /// reconnects by itself after a failure.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] for a bad URL or an unreachable server.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(error)?;
+        let manager = ConnectionManager::new(client).await.map_err(error)?;
+        Ok(Self::new(Connection::Single(manager)))
+    }
+
+    /// Connects to a Redis Cluster through any of its `nodes`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the cluster cannot be reached.
+    #[cfg(feature = "redis-cluster")]
+    pub async fn cluster(
+        nodes: impl IntoIterator<Item = impl redis::IntoConnectionInfo>,
+    ) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClient::new(nodes).map_err(error)?;
+        let connection = client.get_async_connection().await.map_err(error)?;
+        Ok(Self::new(Connection::Cluster(connection)))
+    }
+
+    fn new(connection: Connection) -> Self {
+        Self {
+            connection,
+            prefix: Arc::from("sessionkit:"),
+            max_record: DEFAULT_MAX_RECORD,
+        }
+    }
+
+    /// Prefixes every key (default `sessionkit:`), to share a server.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
+
+    /// Refuses records larger than `bytes` (default: 1 MiB and room for
+    /// the envelope).
+    #[must_use]
+    pub fn with_max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes;
+        self
+    }
+
+    fn key(&self, key: &StoreKey) -> String {
+        format!("{}{}", self.prefix, key.to_hex())
+    }
+
+    async fn run(&self, invocation: redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        match self.connection.clone() {
+            Connection::Single(mut connection) => invocation.invoke_async(&mut connection).await,
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(mut connection) => invocation.invoke_async(&mut connection).await,
+        }
+        .map_err(error)
+    }
+
+    async fn query(&self, command: &redis::Cmd) -> Result<Value, StoreError> {
+        match self.connection.clone() {
+            Connection::Single(mut connection) => command.query_async(&mut connection).await,
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(mut connection) => command.query_async(&mut connection).await,
+        }
+        .map_err(error)
+    }
+
+    async fn write(
+        &self,
+        script: &redis::Script,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<Value, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut invocation = script.key(self.key(key));
+        invocation
+            .arg(entry.data)
+            .arg(entry.quick)
+            .arg(entry.expires_at)
+            .arg(version);
+        self.run(invocation).await
+    }
+}
+
+impl SessionStore for RedisStore {
+    const NAME: &'static str = NAME;
+    const EXPIRES_ITSELF: bool = true;
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        let created = self.write(&SCRIPTS[0], key, entry, 1).await?;
+        Ok(number(&created)? == 1)
+    }
+
+    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.key(key)).arg(&["d", "q", "e", "v"]);
+        let Value::Array(fields) = self.query(&command).await? else {
+            return Err(malformed("HMGET"));
+        };
+        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
+            return Ok(None);
+        }
+        Ok(Some(record(&fields)?).filter(|record| record.expires_at > now))
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut invocation = SCRIPTS[2].key(self.key(key));
+        invocation
+            .arg(entry.data)
+            .arg(entry.quick)
+            .arg(entry.expires_at)
+            .arg(version)
+            .arg(now);
+        let Value::Array(reply) = self.run(invocation).await? else {
+            return Err(malformed("save"));
+        };
+        match reply.split_first() {
+            Some((status, _)) if number(status)? == 0 => Ok(Saved::Missing),
+            Some((status, fields)) if number(status)? == 1 => Ok(Saved::Conflict(record(fields)?)),
+            Some((status, [version])) if number(status)? == 2 => Ok(Saved::Saved {
+                version: number(version)?,
+            }),
+            _ => Err(malformed("save")),
+        }
+    }
+
+    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+        self.write(&SCRIPTS[1], key, entry, version).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key(key));
+        Ok(number(&self.query(&command).await?)? > 0)
+    }
+
+    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,524 @@
+//! The durable SQL stores over sqlx: [`SqliteStore`] (the embedded default),
+//! [`PostgresStore`] and [`MySqlStore`] (MySQL and MariaDB).
+//!
+//! One table, one row per session:
+//!
+//! | column | type | |
+//! | --- | --- | --- |
+//! | `id` | 32 bytes, primary key | SHA-256 of the session ID |
+//! | `data` | blob | the sealed session |
+//! | `expires_at` | 64-bit integer, indexed | Unix seconds |
+//! | `version` | 64-bit integer | compare-and-set counter |
+//!
+//! `migrate()` creates it with plain idempotent DDL (`IF NOT EXISTS`), so it
+//! is safe to call at every start. The three stores share one implementation
+//! (a macro over the sqlx pool type); only the SQL dialect differs.
+
+use super::{Entry, Record, Saved, StoreError, StoreStats};
+use std::sync::Arc;
+
+/// The default table name.
+pub const DEFAULT_TABLE: &str = "sessionkit_sessions";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Sqlite,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres,
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySql,
+}
+
+/// Every statement a store runs, rendered once for its table and dialect.
+#[derive(Clone, Debug)]
+struct Statements {
+    ddl: Vec<Arc<str>>,
+    create: Arc<str>,
+    load: Arc<str>,
+    save: Arc<str>,
+    current: Arc<str>,
+    put: Arc<str>,
+    delete: Arc<str>,
+    delete_expired: Arc<str>,
+    count: Arc<str>,
+    count_expired: Arc<str>,
+}
+
+/// A table name is spliced into SQL, so only plain identifiers pass.
+fn valid_table(table: &str) -> bool {
+    !table.is_empty()
+        && table.len() <= 48
+        && table.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Statements {
+    fn new(dialect: Dialect, table: &str) -> Self {
+        let t = table;
+        let ddl = match dialect {
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, \
+                     expires_at INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+            ],
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (id BYTEA PRIMARY KEY NOT NULL, data BYTEA NOT NULL, \
+                     expires_at BIGINT NOT NULL, version BIGINT NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+            ],
+            // MySQL has no CREATE INDEX IF NOT EXISTS: the index is declared
+            // with the table
+            Dialect::MySql => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {t} (id BINARY(32) NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, \
+                 expires_at BIGINT NOT NULL, version BIGINT NOT NULL, INDEX {t}_expires_at (expires_at))"
+            )],
+        };
+        let create = match dialect {
+            Dialect::MySql => format!(
+                "INSERT IGNORE INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, 1)"
+            ),
+            _ => format!(
+                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
+            ),
+        };
+        let put = match dialect {
+            Dialect::MySql => format!(
+                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                 data = VALUES(data), expires_at = VALUES(expires_at), version = VALUES(version)"
+            ),
+            _ => format!(
+                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
+                 SET data = excluded.data, expires_at = excluded.expires_at, version = excluded.version"
+            ),
+        };
+        let delete_expired = match dialect {
+            Dialect::MySql => {
+                format!("DELETE FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?")
+            }
+            _ => format!(
+                "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+            ),
+        };
+        let render = |sql: String| -> Arc<str> {
+            match dialect {
+                Dialect::Postgres => numbered_placeholders(&sql).into(),
+                _ => sql.into(),
+            }
+        };
+        Self {
+            ddl: ddl.into_iter().map(render).collect(),
+            create: render(create),
+            load: render(format!(
+                "SELECT data, expires_at, version FROM {t} WHERE id = ? AND expires_at > ?"
+            )),
+            save: render(format!(
+                "UPDATE {t} SET data = ?, expires_at = ?, version = version + 1 \
+                 WHERE id = ? AND version = ? AND expires_at > ?"
+            )),
+            current: render(format!(
+                "SELECT data, expires_at, version FROM {t} WHERE id = ?"
+            )),
+            put: render(put),
+            delete: render(format!("DELETE FROM {t} WHERE id = ?")),
+            delete_expired: render(delete_expired),
+            count: render(format!("SELECT COUNT(*) FROM {t}")),
+            count_expired: render(format!("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?")),
+        }
+    }
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …` (our statements hold no
+/// other question marks).
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Unix seconds as a signed SQL integer (saturating: no expiry is that far).
+fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn from_sql(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn record(data: Vec<u8>, expires_at: i64, version: i64) -> Record {
+    Record {
+        data,
+        quick: Vec::new(),
+        expires_at: from_sql(expires_at),
+        version: from_sql(version),
+    }
+}
+
+/// Durable stores keep only the durable blob: quick fields belong to a
+/// cache tier.
+fn durable(entry: Entry<'_>) -> Entry<'_> {
+    Entry {
+        quick: &[],
+        ..entry
+    }
+}
+
+fn stats(records: i64, expired: i64) -> StoreStats {
+    StoreStats {
+        records: from_sql(records),
+        expired: from_sql(expired),
+    }
+}
+
+macro_rules! sql_store {
+    (
+        $(#[$doc:meta])*
+        $name:ident, feature = $feature:literal, pool = $pool:ty, options = $options:ty,
+        dialect = $dialect:expr, store = $store_name:literal
+    ) => {
+        $(#[$doc])*
+        #[cfg(feature = $feature)]
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            pool: $pool,
+            sql: Arc<Statements>,
+            max_record: usize,
+        }
+
+        #[cfg(feature = $feature)]
+        impl $name {
+            /// A store over an existing pool, on the default table.
+            #[must_use]
+            pub fn from_pool(pool: $pool) -> Self {
+                Self {
+                    pool,
+                    sql: Arc::new(Statements::new($dialect, DEFAULT_TABLE)),
+                    max_record: super::DEFAULT_MAX_RECORD,
+                }
+            }
+
+            /// Connects a pool to `url`.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] when the URL is invalid or the
+            /// database cannot be reached.
+            pub async fn connect(url: &str) -> Result<Self, StoreError> {
+                let pool = <$options>::new()
+                    .connect(url)
+                    .await
+                    .map_err(|err| StoreError::backend($store_name, err))?;
+                Ok(Self::from_pool(pool))
+            }
+
+            /// Uses another table (default `sessionkit_sessions`).
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] unless the name is a plain SQL
+            /// identifier (ASCII letters, digits, `_`; at most 48).
+            pub fn with_table(mut self, table: &str) -> Result<Self, StoreError> {
+                if !valid_table(table) {
+                    return Err(StoreError::backend(
+                        $store_name,
+                        format!("`{table}` is not a plain SQL identifier"),
+                    ));
+                }
+                self.sql = Arc::new(Statements::new($dialect, table));
+                Ok(self)
+            }
+
+            /// Refuses records larger than `bytes` (default: 1 MiB and room
+            /// for the envelope).
+            #[must_use]
+            pub fn with_max_record(mut self, bytes: usize) -> Self {
+                self.max_record = bytes;
+                self
+            }
+
+            /// The connection pool.
+            #[must_use]
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// Creates the table and its `expires_at` index if they do not
+            /// exist. Idempotent: call it at every start.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] when the DDL fails.
+            pub async fn migrate(&self) -> Result<(), StoreError> {
+                for statement in &self.sql.ddl {
+                    sqlx::query(sqlx::AssertSqlSafe(Arc::clone(statement)))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                }
+                Ok(())
+            }
+
+            fn error(err: sqlx::Error) -> StoreError {
+                StoreError::backend($store_name, err)
+            }
+
+            fn query(
+                sql: &Arc<str>,
+            ) -> sqlx::query::Query<'static, <$pool as PoolDatabase>::Db, <<$pool as PoolDatabase>::Db as sqlx::Database>::Arguments> {
+                sqlx::query(sqlx::AssertSqlSafe(Arc::clone(sql)))
+            }
+
+            async fn fetch(
+                &self,
+                sql: &Arc<str>,
+                key: &crate::id::StoreKey,
+                now: Option<u64>,
+            ) -> Result<Option<Record>, StoreError> {
+                use sqlx::Row as _;
+                let mut query = Self::query(sql).bind(key.as_bytes().as_slice());
+                if let Some(now) = now {
+                    query = query.bind(to_sql(now));
+                }
+                let row = query.fetch_optional(&self.pool).await.map_err(Self::error)?;
+                row.map(|row| {
+                    Ok(record(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                })
+                .transpose()
+                .map_err(Self::error)
+            }
+
+            async fn count(&self, sql: &Arc<str>, now: Option<u64>) -> Result<i64, StoreError> {
+                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(sql)));
+                if let Some(now) = now {
+                    query = query.bind(to_sql(now));
+                }
+                query.fetch_one(&self.pool).await.map_err(Self::error)
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl super::SessionStore for $name {
+            const NAME: &'static str = $store_name;
+            const KEEPS_QUICK: bool = false;
+
+            async fn create(
+                &self,
+                key: &crate::id::StoreKey,
+                entry: Entry<'_>,
+            ) -> Result<bool, StoreError> {
+                let entry = durable(entry);
+                StoreError::check_size(&entry, self.max_record)?;
+                let done = Self::query(&self.sql.create)
+                    .bind(key.as_bytes().as_slice())
+                    .bind(entry.data)
+                    .bind(to_sql(entry.expires_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn load(
+                &self,
+                key: &crate::id::StoreKey,
+                now: u64,
+            ) -> Result<Option<Record>, StoreError> {
+                self.fetch(&self.sql.load, key, Some(now)).await
+            }
+
+            async fn save(
+                &self,
+                key: &crate::id::StoreKey,
+                entry: Entry<'_>,
+                version: u64,
+                now: u64,
+            ) -> Result<Saved, StoreError> {
+                let entry = durable(entry);
+                StoreError::check_size(&entry, self.max_record)?;
+                let done = Self::query(&self.sql.save)
+                    .bind(entry.data)
+                    .bind(to_sql(entry.expires_at))
+                    .bind(key.as_bytes().as_slice())
+                    .bind(to_sql(version))
+                    .bind(to_sql(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                if done.rows_affected() == 1 {
+                    return Ok(Saved::Saved { version: version + 1 });
+                }
+                // lost the race, or the row is gone: tell which
+                Ok(match self.fetch(&self.sql.current, key, None).await? {
+                    Some(current) if current.expires_at > now => Saved::Conflict(current),
+                    _ => Saved::Missing,
+                })
+            }
+
+            async fn put(
+                &self,
+                key: &crate::id::StoreKey,
+                entry: Entry<'_>,
+                version: u64,
+            ) -> Result<(), StoreError> {
+                let entry = durable(entry);
+                StoreError::check_size(&entry, self.max_record)?;
+                Self::query(&self.sql.put)
+                    .bind(key.as_bytes().as_slice())
+                    .bind(entry.data)
+                    .bind(to_sql(entry.expires_at))
+                    .bind(to_sql(version))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(())
+            }
+
+            async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, StoreError> {
+                let done = Self::query(&self.sql.delete)
+                    .bind(key.as_bytes().as_slice())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_expired(
+                &self,
+                now: u64,
+                dormant_for: u64,
+                limit: usize,
+            ) -> Result<usize, StoreError> {
+                let cutoff = now.saturating_sub(dormant_for);
+                let done = Self::query(&self.sql.delete_expired)
+                    .bind(to_sql(cutoff))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+            }
+
+            async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+                let records = self.count(&self.sql.count, None).await?;
+                let expired = self.count(&self.sql.count_expired, Some(now)).await?;
+                Ok(Some(stats(records, expired)))
+            }
+        }
+    };
+}
+
+/// Names the database type of a sqlx pool, for the macro's signatures.
+trait PoolDatabase {
+    type Db: sqlx::Database;
+}
+
+impl<Db: sqlx::Database> PoolDatabase for sqlx::Pool<Db> {
+    type Db = Db;
+}
+
+sql_store! {
+    /// Sessions in SQLite: the embedded durable store, in a file or in
+    /// memory ([`SqliteStore::in_memory`]). SQLite is compiled in
+    /// (`sqlite-bundled`): nothing to install.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use session_runtime::store::SqliteStore;
+    ///
+    /// let store = SqliteStore::connect("sqlite://sessions.db?mode=rwc").await?;
+    /// store.migrate().await?; // idempotent
+    /// # std::fs::remove_file("sessions.db").ok();
+    /// # Ok::<(), session_runtime::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    SqliteStore, feature = "sqlite", pool = sqlx::SqlitePool,
+    options = sqlx::sqlite::SqlitePoolOptions, dialect = Dialect::Sqlite, store = "sqlite"
+}
+
+sql_store! {
+    /// Sessions in PostgreSQL.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// use session_runtime::store::PostgresStore;
+    ///
+    /// let store = PostgresStore::connect("postgres://app@localhost/app").await?;
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
+    PostgresStore, feature = "postgres", pool = sqlx::PgPool,
+    options = sqlx::postgres::PgPoolOptions, dialect = Dialect::Postgres, store = "postgres"
+}
+
+sql_store! {
+    /// Sessions in MySQL or MariaDB.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_runtime::StoreError> {
+    /// use session_runtime::store::MySqlStore;
+    ///
+    /// let store = MySqlStore::connect("mysql://app@localhost/app").await?;
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
+    MySqlStore, feature = "mysql", pool = sqlx::MySqlPool,
+    options = sqlx::mysql::MySqlPoolOptions, dialect = Dialect::MySql, store = "mysql"
+}
+
+#[cfg(feature = "sqlite")]
+impl SqliteStore {
+    /// A private in-memory database (one connection that lives as long as
+    /// the store): for tests and single-process use. Already migrated.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when SQLite cannot open it.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .map_err(|err| StoreError::backend("sqlite", err))?;
+        let store = Self::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            numbered_placeholders("a = ? AND b = ? LIMIT ?"),
+            "a = $1 AND b = $2 LIMIT $3"
+        );
+    }
+
+    #[test]
+    fn only_plain_table_names_pass() {
+        assert!(valid_table("sessions_2"));
+        assert!(valid_table("_s"));
+        for bad in ["", "1abc", "a b", "a;drop", "a-b", "ä", &"x".repeat(49)] {
+            assert!(!valid_table(bad), "{bad:?}");
+        }
+    }
+}
