@@ -54,6 +54,17 @@ pub enum ConfigError {
         /// Which setting.
         what: &'static str,
     },
+    /// `with_cookie_threshold` on a layer whose session type is not
+    /// `Storage::Adaptive` or that has no store.
+    #[error(
+        "`{0}` is not an Adaptive session with a store: a cookie threshold has no meaning for it"
+    )]
+    NotAdaptive(&'static str),
+    /// `with_max_size` out of range, or on a layer without a store.
+    #[error(
+        "a session size cap of {0} bytes is out of range: 1 byte to 1 MiB, on a layer with a store"
+    )]
+    MaxSize(usize),
 }
 
 /// Where the layer reads the time: the system clock, or a fixed one in tests.

@@ -15,7 +15,7 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        Session::from_extensions(&parts.extensions)
+        Session::load(&parts.extensions).await
     }
 }
 
@@ -32,7 +32,7 @@ where
         parts: &mut Parts,
         _state: &St,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Session::existing_from_extensions(&parts.extensions)
+        Session::load_existing(&parts.extensions).await
     }
 }
 

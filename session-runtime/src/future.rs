@@ -1,8 +1,9 @@
-//! The response future: after the inner service answers, apply the session.
+//! The response future: after the inner service answers, apply the session
+//! (at once for cookies, after the store answers for server sessions).
 
 use crate::data::SessionData;
-use crate::slot::{Outcome, Slot};
-use http::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE, VARY};
+use crate::slot::{Finish, Outcome, Slot};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, SET_COOKIE, VARY};
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -10,66 +11,106 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+type Saving = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
 pin_project! {
     /// Response future of [`SessionService`](crate::SessionService).
-    pub struct ResponseFuture<F, S: SessionData> {
+    pub struct ResponseFuture<F, S: SessionData, B> {
         #[pin]
         inner: F,
         slot: Arc<Slot<S>>,
         https: bool,
+        // the handler's response, held while the store saves
+        saving: Option<(Response<B>, Saving)>,
     }
 }
 
-impl<F, S: SessionData> ResponseFuture<F, S> {
+impl<F, S: SessionData, B> ResponseFuture<F, S, B> {
     pub(crate) fn new(inner: F, slot: Arc<Slot<S>>, https: bool) -> Self {
-        Self { inner, slot, https }
+        Self {
+            inner,
+            slot,
+            https,
+            saving: None,
+        }
     }
 }
 
-impl<F, S: SessionData> std::fmt::Debug for ResponseFuture<F, S> {
+impl<F, S: SessionData, B> std::fmt::Debug for ResponseFuture<F, S, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("ResponseFuture")
+            .field("saving", &self.saving.is_some())
+            .finish_non_exhaustive()
     }
 }
 
-impl<F, S, ResBody, E> Future for ResponseFuture<F, S>
+impl<F, S, B, E> Future for ResponseFuture<F, S, B>
 where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    S: SessionData,
-    ResBody: Default,
+    F: Future<Output = Result<Response<B>, E>>,
+    S: SessionData + Send,
+    B: From<String>,
 {
-    type Output = Result<Response<ResBody>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        match this.slot.finish(response.status(), *this.https) {
-            Outcome::Nothing => {}
-            Outcome::SetCookie(cookie) => {
-                let headers = response.headers_mut();
-                headers.append(SET_COOKIE, cookie);
-                // a response that sets a session cookie is private to its user
-                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                let varies = headers.get_all(VARY).iter().any(|value| {
-                    value.to_str().is_ok_and(|v| {
-                        v.split(',').any(|item| {
-                            let item = item.trim();
-                            item == "*" || item.eq_ignore_ascii_case("cookie")
-                        })
-                    })
-                });
-                if !varies {
-                    headers.append(VARY, HeaderValue::from_static("cookie"));
+        let mut this = self.project();
+        loop {
+            if let Some((_, saving)) = this.saving.as_mut() {
+                let outcome = ready!(saving.as_mut().poll(cx));
+                if let Some((response, _)) = this.saving.take() {
+                    return Poll::Ready(Ok(apply(response, outcome)));
                 }
             }
-            Outcome::Failed(reason) => {
-                // the handler's answer would claim a change that was not kept
-                tracing::error!(%reason, "replacing the response: the session was not saved");
-                let mut failed = Response::new(ResBody::default());
-                *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                return Poll::Ready(Ok(failed));
+            let response = ready!(this.inner.as_mut().poll(cx))?;
+            match this.slot.finish(response.status(), *this.https) {
+                Finish::Ready(outcome) => return Poll::Ready(Ok(apply(response, outcome))),
+                Finish::Pending(saving) => *this.saving = Some((response, saving)),
             }
         }
-        Poll::Ready(Ok(response))
     }
+}
+
+fn apply<B: From<String>>(mut response: Response<B>, outcome: Outcome) -> Response<B> {
+    match outcome {
+        Outcome::Nothing => response,
+        Outcome::SetCookie(cookie) => {
+            let headers = response.headers_mut();
+            headers.append(SET_COOKIE, cookie);
+            // a response that sets a session cookie is private to its user
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let varies = headers.get_all(VARY).iter().any(|value| {
+                value.to_str().is_ok_and(|v| {
+                    v.split(',').any(|item| {
+                        let item = item.trim();
+                        item == "*" || item.eq_ignore_ascii_case("cookie")
+                    })
+                })
+            });
+            if !varies {
+                headers.append(VARY, HeaderValue::from_static("cookie"));
+            }
+            response
+        }
+        // the handler's answer would claim a change that was not kept
+        Outcome::Failed(reason) => {
+            tracing::error!(%reason, "replacing the response: the session was not saved");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, reason)
+        }
+        Outcome::Unavailable(reason) => {
+            tracing::error!(%reason, "replacing the response: the session store is unavailable");
+            plain(StatusCode::SERVICE_UNAVAILABLE, reason)
+        }
+    }
+}
+
+fn plain<B: From<String>>(status: StatusCode, text: String) -> Response<B> {
+    let mut response = Response::new(B::from(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -5,10 +5,12 @@ use crate::config::{
     Clock, Config, ConfigError, HOST_PREFIX, SameSite, check_duration, valid_attribute,
     valid_cookie_name,
 };
-use crate::data::{SessionData, Storage};
+use crate::data::{FieldSet, Part, SessionData, Storage};
+use crate::id::StoreKey;
 use crate::seal::{KeyRing, Meta, Mode, OpenError, Opened, Sealer};
 use crate::service::SessionService;
-use crate::slot::Engine;
+use crate::slot::{Engine, OutagePolicy, ServerTier};
+use crate::store::{Record, SessionStore};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -51,6 +53,8 @@ pub(crate) struct Shared<S, C> {
     /// Rendered from `config` whenever it changes.
     cookie_attributes: String,
     cookie_name: String,
+    /// Set by [`SessionLayer::with_store`].
+    server: Option<ServerTier>,
     _types: PhantomData<fn() -> (S, C)>,
 }
 
@@ -61,6 +65,7 @@ impl<S, C> Clone for Shared<S, C> {
             sealer: self.sealer.clone(),
             cookie_attributes: self.cookie_attributes.clone(),
             cookie_name: self.cookie_name.clone(),
+            server: self.server.clone(),
             _types: PhantomData,
         }
     }
@@ -82,12 +87,20 @@ impl<S: SessionData, C: Codec> std::fmt::Debug for SessionLayer<S, C> {
             .field("mode", &self.shared.sealer.mode())
             .field("keys", &"REDACTED")
             .field("config", &self.shared.config)
+            .field("server", &self.shared.server)
             .finish()
     }
 }
 
 /// The compile error for `SessionLayer::new` on a non-`Cookie` session type.
-const NEEDS_STORE: &str = "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store; a cookie-only `SessionLayer::new` cannot hold it";
+const NEEDS_STORE: &str = "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store: use `SessionLayer::with_store`";
+
+/// The compile error for `SessionLayer::with_store` on a `Cookie` session type.
+const NO_STORE: &str = "this session type is `Storage::Cookie`: it always lives in its cookie and a store would never be used; use `SessionLayer::new`, or `#[session(storage = \"server\")]` to keep it server-side";
+
+/// The largest encoded session a server layer accepts by default: 1 MiB,
+/// gae-sessions' cap.
+pub const DEFAULT_MAX_SIZE: usize = crate::codec::DECODE_LIMIT;
 
 impl<S: SessionData + Send> SessionLayer<S, Bincode>
 where
@@ -98,6 +111,49 @@ where
     pub fn new(keys: impl Into<KeyRing>) -> Self {
         // short source lines: the compiler quotes them in the error
         const { assert!(matches!(S::STORAGE, Storage::Cookie), "{}", NEEDS_STORE) }
+        Self::build(keys.into(), None)
+    }
+
+    /// A layer keeping sessions server-side in `store`, for session types
+    /// whose [`STORAGE`](SessionData::STORAGE) is [`Storage::Adaptive`] (in
+    /// the cookie while small, see [`with_cookie_threshold`](Self::with_cookie_threshold))
+    /// or [`Storage::Server`] (the cookie carries only a signed ID).
+    ///
+    /// ```
+    /// use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
+    ///
+    /// #[derive(Session, Default)]
+    /// #[session(storage = "server")]
+    /// struct Account {
+    ///     user_id: Option<u64>,
+    /// }
+    ///
+    /// let key = MasterKey::from_secret(&[7; 32])?;
+    /// let layer = SessionLayer::<Account>::with_store(key, MemoryStore::default());
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// For a [`Storage::Cookie`] session type it does not compile: its data
+    /// always fits the cookie, so the store would never be used.
+    pub fn with_store(keys: impl Into<KeyRing>, store: impl SessionStore) -> Self {
+        const { assert!(!matches!(S::STORAGE, Storage::Cookie), "{}", NO_STORE) }
+        let tier = ServerTier {
+            store: Arc::new(store),
+            storage: S::STORAGE,
+            threshold: match S::STORAGE {
+                Storage::Adaptive => {
+                    crate::seal::envelope::cookie_body_budget(S::COOKIE_NAME.len())
+                }
+                _ => 0,
+            },
+            max_size: DEFAULT_MAX_SIZE,
+            outage: OutagePolicy::default(),
+        };
+        Self::build(keys.into(), Some(tier))
+    }
+
+    fn build(keys: KeyRing, server: Option<ServerTier>) -> Self {
         let config = Config::new(S::COOKIE_NAME);
         Self {
             shared: Arc::new(Shared {
@@ -105,6 +161,7 @@ where
                 cookie_name: config.cookie_name().into_owned(),
                 config,
                 sealer: Sealer::new(keys, Mode::default()),
+                server,
                 _types: PhantomData,
             }),
         }
@@ -139,6 +196,7 @@ where
                 sealer: shared.sealer,
                 cookie_attributes: shared.cookie_attributes,
                 cookie_name: shared.cookie_name,
+                server: shared.server,
                 _types: PhantomData,
             }),
         }
@@ -341,6 +399,56 @@ where
         self.edit(|shared| shared.config.ssl_only = ssl_only)
     }
 
+    /// The largest encoding (in bytes) of an [`Storage::Adaptive`] session
+    /// kept in its cookie (gae-sessions' `cookie_only_threshold`); larger
+    /// ones move to the store, and back when they shrink. Default: the
+    /// cookie budget for the cookie's name (about 3 KB). `0` keeps every
+    /// session server-side.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotAdaptive`] unless the layer has a store and the
+    /// session type is `Adaptive`.
+    pub fn with_cookie_threshold(self, bytes: usize) -> Result<Self, ConfigError> {
+        match &self.shared.server {
+            Some(tier) if tier.storage == Storage::Adaptive => {}
+            _ => return Err(ConfigError::NotAdaptive(std::any::type_name::<S>())),
+        }
+        Ok(self.edit(|shared| {
+            if let Some(tier) = &mut shared.server {
+                tier.threshold = bytes;
+            }
+        }))
+    }
+
+    /// The largest encoded session a server layer saves (default 1 MiB);
+    /// saving a larger one fails the request with a 500 that says so.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MaxSize`] for 0, more than 1 MiB (the most a session
+    /// decodes), or a layer without a store.
+    pub fn with_max_size(self, bytes: usize) -> Result<Self, ConfigError> {
+        if self.shared.server.is_none() || bytes == 0 || bytes > DEFAULT_MAX_SIZE {
+            return Err(ConfigError::MaxSize(bytes));
+        }
+        Ok(self.edit(|shared| {
+            if let Some(tier) = &mut shared.server {
+                tier.max_size = bytes;
+            }
+        }))
+    }
+
+    /// What to do when the store fails (default
+    /// [`OutagePolicy::Unavailable`]: 503 with a clear body).
+    pub fn with_outage_policy(self, policy: OutagePolicy) -> Self {
+        self.edit(|shared| {
+            if let Some(tier) = &mut shared.server {
+                tier.outage = policy;
+            }
+        })
+    }
+
     /// Where the layer reads the time (default: the system clock).
     pub fn with_clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -375,6 +483,103 @@ where
     fn seal_body(&self, name: &str, meta: &Meta, body: &[u8]) -> String {
         self.sealer.seal_body::<C>(name, S::FINGERPRINT, meta, body)
     }
+
+    fn keys(&self) -> &KeyRing {
+        self.sealer.keys()
+    }
+
+    fn server(&self) -> Option<&ServerTier> {
+        self.server.as_ref()
+    }
+
+    fn seal_record(
+        &self,
+        key: &StoreKey,
+        meta: &Meta,
+        data: &S,
+        split_quick: bool,
+    ) -> Result<(Vec<u8>, Vec<u8>), CodecError> {
+        let context = key.to_hex();
+        let seal = |part: Part, context: &str| -> Result<Vec<u8>, CodecError> {
+            let mut body = Vec::new();
+            data.encode::<C>(part, &mut body)?;
+            Ok(self
+                .sealer
+                .seal_raw::<C>(context, S::FINGERPRINT, meta, &body))
+        };
+        if split_quick {
+            Ok((
+                seal(Part::Durable, &context)?,
+                seal(Part::Quick, &quick_context(&context))?,
+            ))
+        } else {
+            Ok((seal(Part::All, &context)?, Vec::new()))
+        }
+    }
+
+    fn open_record(
+        &self,
+        key: &StoreKey,
+        record: Record,
+        now: u64,
+        split_quick: bool,
+    ) -> Result<Opened<S>, OpenError> {
+        let context = key.to_hex();
+        let (meta, body, stale_key) =
+            self.sealer
+                .open_raw::<C>(&context, record.data, S::FINGERPRINT)?;
+        if now >= meta.expires_at {
+            return Err(OpenError::Expired(meta.expires_at));
+        }
+        let mut data = S::default_session();
+        let part = if split_quick {
+            Part::Durable
+        } else {
+            Part::All
+        };
+        data.decode::<C>(part, &body).map_err(OpenError::Decode)?;
+        if split_quick && !record.quick.is_empty() {
+            // quick fields are best effort: a bad blob leaves them default
+            let quick = self
+                .sealer
+                .open_raw::<C>(&quick_context(&context), record.quick, S::FINGERPRINT)
+                .and_then(|(_, quick, _)| {
+                    let mut holder = S::default_session();
+                    holder
+                        .decode::<C>(Part::Quick, &quick)
+                        .map_err(OpenError::Decode)?;
+                    Ok(holder)
+                });
+            match quick {
+                Ok(mut holder) => data.take_fields(&mut holder, &quick_fields::<S>()),
+                Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
+            }
+        }
+        // the full encoding, to tell later whether anything changed
+        let body = crate::data::encode_to_vec::<S, C>(&data).map_err(OpenError::Decode)?;
+        Ok(Opened {
+            data,
+            meta,
+            body,
+            stale_key,
+        })
+    }
+}
+
+/// The sealing context of a record's quick-fields blob: distinct from the
+/// durable blob's, so one cannot be passed off as the other.
+fn quick_context(context: &str) -> String {
+    format!("{context}/quick")
+}
+
+fn quick_fields<S: SessionData>() -> FieldSet {
+    let mut set = FieldSet::new();
+    for (index, field) in S::FIELDS.iter().enumerate() {
+        if field.quick {
+            set.insert(index);
+        }
+    }
+    set
 }
 
 impl<Inner, S: SessionData + Send, C: Codec> tower_layer::Layer<Inner> for SessionLayer<S, C>

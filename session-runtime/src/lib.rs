@@ -65,7 +65,7 @@
 //!     .route("/visit", post(visit))
 //!     .layer(SessionLayer::<Visits>::new(key));
 //!
-//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! let request = http::Request::post("/visit").body(axum::body::Body::empty())?;
 //! let response = app.oneshot(request).await?;
 //! let cookie = response.headers()["set-cookie"].to_str()?;
@@ -175,10 +175,11 @@ pub use data::{
     encode_to_vec,
 };
 pub use future::ResponseFuture;
-pub use layer::SessionLayer;
+pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
 pub use seal::{KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
+pub use slot::OutagePolicy;
 pub use store::{Entry, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered};
 
 #[cfg(feature = "derive")]

@@ -55,11 +55,11 @@ where
     Inner: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
     S: SessionData + Send,
     S::Access: Send,
-    ResBody: Default,
+    ResBody: From<String>,
 {
     type Response = Response<ResBody>;
     type Error = Inner::Error;
-    type Future = ResponseFuture<Inner::Future, S>;
+    type Future = ResponseFuture<Inner::Future, S, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

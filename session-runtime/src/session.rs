@@ -36,13 +36,33 @@ pub enum SessionRejection {
         "the session `{0}` is already extracted in this request: extract it once, or drop the first handle before taking another"
     )]
     AlreadyExtracted(&'static str),
+    /// A layer with a store needs an async load: `Session::load(..).await`
+    /// (the axum extractor does that).
+    #[error("the session `{0}` lives server-side: load it with `Session::load(&extensions).await`")]
+    NeedsAsyncLoad(&'static str),
+    /// The session store failed and the layer's outage policy is
+    /// [`OutagePolicy::Unavailable`](crate::OutagePolicy::Unavailable).
+    #[error("the session store is unavailable; please retry")]
+    StoreUnavailable,
 }
 
 impl SessionRejection {
-    /// 500: both are programming errors, not client errors.
+    /// 503 for a store outage; 500 for the others, which are programming
+    /// errors, not client errors.
     #[must_use]
     pub fn status(&self) -> http::StatusCode {
-        http::StatusCode::INTERNAL_SERVER_ERROR
+        match self {
+            Self::StoreUnavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn from_take(err: TakeError, type_name: &'static str) -> Self {
+        match err {
+            TakeError::AlreadyTaken => Self::AlreadyExtracted(type_name),
+            TakeError::NeedsAsync => Self::NeedsAsyncLoad(type_name),
+            TakeError::Unavailable => Self::StoreUnavailable,
+        }
     }
 }
 
@@ -69,6 +89,8 @@ struct Rest {
     existing: Option<crate::slot::Existing>,
     had_cookie: bool,
     control: Control,
+    retire: Option<crate::id::SessionId>,
+    degraded: bool,
 }
 
 impl<S: SessionData + Send> Session<S> {
@@ -83,10 +105,46 @@ impl<S: SessionData + Send> Session<S> {
         let slot = extensions
             .get::<SessionSlot<S>>()
             .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
-        let loaded = slot.0.take().map_err(|TakeError::AlreadyTaken| {
-            SessionRejection::AlreadyExtracted(std::any::type_name::<S>())
-        })?;
+        let loaded = slot
+            .0
+            .take()
+            .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
         Ok(Self::from_loaded(loaded, Arc::clone(&slot.0)))
+    }
+
+    /// Takes the session out of a request's extensions, loading it on
+    /// first use: from the cookie, or from the store for a layer built with
+    /// [`SessionLayer::with_store`](crate::SessionLayer::with_store).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_extensions`](Self::from_extensions), and
+    /// [`SessionRejection::StoreUnavailable`] when the store fails under
+    /// the default outage policy.
+    pub async fn load(extensions: &http::Extensions) -> Result<Self, SessionRejection> {
+        let slot = extensions
+            .get::<SessionSlot<S>>()
+            .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?
+            .clone();
+        let loaded = slot
+            .0
+            .take_async()
+            .await
+            .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
+        Ok(Self::from_loaded(loaded, slot.0))
+    }
+
+    /// As [`load`](Self::load), but `None` when the request carries no
+    /// valid session.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`](Self::load).
+    pub async fn load_existing(
+        extensions: &http::Extensions,
+    ) -> Result<Option<Self>, SessionRejection> {
+        let session = Self::load(extensions).await?;
+        Ok((!session.is_new()).then_some(session))
     }
 
     /// As [`from_extensions`](Self::from_extensions), but `None` when the
@@ -111,6 +169,8 @@ impl<S: SessionData> Session<S> {
             existing,
             had_cookie,
             control,
+            retire,
+            degraded,
         } = loaded;
         Self {
             access: Some(S::Access::from_data(data)),
@@ -119,6 +179,8 @@ impl<S: SessionData> Session<S> {
                 existing,
                 had_cookie,
                 control,
+                retire,
+                degraded,
             }),
             slot,
         }
@@ -131,6 +193,8 @@ impl<S: SessionData> Session<S> {
             existing: None,
             had_cookie: false,
             control: Control::default(),
+            retire: None,
+            degraded: false,
         })
     }
 
@@ -168,14 +232,17 @@ impl<S: SessionData> Session<S> {
         self.rest().control.cycle = true;
     }
 
-    /// Ends the session: the data is reset to its default and the response
-    /// expires the cookie (same name, path and domain). Values set after
-    /// this call start a new session instead.
+    /// Ends the session: the data is reset to its default, a server-side
+    /// record is deleted, and the response expires the cookie (same name,
+    /// path and domain). Values set after this call start a new session,
+    /// with a new ID.
     pub fn terminate(&mut self) {
         self.access = Some(S::Access::from_data(S::default_session()));
         let rest = self.rest();
         rest.changed_before = crate::data::FieldSet::new();
-        rest.existing = None;
+        if let Some(server) = rest.existing.take().and_then(|existing| existing.server) {
+            rest.retire = Some(server.id);
+        }
         rest.control = Control {
             terminated: true,
             ..Control::default()
@@ -228,6 +295,8 @@ impl<S: SessionData> Drop for Session<S> {
             existing: rest.existing,
             had_cookie: rest.had_cookie,
             control: rest.control,
+            retire: rest.retire,
+            degraded: rest.degraded,
         });
     }
 }

@@ -189,7 +189,7 @@ impl Sealer {
     }
 
     /// Seals an already encoded body (`fingerprint` and codec as they were
-    /// used to produce it).
+    /// used to produce it), as base64url text for a cookie.
     #[must_use]
     pub fn seal_body<C: Codec>(
         &self,
@@ -198,7 +198,21 @@ impl Sealer {
         meta: &Meta,
         body: &[u8],
     ) -> String {
-        match self.seal_with::<C>(context, fingerprint, meta, |out| {
+        self.base64
+            .encode(self.seal_raw::<C>(context, fingerprint, meta, body))
+    }
+
+    /// As [`seal_body`](Self::seal_body), as raw bytes: a server record's
+    /// compact blob.
+    #[must_use]
+    pub fn seal_raw<C: Codec>(
+        &self,
+        context: &str,
+        fingerprint: u64,
+        meta: &Meta,
+        body: &[u8],
+    ) -> Vec<u8> {
+        match self.seal_with_nonce::<C>(context, fingerprint, meta, random_nonce, |out| {
             out.extend_from_slice(body);
             Ok(())
         }) {
@@ -214,7 +228,8 @@ impl Sealer {
         meta: &Meta,
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<String, CodecError> {
-        self.seal_with_nonce::<C>(context, fingerprint, meta, random_nonce, body)
+        let sealed = self.seal_with_nonce::<C>(context, fingerprint, meta, random_nonce, body)?;
+        Ok(self.base64.encode(sealed))
     }
 
     fn seal_with_nonce<C: Codec>(
@@ -224,7 +239,7 @@ impl Sealer {
         meta: &Meta,
         nonce: impl FnOnce() -> [u8; NONCE_LEN],
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
-    ) -> Result<String, CodecError> {
+    ) -> Result<Vec<u8>, CodecError> {
         let key = self.keys.current();
         let header = [self.format(), key.id(), C::ID];
         let binding = envelope::Binding::new(context.as_bytes(), &header);
@@ -261,7 +276,7 @@ impl Sealer {
                 buf.extend_from_slice(&tag);
             }
         }
-        Ok(self.base64.encode(&buf))
+        Ok(buf)
     }
 
     /// Opens a sealed session: authenticates, checks codec, schema and expiry
@@ -307,10 +322,28 @@ impl Sealer {
         if value.len() > crate::codec::DECODE_LIMIT * 2 {
             return Err(OpenError::Oversize(value.len()));
         }
-        let mut buf = self
+        let buf = self
             .base64
             .decode(value)
             .map_err(|_| OpenError::NotBase64)?;
+        self.open_raw::<C>(context, buf, fingerprint)
+    }
+
+    /// As [`open_body`](Self::open_body), for a blob from
+    /// [`seal_raw`](Self::seal_raw).
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] saying why the blob is not valid.
+    pub fn open_raw<C: Codec>(
+        &self,
+        context: &str,
+        mut buf: Vec<u8>,
+        fingerprint: u64,
+    ) -> Result<(Meta, Vec<u8>, bool), OpenError> {
+        if buf.len() > crate::codec::DECODE_LIMIT + 1024 {
+            return Err(OpenError::Oversize(buf.len()));
+        }
         let tags = match self.mode {
             Mode::Encrypted => NONCE_LEN + TAG_LEN,
             Mode::Signed => MAC_LEN,
@@ -433,13 +466,14 @@ mod tests {
 
     #[test]
     fn known_answer_encrypted() {
-        let sealed = sealer(Mode::Encrypted)
+        let encrypted = sealer(Mode::Encrypted);
+        let sealed = encrypted
             .seal_with_nonce::<Bincode>("cart", FINGERPRINT, &META, fixed_nonce, |out| {
                 out.extend_from_slice(b"hello");
                 Ok(())
             })
             .unwrap();
-        assert_eq!(sealed, ENCRYPTED);
+        assert_eq!(encrypted.base64.encode(sealed), ENCRYPTED);
         let (meta, body, stale) = sealer(Mode::Encrypted)
             .open_body::<Bincode>("cart", ENCRYPTED, FINGERPRINT)
             .unwrap();

@@ -435,7 +435,7 @@ sql_store! {
     /// (`sqlite-bundled`): nothing to install.
     ///
     /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use session_runtime::store::SqliteStore;
     ///
     /// let store = SqliteStore::connect("sqlite://sessions.db?mode=rwc").await?;

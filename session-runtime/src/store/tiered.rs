@@ -21,7 +21,7 @@ use crate::id::StoreKey;
 /// ```
 /// use session_runtime::{MemoryStore, Tiered};
 /// # #[cfg(feature = "sqlite")]
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let store = Tiered::new(
 ///     MemoryStore::default(),
 ///     session_runtime::store::SqliteStore::in_memory().await?,

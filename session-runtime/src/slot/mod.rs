@@ -5,13 +5,23 @@
 //! handler extracts the session; the handler then owns the typed state (no
 //! lock per field access) and hands it back when its `Session` is dropped.
 //! After the handler returns, the service asks the slot what, if anything,
-//! to write: the decision rules of the session lifecycle live here.
+//! to write: the decision rules of the session lifecycle live here (as a
+//! [`Plan`]), carried out in a cookie here or in a store by [`server`].
+
+mod server;
+
+pub use server::OutagePolicy;
+pub(crate) use server::ServerTier;
 
 use crate::codec::CodecError;
 use crate::config::{Config, unix_secs};
 use crate::cookie_header::RawCookie;
 use crate::data::{FieldSet, SessionData};
-use crate::seal::{Meta, OpenError, Opened};
+use crate::id::{SessionId, StoreKey};
+use crate::seal::{KeyRing, Meta, OpenError, Opened};
+use crate::store::Record;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,6 +35,28 @@ pub(crate) trait Engine<S>: Send + Sync + 'static {
     fn open(&self, name: &str, value: &str, now: u64) -> Result<Opened<S>, OpenError>;
     fn encode(&self, data: &S) -> Result<Vec<u8>, CodecError>;
     fn seal_body(&self, name: &str, meta: &Meta, body: &[u8]) -> String;
+    /// The key ring, to sign server-side session IDs.
+    fn keys(&self) -> &KeyRing;
+    /// The server tier of a layer built with a store.
+    fn server(&self) -> Option<&ServerTier>;
+    /// Seals `data` for the store under `key`: the durable blob and, when
+    /// `split_quick`, the quick fields' blob.
+    fn seal_record(
+        &self,
+        key: &StoreKey,
+        meta: &Meta,
+        data: &S,
+        split_quick: bool,
+    ) -> Result<(Vec<u8>, Vec<u8>), CodecError>;
+    /// Opens a store record sealed by [`seal_record`](Self::seal_record)
+    /// with the same `split_quick`.
+    fn open_record(
+        &self,
+        key: &StoreKey,
+        record: Record,
+        now: u64,
+        split_quick: bool,
+    ) -> Result<Opened<S>, OpenError>;
 }
 
 /// The session as it was loaded from the request.
@@ -33,6 +65,15 @@ pub(crate) struct Existing {
     pub(crate) meta: Meta,
     pub(crate) body: Vec<u8>,
     pub(crate) stale_key: bool,
+    /// Where a server-side session's record is.
+    pub(crate) server: Option<ServerRef>,
+}
+
+/// A server-side session's ID and the record version it was loaded at.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerRef {
+    pub(crate) id: SessionId,
+    pub(crate) version: u64,
 }
 
 /// Lifecycle requests made by the handler.
@@ -53,6 +94,25 @@ pub(crate) struct Loaded<S> {
     /// must expire it.
     pub(crate) had_cookie: bool,
     pub(crate) control: Control,
+    /// A server record to delete at the end of the request (terminated).
+    pub(crate) retire: Option<SessionId>,
+    /// The store failed at load and the outage policy let the handler run:
+    /// nothing is written for this request.
+    pub(crate) degraded: bool,
+}
+
+impl<S: SessionData> Loaded<S> {
+    fn fresh(had_cookie: bool) -> Self {
+        Self {
+            data: S::default_session(),
+            changed: FieldSet::new(),
+            existing: None,
+            had_cookie,
+            control: Control::default(),
+            retire: None,
+            degraded: false,
+        }
+    }
 }
 
 enum State<S> {
@@ -62,6 +122,8 @@ enum State<S> {
     Out,
     /// Extracted and handed back.
     In(Loaded<S>),
+    /// The store failed while loading: nothing is written.
+    Unavailable,
 }
 
 /// What to do to the response.
@@ -70,7 +132,31 @@ pub(crate) enum Outcome {
     Nothing,
     /// Send this cookie.
     SetCookie(http::HeaderValue),
-    /// The session could not be saved: the response must say so.
+    /// The session could not be saved: the response must say so (500).
+    Failed(String),
+    /// The store is unreachable: the response must say so (503).
+    Unavailable(String),
+}
+
+/// The outcome now, or after the store answers.
+pub(crate) enum Finish {
+    Ready(Outcome),
+    Pending(Pin<Box<dyn Future<Output = Outcome> + Send>>),
+}
+
+/// What the lifecycle rules ask for, before it is carried out in a cookie
+/// or in a store.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    Nothing,
+    /// Expire the cookie (and delete the server record).
+    Remove,
+    /// Store this encoded session with these times.
+    Write {
+        body: Vec<u8>,
+        meta: Meta,
+    },
+    /// It cannot be saved.
     Failed(String),
 }
 
@@ -83,6 +169,10 @@ pub(crate) struct Slot<S> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TakeError {
     AlreadyTaken,
+    /// A server-side session must be loaded with `Session::load().await`.
+    NeedsAsync,
+    /// The store failed while loading.
+    Unavailable,
 }
 
 impl<S: SessionData> Slot<S> {
@@ -104,13 +194,22 @@ impl<S: SessionData> Slot<S> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Hands the session to a handler, loading it on first use.
+    /// Hands the session to a handler, loading it on first use. Without
+    /// I/O only: a server layer's cookie needs [`take_async`](Self::take_async).
     pub(crate) fn take(&self) -> Result<Loaded<S>, TakeError> {
         let mut state = self.lock();
         match std::mem::replace(&mut *state, State::Out) {
+            State::Unloaded(Some(raw)) if self.engine.server().is_some() => {
+                *state = State::Unloaded(Some(raw));
+                Err(TakeError::NeedsAsync)
+            }
             State::Unloaded(raw) => Ok(self.load(raw.as_ref())),
             State::In(loaded) => Ok(loaded),
             State::Out => Err(TakeError::AlreadyTaken),
+            State::Unavailable => {
+                *state = State::Unavailable;
+                Err(TakeError::Unavailable)
+            }
         }
     }
 
@@ -119,16 +218,10 @@ impl<S: SessionData> Slot<S> {
         *self.lock() = State::In(loaded);
     }
 
+    /// Opens a sealed cookie (no I/O).
     fn load(&self, raw: Option<&RawCookie>) -> Loaded<S> {
-        let fresh = |had_cookie| Loaded {
-            data: S::default_session(),
-            changed: FieldSet::new(),
-            existing: None,
-            had_cookie,
-            control: Control::default(),
-        };
         let Some(raw) = raw else {
-            return fresh(false);
+            return Loaded::fresh(false);
         };
         let config = self.engine.config();
         let now = unix_secs(&*config.clock);
@@ -137,80 +230,134 @@ impl<S: SessionData> Slot<S> {
             .ok_or(OpenError::NotBase64)
             .and_then(|value| self.engine.open(self.name(), value, now));
         match opened {
-            Ok(opened) => {
-                let absolute_end = config
-                    .absolute_timeout
-                    .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
-                if absolute_end.is_some_and(|end| now >= end) {
-                    tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
-                    return fresh(true);
-                }
-                Loaded {
-                    data: opened.data,
-                    changed: FieldSet::new(),
-                    existing: Some(Existing {
-                        meta: opened.meta,
-                        body: opened.body,
-                        stale_key: opened.stale_key,
-                    }),
-                    had_cookie: true,
-                    control: Control::default(),
-                }
-            }
+            Ok(opened) => self.loaded(opened, None, now),
             Err(reason) => {
                 tracing::debug!(cookie = %self.name(), %reason, "session cookie refused: starting a new session");
-                fresh(true)
+                Loaded::fresh(true)
+            }
+        }
+    }
+
+    /// An opened session, unless it is past its absolute timeout.
+    fn loaded(&self, opened: Opened<S>, server: Option<ServerRef>, now: u64) -> Loaded<S> {
+        let absolute_end = self
+            .engine
+            .config()
+            .absolute_timeout
+            .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
+        if absolute_end.is_some_and(|end| now >= end) {
+            tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
+            let mut fresh = Loaded::fresh(true);
+            // the old record goes with it
+            fresh.retire = server.map(|server| server.id);
+            return fresh;
+        }
+        Loaded {
+            data: opened.data,
+            changed: FieldSet::new(),
+            existing: Some(Existing {
+                meta: opened.meta,
+                body: opened.body,
+                stale_key: opened.stale_key,
+                server,
+            }),
+            had_cookie: true,
+            control: Control::default(),
+            retire: None,
+            degraded: false,
+        }
+    }
+}
+
+// the store's futures hold the session across awaits, so it must be `Send`
+impl<S: SessionData + Send> Slot<S> {
+    /// Hands the session to a handler, loading it (from the store if need
+    /// be) on first use.
+    pub(crate) async fn take_async(&self) -> Result<Loaded<S>, TakeError> {
+        let raw = {
+            let mut state = self.lock();
+            match std::mem::replace(&mut *state, State::Out) {
+                State::Unloaded(raw) => raw,
+                State::In(loaded) => return Ok(loaded),
+                State::Out => return Err(TakeError::AlreadyTaken),
+                State::Unavailable => {
+                    *state = State::Unavailable;
+                    return Err(TakeError::Unavailable);
+                }
+            }
+        };
+        if self.engine.server().is_none() {
+            return Ok(self.load(raw.as_ref()));
+        }
+        match self.load_server(raw.as_ref()).await {
+            Ok(loaded) => Ok(loaded),
+            Err(()) => {
+                *self.lock() = State::Unavailable;
+                Err(TakeError::Unavailable)
             }
         }
     }
 
     /// Decides what the response carries, after the handler returned.
-    pub(crate) fn finish(&self, status: http::StatusCode, https: bool) -> Outcome {
+    pub(crate) fn finish(self: &Arc<Self>, status: http::StatusCode, https: bool) -> Finish {
         let config = self.engine.config();
         if status.is_server_error() {
             // the handler failed: nothing it changed is trusted
-            return Outcome::Nothing;
+            return Finish::Ready(Outcome::Nothing);
         }
         if config.ssl_only && !https {
-            return Outcome::Nothing;
+            return Finish::Ready(Outcome::Nothing);
         }
         let state = std::mem::replace(&mut *self.lock(), State::Out);
+        let server = self.engine.server().is_some();
         let loaded = match state {
-            State::Unloaded(None) => return Outcome::Nothing,
+            State::Unloaded(None) | State::Unavailable => return Finish::Ready(Outcome::Nothing),
+            State::Unloaded(Some(raw)) if config.always_save && server => {
+                let slot = Arc::clone(self);
+                return Finish::Pending(Box::pin(async move {
+                    match slot.load_server(Some(&raw)).await {
+                        Ok(loaded) => slot.finish_server(loaded).await,
+                        Err(()) => Outcome::Nothing,
+                    }
+                }));
+            }
             State::Unloaded(Some(raw)) if config.always_save => self.load(Some(&raw)),
-            State::Unloaded(Some(_)) => return Outcome::Nothing,
+            State::Unloaded(Some(_)) => return Finish::Ready(Outcome::Nothing),
             State::Out => {
                 tracing::warn!(cookie = %self.name(), "session still held when the response was sent (moved into a task?): not saved");
-                return Outcome::Nothing;
+                return Finish::Ready(Outcome::Nothing);
             }
             State::In(loaded) => loaded,
         };
-        self.decide(loaded)
+        if server {
+            let slot = Arc::clone(self);
+            return Finish::Pending(Box::pin(async move { slot.finish_server(loaded).await }));
+        }
+        let now = unix_secs(&*config.clock);
+        Finish::Ready(match self.plan(&loaded, now) {
+            Plan::Nothing => Outcome::Nothing,
+            Plan::Remove => self.removal(),
+            Plan::Write { body, meta } => self.write(&body, &meta, now),
+            Plan::Failed(reason) => Outcome::Failed(reason),
+        })
     }
 
-    fn decide(&self, loaded: Loaded<S>) -> Outcome {
+    /// The lifecycle rules: what to store, if anything.
+    fn plan(&self, loaded: &Loaded<S>, now: u64) -> Plan {
         let config = self.engine.config();
-        let now = unix_secs(&*config.clock);
-        let Loaded {
-            data,
-            changed,
-            existing,
-            had_cookie,
-            control,
-        } = loaded;
-
+        let control = loaded.control;
         let forced = control.cycle
             || control.lifetime.is_some()
             || control.browser_session.is_some()
-            || (config.always_save && existing.is_some());
-        let body = if changed.is_empty() && !forced && !control.terminated {
+            || (config.always_save && loaded.existing.is_some());
+        let body = if loaded.changed.is_empty() && !forced && !control.terminated {
             None
         } else {
-            match self.engine.encode(&data) {
+            match self.engine.encode(&loaded.data) {
                 Ok(body) => Some(body),
                 Err(err) => {
                     tracing::error!(cookie = %self.name(), error = %err, "session could not be encoded: not saved");
-                    return Outcome::Failed(format!("the session could not be saved: {err}"));
+                    return Plan::Failed(format!("the session could not be saved: {err}"));
                 }
             }
         };
@@ -221,38 +368,39 @@ impl<S: SessionData> Slot<S> {
             Ok(default) => default == body,
             Err(_) => false,
         };
-        let Some(existing) = existing else {
+        let Some(existing) = &loaded.existing else {
             return match body {
-                Some(body) if !is_default(&body) => {
-                    self.write(&body, &self.new_meta(None, control, now), now)
-                }
-                _ if control.terminated && had_cookie => self.removal(),
-                _ => Outcome::Nothing,
+                Some(body) if !is_default(&body) => Plan::Write {
+                    meta: self.new_meta(None, control, now),
+                    body,
+                },
+                _ if control.terminated && loaded.had_cookie => Plan::Remove,
+                _ => Plan::Nothing,
             };
         };
 
+        let meta = self.new_meta(Some(existing), control, now);
         match body {
-            Some(body) if body != existing.body || forced => {
-                self.write(&body, &self.new_meta(Some(&existing), control, now), now)
-            }
+            Some(body) if body != existing.body || forced => Plan::Write { body, meta },
             // unchanged: refresh the expiry when enough of the lifetime has
             // passed, and move a session sealed under an old key to the
             // newest one so the old key can be retired
-            _ if existing.stale_key => self.write(
-                &existing.body,
-                &self.new_meta(Some(&existing), control, now),
-                now,
-            ),
+            _ if existing.stale_key => Plan::Write {
+                body: existing.body.clone(),
+                meta,
+            },
             _ => {
                 let lifetime = effective_lifetime(config, &existing.meta, control);
                 let sealed_at = existing.meta.expires_at.saturating_sub(lifetime.as_secs());
                 let due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs();
-                let meta = self.new_meta(Some(&existing), control, now);
                 // near the absolute cap a refresh would not move the expiry
                 if due && meta.expires_at > existing.meta.expires_at {
-                    self.write(&existing.body, &meta, now)
+                    Plan::Write {
+                        body: existing.body.clone(),
+                        meta,
+                    }
                 } else {
-                    Outcome::Nothing
+                    Plan::Nothing
                 }
             }
         }
@@ -295,10 +443,15 @@ impl<S: SessionData> Slot<S> {
             tracing::error!(cookie = %self.name(), len = value.len(), "sealed session exceeds 4096 bytes: not saved");
             return Outcome::Failed("the session is too large for its cookie".to_owned());
         }
+        self.cookie(&value, meta, now)
+    }
+
+    /// `Set-Cookie` for `value`, living as long as `meta` says.
+    fn cookie(&self, value: &str, meta: &Meta, now: u64) -> Outcome {
         let max_age = (!meta.browser_session).then(|| meta.expires_at.saturating_sub(now));
         match crate::cookie_header::set_cookie(
             self.name(),
-            &value,
+            value,
             self.engine.cookie_attributes(),
             max_age,
         ) {

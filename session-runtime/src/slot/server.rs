@@ -1,0 +1,321 @@
+//! Server-side sessions: the cookie carries a signed ID, the store the data.
+//!
+//! Loading verifies the ID's signature before any store query, so forged
+//! or guessed IDs cost nothing and never reach a store; an unknown or
+//! expired ID is never adopted (strict mode): the handler gets a fresh
+//! session, and a new ID is minted only when it first writes. Saving is a
+//! compare-and-set on the record's version; on a conflict the current
+//! record is reloaded and this request's changed fields re-applied to it.
+
+use super::{Loaded, Outcome, Plan, ServerRef, Slot};
+use crate::config::unix_secs;
+use crate::cookie_header::RawCookie;
+use crate::data::{SessionData, Storage};
+use crate::id::{SIGNED_ID_LEN, SessionId};
+use crate::seal::Meta;
+use crate::seal::envelope::COOKIE_LIMIT;
+use crate::store::{Entry, ErasedStore, Saved, StoreError};
+use std::sync::Arc;
+
+/// What a layer does when its session store fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OutagePolicy {
+    /// Answer `503 Service Unavailable` with a plain-text body saying that
+    /// the session store is unavailable (the default). When loading fails
+    /// the extractor rejects, so the handler does not run; when saving
+    /// fails the handler's response is replaced, since it would claim a
+    /// change that was not kept. What was saved before stays saved.
+    #[default]
+    Unavailable,
+    /// Let requests through: a session that cannot be loaded is empty for
+    /// this request and nothing is written for it (so the user's cookie is
+    /// kept for when the store is back); a failed save is logged and the
+    /// response goes out without `Set-Cookie`.
+    Continue,
+}
+
+/// The server side of a layer built with a store.
+#[derive(Clone)]
+pub(crate) struct ServerTier {
+    pub(crate) store: Arc<dyn ErasedStore>,
+    pub(crate) storage: Storage,
+    /// Adaptive sessions whose encoding is at most this long live in the
+    /// cookie; 0 keeps every session server-side.
+    pub(crate) threshold: usize,
+    /// The largest encoded session accepted.
+    pub(crate) max_size: usize,
+    pub(crate) outage: OutagePolicy,
+}
+
+impl std::fmt::Debug for ServerTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTier")
+            .field("store", &self.store.name())
+            .field("storage", &self.storage)
+            .field("cookie_threshold", &self.threshold)
+            .field("max_size", &self.max_size)
+            .field("outage", &self.outage)
+            .finish()
+    }
+}
+
+/// Conflicting writes merged before a save gives up.
+const MAX_MERGES: usize = 5;
+/// Fresh IDs tried when one is taken (2^-256 each: never, in practice).
+const MAX_ID_ATTEMPTS: usize = 3;
+
+impl<S: SessionData + Send> Slot<S> {
+    fn tier(&self) -> &ServerTier {
+        match self.engine.server() {
+            Some(tier) => tier,
+            None => unreachable!("only layers with a store take the server path"),
+        }
+    }
+
+    /// Whether quick fields are sealed apart for a cache tier.
+    fn split_quick(&self) -> bool {
+        self.tier().store.splits_quick() && S::FIELDS.iter().any(|field| field.quick)
+    }
+
+    /// Loads the session a server layer's cookie points to. `Err` means
+    /// the store failed and the outage policy says to stop.
+    pub(super) async fn load_server(&self, raw: Option<&RawCookie>) -> Result<Loaded<S>, ()> {
+        let Some(raw) = raw else {
+            return Ok(Loaded::fresh(false));
+        };
+        let value = raw.value().unwrap_or_default();
+        if value.len() != SIGNED_ID_LEN {
+            // a sealed cookie: where small Adaptive sessions live
+            if self.tier().storage == Storage::Server {
+                tracing::debug!(cookie = %self.name(), "data cookie for a server-only session: starting a new session");
+                return Ok(Loaded::fresh(true));
+            }
+            return Ok(self.load(Some(raw)));
+        }
+        let keys = self.engine.keys();
+        let (id, stale_id) = match SessionId::verify(value, keys) {
+            Ok(verified) => verified,
+            Err(reason) => {
+                tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
+                return Ok(Loaded::fresh(true));
+            }
+        };
+        let key = id.store_key();
+        let now = unix_secs(&*self.engine.config().clock);
+        let record = match self.tier().store.load(&key, now).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
+                return Ok(Loaded::fresh(true));
+            }
+            Err(err) => {
+                self.log_outage("load", &err);
+                return match self.tier().outage {
+                    OutagePolicy::Unavailable => Err(()),
+                    _ => Ok(Loaded {
+                        degraded: true,
+                        ..Loaded::fresh(true)
+                    }),
+                };
+            }
+        };
+        let version = record.version;
+        match self
+            .engine
+            .open_record(&key, record, now, self.split_quick())
+        {
+            Ok(mut opened) => {
+                opened.stale_key |= stale_id;
+                Ok(self.loaded(opened, Some(ServerRef { id, version }), now))
+            }
+            Err(reason) => {
+                tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
+                Ok(Loaded::fresh(true))
+            }
+        }
+    }
+
+    /// Carries out the plan for a server layer.
+    pub(super) async fn finish_server(self: Arc<Self>, loaded: Loaded<S>) -> Outcome {
+        if loaded.degraded {
+            // the store was down at load: writing would replace the user's
+            // cookie with a new, empty session
+            return Outcome::Nothing;
+        }
+        let now = unix_secs(&*self.engine.config().clock);
+        let plan = self.plan(&loaded, now);
+        if let Some(id) = &loaded.retire {
+            // terminated (or timed out): its data must not outlive the cookie
+            if let Err(err) = self.tier().store.delete(&id.store_key()).await {
+                return self.save_failed("delete", &err);
+            }
+        }
+        match plan {
+            Plan::Nothing => Outcome::Nothing,
+            Plan::Failed(reason) => Outcome::Failed(reason),
+            Plan::Remove => self.removal(),
+            Plan::Write { body, meta } => self.store(loaded, &body, &meta, now).await,
+        }
+    }
+
+    async fn store(&self, loaded: Loaded<S>, body: &[u8], meta: &Meta, now: u64) -> Outcome {
+        let tier = self.tier();
+        if body.len() > tier.max_size {
+            tracing::error!(cookie = %self.name(), len = body.len(), max = tier.max_size, "session over its size cap: not saved");
+            return Outcome::Failed(format!(
+                "the session is {} bytes encoded, over the cap of {} bytes: not saved",
+                body.len(),
+                tier.max_size
+            ));
+        }
+        let previous = loaded.existing.as_ref().and_then(|e| e.server.clone());
+        if tier.storage == Storage::Adaptive && body.len() <= tier.threshold {
+            let value = self.engine.seal_body(self.name(), meta, body);
+            if self.name().len() + 1 + value.len() <= COOKIE_LIMIT {
+                if let Some(previous) = previous {
+                    // small again: back to the cookie. Without the ID the old
+                    // record is unreachable; it is deleted, or reaped
+                    self.forget(&previous.id, "moved to the cookie").await;
+                }
+                return self.cookie(&value, meta, now);
+            }
+        }
+        match previous {
+            Some(previous) if !loaded.control.cycle => {
+                self.save_existing(previous, loaded, meta, now).await
+            }
+            previous => {
+                let outcome = self.create(loaded.data, meta, now).await;
+                if let (Some(previous), Outcome::SetCookie(_)) = (previous, &outcome) {
+                    // cycle_id: the old ID must stop working
+                    if let Err(err) = tier.store.delete(&previous.id.store_key()).await {
+                        return self.save_failed("delete", &err);
+                    }
+                }
+                outcome
+            }
+        }
+    }
+
+    async fn save_existing(
+        &self,
+        server: ServerRef,
+        loaded: Loaded<S>,
+        meta: &Meta,
+        now: u64,
+    ) -> Outcome {
+        let key = server.id.store_key();
+        let split = self.split_quick();
+        let Loaded {
+            mut data, changed, ..
+        } = loaded;
+        let mut version = server.version;
+        for _ in 0..MAX_MERGES {
+            let (blob, quick) = match self.engine.seal_record(&key, meta, &data, split) {
+                Ok(sealed) => sealed,
+                Err(err) => {
+                    return Outcome::Failed(format!("the session could not be saved: {err}"));
+                }
+            };
+            let entry = Entry {
+                data: &blob,
+                quick: &quick,
+                expires_at: meta.expires_at,
+            };
+            let current = match self.tier().store.save(&key, entry, version, now).await {
+                Ok(Saved::Saved { .. }) => {
+                    return self.cookie(&server.id.sign(self.engine.keys()), meta, now);
+                }
+                Ok(Saved::Missing) => {
+                    // terminated or expired meanwhile: never resurrected
+                    tracing::info!(cookie = %self.name(), session = %server.id.log_tag(self.engine.keys()), "session ended by another request: not recreated");
+                    return self.removal();
+                }
+                Ok(Saved::Conflict(current)) => current,
+                Err(err) => return self.save_failed("save", &err),
+            };
+            // another request saved first: keep its data, re-apply ours
+            version = current.version;
+            match self.engine.open_record(&key, current, now, split) {
+                Ok(opened) => {
+                    let mut merged = opened.data;
+                    merged.take_fields(&mut data, &changed);
+                    data = merged;
+                }
+                Err(reason) => {
+                    tracing::error!(cookie = %self.name(), %reason, "concurrent session record does not open: not saved");
+                    return Outcome::Failed(
+                        "the session changed concurrently and could not be merged".to_owned(),
+                    );
+                }
+            }
+        }
+        Outcome::Failed("the session is being changed by too many requests at once".to_owned())
+    }
+
+    // owned: a `&S` held across an await would need `S: Sync`
+    async fn create(&self, data: S, meta: &Meta, now: u64) -> Outcome {
+        let split = self.split_quick();
+        for _ in 0..MAX_ID_ATTEMPTS {
+            let id = match SessionId::generate() {
+                Ok(id) => id,
+                Err(err) => {
+                    tracing::error!(error = %err, "OS random source failed: session not saved");
+                    return Outcome::Failed("no session id could be generated".to_owned());
+                }
+            };
+            let key = id.store_key();
+            let (blob, quick) = match self.engine.seal_record(&key, meta, &data, split) {
+                Ok(sealed) => sealed,
+                Err(err) => {
+                    return Outcome::Failed(format!("the session could not be saved: {err}"));
+                }
+            };
+            let entry = Entry {
+                data: &blob,
+                quick: &quick,
+                expires_at: meta.expires_at,
+            };
+            match self.tier().store.create(&key, entry).await {
+                Ok(true) => return self.cookie(&id.sign(self.engine.keys()), meta, now),
+                Ok(false) => continue,
+                Err(err) => return self.save_failed("create", &err),
+            }
+        }
+        Outcome::Failed("no free session id".to_owned())
+    }
+
+    /// Deletes a record whose loss only costs space (it is unreachable).
+    async fn forget(&self, id: &SessionId, why: &str) {
+        if let Err(err) = self.tier().store.delete(&id.store_key()).await {
+            tracing::warn!(cookie = %self.name(), why, error = %err, "old session record not deleted; the reaper will remove it");
+        }
+    }
+
+    fn log_outage(&self, operation: &str, err: &StoreError) {
+        tracing::error!(
+            cookie = %self.name(),
+            store = self.tier().store.name(),
+            operation,
+            error = %err,
+            source = ?std::error::Error::source(err),
+            "session store failed"
+        );
+    }
+
+    fn save_failed(&self, operation: &str, err: &StoreError) -> Outcome {
+        self.log_outage(operation, err);
+        if let StoreError::TooLarge { len, max } = err {
+            return Outcome::Failed(format!(
+                "the sealed session is {len} bytes, over the store's limit of {max}: not saved"
+            ));
+        }
+        match self.tier().outage {
+            OutagePolicy::Unavailable => Outcome::Unavailable(
+                "the session store is unavailable; nothing was changed, please retry".to_owned(),
+            ),
+            _ => Outcome::Nothing,
+        }
+    }
+}
