@@ -2,6 +2,7 @@
 //! cookie-tier session, a controllable clock, and helpers to read responses.
 
 pub mod conformance;
+pub mod probe;
 
 use axum::Router;
 use axum::extract::Path;

@@ -304,3 +304,67 @@ pub trait SessionStore: Send + Sync + 'static {
         async { Ok(None) }
     }
 }
+
+/// A shared store: the layer and the [reaper](crate::cleanup) can hold the
+/// same one.
+impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
+    const NAME: &'static str = S::NAME;
+    const SPLITS_QUICK: bool = S::SPLITS_QUICK;
+    const KEEPS_QUICK: bool = S::KEEPS_QUICK;
+    const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
+
+    fn create(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::create(self, key, entry)
+    }
+
+    fn load(
+        &self,
+        key: &StoreKey,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+        S::load(self, key, now)
+    }
+
+    fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send {
+        S::save(self, key, entry, version, now)
+    }
+
+    fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::put(self, key, entry, version)
+    }
+
+    fn delete(&self, key: &StoreKey) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::delete(self, key)
+    }
+
+    fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        S::delete_expired(self, now, dormant_for, limit)
+    }
+
+    fn stats(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<StoreStats>, StoreError>> + Send {
+        S::stats(self, now)
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Probe`]: a real store with call counters and an outage switch, to
+//! check what reaches a store's write path and how the layer behaves when
+//! the store goes down. Every call that passes goes to the real store.
+
+use session_runtime::id::StoreKey;
+use session_runtime::{Entry, Record, Saved, SessionStore, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Counts and an outage switch around `S`.
+#[derive(Debug)]
+pub struct Probe<S> {
+    inner: Arc<S>,
+    state: Arc<ProbeState>,
+}
+
+impl<S> Clone for Probe<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+/// What a [`Probe`] saw; shared by its clones.
+#[derive(Debug, Default)]
+pub struct ProbeState {
+    /// Calls to `load`.
+    pub loads: AtomicUsize,
+    /// Calls to `create`, `save` and `put`.
+    pub writes: AtomicUsize,
+    /// Calls to `delete`.
+    pub deletes: AtomicUsize,
+    /// While set, every call fails as a backend error.
+    pub down: AtomicBool,
+}
+
+impl<S: SessionStore> Probe<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            state: Arc::default(),
+        }
+    }
+
+    /// The counters and the switch.
+    #[must_use]
+    pub fn state(&self) -> &ProbeState {
+        &self.state
+    }
+
+    /// The real store.
+    #[must_use]
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Takes the store down (`true`) or back up.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.state.down.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(
+                "probe",
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "store is down"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<S: SessionStore> SessionStore for Probe<S> {
+    const NAME: &'static str = S::NAME;
+    const SPLITS_QUICK: bool = S::SPLITS_QUICK;
+    const KEEPS_QUICK: bool = S::KEEPS_QUICK;
+    const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        self.check(&self.state.writes)?;
+        self.inner.create(key, entry).await
+    }
+
+    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        self.check(&self.state.loads)?;
+        self.inner.load(key, now).await
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        self.check(&self.state.writes)?;
+        self.inner.save(key, entry, version, now).await
+    }
+
+    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+        self.check(&self.state.writes)?;
+        self.inner.put(key, entry, version).await
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        self.check(&self.state.deletes)?;
+        self.inner.delete(key).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.inner.delete_expired(now, dormant_for, limit).await
+    }
+}

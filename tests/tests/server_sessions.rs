@@ -1,0 +1,698 @@
+//! Adaptive and Server sessions through the layer: where the data lives,
+//! strict IDs, lifecycle, concurrency, outages and size caps, over real
+//! stores.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{Request, Response, StatusCode, header};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use session_runtime::id::{SIGNED_ID_LEN, SessionId};
+use session_runtime::store::{MemcachedStore, SqliteStore};
+use session_runtime::{
+    KeyRing, MasterKey, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
+};
+use sessionkit_tests::TestClock;
+use sessionkit_tests::probe::Probe;
+use sessionkit_tests::servers::address;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tower::ServiceExt as _;
+
+/// Unbounded: in the cookie while small, in the store when large.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "notes")]
+struct Notes {
+    text: String,
+    count: u32,
+    /// Cache-only with a tiered store.
+    #[session(quick)]
+    flash: String,
+}
+
+/// Always server-side.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "account", storage = "server")]
+struct Account {
+    user: Option<u64>,
+    cart: Vec<u32>,
+}
+
+fn key() -> MasterKey {
+    MasterKey::from_secret(&[42; 32]).unwrap()
+}
+
+fn notes_app(layer: SessionLayer<Notes>, barrier: Option<Arc<tokio::sync::Barrier>>) -> Router {
+    Router::new()
+        .route(
+            "/show",
+            get(|notes: Session<Notes>| async move {
+                format!("{}|{}|{}", notes.text(), notes.count(), notes.flash())
+            }),
+        )
+        .route(
+            "/text/{text}",
+            post(
+                |mut notes: Session<Notes>, Path(text): Path<String>| async move {
+                    notes.set_text(text);
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/long/{len}",
+            post(
+                |mut notes: Session<Notes>, Path(len): Path<usize>| async move {
+                    notes.set_text("x".repeat(len));
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/count",
+            post(|mut notes: Session<Notes>| async move {
+                *notes.count_mut() += 1;
+                "ok"
+            }),
+        )
+        .route(
+            "/flash/{text}",
+            post(
+                |mut notes: Session<Notes>, Path(text): Path<String>| async move {
+                    notes.set_flash(text);
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/race/{what}",
+            // both racing requests load before either saves
+            post(
+                |State(barrier): State<Option<Arc<tokio::sync::Barrier>>>,
+                 mut notes: Session<Notes>,
+                 Path(what): Path<String>| async move {
+                    if what == "count" {
+                        *notes.count_mut() += 1;
+                    } else {
+                        notes.set_text(what);
+                    }
+                    if let Some(barrier) = barrier {
+                        barrier.wait().await;
+                    }
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/cycle",
+            post(|mut notes: Session<Notes>| async move {
+                notes.cycle_id();
+                "ok"
+            }),
+        )
+        .route(
+            "/logout",
+            post(|mut notes: Session<Notes>| async move {
+                notes.terminate();
+                "bye"
+            }),
+        )
+        .with_state(barrier)
+        .layer(layer)
+}
+
+fn account_app(layer: SessionLayer<Account>) -> Router {
+    Router::new()
+        .route(
+            "/whoami",
+            get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
+        )
+        .route(
+            "/login/{user}",
+            post(
+                |mut account: Session<Account>, Path(user): Path<u64>| async move {
+                    account.set_user(Some(user));
+                    account.cycle_id();
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/add/{item}",
+            post(
+                |mut account: Session<Account>, Path(item): Path<u32>| async move {
+                    account.cart_mut().push(item);
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/logout",
+            post(|mut account: Session<Account>| async move {
+                account.terminate();
+                "bye"
+            }),
+        )
+        .layer(layer)
+}
+
+/// One browser: carries the session cookie from response to request.
+struct Browser {
+    app: Router,
+    cookie: Option<String>,
+    name: &'static str,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: String,
+    set_cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: Router, name: &'static str) -> Self {
+        Self {
+            app,
+            cookie: None,
+            name,
+        }
+    }
+
+    async fn send(&mut self, method: &str, uri: &str) -> Reply {
+        let reply = request(&self.app, method, uri, self.cookie.as_deref(), self.name).await;
+        if let Some(set) = &reply.set_cookie {
+            self.cookie = (!set.is_empty()).then(|| set.clone());
+        }
+        reply
+    }
+}
+
+async fn request(app: &Router, method: &str, uri: &str, cookie: Option<&str>, name: &str) -> Reply {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(value) = cookie {
+        builder = builder.header(header::COOKIE, format!("{name}={value}"));
+    }
+    let response: Response<Body> = app
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let set_cookie = response.headers().get(header::SET_COOKIE).map(|value| {
+        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+        parsed.value().to_owned()
+    });
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+        set_cookie,
+    }
+}
+
+async fn records<S: SessionStore>(store: &S) -> u64 {
+    store.stats(0).await.unwrap().expect("counts").records
+}
+
+#[tokio::test]
+async fn adaptive_sessions_move_between_cookie_and_store_and_back() {
+    let store = Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Notes>::with_store(key(), store.clone())
+        .with_cookie_threshold(100)
+        .unwrap();
+    let mut browser = Browser::new(notes_app(layer, None), "notes");
+
+    browser.send("POST", "/text/small").await;
+    let cookie = browser.cookie.clone().unwrap();
+    assert_ne!(
+        cookie.len(),
+        SIGNED_ID_LEN,
+        "small: the data is in the cookie"
+    );
+    assert_eq!(records(store.inner()).await, 0);
+
+    browser.send("POST", "/long/500").await;
+    let id = browser.cookie.clone().unwrap();
+    assert_eq!(
+        id.len(),
+        SIGNED_ID_LEN,
+        "large: the cookie holds a signed id"
+    );
+    assert_eq!(records(store.inner()).await, 1);
+    let shown = browser.send("GET", "/show").await;
+    assert_eq!(shown.body, format!("{}|0|", "x".repeat(500)));
+    assert!(shown.set_cookie.is_none(), "a read writes nothing");
+
+    browser.send("POST", "/text/small-again").await;
+    let cookie = browser.cookie.clone().unwrap();
+    assert_ne!(
+        cookie.len(),
+        SIGNED_ID_LEN,
+        "small again: back in the cookie"
+    );
+    assert_eq!(records(store.inner()).await, 0, "and the row is deleted");
+    assert_eq!(browser.send("GET", "/show").await.body, "small-again|0|");
+}
+
+#[tokio::test]
+async fn a_zero_threshold_keeps_every_session_server_side() {
+    let layer = SessionLayer::<Notes>::with_store(key(), MemoryStore::default())
+        .with_cookie_threshold(0)
+        .unwrap();
+    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    browser.send("POST", "/text/a").await;
+    assert_eq!(browser.cookie.as_ref().unwrap().len(), SIGNED_ID_LEN);
+    assert_eq!(browser.send("GET", "/show").await.body, "a|0|");
+}
+
+#[tokio::test]
+async fn server_sessions_keep_only_a_signed_id_in_the_cookie_and_seal_the_row() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+
+    browser.send("POST", "/add/7").await;
+    browser.send("POST", "/add/8").await;
+    let id = browser.cookie.clone().unwrap();
+    assert_eq!(id.len(), SIGNED_ID_LEN);
+    assert_eq!(records(&store).await, 1, "one row, updated in place");
+    assert_eq!(browser.send("GET", "/whoami").await.body, "None");
+
+    // the row is filed under the hash of the id, at its second version
+    let (id, _) = SessionId::verify(&id, &KeyRing::new(key())).unwrap();
+    let record = store.load(&id.store_key(), 0).await.unwrap().unwrap();
+    assert_eq!(record.version, 2);
+}
+
+#[tokio::test]
+async fn a_row_moved_to_another_key_does_not_open() {
+    let shared = Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Account>::with_store(key(), shared.clone());
+    let mut alice = Browser::new(account_app(layer.clone()), "account");
+    let mut mallory = Browser::new(account_app(layer), "account");
+    alice.send("POST", "/add/1").await;
+    mallory.send("POST", "/add/2").await;
+    let keys = KeyRing::new(key());
+    let alice_key = SessionId::verify(alice.cookie.as_ref().unwrap(), &keys)
+        .unwrap()
+        .0
+        .store_key();
+    let mallory_key = SessionId::verify(mallory.cookie.as_ref().unwrap(), &keys)
+        .unwrap()
+        .0
+        .store_key();
+    // mallory swaps alice's row into her own key (a poisoned store)
+    let alice_row = shared.inner().load(&alice_key, 0).await.unwrap().unwrap();
+    shared
+        .inner()
+        .put(&mallory_key, alice_row.entry(), alice_row.version)
+        .await
+        .unwrap();
+    let reply = mallory.send("GET", "/whoami").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body, "None",
+        "refused: a fresh session, not alice's data"
+    );
+}
+
+#[tokio::test]
+async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
+    let store = Probe::new(SqliteStore::in_memory().await.unwrap());
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let app = account_app(layer);
+    let other_key = KeyRing::new(MasterKey::from_secret(&[9; 32]).unwrap());
+    let mut random = [0u8; 49];
+    for i in 0..10_000 {
+        let forged = match i % 3 {
+            // random bytes of a signed id's shape
+            0 => {
+                rand_fill(&mut random);
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+            }
+            // a real id signed with someone else's key
+            1 => SessionId::generate().unwrap().sign(&other_key),
+            // garbage
+            _ => format!("{i:x}"),
+        };
+        let reply = request(&app, "GET", "/whoami", Some(&forged), "account").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, "None");
+        assert!(
+            reply.set_cookie.is_none(),
+            "a read of a forged id writes nothing"
+        );
+    }
+    assert_eq!(records(store.inner()).await, 0, "0 rows");
+    assert_eq!(store.state().writes.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        store.state().loads.load(Ordering::SeqCst),
+        0,
+        "refused before any store query"
+    );
+
+    // a validly signed but unknown id is looked up once and never adopted
+    let unknown = SessionId::generate().unwrap().sign(&KeyRing::new(key()));
+    let reply = request(&app, "POST", "/add/1", Some(&unknown), "account").await;
+    let minted = reply.set_cookie.unwrap();
+    assert_ne!(minted, unknown, "a new id is minted on the first write");
+    assert_eq!(records(store.inner()).await, 1);
+}
+
+fn rand_fill(bytes: &mut [u8]) {
+    for chunk in bytes.chunks_mut(32) {
+        let id = SessionId::generate().unwrap().store_key();
+        chunk.copy_from_slice(&id.as_bytes()[..chunk.len()]);
+    }
+}
+
+#[tokio::test]
+async fn cycle_id_replaces_the_id_and_deletes_the_old_row() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    browser.send("POST", "/add/5").await;
+    let before = browser.cookie.clone().unwrap();
+
+    browser.send("POST", "/login/77").await;
+    let after = browser.cookie.clone().unwrap();
+    assert_ne!(before, after, "login cycles the id");
+    assert_eq!(records(&store).await, 1, "the old row is gone");
+    assert_eq!(browser.send("GET", "/whoami").await.body, "Some(77)");
+
+    // the pre-login id (fixated by an attacker) no longer works
+    let app = browser.app.clone();
+    let stale = request(&app, "GET", "/whoami", Some(&before), "account").await;
+    assert_eq!(stale.body, "None");
+}
+
+#[tokio::test]
+async fn terminate_deletes_the_row_and_expires_the_cookie() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    browser.send("POST", "/login/1").await;
+    let id = browser.cookie.clone().unwrap();
+    assert_eq!(records(&store).await, 1);
+
+    let reply = browser.send("POST", "/logout").await;
+    assert_eq!(reply.set_cookie.as_deref(), Some(""), "cookie expired");
+    assert_eq!(records(&store).await, 0, "server data deleted");
+    let replay = request(&browser.app, "GET", "/whoami", Some(&id), "account").await;
+    assert_eq!(replay.body, "None", "the old cookie is useless");
+}
+
+#[tokio::test]
+async fn concurrent_requests_changing_different_fields_both_survive() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let layer = SessionLayer::<Notes>::with_store(key(), store.clone())
+        .with_cookie_threshold(0)
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let mut browser = Browser::new(notes_app(layer, Some(barrier)), "notes");
+    // a first write without the barrier's partner would block: use /text
+    browser.send("POST", "/text/start").await;
+    let cookie = browser.cookie.clone().unwrap();
+
+    let app = browser.app.clone();
+    let (a, b) = tokio::join!(
+        request(&app, "POST", "/race/count", Some(&cookie), "notes"),
+        request(&app, "POST", "/race/changed", Some(&cookie), "notes"),
+    );
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    let shown = request(&app, "GET", "/show", Some(&cookie), "notes").await;
+    assert_eq!(shown.body, "changed|1|", "neither update was lost");
+}
+
+#[tokio::test]
+async fn a_store_outage_answers_503_and_loses_nothing_saved_before() {
+    let store = Probe::new(SqliteStore::in_memory().await.unwrap());
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    browser.send("POST", "/login/3").await;
+    browser.send("POST", "/add/1").await;
+
+    store.set_down(true);
+    let read = browser.send("GET", "/whoami").await;
+    assert_eq!(read.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        read.body.contains("session store is unavailable"),
+        "{}",
+        read.body
+    );
+    let write = browser.send("POST", "/add/2").await;
+    assert_eq!(write.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(write.set_cookie.is_none(), "the cookie is kept");
+
+    store.set_down(false);
+    assert_eq!(browser.send("GET", "/whoami").await.body, "Some(3)");
+    let keys = KeyRing::new(key());
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys)
+        .unwrap()
+        .0;
+    assert!(
+        store
+            .inner()
+            .load(&id.store_key(), 0)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_new_session_failing_to_save_answers_503_with_a_body() {
+    let store = Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    store.set_down(true);
+    let reply = browser.send("POST", "/add/1").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.body.contains("unavailable"), "{}", reply.body);
+    assert!(reply.set_cookie.is_none());
+}
+
+#[tokio::test]
+async fn the_continue_policy_serves_an_empty_session_and_keeps_the_cookie() {
+    let store = Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Account>::with_store(key(), store.clone())
+        .with_outage_policy(OutagePolicy::Continue);
+    let mut browser = Browser::new(account_app(layer), "account");
+    browser.send("POST", "/login/9").await;
+    let cookie = browser.cookie.clone();
+
+    store.set_down(true);
+    let read = browser.send("GET", "/whoami").await;
+    assert_eq!((read.status, read.body.as_str()), (StatusCode::OK, "None"));
+    let write = browser.send("POST", "/add/1").await;
+    assert_eq!(write.status, StatusCode::OK);
+    assert!(
+        write.set_cookie.is_none(),
+        "nothing written over the real session"
+    );
+    assert_eq!(browser.cookie, cookie);
+
+    store.set_down(false);
+    assert_eq!(browser.send("GET", "/whoami").await.body, "Some(9)");
+}
+
+#[tokio::test]
+async fn saving_over_the_size_cap_is_a_clear_error() {
+    let layer = SessionLayer::<Notes>::with_store(key(), MemoryStore::default())
+        .with_max_size(1000)
+        .unwrap();
+    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    let reply = browser.send("POST", "/long/5000").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        reply.body.contains("over the cap of 1000 bytes"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        SessionLayer::<Notes>::with_store(key(), MemoryStore::default())
+            .with_max_size(2 << 20)
+            .is_err(),
+        "no cap above what a session can decode"
+    );
+    assert!(
+        SessionLayer::<Account>::with_store(key(), MemoryStore::default())
+            .with_cookie_threshold(10)
+            .is_err(),
+        "a threshold only means something for Adaptive sessions"
+    );
+}
+
+#[tokio::test]
+async fn quick_fields_live_in_the_cache_only() {
+    let durable = SqliteStore::in_memory().await.unwrap();
+    let cache = Probe::new(MemoryStore::default());
+    let layer =
+        SessionLayer::<Notes>::with_store(key(), Tiered::new(cache.clone(), durable.clone()))
+            .with_cookie_threshold(0)
+            .unwrap();
+    let mut browser = Browser::new(notes_app(layer.clone(), None), "notes");
+    browser.send("POST", "/text/kept").await;
+    browser.send("POST", "/flash/hello").await;
+    assert_eq!(browser.send("GET", "/show").await.body, "kept|0|hello");
+
+    let keys = KeyRing::new(key());
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys)
+        .unwrap()
+        .0;
+    let row = durable.load(&id.store_key(), 0).await.unwrap().unwrap();
+    assert!(row.quick.is_empty(), "the durable row has no quick fields");
+    let cached = cache
+        .inner()
+        .load(&id.store_key(), 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!cached.quick.is_empty(), "the cache has them");
+
+    // the cache loses the entry: durable data stays, quick fields go
+    cache.inner().delete(&id.store_key()).await.unwrap();
+    assert_eq!(browser.send("GET", "/show").await.body, "kept|0|");
+}
+
+#[tokio::test]
+async fn expired_server_sessions_are_not_loaded() {
+    let clock = TestClock::new();
+    let layer = SessionLayer::<Account>::with_store(key(), MemoryStore::default())
+        .with_lifetime(Duration::from_secs(60))
+        .unwrap()
+        .with_clock(clock.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    browser.send("POST", "/login/4").await;
+    // past a quarter of the lifetime, a read slides the expiry
+    clock.advance(Duration::from_secs(30));
+    let read = browser.send("GET", "/whoami").await;
+    assert_eq!(read.body, "Some(4)");
+    assert!(read.set_cookie.is_some(), "refreshed");
+    clock.advance(Duration::from_secs(45));
+    assert_eq!(browser.send("GET", "/whoami").await.body, "Some(4)");
+    // idle for a whole lifetime: gone
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(browser.send("GET", "/whoami").await.body, "None");
+}
+
+#[tokio::test]
+async fn from_extensions_explains_that_server_sessions_load_asynchronously() {
+    let layer = SessionLayer::<Account>::with_store(key(), MemoryStore::default());
+    let app = Router::new()
+        .route(
+            "/sync",
+            get(|request: Request<Body>| async move {
+                match Session::<Account>::from_extensions(request.extensions()) {
+                    Ok(_) => "loaded".to_owned(),
+                    Err(rejection) => rejection.to_string(),
+                }
+            }),
+        )
+        .layer(layer);
+    let id = SessionId::generate().unwrap().sign(&KeyRing::new(key()));
+    let reply = request(&app, "GET", "/sync", Some(&id), "account").await;
+    assert!(reply.body.contains("Session::load"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
+    let Some(memcached_bin) = address("SESSIONKIT_MEMCACHED_BIN") else {
+        return;
+    };
+    // our own memcached, so the test can restart it
+    let port = free_port();
+    let mut server = Memcached::start(&memcached_bin, port);
+    let cache = MemcachedStore::connect([format!("127.0.0.1:{port}")])
+        .await
+        .unwrap();
+    let durable = SqliteStore::in_memory().await.unwrap();
+    let layer = SessionLayer::<Account>::with_store(key(), Tiered::new(cache, durable.clone()));
+    let app = account_app(layer);
+    let mut browsers: Vec<Browser> = (0..20)
+        .map(|_| Browser::new(app.clone(), "account"))
+        .collect();
+    for (user, browser) in browsers.iter_mut().enumerate() {
+        assert_eq!(
+            browser.send("POST", &format!("/login/{user}")).await.status,
+            StatusCode::OK
+        );
+    }
+
+    // down: reads fall back to the durable store, writes still succeed
+    server.stop();
+    for (user, browser) in browsers.iter_mut().enumerate() {
+        let reply = browser.send("GET", "/whoami").await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (StatusCode::OK, format!("Some({user})"))
+        );
+    }
+    assert_eq!(
+        browsers[0].send("POST", "/add/1").await.status,
+        StatusCode::OK
+    );
+
+    // back, empty: every session is still there
+    server = Memcached::start(&memcached_bin, port);
+    for (user, browser) in browsers.iter_mut().enumerate() {
+        let reply = browser.send("GET", "/whoami").await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (StatusCode::OK, format!("Some({user})"))
+        );
+    }
+    assert_eq!(records(&durable).await, 20);
+    server.stop();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Memcached(std::process::Child);
+
+impl Memcached {
+    fn start(bin: &str, port: u16) -> Self {
+        let mut command = std::process::Command::new(bin);
+        command.args([
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "0",
+            "-m",
+            "16",
+        ]);
+        // memcached refuses to run as root without a user to drop to
+        command.args(["-u", "root"]);
+        let child = command.spawn().expect("memcached starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self(child);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("memcached did not listen on {port}");
+    }
+
+    fn stop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
