@@ -149,6 +149,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bound;
+pub mod cleanup;
 pub mod codec;
 pub mod config;
 mod cookie_header;

@@ -117,6 +117,7 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         dormant_for: u64,
         limit: usize,
     ) -> Result<usize, StoreError> {
+        self.check(&self.state.deletes)?;
         self.inner.delete_expired(now, dormant_for, limit).await
     }
 }

@@ -185,3 +185,45 @@ async fn sql_stores_refuse_oversized_records_and_odd_table_names() {
     );
     assert!(store.clone().with_table("x; DROP TABLE y").is_err());
 }
+
+#[tokio::test]
+async fn the_reaper_cleans_up_in_the_background_and_survives_store_errors() {
+    use session_runtime::cleanup::Reaper;
+    use sessionkit_tests::TestClock;
+    use sessionkit_tests::probe::Probe;
+
+    let clock = TestClock::new();
+    let store = Probe::new(sqlite("reaper").await);
+    store.inner().migrate().await.unwrap();
+    let now = clock.secs();
+    for i in 0..30 {
+        let key = SessionId::generate().unwrap().store_key();
+        // 25 expired, 5 live
+        let expires_at = if i < 25 { now - 10 } else { now + 3600 };
+        store
+            .create(&key, Entry::new(b"x", expires_at))
+            .await
+            .unwrap();
+    }
+    store.set_down(true);
+    let reaper = Reaper::new()
+        .with_interval(std::time::Duration::from_millis(20))
+        .with_limit(7)
+        .with_clock(clock.clone())
+        .spawn(store.clone());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(reaper.is_running(), "store errors do not stop the reaper");
+    assert_eq!(store.inner().stats(now).await.unwrap().unwrap().records, 30);
+
+    store.set_down(false);
+    let mut records = 30;
+    for _ in 0..100 {
+        records = store.inner().stats(now).await.unwrap().unwrap().records;
+        if records == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(records, 5, "every expired session removed, live ones kept");
+    reaper.stop();
+}
