@@ -177,7 +177,7 @@ pub use data::{
 };
 pub use future::ResponseFuture;
 pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
-pub use seal::{KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
+pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
 pub use slot::OutagePolicy;

@@ -1,2 +1,303 @@
-//! placeholder
-fn main() {}
+//! `sessionkit`: operate session stores and debug session cookies.
+//!
+//! ```text
+//! sessionkit keygen
+//! sessionkit migrate --database-url sqlite://sessions.db
+//! sessionkit reap --database-url postgres://app@db/app --dormant-for 1d --limit 1000
+//! sessionkit inspect 'cart=AbsB…' --key-env SESSION_SECRET
+//! sessionkit stats --database-url mysql://app@db/app
+//! ```
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use session_runtime::cleanup::delete_expired_in_batches;
+use session_runtime::id::{SIGNED_ID_LEN, SessionId};
+use session_runtime::store::{DEFAULT_TABLE, MySqlStore, PostgresStore, SqliteStore};
+use session_runtime::{KeyRing, MasterKey, Mode, SessionStore, StoreError};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Parser)]
+#[command(
+    name = "sessionkit",
+    version,
+    about = "Operate sessionkit session stores and debug session cookies"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a fresh 64-byte secret (base64url) for `MasterKey::from_env`.
+    Keygen,
+    /// Create the sessions table and its index, if missing (idempotent).
+    Migrate(Database),
+    /// Delete expired sessions in batches of `--limit` rows.
+    Reap {
+        #[command(flatten)]
+        database: Database,
+        /// Only sessions expired at least this long ago (`90`, `90s`, `15m`, `12h`, `7d`).
+        #[arg(long, default_value = "0", value_parser = parse_duration)]
+        dormant_for: Duration,
+        /// Rows per batch: each batch is one short DELETE.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+    },
+    /// Open a session cookie with the key in an environment variable and
+    /// print what it holds (times, codec, schema fingerprint, encoded body).
+    Inspect {
+        /// The cookie as `name=value`, or its value with `--cookie-name`.
+        cookie: String,
+        /// The environment variable holding the secret (base64).
+        #[arg(long)]
+        key_env: String,
+        /// The cookie's name, when COOKIE is only the value.
+        #[arg(long)]
+        cookie_name: Option<String>,
+        /// Another environment variable with the previous secret, during a
+        /// key rotation.
+        #[arg(long)]
+        previous_key_env: Option<String>,
+    },
+    /// Count sessions, live and expired.
+    Stats(Database),
+}
+
+#[derive(Args)]
+struct Database {
+    /// `sqlite://file.db`, `postgres://…` or `mysql://…` (MariaDB too).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The sessions table.
+    #[arg(long, default_value = DEFAULT_TABLE)]
+    table: String,
+}
+
+enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+    MySql(MySqlStore),
+}
+
+/// Runs `$body` with `$store` bound to the concrete store.
+macro_rules! with_store {
+    ($any:expr, |$store:ident| $body:expr) => {
+        match $any {
+            Store::Sqlite($store) => $body,
+            Store::Postgres($store) => $body,
+            Store::MySql($store) => $body,
+        }
+    };
+}
+
+impl Database {
+    async fn connect(&self) -> Result<Store, StoreError> {
+        let url = self.database_url.as_str();
+        let scheme = url.split(':').next().unwrap_or_default();
+        Ok(match scheme {
+            "sqlite" => Store::Sqlite(SqliteStore::connect(url).await?.with_table(&self.table)?),
+            "postgres" | "postgresql" => {
+                Store::Postgres(PostgresStore::connect(url).await?.with_table(&self.table)?)
+            }
+            "mysql" | "mariadb" => Store::MySql(
+                MySqlStore::connect(&url.replacen("mariadb:", "mysql:", 1))
+                    .await?
+                    .with_table(&self.table)?,
+            ),
+            other => {
+                return Err(StoreError::backend(
+                    "cli",
+                    format!("unsupported database scheme `{other}`: use sqlite, postgres or mysql"),
+                ));
+            }
+        })
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 12h or 7d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(scale)))
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&err),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&*err),
+    }
+}
+
+fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprintln!("error: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Keygen => println!("{}", MasterKey::generate_secret()?),
+        Command::Migrate(database) => {
+            with_store!(database.connect().await?, |store| store.migrate().await?);
+            println!("table `{}` is ready", database.table);
+        }
+        Command::Reap {
+            database,
+            dormant_for,
+            limit,
+        } => {
+            let limit = usize::try_from(limit)?;
+            let now = now();
+            let reaped = with_store!(database.connect().await?, |store| {
+                reap(&store, now, dormant_for, limit).await?
+            });
+            println!(
+                "removed {} expired sessions in {} batches of at most {limit}",
+                reaped.removed, reaped.batches
+            );
+        }
+        Command::Inspect {
+            cookie,
+            key_env,
+            cookie_name,
+            previous_key_env,
+        } => inspect(&cookie, &key_env, cookie_name, previous_key_env)?,
+        Command::Stats(database) => {
+            let stats = with_store!(database.connect().await?, |store| store
+                .stats(now())
+                .await?);
+            if let Some(stats) = stats {
+                println!("sessions: {}", stats.records);
+                println!("expired (waiting for reap): {}", stats.expired);
+                println!("live: {}", stats.records.saturating_sub(stats.expired));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn reap<S: SessionStore>(
+    store: &S,
+    now: u64,
+    dormant_for: Duration,
+    limit: usize,
+) -> Result<session_runtime::cleanup::Reaped, StoreError> {
+    let cutoff = now.saturating_sub(dormant_for.as_secs());
+    let total = store.stats(cutoff).await?.map_or(0, |stats| stats.expired);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} sessions removed ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let reaped = delete_expired_in_batches(store, now, dormant_for, limit, |removed| {
+        bar.set_position(removed as u64);
+    })
+    .await;
+    bar.finish_and_clear();
+    reaped
+}
+
+fn inspect(
+    cookie: &str,
+    key_env: &str,
+    cookie_name: Option<String>,
+    previous_key_env: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (name, value) = match (cookie.split_once('='), cookie_name) {
+        (_, Some(name)) => (name, cookie.to_owned()),
+        (Some((name, value)), None) => (name.trim().to_owned(), value.trim().to_owned()),
+        (None, None) => return Err("give the cookie as `name=value`, or pass --cookie-name".into()),
+    };
+    let mut keys = KeyRing::new(MasterKey::from_env(key_env)?);
+    if let Some(previous) = previous_key_env {
+        keys = keys.with_previous(MasterKey::from_env(&previous)?);
+    }
+    if value.len() == SIGNED_ID_LEN {
+        let (id, stale) = SessionId::verify(&value, &keys)?;
+        println!(
+            "server-side session id (signature valid{})",
+            if stale { ", older key" } else { "" }
+        );
+        println!("store key: {}", id.store_key().to_hex());
+        return Ok(());
+    }
+    let mut last_error = None;
+    for mode in [Mode::Encrypted, Mode::Signed] {
+        let sealer = session_runtime::Sealer::new(keys.clone(), mode);
+        match sealer.inspect(&name, &value) {
+            Ok(opened) => {
+                let now = now();
+                let codec = match opened.codec_id {
+                    1 => "bincode",
+                    2 => "postcard",
+                    _ => "unknown",
+                };
+                println!(
+                    "cookie: {name} ({mode:?}, key id {}{})",
+                    opened.key_id,
+                    if opened.stale_key { ", older key" } else { "" }
+                );
+                println!("codec: {codec} ({})", opened.codec_id);
+                println!("schema fingerprint: {:#018x}", opened.fingerprint);
+                println!(
+                    "issued at: {} ({} s ago)",
+                    opened.meta.issued_at,
+                    now.saturating_sub(opened.meta.issued_at)
+                );
+                let expiry = if opened.meta.expires_at > now {
+                    format!("in {} s", opened.meta.expires_at - now)
+                } else {
+                    "EXPIRED".to_owned()
+                };
+                println!("expires at: {} ({expiry})", opened.meta.expires_at);
+                if opened.meta.lifetime > 0 {
+                    println!("own lifetime: {} s", opened.meta.lifetime);
+                }
+                println!("browser session: {}", opened.meta.browser_session);
+                println!("body ({} bytes): {}", opened.body.len(), hex(&opened.body));
+                return Ok(());
+            }
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(match last_error {
+        Some(err) => Box::new(err),
+        None => "no mode to try".into(),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -131,6 +131,24 @@ pub struct Opened<S> {
     pub stale_key: bool,
 }
 
+/// An authenticated envelope, not decoded: see [`Sealer::inspect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The id of the key that sealed it.
+    pub key_id: u8,
+    /// The codec's id (see [`Codec::ID`]).
+    pub codec_id: u8,
+    /// The session struct's fingerprint at sealing time.
+    pub fingerprint: u64,
+    /// The sealed times.
+    pub meta: Meta,
+    /// The encoded session.
+    pub body: Vec<u8>,
+    /// Sealed with an older key of the ring.
+    pub stale_key: bool,
+}
+
 /// Seals and opens envelopes with a key ring in one [`Mode`].
 ///
 /// Cheap to share (`Arc` it): the key schedules are computed once.
@@ -338,9 +356,36 @@ impl Sealer {
     pub fn open_raw<C: Codec>(
         &self,
         context: &str,
-        mut buf: Vec<u8>,
+        buf: Vec<u8>,
         fingerprint: u64,
     ) -> Result<(Meta, Vec<u8>, bool), OpenError> {
+        let opened = self.authenticate(context, buf, Some((C::ID, fingerprint)))?;
+        Ok((opened.meta, opened.body, opened.stale_key))
+    }
+
+    /// Authenticates a cookie value sealed by any session type and codec,
+    /// for debugging (`sessionkit inspect`): the body is returned encoded.
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] when the value is not authentic under these keys
+    /// in this mode.
+    pub fn inspect(&self, context: &str, value: &str) -> Result<Inspection, OpenError> {
+        let buf = self
+            .base64
+            .decode(value)
+            .map_err(|_| OpenError::NotBase64)?;
+        self.authenticate(context, buf, None)
+    }
+
+    /// Authenticates `buf`, then checks the codec and fingerprint when
+    /// `expect` gives them.
+    fn authenticate(
+        &self,
+        context: &str,
+        mut buf: Vec<u8>,
+        expect: Option<(u8, u64)>,
+    ) -> Result<Inspection, OpenError> {
         if buf.len() > crate::codec::DECODE_LIMIT + 1024 {
             return Err(OpenError::Oversize(buf.len()));
         }
@@ -398,9 +443,11 @@ impl Sealer {
             });
         };
         // authenticated from here on
-        if header[2] != C::ID {
+        if let Some((codec, _)) = expect
+            && header[2] != codec
+        {
             return Err(OpenError::Codec {
-                expected: C::ID,
+                expected: codec,
                 found: header[2],
             });
         }
@@ -411,7 +458,9 @@ impl Sealer {
         let payload_end = buf.len() - trailer;
         let payload = &buf[payload_start..payload_end];
         let (found, meta) = envelope::read_meta(payload).ok_or(OpenError::Truncated)?;
-        if found != fingerprint {
+        if let Some((_, fingerprint)) = expect
+            && found != fingerprint
+        {
             return Err(OpenError::SchemaChanged {
                 expected: fingerprint,
                 found,
@@ -419,7 +468,14 @@ impl Sealer {
         }
         buf.truncate(payload_end);
         buf.drain(..payload_start + META_LEN);
-        Ok((meta, buf, stale_key))
+        Ok(Inspection {
+            key_id: header[1],
+            codec_id: header[2],
+            fingerprint: found,
+            meta,
+            body: buf,
+            stale_key,
+        })
     }
 }
 

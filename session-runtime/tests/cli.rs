@@ -1,0 +1,221 @@
+//! The `sessionkit` command, run as a process.
+#![cfg(feature = "cli")]
+
+use session_runtime::id::SessionId;
+use session_runtime::store::{PostgresStore, SqliteStore};
+use session_runtime::{KeyRing, MasterKey, Meta, Mode, Sealer, SessionStore};
+use std::process::{Command, Output};
+
+fn sessionkit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sessionkit"));
+    command.args(args).env_remove("DATABASE_URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("sessionkit runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "sessionkit failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn sqlite_url(name: &str) -> (String, std::path::PathBuf) {
+    let path =
+        std::env::temp_dir().join(format!("sessionkit-cli-{name}-{}.db", std::process::id()));
+    std::fs::remove_file(&path).ok();
+    (format!("sqlite://{}?mode=rwc", path.display()), path)
+}
+
+#[test]
+fn keygen_prints_fresh_usable_secrets() {
+    let first = stdout(&sessionkit(&["keygen"], &[]));
+    let second = stdout(&sessionkit(&["keygen"], &[]));
+    assert_ne!(first, second);
+    MasterKey::from_base64(first.trim()).expect("a usable secret");
+}
+
+/// 100,000 expired rows and 10 live ones, inserted in one statement.
+const FILL_SQLITE: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100010) \
+     INSERT INTO sessionkit_sessions (id, data, expires_at, version) \
+     SELECT randomblob(32), x'00', CASE WHEN i <= 100000 THEN 1000 ELSE 4000000000 END, 1 FROM n";
+const FILL_POSTGRES: &str = "INSERT INTO reap_test (id, data, expires_at, version) \
+     SELECT sha256(int8send(i)), '\\x00', CASE WHEN i <= 100000 THEN 1000 ELSE 4000000000 END, 1 \
+     FROM generate_series(1, 100010) AS i";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reap_deletes_100000_expired_rows_in_batches_and_keeps_live_ones() {
+    let (url, path) = sqlite_url("reap");
+    assert!(stdout(&sessionkit(&["migrate", "--database-url", &url], &[])).contains("ready"));
+    // idempotent
+    stdout(&sessionkit(&["migrate", "--database-url", &url], &[]));
+    let store = SqliteStore::connect(&url).await.unwrap();
+    sqlx::query(FILL_SQLITE)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let before = store.stats(2_000).await.unwrap().unwrap();
+    assert_eq!((before.records, before.expired), (100_010, 100_000));
+
+    let out = stdout(&sessionkit(
+        &["reap", "--database-url", &url, "--limit", "5000"],
+        &[],
+    ));
+    assert!(
+        out.contains("removed 100000 expired sessions in 21 batches of at most 5000"),
+        "{out}"
+    );
+    let after = store.stats(2_000).await.unwrap().unwrap();
+    assert_eq!(
+        (after.records, after.expired),
+        (10, 0),
+        "live rows untouched"
+    );
+
+    let stats = stdout(&sessionkit(&["stats"], &[("DATABASE_URL", &url)]));
+    assert!(stats.contains("sessions: 10"), "{stats}");
+    store.pool().close().await;
+    std::fs::remove_file(path).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reap_on_postgres_respects_dormant_for() {
+    let Ok(url) = std::env::var("SESSIONKIT_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must have postgres: run tests/run.sh"
+        );
+        eprintln!("SKIPPED: SESSIONKIT_POSTGRES_URL is not set");
+        return;
+    };
+    let args = ["--database-url", &url, "--table", "reap_test"];
+    stdout(&sessionkit(&[&["migrate"][..], &args].concat(), &[]));
+    let store = PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table("reap_test")
+        .unwrap();
+    sqlx::query("TRUNCATE reap_test")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(FILL_POSTGRES)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    // expired in 1970, but not dormant for 100 years: nothing goes
+    let kept = stdout(&sessionkit(
+        &[
+            &["reap", "--dormant-for", "36500d", "--limit", "10000"][..],
+            &args,
+        ]
+        .concat(),
+        &[],
+    ));
+    assert!(
+        kept.contains("removed 0 expired sessions in 1 batches"),
+        "{kept}"
+    );
+    let out = stdout(&sessionkit(
+        &[&["reap", "--limit", "10000"][..], &args].concat(),
+        &[],
+    ));
+    assert!(
+        out.contains("removed 100000 expired sessions in 11 batches of at most 10000"),
+        "{out}"
+    );
+    assert_eq!(store.stats(2_000).await.unwrap().unwrap().records, 10);
+    sqlx::query("DROP TABLE reap_test")
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[test]
+fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
+    let secret = stdout(&sessionkit(&["keygen"], &[]));
+    let secret = secret.trim();
+    let keys = KeyRing::new(MasterKey::from_base64(secret).unwrap());
+    let meta = Meta {
+        issued_at: 1_700_000_000,
+        expires_at: 4_000_000_000,
+        lifetime: 0,
+        browser_session: false,
+    };
+    for mode in [Mode::Encrypted, Mode::Signed] {
+        let value = Sealer::new(keys.clone(), mode)
+            .seal_body::<session_runtime::Bincode>("cart", 0xfeed, &meta, b"hello");
+        let out = stdout(&sessionkit(
+            &[
+                "inspect",
+                &format!("cart={value}"),
+                "--key-env",
+                "TEST_SECRET",
+            ],
+            &[("TEST_SECRET", secret)],
+        ));
+        assert!(out.contains(&format!("{mode:?}")), "{out}");
+        assert!(out.contains("body (5 bytes): 68656c6c6f"), "{out}");
+        assert!(out.contains("0x000000000000feed"), "{out}");
+        assert!(out.contains("issued at: 1700000000"), "{out}");
+
+        // under another name the binding fails: refused, with a reason
+        let refused = sessionkit(
+            &[
+                "inspect",
+                &format!("other={value}"),
+                "--key-env",
+                "TEST_SECRET",
+            ],
+            &[("TEST_SECRET", secret)],
+        );
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("error:"));
+    }
+    let id = SessionId::generate().unwrap();
+    let out = stdout(&sessionkit(
+        &[
+            "inspect",
+            &id.sign(&keys),
+            "--cookie-name",
+            "account",
+            "--key-env",
+            "TEST_SECRET",
+        ],
+        &[("TEST_SECRET", secret)],
+    ));
+    assert!(out.contains(&id.store_key().to_hex()), "{out}");
+    let missing = sessionkit(&["inspect", "a=b", "--key-env", "NOT_SET_ANYWHERE"], &[]);
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = sessionkit(
+        &["reap", "--database-url", "oracle://x", "--limit", "5"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database scheme"));
+    let out = sessionkit(
+        &["reap", "--database-url", "sqlite://x", "--limit", "0"],
+        &[],
+    );
+    assert!(!out.status.success(), "a zero limit is refused");
+    let out = sessionkit(
+        &[
+            "reap",
+            "--database-url",
+            "sqlite://x",
+            "--dormant-for",
+            "3w",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown unit"));
+}
