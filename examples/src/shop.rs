@@ -1,11 +1,14 @@
 //! A small shop: log in, fill a cart, pick preferences, log out.
 //!
-//! Two typed sessions, each in its own sealed cookie:
+//! Two typed sessions:
 //!
-//! * [`Prefs`] — theme and currency; lives across logins.
-//! * [`Cart`] — who is logged in and what they picked. Bounded, so the
-//!   compiler stores it in a cookie; it moves to the server tier once that
-//!   exists.
+//! * [`Prefs`] — theme and currency; bounded and small, so the compiler
+//!   keeps it in one sealed cookie. Lives across logins.
+//! * [`Cart`] — who is logged in, what they picked and a gift note. The
+//!   note is free text, so the cart has no size bound and is `Adaptive`:
+//!   in its cookie while small, in the server store (a cache in front of
+//!   SQL) once it grows past the cookie threshold, and back when it
+//!   shrinks.
 //!
 //! Pages that do not touch a session send no `Set-Cookie`; reading a session
 //! without changing it sends none either.
@@ -18,6 +21,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use session_runtime::{
     BoundedString, BoundedVec, ConfigError, KeyRing, MaxEncodedLen, Session, SessionLayer,
+    SessionStore,
 };
 use std::fmt::Write as _;
 
@@ -38,7 +42,15 @@ pub struct Cart {
     pub user: Option<BoundedString<32>>,
     /// What is in the cart.
     pub lines: BoundedVec<Line, 12>,
+    /// A note for the gift wrap: free text, hence no size bound.
+    pub gift_note: String,
 }
+
+/// Longest gift note accepted.
+const MAX_NOTE: usize = 4000;
+
+/// Carts whose encoding is longer than this live server-side.
+pub const CART_COOKIE_THRESHOLD: usize = 512;
 
 /// Display preferences.
 #[derive(Serialize, Deserialize, MaxEncodedLen, Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,7 +119,8 @@ const CATALOGUE: &[Product] = &[
 /// Most of one product a cart holds.
 const MAX_QUANTITY: u8 = 99;
 
-/// The router with both session layers.
+/// The router with both session layers; carts that outgrow their cookie go
+/// to `store`.
 ///
 /// `secure` sets the cookies' `Secure` attribute: keep it on except for
 /// plain-HTTP development on a host that is not `localhost`.
@@ -115,9 +128,15 @@ const MAX_QUANTITY: u8 = 99;
 /// # Errors
 ///
 /// [`ConfigError`] when the cookie settings are refused.
-pub fn app(keys: impl Into<KeyRing>, secure: bool) -> Result<Router, ConfigError> {
+pub fn app(
+    keys: impl Into<KeyRing>,
+    secure: bool,
+    store: impl SessionStore,
+) -> Result<Router, ConfigError> {
     let keys = keys.into();
-    let cart = SessionLayer::<Cart>::new(keys.clone()).with_secure(secure)?;
+    let cart = SessionLayer::<Cart>::with_store(keys.clone(), store)
+        .with_cookie_threshold(CART_COOKIE_THRESHOLD)?
+        .with_secure(secure)?;
     let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
     Ok(Router::new()
         .route("/", get(home))
@@ -126,6 +145,7 @@ pub fn app(keys: impl Into<KeyRing>, secure: bool) -> Result<Router, ConfigError
         .route("/logout", post(logout))
         .route("/cart/add", post(add))
         .route("/cart/remove", post(remove))
+        .route("/cart/note", post(note))
         .route("/prefs", post(set_prefs))
         .layer(cart)
         .layer(prefs))
@@ -207,6 +227,16 @@ async fn home(cart: Option<Session<Cart>>, prefs: Option<Session<Prefs>>) -> Htm
             price(total, currency)
         );
     }
+    let note = cart
+        .as_ref()
+        .map(|c| c.gift_note().clone())
+        .unwrap_or_default();
+    let _ = write!(
+        page,
+        "<h2>Gift note</h2><form method=post action=/cart/note><textarea name=note rows=3 cols=60 maxlength={MAX_NOTE}>{}</textarea> \
+         <button>Save note</button></form><p><small>Short carts live in their cookie; a long note moves the cart to the server.</small></p>",
+        escape(&note)
+    );
     let selected = |on: bool| if on { " selected" } else { "" };
     let _ = write!(
         page,
@@ -288,6 +318,23 @@ async fn remove(mut cart: Session<Cart>, Form(form): Form<SkuForm>) -> Redirect 
         }
     }
     Redirect::to("/")
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    note: String,
+}
+
+async fn note(mut cart: Session<Cart>, Form(form): Form<NoteForm>) -> Response {
+    if form.note.len() > MAX_NOTE {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "notes are at most 4000 bytes",
+        )
+            .into_response();
+    }
+    cart.set_gift_note(form.note);
+    Redirect::to("/").into_response()
 }
 
 #[derive(Deserialize)]

@@ -675,10 +675,11 @@ impl Memcached {
         ]);
         // memcached refuses to run as root without a user to drop to
         command.args(["-u", "root"]);
-        let child = command.spawn().expect("memcached starts");
+        // owned at once, so `Drop` reaps it on every path
+        let server = Self(command.spawn().expect("memcached starts"));
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self(child);
+                return server;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,13 +1,19 @@
 //! The shop example served on loopback and driven like a browser: the
 //! acceptance walk-through of the request path.
 
-use session_runtime::MasterKey;
+use session_runtime::id::SIGNED_ID_LEN;
+use session_runtime::store::SqliteStore;
+use session_runtime::{MasterKey, MemoryStore, Tiered};
 use std::net::SocketAddr;
 
 async fn serve() -> SocketAddr {
     let key = MasterKey::from_secret(&[5; 32]).unwrap();
     // plain HTTP: the jar would keep `Secure` cookies for https only
-    let app = sessionkit_examples::shop::app(key, false).unwrap();
+    let store = Tiered::new(
+        MemoryStore::default(),
+        SqliteStore::in_memory().await.unwrap(),
+    );
+    let app = sessionkit_examples::shop::app(key, false, store).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -21,6 +27,13 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    cookie::Cookie::parse(set_cookie.to_owned())
+        .unwrap()
+        .value()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -145,6 +158,39 @@ async fn shop_walkthrough() {
         "the name is escaped"
     );
     assert!(page.contains("2 × Hazelnut spread"));
+
+    // a long gift note outgrows the cookie: the cart moves to the store and
+    // the cookie carries only its signed id; a short one brings it back
+    let long_note = "Happy birthday! ".repeat(60);
+    let response = client
+        .post(url("/cart/note"))
+        .form(&[("note", long_note.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&response);
+    let value = cookie_value(&cookies[0]);
+    assert_eq!(value.len(), SIGNED_ID_LEN, "a signed id: {}", cookies[0]);
+    let page = client
+        .get(url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Happy birthday!") && page.contains("2 × Hazelnut spread"));
+    let response = client
+        .post(url("/cart/note"))
+        .form(&[("note", "Short.")])
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&response);
+    assert!(
+        cookie_value(&cookies[0]).len() > SIGNED_ID_LEN,
+        "back in the cookie"
+    );
 
     // logging out expires the cart cookie; preferences stay
     let response = client.post(url("/logout")).send().await.unwrap();
