@@ -123,6 +123,39 @@
 //! | `derive` | yes | re-exports `#[derive(Session)]` and `#[derive(MaxEncodedLen)]` |
 //! | `postcard` | no | the [`Postcard`] codec (postcard 1.x) next to the default [`Bincode`] |
 //! | `axum` | no | `Session<S>` and `Option<Session<S>>` as axum extractors (via `axum-core`) |
+//! | `tokio` | no | the background [`cleanup::Reaper`] |
+//! | `sqlite` | no | [`store::SqliteStore`] (SQLite compiled in) |
+//! | `postgres` | no | [`store::PostgresStore`] |
+//! | `mysql` | no | [`store::MySqlStore`] (MySQL, MariaDB) |
+//! | `redis` | no | [`store::RedisStore`] over a connection manager |
+//! | `redis-cluster` | no | `RedisStore::cluster` for Redis Cluster |
+//! | `memcached` | no | [`store::MemcachedStore`] (several servers) |
+//! | `cli` | no | the `sessionkit` binary: `keygen`, `migrate`, `reap`, `inspect`, `stats` |
+//!
+//! # Server-side sessions
+//!
+//! Session types whose storage is [`Storage::Adaptive`] or
+//! [`Storage::Server`] need a store: [`SessionLayer::with_store`]. The
+//! cookie then carries a signed 256-bit ID (or, for a small Adaptive
+//! session, the sealed data); the store keeps one sealed row per session,
+//! keyed by the SHA-256 of the ID. Forged IDs are refused before any store
+//! query, unknown IDs are never adopted, saves are compare-and-set with a
+//! field-level merge on conflict, and a store outage answers 503 (see
+//! [`OutagePolicy`]). [`Tiered`] puts a cache in front of a durable store.
+//!
+//! ```
+//! use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
+//!
+//! #[derive(Session, Default)]
+//! struct Notes {
+//!     text: String, // unbounded: Adaptive
+//! }
+//!
+//! let layer = SessionLayer::<Notes>::with_store(MasterKey::from_secret(&[3; 32])?, MemoryStore::default())
+//!     .with_cookie_threshold(0)?; // always server-side
+//! # let _ = layer;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Codecs
 //!
@@ -145,7 +178,9 @@
 //!   of them, or use the default encrypted mode.
 //! * A cookie session cannot be revoked before it expires: whoever holds the
 //!   cookie holds the session. `#[session(storage = "server")]` is for data
-//!   that must be revocable.
+//!   that must be revocable: [`Session::terminate`] deletes its row.
+//! * Server rows are sealed too, with the row's key as associated data: a
+//!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bound;

@@ -11,7 +11,7 @@ use super::{Loaded, Outcome, Plan, ServerRef, Slot};
 use crate::config::unix_secs;
 use crate::cookie_header::RawCookie;
 use crate::data::{SessionData, Storage};
-use crate::id::{SIGNED_ID_LEN, SessionId};
+use crate::id::{SIGNED_ID_LEN, SessionId, StoreKey};
 use crate::seal::Meta;
 use crate::seal::envelope::COOKIE_LIMIT;
 use crate::store::{Entry, ErasedStore, Saved, StoreError};
@@ -212,11 +212,9 @@ impl<S: SessionData + Send> Slot<S> {
         } = loaded;
         let mut version = server.version;
         for _ in 0..MAX_MERGES {
-            let (blob, quick) = match self.engine.seal_record(&key, meta, &data, split) {
+            let (blob, quick) = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
-                Err(err) => {
-                    return Outcome::Failed(format!("the session could not be saved: {err}"));
-                }
+                Err(failed) => return failed,
             };
             let entry = Entry {
                 data: &blob,
@@ -256,7 +254,6 @@ impl<S: SessionData + Send> Slot<S> {
 
     // owned: a `&S` held across an await would need `S: Sync`
     async fn create(&self, data: S, meta: &Meta, now: u64) -> Outcome {
-        let split = self.split_quick();
         for _ in 0..MAX_ID_ATTEMPTS {
             let id = match SessionId::generate() {
                 Ok(id) => id,
@@ -266,11 +263,9 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             };
             let key = id.store_key();
-            let (blob, quick) = match self.engine.seal_record(&key, meta, &data, split) {
+            let (blob, quick) = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
-                Err(err) => {
-                    return Outcome::Failed(format!("the session could not be saved: {err}"));
-                }
+                Err(failed) => return failed,
             };
             let entry = Entry {
                 data: &blob,
@@ -284,6 +279,13 @@ impl<S: SessionData + Send> Slot<S> {
             }
         }
         Outcome::Failed("no free session id".to_owned())
+    }
+
+    /// The sealed blobs of `data` for the row under `key`.
+    fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<(Vec<u8>, Vec<u8>), Outcome> {
+        self.engine
+            .seal_record(key, meta, data, self.split_quick())
+            .map_err(|err| Outcome::Failed(format!("the session could not be saved: {err}")))
     }
 
     /// Deletes a record whose loss only costs space (it is unreachable).
