@@ -99,7 +99,7 @@ start_memcached() {
     local servers=()
     for port in 11311 11312; do
         if ! memcached_up $port 2>/dev/null; then
-            memcached -d -l 127.0.0.1 -p $port -U 0 -m 64 -u "$(id -un)" -P "$dir/memcached-$port.pid" >&2
+            memcached -d -l 127.0.0.1 -p $port -U 0 -m 64 -I 2m -u "$(id -un)" -P "$dir/memcached-$port.pid" >&2
             wait_for "memcached on $port" memcached_up $port || return
         fi
         servers+=("127.0.0.1:$port")
