@@ -315,9 +315,13 @@ impl<S: SessionData + Send> Slot<S> {
             State::Unloaded(Some(raw)) if config.always_save && server => {
                 let slot = Arc::clone(self);
                 return Finish::Pending(Box::pin(async move {
-                    match slot.load_server(Some(&raw)).await {
-                        Ok(loaded) => slot.finish_server(loaded).await,
-                        Err(()) => Outcome::Nothing,
+                    let Ok(loaded) = slot.load_server(Some(&raw)).await else {
+                        return Outcome::Nothing;
+                    };
+                    let now = unix_secs(&*slot.engine.config().clock);
+                    match slot.finish_server(loaded, now) {
+                        Finish::Ready(outcome) => outcome,
+                        Finish::Pending(saving) => saving.await,
                     }
                 }));
             }
@@ -329,11 +333,10 @@ impl<S: SessionData + Send> Slot<S> {
             }
             State::In(loaded) => loaded,
         };
-        if server {
-            let slot = Arc::clone(self);
-            return Finish::Pending(Box::pin(async move { slot.finish_server(loaded).await }));
-        }
         let now = unix_secs(&*config.clock);
+        if server {
+            return self.finish_server(loaded, now);
+        }
         Finish::Ready(match self.plan(&loaded, now) {
             Plan::Nothing => Outcome::Nothing,
             Plan::Remove => self.removal(),

@@ -7,7 +7,7 @@
 //! compare-and-set on the record's version; on a conflict the current
 //! record is reloaded and this request's changed fields re-applied to it.
 
-use super::{Loaded, Outcome, Plan, ServerRef, Slot};
+use super::{Finish, Loaded, Outcome, Plan, ServerRef, Slot};
 use crate::config::unix_secs;
 use crate::cookie_header::RawCookie;
 use crate::data::{SessionData, Storage};
@@ -136,15 +136,30 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// Carries out the plan for a server layer.
-    pub(super) async fn finish_server(self: Arc<Self>, loaded: Loaded<S>) -> Outcome {
+    /// Carries out the lifecycle plan for a server layer: at once when no
+    /// store call is needed (a read-only request allocates no future).
+    pub(super) fn finish_server(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
         if loaded.degraded {
             // the store was down at load: writing would replace the user's
             // cookie with a new, empty session
-            return Outcome::Nothing;
+            return Finish::Ready(Outcome::Nothing);
         }
-        let now = unix_secs(&*self.engine.config().clock);
         let plan = self.plan(&loaded, now);
+        if loaded.retire.is_none() {
+            match plan {
+                Plan::Nothing => return Finish::Ready(Outcome::Nothing),
+                Plan::Failed(reason) => return Finish::Ready(Outcome::Failed(reason)),
+                Plan::Remove => return Finish::Ready(self.removal()),
+                Plan::Write { .. } => {}
+            }
+        }
+        let slot = Arc::clone(self);
+        Finish::Pending(Box::pin(
+            async move { slot.execute(loaded, plan, now).await },
+        ))
+    }
+
+    async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         if let Some(id) = &loaded.retire {
             // terminated (or timed out): its data must not outlive the cookie
             if let Err(err) = self.tier().store.delete(&id.store_key()).await {

@@ -98,6 +98,12 @@ impl<'a> Entry<'a> {
         }
     }
 
+    /// The entry without its quick fields: what a durable store keeps.
+    #[must_use]
+    pub fn without_quick(self) -> Self {
+        Self { quick: &[], ..self }
+    }
+
     /// The bytes the entry occupies, for size limits.
     #[must_use]
     pub fn len(&self) -> usize {

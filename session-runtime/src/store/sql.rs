@@ -167,15 +167,6 @@ fn record(data: Vec<u8>, expires_at: i64, version: i64) -> Record {
     }
 }
 
-/// Durable stores keep only the durable blob: quick fields belong to a
-/// cache tier.
-fn durable(entry: Entry<'_>) -> Entry<'_> {
-    Entry {
-        quick: &[],
-        ..entry
-    }
-}
-
 fn stats(records: i64, expired: i64) -> StoreStats {
     StoreStats {
         records: from_sql(records),
@@ -319,7 +310,8 @@ macro_rules! sql_store {
                 key: &crate::id::StoreKey,
                 entry: Entry<'_>,
             ) -> Result<bool, StoreError> {
-                let entry = durable(entry);
+                // quick fields belong to a cache tier
+                let entry = entry.without_quick();
                 StoreError::check_size(&entry, self.max_record)?;
                 let done = Self::query(&self.sql.create)
                     .bind(key.as_bytes().as_slice())
@@ -346,7 +338,8 @@ macro_rules! sql_store {
                 version: u64,
                 now: u64,
             ) -> Result<Saved, StoreError> {
-                let entry = durable(entry);
+                // quick fields belong to a cache tier
+                let entry = entry.without_quick();
                 StoreError::check_size(&entry, self.max_record)?;
                 let done = Self::query(&self.sql.save)
                     .bind(entry.data)
@@ -373,7 +366,8 @@ macro_rules! sql_store {
                 entry: Entry<'_>,
                 version: u64,
             ) -> Result<(), StoreError> {
-                let entry = durable(entry);
+                // quick fields belong to a cache tier
+                let entry = entry.without_quick();
                 StoreError::check_size(&entry, self.max_record)?;
                 Self::query(&self.sql.put)
                     .bind(key.as_bytes().as_slice())

@@ -88,10 +88,7 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     const EXPIRES_ITSELF: bool = Durable::EXPIRES_ITSELF;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        let durable = Entry {
-            quick: &[],
-            ..entry
-        };
+        let durable = entry.without_quick();
         if !self.durable.create(key, durable).await? {
             return Ok(false);
         }
@@ -119,10 +116,7 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
-        let durable = Entry {
-            quick: &[],
-            ..entry
-        };
+        let durable = entry.without_quick();
         match self.durable.save(key, durable, version, now).await? {
             Saved::Saved { version } => {
                 self.fill_cache(key, entry, version).await;
@@ -145,10 +139,7 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     }
 
     async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
-        let durable = Entry {
-            quick: &[],
-            ..entry
-        };
+        let durable = entry.without_quick();
         self.durable.put(key, durable, version).await?;
         self.fill_cache(key, entry, version).await;
         Ok(())
