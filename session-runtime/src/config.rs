@@ -65,6 +65,18 @@ pub enum ConfigError {
         "a session size cap of {0} bytes is out of range: 1 byte to 1 MiB, on a layer with a store"
     )]
     MaxSize(usize),
+    /// A server-tier setting on a layer without a store, where it would do
+    /// nothing.
+    #[error(
+        "`{0}` has no store: this setting applies to server-side sessions only (`SessionLayer::with_store`)"
+    )]
+    NoStore(&'static str),
+    /// A timeout of zero or over a minute.
+    #[error("{what} must be between 1 millisecond and 60 seconds")]
+    Timeout {
+        /// Which setting.
+        what: &'static str,
+    },
 }
 
 /// Where the layer reads the time: the system clock, or a fixed one in tests.
@@ -180,6 +192,17 @@ pub(crate) fn valid_attribute(value: &str) -> bool {
     value
         .bytes()
         .all(|b| b.is_ascii_graphic() && b != b';' || b == b' ')
+}
+
+/// A timeout for store calls or contention: 1 ms ..= 60 s.
+pub(crate) fn check_short_duration(
+    what: &'static str,
+    d: Duration,
+) -> Result<Duration, ConfigError> {
+    if d < Duration::from_millis(1) || d > Duration::from_secs(60) {
+        return Err(ConfigError::Timeout { what });
+    }
+    Ok(d)
 }
 
 pub(crate) fn check_duration(what: &'static str, d: Duration) -> Result<Duration, ConfigError> {

@@ -2,7 +2,10 @@
 //!
 //! An ID is 256 bits from the OS CSPRNG. The cookie carries it signed
 //! (HMAC-SHA256 with a key HKDF derives for this purpose only), so a forged,
-//! guessed or truncated ID is refused before any store is asked. Stores key
+//! guessed or truncated ID is refused before any store is asked. The
+//! signature also covers the cookie name the ID was issued under, so an ID
+//! issued for one session type (`user_s`) does not verify when it is sent
+//! as another's (`admin_s`), even with one key and one store. Stores key
 //! their rows by [`StoreKey`], the SHA-256 of the ID: a leaked table yields
 //! no usable cookie. Logs show [`SessionId::log_tag`], a salted hash that
 //! identifies a session across log lines without revealing it.
@@ -63,24 +66,28 @@ impl SessionId {
         StoreKey(Sha256::digest(self.0).into())
     }
 
-    /// The ID as the cookie carries it, signed with the ring's newest key.
+    /// The ID as the cookie named `cookie` carries it, signed with the
+    /// ring's newest key. The signature binds the cookie name: the value
+    /// verifies only under that name.
     #[must_use]
-    pub fn sign(&self, keys: &KeyRing) -> String {
+    pub fn sign(&self, keys: &KeyRing, cookie: &str) -> String {
         let key = keys.current();
         let mut raw = [0u8; 1 + ID_LEN + ID_TAG_LEN];
         raw[0] = key.id();
         raw[1..=ID_LEN].copy_from_slice(&self.0);
-        raw[1 + ID_LEN..].copy_from_slice(&tag(key, &self.0));
+        raw[1 + ID_LEN..].copy_from_slice(&bound_tag(key, cookie, &self.0));
         URL_SAFE_NO_PAD.encode(raw)
     }
 
-    /// Verifies a signed ID from a cookie. Constant-time comparison; no
-    /// store is involved.
+    /// Verifies a signed ID from the cookie named `cookie`. Constant-time
+    /// comparison; no store is involved. The second value is `true` when an
+    /// older key of the ring signed it (re-sign on the next write).
     ///
     /// # Errors
     ///
-    /// An [`IdError`] saying why the value is not a valid signed ID.
-    pub fn verify(signed: &str, keys: &KeyRing) -> Result<(Self, bool), IdError> {
+    /// An [`IdError`] saying why the value is not a valid signed ID (under
+    /// another cookie name it is [`IdError::Forged`]).
+    pub fn verify(signed: &str, keys: &KeyRing, cookie: &str) -> Result<(Self, bool), IdError> {
         if signed.len() != SIGNED_ID_LEN {
             return Err(IdError::Malformed);
         }
@@ -95,6 +102,7 @@ impl SessionId {
         for (key, current) in keys.candidates(raw[0]) {
             known = true;
             let mut mac = key.id_mac();
+            update_binding(&mut mac, cookie);
             mac.update(&id);
             if mac.verify_truncated_left(&raw[1 + ID_LEN..]).is_ok() {
                 return Ok((Self(id), !current));
@@ -116,9 +124,28 @@ impl SessionId {
     }
 }
 
+/// `len(cookie):u32le cookie`, the same framing as a sealed envelope's
+/// binding, so no two cookie names feed the MAC the same bytes.
+fn update_binding(mac: &mut hmac::Hmac<Sha256>, cookie: &str) {
+    let len = u32::try_from(cookie.len()).unwrap_or(u32::MAX);
+    mac.update(&len.to_le_bytes());
+    mac.update(cookie.as_bytes());
+}
+
+fn bound_tag(key: &MasterKey, cookie: &str, id: &[u8]) -> [u8; ID_TAG_LEN] {
+    let mut mac = key.id_mac();
+    update_binding(&mut mac, cookie);
+    mac.update(id);
+    truncate(mac)
+}
+
 fn tag(key: &MasterKey, id: &[u8]) -> [u8; ID_TAG_LEN] {
     let mut mac = key.id_mac();
     mac.update(id);
+    truncate(mac)
+}
+
+fn truncate(mac: hmac::Hmac<Sha256>) -> [u8; ID_TAG_LEN] {
     let full = mac.finalize().into_bytes();
     let mut out = [0u8; ID_TAG_LEN];
     out.copy_from_slice(&full[..ID_TAG_LEN]);
@@ -175,32 +202,54 @@ mod tests {
     fn signed_ids_round_trip_and_have_a_fixed_length() {
         let keys = ring(1);
         let id = SessionId::generate().unwrap();
-        let signed = id.sign(&keys);
+        let signed = id.sign(&keys, "s");
         assert_eq!(signed.len(), SIGNED_ID_LEN);
-        assert_eq!(SessionId::verify(&signed, &keys), Ok((id.clone(), false)));
+        assert_eq!(
+            SessionId::verify(&signed, &keys, "s"),
+            Ok((id.clone(), false))
+        );
         assert_ne!(SessionId::generate().unwrap(), id, "fresh ids differ");
     }
 
     #[test]
     fn forged_tampered_and_foreign_ids_are_refused() {
         let keys = ring(1);
-        let signed = SessionId::generate().unwrap().sign(&keys);
+        let signed = SessionId::generate().unwrap().sign(&keys, "s");
         for at in 0..signed.len() {
             let mut bytes = signed.clone().into_bytes();
             bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
             let tampered = String::from_utf8(bytes).unwrap();
             assert!(
-                SessionId::verify(&tampered, &keys).is_err(),
+                SessionId::verify(&tampered, &keys, "s").is_err(),
                 "position {at}"
             );
         }
-        assert_eq!(SessionId::verify("short", &keys), Err(IdError::Malformed));
         assert_eq!(
-            SessionId::verify(&"!".repeat(SIGNED_ID_LEN), &keys),
+            SessionId::verify("short", &keys, "s"),
             Err(IdError::Malformed)
         );
-        let foreign = SessionId::generate().unwrap().sign(&ring(2));
-        assert!(SessionId::verify(&foreign, &keys).is_err());
+        assert_eq!(
+            SessionId::verify(&"!".repeat(SIGNED_ID_LEN), &keys, "s"),
+            Err(IdError::Malformed)
+        );
+        let foreign = SessionId::generate().unwrap().sign(&ring(2), "s");
+        assert!(SessionId::verify(&foreign, &keys, "s").is_err());
+    }
+
+    #[test]
+    fn an_id_verifies_only_under_the_cookie_name_it_was_issued_for() {
+        let keys = ring(1);
+        let signed = SessionId::generate().unwrap().sign(&keys, "user_s");
+        assert!(SessionId::verify(&signed, &keys, "user_s").is_ok());
+        assert_eq!(
+            SessionId::verify(&signed, &keys, "admin_s"),
+            Err(IdError::Forged)
+        );
+        // the framing keeps names from running into the id bytes
+        assert_eq!(
+            SessionId::verify(&signed, &keys, "user_"),
+            Err(IdError::Forged)
+        );
     }
 
     #[test]
@@ -208,9 +257,9 @@ mod tests {
         let old = MasterKey::from_secret(&[1; 32]).unwrap();
         let new = MasterKey::from_secret(&[2; 32]).unwrap();
         let id = SessionId::generate().unwrap();
-        let signed = id.sign(&KeyRing::new(old.clone()));
+        let signed = id.sign(&KeyRing::new(old.clone()), "s");
         let rotated = KeyRing::new(new).with_previous(old);
-        assert_eq!(SessionId::verify(&signed, &rotated), Ok((id, true)));
+        assert_eq!(SessionId::verify(&signed, &rotated, "s"), Ok((id, true)));
     }
 
     #[test]

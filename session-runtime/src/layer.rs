@@ -2,14 +2,16 @@
 
 use crate::codec::{Bincode, Codec, CodecError};
 use crate::config::{
-    Clock, Config, ConfigError, HOST_PREFIX, SameSite, check_duration, valid_attribute,
-    valid_cookie_name,
+    Clock, Config, ConfigError, HOST_PREFIX, SameSite, check_duration, check_short_duration,
+    valid_attribute, valid_cookie_name,
 };
 use crate::data::{FieldSet, Part, SessionData, Storage};
 use crate::id::StoreKey;
 use crate::seal::{KeyRing, Meta, Mode, OpenError, Opened, Sealer};
 use crate::service::SessionService;
-use crate::slot::{Engine, OutagePolicy, ServerTier};
+use crate::slot::{
+    DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, Engine, OutagePolicy, ServerTier,
+};
 use crate::store::{Record, SessionStore};
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -149,6 +151,9 @@ where
             },
             max_size: DEFAULT_MAX_SIZE,
             outage: OutagePolicy::default(),
+            breaker: Arc::default(),
+            timeout: DEFAULT_STORE_TIMEOUT,
+            contention: DEFAULT_CONTENTION_TIMEOUT,
         };
         Self::build(keys.into(), Some(tier))
     }
@@ -449,6 +454,45 @@ where
         })
     }
 
+    /// The longest one store call may take (default 2 seconds) before the
+    /// request follows the outage policy. A store that fails or times out
+    /// repeatedly is then skipped for a short while (a circuit breaker), so
+    /// later requests do not wait for it at all.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoStore`] on a layer without a store;
+    /// [`ConfigError::Timeout`] for zero or more than a minute.
+    pub fn with_store_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
+        let timeout = check_short_duration("the store timeout", timeout)?;
+        self.edit_server(|tier| tier.timeout = timeout)
+    }
+
+    /// How long a save keeps retrying, with backoff and jitter, while
+    /// concurrent requests change the same session (default 2 seconds).
+    /// Past it the request answers `503 Service Unavailable` with
+    /// `Retry-After: 1` and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoStore`] on a layer without a store;
+    /// [`ConfigError::Timeout`] for zero or more than a minute.
+    pub fn with_contention_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
+        let timeout = check_short_duration("the contention timeout", timeout)?;
+        self.edit_server(|tier| tier.contention = timeout)
+    }
+
+    fn edit_server(self, change: impl FnOnce(&mut ServerTier)) -> Result<Self, ConfigError> {
+        if self.shared.server.is_none() {
+            return Err(ConfigError::NoStore(std::any::type_name::<S>()));
+        }
+        Ok(self.edit(|shared| {
+            if let Some(tier) = &mut shared.server {
+                change(tier);
+            }
+        }))
+    }
+
     /// Where the layer reads the time (default: the system clock).
     pub fn with_clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
@@ -499,7 +543,7 @@ where
         data: &S,
         split_quick: bool,
     ) -> Result<(Vec<u8>, Vec<u8>), CodecError> {
-        let context = key.to_hex();
+        let context = record_context(&self.cookie_name, key);
         let seal = |part: Part, context: &str| -> Result<Vec<u8>, CodecError> {
             let mut body = Vec::new();
             data.encode::<C>(part, &mut body)?;
@@ -524,7 +568,7 @@ where
         now: u64,
         split_quick: bool,
     ) -> Result<Opened<S>, OpenError> {
-        let context = key.to_hex();
+        let context = record_context(&self.cookie_name, key);
         let (meta, body, stale_key) =
             self.sealer
                 .open_raw::<C>(&context, record.data, S::FINGERPRINT)?;
@@ -564,6 +608,14 @@ where
             stale_key,
         })
     }
+}
+
+/// The sealing context of a server record: the cookie name and the row's
+/// key. A record opens only under the key it was written for and for the
+/// session type (cookie) that wrote it; the fingerprint inside the
+/// envelope then checks the shape.
+fn record_context(cookie_name: &str, key: &StoreKey) -> String {
+    format!("{cookie_name}/{}", key.to_hex())
 }
 
 /// The sealing context of a record's quick-fields blob: distinct from the

@@ -215,8 +215,10 @@ pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
-pub use slot::OutagePolicy;
-pub use store::{Entry, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered};
+pub use slot::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
+pub use store::{
+    Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
+};
 
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};

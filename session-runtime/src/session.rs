@@ -1,7 +1,7 @@
 //! `Session<S>`: the handle a handler works with.
 
 use crate::data::{SessionAccess, SessionData};
-use crate::slot::{Control, Loaded, Slot, TakeError};
+use crate::slot::{Control, Loaded, Replay, Slot, TakeError};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,18 +79,19 @@ impl SessionRejection {
 /// other Tower services, use [`Session::from_extensions`].
 pub struct Session<S: SessionData> {
     access: Option<S::Access>,
-    rest: Option<Rest>,
+    rest: Option<Rest<S>>,
     slot: Arc<Slot<S>>,
 }
 
 /// Everything but the data, kept while the handler holds the session.
-struct Rest {
+struct Rest<S: SessionData> {
     changed_before: crate::data::FieldSet,
     existing: Option<crate::slot::Existing>,
     had_cookie: bool,
     control: Control,
     retire: Option<crate::id::SessionId>,
     degraded: bool,
+    replay: Replay<S>,
 }
 
 impl<S: SessionData + Send> Session<S> {
@@ -171,6 +172,7 @@ impl<S: SessionData> Session<S> {
             control,
             retire,
             degraded,
+            replay,
         } = loaded;
         Self {
             access: Some(S::Access::from_data(data)),
@@ -181,12 +183,13 @@ impl<S: SessionData> Session<S> {
                 control,
                 retire,
                 degraded,
+                replay,
             }),
             slot,
         }
     }
 
-    fn rest(&mut self) -> &mut Rest {
+    fn rest(&mut self) -> &mut Rest<S> {
         // only `Drop` takes it
         self.rest.get_or_insert_with(|| Rest {
             changed_before: crate::data::FieldSet::new(),
@@ -195,7 +198,56 @@ impl<S: SessionData> Session<S> {
             control: Control::default(),
             retire: None,
             degraded: false,
+            replay: Replay::default(),
         })
+    }
+
+    /// Runs a read-modify-write on the session that composes with
+    /// concurrent requests: `change` runs now on the loaded data, and for a
+    /// server-side session it is recorded and run again, in order with the
+    /// request's other `atomically` calls, on the freshly loaded data each
+    /// time a save meets a concurrent write. Increments, pushes and other
+    /// changes that depend on the current value are therefore never lost:
+    ///
+    /// ```
+    /// use session_runtime::Session;
+    ///
+    /// #[derive(Session, Default)]
+    /// struct Stats {
+    ///     hits: u64,
+    /// }
+    ///
+    /// fn count(stats: &mut Session<Stats>) {
+    ///     // 32 concurrent requests: the counter ends at 32
+    ///     stats.atomically(|s| *s.hits_mut() += 1);
+    /// }
+    /// # let _ = count;
+    /// ```
+    ///
+    /// Plain setters keep their rule: on a conflict the fields they set are
+    /// copied onto the fresh data (the later save wins), before the
+    /// closures run again. A field changed inside `atomically` is always
+    /// recomputed by the closures from the fresh value, so keep every
+    /// change of such a field inside the closure. For a cookie session the
+    /// closure simply runs once.
+    pub fn atomically(&mut self, mut change: impl FnMut(&mut S::Access) + Send + 'static) {
+        let server = self.slot.is_server();
+        let Some(access) = self.access.take() else {
+            return;
+        };
+        // run it on a fresh change set, to know which fields it touches
+        let (data, changed_before) = access.into_parts();
+        let mut scratch = S::Access::from_data(data);
+        change(&mut scratch);
+        let (data, changed_by_step) = scratch.into_parts();
+        let rest = self.rest();
+        rest.changed_before.union_with(&changed_before);
+        rest.changed_before.union_with(&changed_by_step);
+        if server {
+            rest.replay.fields.union_with(&changed_by_step);
+            rest.replay.steps.push(Box::new(change));
+        }
+        self.access = Some(S::Access::from_data(data));
     }
 
     /// Whether this request started a new session (no valid cookie came in,
@@ -240,6 +292,7 @@ impl<S: SessionData> Session<S> {
         self.access = Some(S::Access::from_data(S::default_session()));
         let rest = self.rest();
         rest.changed_before = crate::data::FieldSet::new();
+        rest.replay = Replay::default();
         if let Some(server) = rest.existing.take().and_then(|existing| existing.server) {
             rest.retire = Some(server.id);
         }
@@ -297,6 +350,7 @@ impl<S: SessionData> Drop for Session<S> {
             control: rest.control,
             retire: rest.retire,
             degraded: rest.degraded,
+            replay: rest.replay,
         });
     }
 }

@@ -181,7 +181,7 @@ fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
     let out = stdout(&sessionkit(
         &[
             "inspect",
-            &id.sign(&keys),
+            &id.sign(&keys, "account"),
             "--cookie-name",
             "account",
             "--key-env",

@@ -3,7 +3,7 @@
 //! server can run several suites at once.
 
 use session_runtime::id::{SessionId, StoreKey};
-use session_runtime::{Entry, Saved, SessionStore};
+use session_runtime::{Entry, Lookup, Saved, SessionStore};
 
 /// The suite's idea of "now": a fixed time, so expiry is decided by the
 /// caller's clock and not the server's.
@@ -31,7 +31,8 @@ pub async fn run<S: SessionStore>(store: &S) {
     save_never_resurrects(store).await;
     expired_records_are_not_loaded(store).await;
     delete_reports_what_it_removed(store).await;
-    put_overwrites_with_its_version(store).await;
+    put_never_goes_back_in_time(store).await;
+    deletes_leave_a_tombstone_in_caches(store).await;
     quick_fields_follow_the_store_kind(store).await;
     if S::EXPIRES_ITSELF {
         assert_eq!(store.delete_expired(NOW, 0, 10).await.unwrap(), 0);
@@ -157,24 +158,82 @@ async fn delete_reports_what_it_removed<S: SessionStore>(store: &S) {
     assert_eq!(store.load(&key, NOW).await.unwrap(), None);
 }
 
-async fn put_overwrites_with_its_version<S: SessionStore>(store: &S) {
+async fn put_never_goes_back_in_time<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    store
-        .put(&key, entry(b"filled", NOW + 60), 7)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .put(&key, entry(b"filled", NOW + 60), 7)
+            .await
+            .unwrap()
+    );
     let record = store.load(&key, NOW).await.unwrap().unwrap();
     assert_eq!(
         (record.data.as_slice(), record.version),
         (&b"filled"[..], 7)
     );
-    store.put(&key, entry(b"again", NOW + 90), 9).await.unwrap();
+    // a slow fill of an older version loses to what is there
+    assert!(!store.put(&key, entry(b"older", NOW + 60), 5).await.unwrap());
+    assert!(!store.put(&key, entry(b"same", NOW + 60), 7).await.unwrap());
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (record.data.as_slice(), record.version),
+        (&b"filled"[..], 7),
+        "an older fill changed nothing"
+    );
+    assert!(store.put(&key, entry(b"again", NOW + 90), 9).await.unwrap());
     let saved = store
         .save(&key, entry(b"saved", NOW + 90), 9, NOW)
         .await
         .unwrap();
     assert_eq!(saved, Saved::Saved { version: 10 });
+    assert!(
+        !store.put(&key, entry(b"stale", NOW + 90), 9).await.unwrap(),
+        "a fill never replaces a newer save"
+    );
+    assert_eq!(store.load(&key, NOW).await.unwrap().unwrap().data, b"saved");
     store.delete(&key).await.unwrap();
+}
+
+async fn deletes_leave_a_tombstone_in_caches<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    assert!(store.create(&key, entry(b"live", NOW + 60)).await.unwrap());
+    assert!(store.delete(&key).await.unwrap(), "a live record was there");
+    assert!(!store.delete(&key).await.unwrap(), "only once");
+    assert_eq!(store.load(&key, NOW).await.unwrap(), None);
+    if S::TOMBSTONES {
+        assert_eq!(
+            store.lookup(&key, NOW, None).await.unwrap(),
+            Lookup::Gone,
+            "a cache knows the session is gone"
+        );
+        assert!(
+            !store
+                .put(&key, entry(b"racing fill", NOW + 60), 1)
+                .await
+                .unwrap(),
+            "a fill that read the durable store before the delete is refused"
+        );
+        assert!(
+            !store
+                .put(&key, entry(b"later", NOW + 60), 99)
+                .await
+                .unwrap(),
+            "whatever its version"
+        );
+        if S::NAME != "tiered" {
+            // a cache alone refuses it too; a tiered store creates in its
+            // durable store, which keeps no tombstones (IDs are random and
+            // never reused, so no real create meets a tombstone)
+            assert!(!store.create(&key, entry(b"again", NOW + 60)).await.unwrap());
+        }
+        assert_eq!(
+            store.load(&key, NOW).await.unwrap(),
+            None,
+            "nothing revived"
+        );
+    } else {
+        assert_eq!(store.lookup(&key, NOW, None).await.unwrap(), Lookup::Miss);
+    }
 }
 
 async fn quick_fields_follow_the_store_kind<S: SessionStore>(store: &S) {

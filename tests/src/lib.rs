@@ -2,7 +2,10 @@
 //! cookie-tier session, a controllable clock, and helpers to read responses.
 
 pub mod conformance;
+pub mod http;
 pub mod probe;
+pub mod stores;
+pub mod wide;
 
 use axum::Router;
 use axum::extract::Path;

@@ -3,7 +3,7 @@
 //! the store goes down. Every call that passes goes to the real store.
 
 use session_runtime::id::StoreKey;
-use session_runtime::{Entry, Record, Saved, SessionStore, StoreError};
+use session_runtime::{Entry, Lookup, Record, Saved, SessionStore, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -34,6 +34,8 @@ pub struct ProbeState {
     pub deletes: AtomicUsize,
     /// While set, every call fails as a backend error.
     pub down: AtomicBool,
+    /// While set, every call hangs (a store that stopped answering).
+    pub hung: AtomicBool,
 }
 
 impl<S: SessionStore> Probe<S> {
@@ -62,8 +64,16 @@ impl<S: SessionStore> Probe<S> {
         self.state.down.store(down, Ordering::SeqCst);
     }
 
-    fn check(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+    /// Makes every call hang (`true`) or answer again.
+    pub fn set_hung(&self, hung: bool) {
+        self.state.hung.store(hung, Ordering::SeqCst);
+    }
+
+    async fn check(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
         counter.fetch_add(1, Ordering::SeqCst);
+        while self.state.hung.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         if self.state.down.load(Ordering::SeqCst) {
             return Err(StoreError::backend(
                 "probe",
@@ -79,14 +89,16 @@ impl<S: SessionStore> SessionStore for Probe<S> {
     const SPLITS_QUICK: bool = S::SPLITS_QUICK;
     const KEEPS_QUICK: bool = S::KEEPS_QUICK;
     const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
+    const SHARED: bool = S::SHARED;
+    const TOMBSTONES: bool = S::TOMBSTONES;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        self.check(&self.state.writes)?;
+        self.check(&self.state.writes).await?;
         self.inner.create(key, entry).await
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        self.check(&self.state.loads)?;
+        self.check(&self.state.loads).await?;
         self.inner.load(key, now).await
     }
 
@@ -97,17 +109,32 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
-        self.check(&self.state.writes)?;
+        self.check(&self.state.writes).await?;
         self.inner.save(key, entry, version, now).await
     }
 
-    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
-        self.check(&self.state.writes)?;
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<std::time::Duration>,
+    ) -> Result<Lookup, StoreError> {
+        self.check(&self.state.loads).await?;
+        self.inner.lookup(key, now, max_staleness).await
+    }
+
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.check(&self.state.writes).await?;
         self.inner.put(key, entry, version).await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        self.check(&self.state.deletes)?;
+        self.check(&self.state.deletes).await?;
         self.inner.delete(key).await
     }
 
@@ -117,7 +144,7 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         dormant_for: u64,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        self.check(&self.state.deletes)?;
+        self.check(&self.state.deletes).await?;
         self.inner.delete_expired(now, dormant_for, limit).await
     }
 }

@@ -283,7 +283,7 @@ async fn server_sessions_keep_only_a_signed_id_in_the_cookie_and_seal_the_row() 
     assert_eq!(browser.send("GET", "/whoami").await.body, "None");
 
     // the row is filed under the hash of the id, at its second version
-    let (id, _) = SessionId::verify(&id, &KeyRing::new(key())).unwrap();
+    let (id, _) = SessionId::verify(&id, &KeyRing::new(key()), "account").unwrap();
     let record = store.load(&id.store_key(), 0).await.unwrap().unwrap();
     assert_eq!(record.version, 2);
 }
@@ -297,11 +297,11 @@ async fn a_row_moved_to_another_key_does_not_open() {
     alice.send("POST", "/add/1").await;
     mallory.send("POST", "/add/2").await;
     let keys = KeyRing::new(key());
-    let alice_key = SessionId::verify(alice.cookie.as_ref().unwrap(), &keys)
+    let alice_key = SessionId::verify(alice.cookie.as_ref().unwrap(), &keys, "account")
         .unwrap()
         .0
         .store_key();
-    let mallory_key = SessionId::verify(mallory.cookie.as_ref().unwrap(), &keys)
+    let mallory_key = SessionId::verify(mallory.cookie.as_ref().unwrap(), &keys, "account")
         .unwrap()
         .0
         .store_key();
@@ -335,7 +335,7 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
             }
             // a real id signed with someone else's key
-            1 => SessionId::generate().unwrap().sign(&other_key),
+            1 => SessionId::generate().unwrap().sign(&other_key, "account"),
             // garbage
             _ => format!("{i:x}"),
         };
@@ -356,7 +356,9 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
     );
 
     // a validly signed but unknown id is looked up once and never adopted
-    let unknown = SessionId::generate().unwrap().sign(&KeyRing::new(key()));
+    let unknown = SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key()), "account");
     let reply = request(&app, "POST", "/add/1", Some(&unknown), "account").await;
     let minted = reply.set_cookie.unwrap();
     assert_ne!(minted, unknown, "a new id is minted on the first write");
@@ -451,7 +453,7 @@ async fn a_store_outage_answers_503_and_loses_nothing_saved_before() {
     store.set_down(false);
     assert_eq!(browser.send("GET", "/whoami").await.body, "Some(3)");
     let keys = KeyRing::new(key());
-    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys)
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "account")
         .unwrap()
         .0;
     assert!(
@@ -530,7 +532,8 @@ async fn saving_over_the_size_cap_is_a_clear_error() {
 #[tokio::test]
 async fn quick_fields_live_in_the_cache_only() {
     let durable = SqliteStore::in_memory().await.unwrap();
-    let cache = Probe::new(MemoryStore::default());
+    // room for one session: a second one evicts the first
+    let cache = Probe::new(MemoryStore::new(1));
     let layer =
         SessionLayer::<Notes>::with_store(key(), Tiered::new(cache.clone(), durable.clone()))
             .with_cookie_threshold(0)
@@ -541,7 +544,7 @@ async fn quick_fields_live_in_the_cache_only() {
     assert_eq!(browser.send("GET", "/show").await.body, "kept|0|hello");
 
     let keys = KeyRing::new(key());
-    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys)
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "notes")
         .unwrap()
         .0;
     let row = durable.load(&id.store_key(), 0).await.unwrap().unwrap();
@@ -554,8 +557,17 @@ async fn quick_fields_live_in_the_cache_only() {
         .unwrap();
     assert!(!cached.quick.is_empty(), "the cache has them");
 
-    // the cache loses the entry: durable data stays, quick fields go
-    cache.inner().delete(&id.store_key()).await.unwrap();
+    // the cache evicts the entry: durable data stays, quick fields go
+    let mut other = Browser::new(browser.app.clone(), "notes");
+    other.send("POST", "/text/other").await;
+    assert!(
+        cache
+            .inner()
+            .load(&id.store_key(), 0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(browser.send("GET", "/show").await.body, "kept|0|");
 }
 
@@ -594,7 +606,9 @@ async fn from_extensions_explains_that_server_sessions_load_asynchronously() {
             }),
         )
         .layer(layer);
-    let id = SessionId::generate().unwrap().sign(&KeyRing::new(key()));
+    let id = SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key()), "account");
     let reply = request(&app, "GET", "/sync", Some(&id), "account").await;
     assert!(reply.body.contains("Session::load"), "{}", reply.body);
 }

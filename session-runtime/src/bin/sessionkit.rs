@@ -245,7 +245,7 @@ fn inspect(
         keys = keys.with_previous(MasterKey::from_env(&previous)?);
     }
     if value.len() == SIGNED_ID_LEN {
-        let (id, stale) = SessionId::verify(&value, &keys)?;
+        let (id, stale) = SessionId::verify(&value, &keys, &name)?;
         println!(
             "server-side session id (signature valid{})",
             if stale { ", older key" } else { "" }

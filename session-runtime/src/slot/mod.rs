@@ -10,18 +10,19 @@
 
 mod server;
 
-pub use server::OutagePolicy;
 pub(crate) use server::ServerTier;
+pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 
 use crate::codec::CodecError;
 use crate::config::{Config, unix_secs};
 use crate::cookie_header::RawCookie;
-use crate::data::{FieldSet, SessionData};
+use crate::data::{FieldSet, SessionAccess, SessionData};
 use crate::id::{SessionId, StoreKey};
 use crate::seal::{KeyRing, Meta, OpenError, Opened};
 use crate::store::Record;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -85,8 +86,51 @@ pub(crate) struct Control {
     pub(crate) browser_session: Option<bool>,
 }
 
+/// One recorded `Session::atomically` closure.
+pub(crate) type Step<S> = Box<dyn FnMut(&mut <S as SessionData>::Access) + Send>;
+
+/// The read-modify-write closures of a request, replayed in order on fresh
+/// data when a save conflicts, and the fields they changed.
+pub(crate) struct Replay<S: SessionData> {
+    pub(crate) steps: Vec<Step<S>>,
+    pub(crate) fields: FieldSet,
+}
+
+impl<S: SessionData> Default for Replay<S> {
+    fn default() -> Self {
+        Self {
+            steps: Vec::new(),
+            fields: FieldSet::new(),
+        }
+    }
+}
+
+impl<S: SessionData> Replay<S> {
+    /// Re-applies this request's changes on top of `fresh`, the record a
+    /// concurrent request saved: plain-set fields are copied from `ours`
+    /// (the later save wins), then the closures run again in order.
+    pub(crate) fn rebase(&mut self, fresh: S, ours: &mut S, changed: &FieldSet) -> S {
+        let mut merged = fresh;
+        let mut plain = FieldSet::new();
+        for index in changed.iter() {
+            if !self.fields.contains(index) {
+                plain.insert(index);
+            }
+        }
+        merged.take_fields(ours, &plain);
+        if self.steps.is_empty() {
+            return merged;
+        }
+        let mut access = S::Access::from_data(merged);
+        for step in &mut self.steps {
+            step(&mut access);
+        }
+        access.into_parts().0
+    }
+}
+
 /// A loaded session, between extractions.
-pub(crate) struct Loaded<S> {
+pub(crate) struct Loaded<S: SessionData> {
     pub(crate) data: S,
     pub(crate) changed: FieldSet,
     pub(crate) existing: Option<Existing>,
@@ -99,6 +143,8 @@ pub(crate) struct Loaded<S> {
     /// The store failed at load and the outage policy let the handler run:
     /// nothing is written for this request.
     pub(crate) degraded: bool,
+    /// `Session::atomically` closures, for a server layer.
+    pub(crate) replay: Replay<S>,
 }
 
 impl<S: SessionData> Loaded<S> {
@@ -111,11 +157,12 @@ impl<S: SessionData> Loaded<S> {
             control: Control::default(),
             retire: None,
             degraded: false,
+            replay: Replay::default(),
         }
     }
 }
 
-enum State<S> {
+enum State<S: SessionData> {
     /// Not extracted yet: the raw cookie, if any.
     Unloaded(Option<RawCookie>),
     /// A handler holds the session.
@@ -136,6 +183,8 @@ pub(crate) enum Outcome {
     Failed(String),
     /// The store is unreachable: the response must say so (503).
     Unavailable(String),
+    /// Too many concurrent writes to this session: 503 with `Retry-After`.
+    Contended(String),
 }
 
 /// The outcome now, or after the store answers.
@@ -160,9 +209,11 @@ pub(crate) enum Plan {
     Failed(String),
 }
 
-pub(crate) struct Slot<S> {
+pub(crate) struct Slot<S: SessionData> {
     engine: Arc<dyn Engine<S>>,
     state: Mutex<State<S>>,
+    /// A handler extracted the session: the response is personal.
+    extracted: AtomicBool,
 }
 
 /// Taking the session out of the slot failed.
@@ -180,7 +231,19 @@ impl<S: SessionData> Slot<S> {
         Self {
             engine,
             state: Mutex::new(State::Unloaded(raw)),
+            extracted: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a handler extracted the session in this request.
+    pub(crate) fn was_extracted(&self) -> bool {
+        self.extracted.load(Ordering::Relaxed)
+    }
+
+    /// Whether the layer keeps sessions in a store (closures are recorded
+    /// for replay only then).
+    pub(crate) fn is_server(&self) -> bool {
+        self.engine.server().is_some()
     }
 
     fn name(&self) -> &str {
@@ -197,6 +260,7 @@ impl<S: SessionData> Slot<S> {
     /// Hands the session to a handler, loading it on first use. Without
     /// I/O only: a server layer's cookie needs [`take_async`](Self::take_async).
     pub(crate) fn take(&self) -> Result<Loaded<S>, TakeError> {
+        self.extracted.store(true, Ordering::Relaxed);
         let mut state = self.lock();
         match std::mem::replace(&mut *state, State::Out) {
             State::Unloaded(Some(raw)) if self.engine.server().is_some() => {
@@ -265,6 +329,7 @@ impl<S: SessionData> Slot<S> {
             control: Control::default(),
             retire: None,
             degraded: false,
+            replay: Replay::default(),
         }
     }
 }
@@ -274,6 +339,7 @@ impl<S: SessionData + Send> Slot<S> {
     /// Hands the session to a handler, loading it (from the store if need
     /// be) on first use.
     pub(crate) async fn take_async(&self) -> Result<Loaded<S>, TakeError> {
+        self.extracted.store(true, Ordering::Relaxed);
         let raw = {
             let mut state = self.lock();
             match std::mem::replace(&mut *state, State::Out) {

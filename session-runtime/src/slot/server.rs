@@ -14,8 +14,10 @@ use crate::data::{SessionData, Storage};
 use crate::id::{SIGNED_ID_LEN, SessionId, StoreKey};
 use crate::seal::Meta;
 use crate::seal::envelope::COOKIE_LIMIT;
-use crate::store::{Entry, ErasedStore, Saved, StoreError};
+use crate::store::guard::Breaker;
+use crate::store::{Entry, ErasedStore, Record, Saved, StoreError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// What a layer does when its session store fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -35,10 +37,25 @@ pub enum OutagePolicy {
     Continue,
 }
 
+/// How long one store call may take by default before the request follows
+/// the outage policy: 2 seconds.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a save keeps retrying against concurrent writers by default
+/// before answering 503 with `Retry-After`: 2 seconds.
+pub const DEFAULT_CONTENTION_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The server side of a layer built with a store.
 #[derive(Clone)]
 pub(crate) struct ServerTier {
     pub(crate) store: Arc<dyn ErasedStore>,
+    /// Skips the store for a short while when it keeps failing; shared by
+    /// every request of the layer.
+    pub(crate) breaker: Arc<Breaker>,
+    /// The longest one store call may take.
+    pub(crate) timeout: Duration,
+    /// The longest a save retries against concurrent writers.
+    pub(crate) contention: Duration,
     pub(crate) storage: Storage,
     /// Adaptive sessions whose encoding is at most this long live in the
     /// cookie; 0 keeps every session server-side.
@@ -56,14 +73,63 @@ impl std::fmt::Debug for ServerTier {
             .field("cookie_threshold", &self.threshold)
             .field("max_size", &self.max_size)
             .field("outage", &self.outage)
+            .field("timeout", &self.timeout)
+            .field("contention_timeout", &self.contention)
             .finish()
     }
 }
 
-/// Conflicting writes merged before a save gives up.
-const MAX_MERGES: usize = 5;
+impl ServerTier {
+    /// A store call under the layer's timeout and circuit breaker.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.breaker
+            .call(self.store.name(), self.timeout, call)
+            .await
+    }
+
+    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        self.call(self.store.load(key, now)).await
+    }
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        self.call(self.store.create(key, entry)).await
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        self.call(self.store.save(key, entry, version, now)).await
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        self.call(self.store.delete(key)).await
+    }
+}
+
 /// Fresh IDs tried when one is taken (2^-256 each: never, in practice).
 const MAX_ID_ATTEMPTS: usize = 3;
+
+/// The pause before retry `attempt` of a conflicting save: exponential from
+/// 1 ms, capped at 64 ms, with full jitter so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling_us = 1_000u64 << attempt.min(6);
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes[..]);
+    Duration::from_micros(u64::from_le_bytes(bytes) % ceiling_us)
+}
+
+async fn pause(duration: Duration) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::time::sleep(duration).await;
+    }
+}
 
 impl<S: SessionData + Send> Slot<S> {
     fn tier(&self) -> &ServerTier {
@@ -94,7 +160,7 @@ impl<S: SessionData + Send> Slot<S> {
             return Ok(self.load(Some(raw)));
         }
         let keys = self.engine.keys();
-        let (id, stale_id) = match SessionId::verify(value, keys) {
+        let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {
             Ok(verified) => verified,
             Err(reason) => {
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
@@ -103,7 +169,7 @@ impl<S: SessionData + Send> Slot<S> {
         };
         let key = id.store_key();
         let now = unix_secs(&*self.engine.config().clock);
-        let record = match self.tier().store.load(&key, now).await {
+        let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
@@ -162,7 +228,7 @@ impl<S: SessionData + Send> Slot<S> {
     async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         if let Some(id) = &loaded.retire {
             // terminated (or timed out): its data must not outlive the cookie
-            if let Err(err) = self.tier().store.delete(&id.store_key()).await {
+            if let Err(err) = self.tier().delete(&id.store_key()).await {
                 return self.save_failed("delete", &err);
             }
         }
@@ -189,9 +255,13 @@ impl<S: SessionData + Send> Slot<S> {
             let value = self.engine.seal_body(self.name(), meta, body);
             if self.name().len() + 1 + value.len() <= COOKIE_LIMIT {
                 if let Some(previous) = previous {
-                    // small again: back to the cookie. Without the ID the old
-                    // record is unreachable; it is deleted, or reaped
-                    self.forget(&previous.id, "moved to the cookie").await;
+                    // small again: back to the cookie, unless a concurrent
+                    // request ended the session meanwhile
+                    match self.tier().delete(&previous.id.store_key()).await {
+                        Ok(true) => {}
+                        Ok(false) => return self.ended_meanwhile(&previous.id),
+                        Err(err) => return self.save_failed("delete", &err),
+                    }
                 }
                 return self.cookie(&value, meta, now);
             }
@@ -200,17 +270,24 @@ impl<S: SessionData + Send> Slot<S> {
             Some(previous) if !loaded.control.cycle => {
                 self.save_existing(previous, loaded, meta, now).await
             }
-            previous => {
-                let outcome = self.create(loaded.data, meta, now).await;
-                if let (Some(previous), Outcome::SetCookie(_)) = (previous, &outcome) {
-                    // cycle_id: the old ID must stop working
-                    if let Err(err) = tier.store.delete(&previous.id.store_key()).await {
-                        return self.save_failed("delete", &err);
-                    }
+            Some(previous) => {
+                // cycle_id: the old ID stops working first, and a session a
+                // concurrent request ended is not carried over to a new ID
+                match tier.delete(&previous.id.store_key()).await {
+                    Ok(true) => self.create(loaded.data, meta, now).await,
+                    Ok(false) => self.ended_meanwhile(&previous.id),
+                    Err(err) => self.save_failed("delete", &err),
                 }
-                outcome
             }
+            None => self.create(loaded.data, meta, now).await,
         }
+    }
+
+    /// The session was terminated (or expired) by another request while
+    /// this one ran: it is never recreated, and the cookie goes.
+    fn ended_meanwhile(&self, id: &SessionId) -> Outcome {
+        tracing::info!(cookie = %self.name(), session = %id.log_tag(self.engine.keys()), "session ended by another request: not recreated");
+        self.removal()
     }
 
     async fn save_existing(
@@ -223,10 +300,15 @@ impl<S: SessionData + Send> Slot<S> {
         let key = server.id.store_key();
         let split = self.split_quick();
         let Loaded {
-            mut data, changed, ..
+            mut data,
+            changed,
+            mut replay,
+            ..
         } = loaded;
         let mut version = server.version;
-        for _ in 0..MAX_MERGES {
+        let deadline = Instant::now() + self.tier().contention;
+        let mut attempt = 0;
+        loop {
             let (blob, quick) = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
@@ -236,26 +318,22 @@ impl<S: SessionData + Send> Slot<S> {
                 quick: &quick,
                 expires_at: meta.expires_at,
             };
-            let current = match self.tier().store.save(&key, entry, version, now).await {
+            let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
-                    return self.cookie(&server.id.sign(self.engine.keys()), meta, now);
+                    return self.cookie(
+                        &server.id.sign(self.engine.keys(), self.name()),
+                        meta,
+                        now,
+                    );
                 }
-                Ok(Saved::Missing) => {
-                    // terminated or expired meanwhile: never resurrected
-                    tracing::info!(cookie = %self.name(), session = %server.id.log_tag(self.engine.keys()), "session ended by another request: not recreated");
-                    return self.removal();
-                }
+                Ok(Saved::Missing) => return self.ended_meanwhile(&server.id),
                 Ok(Saved::Conflict(current)) => current,
                 Err(err) => return self.save_failed("save", &err),
             };
             // another request saved first: keep its data, re-apply ours
             version = current.version;
             match self.engine.open_record(&key, current, now, split) {
-                Ok(opened) => {
-                    let mut merged = opened.data;
-                    merged.take_fields(&mut data, &changed);
-                    data = merged;
-                }
+                Ok(opened) => data = replay.rebase(opened.data, &mut data, &changed),
                 Err(reason) => {
                     tracing::error!(cookie = %self.name(), %reason, "concurrent session record does not open: not saved");
                     return Outcome::Failed(
@@ -263,8 +341,15 @@ impl<S: SessionData + Send> Slot<S> {
                     );
                 }
             }
+            if Instant::now() >= deadline {
+                tracing::warn!(cookie = %self.name(), session = %server.id.log_tag(self.engine.keys()), attempts = attempt + 1, "session save gave up under contention");
+                return Outcome::Contended(
+                    "this session is being changed by too many requests at once; nothing was changed, please retry".to_owned(),
+                );
+            }
+            pause(backoff(attempt)).await;
+            attempt += 1;
         }
-        Outcome::Failed("the session is being changed by too many requests at once".to_owned())
     }
 
     // owned: a `&S` held across an await would need `S: Sync`
@@ -287,8 +372,10 @@ impl<S: SessionData + Send> Slot<S> {
                 quick: &quick,
                 expires_at: meta.expires_at,
             };
-            match self.tier().store.create(&key, entry).await {
-                Ok(true) => return self.cookie(&id.sign(self.engine.keys()), meta, now),
+            match self.tier().create(&key, entry).await {
+                Ok(true) => {
+                    return self.cookie(&id.sign(self.engine.keys(), self.name()), meta, now);
+                }
                 Ok(false) => continue,
                 Err(err) => return self.save_failed("create", &err),
             }
@@ -301,13 +388,6 @@ impl<S: SessionData + Send> Slot<S> {
         self.engine
             .seal_record(key, meta, data, self.split_quick())
             .map_err(|err| Outcome::Failed(format!("the session could not be saved: {err}")))
-    }
-
-    /// Deletes a record whose loss only costs space (it is unreachable).
-    async fn forget(&self, id: &SessionId, why: &str) {
-        if let Err(err) = self.tier().store.delete(&id.store_key()).await {
-            tracing::warn!(cookie = %self.name(), why, error = %err, "old session record not deleted; the reaper will remove it");
-        }
     }
 
     fn log_outage(&self, operation: &str, err: &StoreError) {

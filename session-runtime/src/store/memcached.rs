@@ -1,7 +1,9 @@
 //! [`MemcachedStore`]: sessions in memcached, over the memcache crate's
 //! async meta-protocol client (pinned: that API is experimental).
 
-use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError};
+use super::{
+    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
+};
 use crate::id::StoreKey;
 use memcache::exp::{AsyncMetaClient, GetStatus, Meta, MutationStatus};
 use std::time::Duration;
@@ -9,6 +11,10 @@ use std::time::Duration;
 const NAME: &str = "memcached";
 /// version, expires_at, data length.
 const HEADER: usize = 8 + 8 + 4;
+/// The version of a tombstone item: real records start at 1.
+const TOMBSTONE_VERSION: u64 = 0;
+/// Compare-and-set attempts of a cache fill that keeps losing races.
+const PUT_ATTEMPTS: usize = 3;
 
 /// Sessions in one or more memcached servers (keys spread by rendezvous
 /// hashing). Use it as the cache of a [`Tiered`](super::Tiered) store, or
@@ -60,6 +66,11 @@ fn encode(entry: Entry<'_>, version: u64) -> Vec<u8> {
     out
 }
 
+/// A record that is neither a tombstone nor expired at `now`.
+fn live(record: &Record, now: u64) -> bool {
+    record.version != TOMBSTONE_VERSION && record.expires_at > now
+}
+
 fn decode(value: &[u8]) -> Result<Record, StoreError> {
     let malformed = || StoreError::backend(NAME, "malformed session item");
     let header = value.get(..HEADER).ok_or_else(malformed)?;
@@ -79,6 +90,10 @@ fn decode(value: &[u8]) -> Result<Record, StoreError> {
         data: body[..data_len].to_vec(),
         quick: body[data_len..].to_vec(),
     })
+}
+
+fn tombstone() -> Vec<u8> {
+    encode(Entry::new(&[], 0), TOMBSTONE_VERSION)
 }
 
 /// memcached reads expiry times over 30 days as absolute Unix seconds,
@@ -157,8 +172,33 @@ impl MemcachedStore {
 
     async fn current(&self, key: &str, now: u64) -> Result<Saved, StoreError> {
         Ok(match self.fetch(key).await? {
-            Some((record, _)) if record.expires_at > now => Saved::Conflict(record),
+            Some((record, _)) if live(&record, now) => Saved::Conflict(record),
             _ => Saved::Missing,
+        })
+    }
+
+    /// One attempt at a cache fill: `None` when it lost a race and may be
+    /// tried again.
+    async fn try_put(
+        &self,
+        key: &str,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        let request = self
+            .client
+            .set(key, encode(entry, version))
+            .ttl_raw(ttl(entry.expires_at));
+        let request = match self.fetch(key).await? {
+            Some((current, _)) if current.version == TOMBSTONE_VERSION => return Ok(Some(false)),
+            Some((current, _)) if current.version >= version => return Ok(Some(false)),
+            Some((_, cas)) => request.compare_cas(cas),
+            None => request.add(),
+        };
+        let done = request.send().await.map_err(error)?;
+        Ok(match done.status {
+            MutationStatus::Applied => Some(true),
+            _ => None,
         })
     }
 }
@@ -166,6 +206,7 @@ impl MemcachedStore {
 impl SessionStore for MemcachedStore {
     const NAME: &'static str = NAME;
     const EXPIRES_ITSELF: bool = true;
+    const TOMBSTONES: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
@@ -185,11 +226,23 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        Ok(self
-            .fetch(&self.key(key))
-            .await?
-            .map(|(record, _)| record)
-            .filter(|record| record.expires_at > now))
+        Ok(match self.lookup(key, now, None).await? {
+            Lookup::Hit(record) => Some(record),
+            Lookup::Miss | Lookup::Gone => None,
+        })
+    }
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        _: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        Ok(match self.fetch(&self.key(key)).await? {
+            Some((record, _)) if record.version == TOMBSTONE_VERSION => Lookup::Gone,
+            Some((record, _)) if live(&record, now) => Lookup::Hit(record),
+            _ => Lookup::Miss,
+        })
     }
 
     async fn save(
@@ -204,7 +257,7 @@ impl SessionStore for MemcachedStore {
         let Some((current, cas)) = self.fetch(&key).await? else {
             return Ok(Saved::Missing);
         };
-        if current.expires_at <= now {
+        if !live(&current, now) {
             return Ok(Saved::Missing);
         }
         if current.version != version {
@@ -227,25 +280,45 @@ impl SessionStore for MemcachedStore {
         }
     }
 
-    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
-        self.client
-            .set(self.key(key), encode(entry, version))
-            .ttl_raw(ttl(entry.expires_at))
-            .send()
-            .await
-            .map_err(error)?;
-        Ok(())
+        let key = self.key(key);
+        for _ in 0..PUT_ATTEMPTS {
+            if let Some(written) = self.try_put(&key, entry, version).await? {
+                return Ok(written);
+            }
+        }
+        // others keep writing this key: theirs are at least as new
+        Ok(false)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        let existed = self
+            .fetch(&key)
+            .await?
+            .is_some_and(|(record, _)| record.version != TOMBSTONE_VERSION);
+        // a relative TTL (under 30 days, memcached reads it as seconds)
+        let ttl = u32::try_from(TOMBSTONE_TTL.as_secs()).unwrap_or(60);
         let done = self
             .client
-            .delete(self.key(key))
+            .set(&key, tombstone())
+            .ttl_raw(ttl)
             .send()
             .await
             .map_err(error)?;
-        Ok(done.status == MutationStatus::Applied)
+        match done.status {
+            MutationStatus::Applied => Ok(existed),
+            other => Err(StoreError::backend(
+                NAME,
+                format!("tombstone set answered {other:?}"),
+            )),
+        }
     }
 
     async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {

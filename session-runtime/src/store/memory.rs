@@ -1,58 +1,166 @@
 //! [`MemoryStore`]: sessions in process memory.
 
-use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError, StoreStats};
+use super::{
+    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats,
+    TOMBSTONE_TTL,
+};
 use crate::id::StoreKey;
-use std::collections::{BTreeSet, HashMap};
+use hashlink::LinkedHashMap;
+use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Sessions in a bounded map in process memory.
 ///
 /// For tests, single-process deployments, and as the cache in front of a
-/// durable store. It is bounded: when full, expired records go first, then
-/// the record closest to expiry, so memory use stays at `capacity` records
-/// (each at most `max_record` bytes). Everything is lost when the process
-/// exits.
+/// durable store. It is bounded twice: by a record count
+/// ([`DEFAULT_CAPACITY`]) and by the bytes its records hold
+/// ([`DEFAULT_MAX_BYTES`]). Eviction is a segmented LRU: a new record
+/// starts on probation, and moves to the protected segment (at most 80% of
+/// the store) when it is read again; the least recently used record on
+/// probation goes first. A flood of new sessions that are never used again
+/// (bots, scanners) therefore evicts itself, not the sessions of active
+/// users. Everything is lost when the process exits.
+///
+/// It is not [`SHARED`](SessionStore::SHARED): other processes never see
+/// it. As the cache of a [`Tiered`](super::Tiered) store over a shared
+/// durable store, its entries are trusted for a short staleness bound.
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     capacity: usize,
+    max_bytes: usize,
     max_record: usize,
+}
+
+/// 100,000 sessions.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+/// 64 MiB of session records.
+pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+
+/// What a record costs beyond its blobs: key, times, map links.
+const RECORD_OVERHEAD: usize = 128;
+
+#[derive(Debug)]
+struct Held {
+    record: Record,
+    /// When this process last wrote it, for the staleness bound.
+    written: Instant,
+}
+
+impl Held {
+    fn bytes(&self) -> usize {
+        self.record.data.len() + self.record.quick.len() + RECORD_OVERHEAD
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: HashMap<StoreKey, Record>,
-    /// (expires_at, key), to find expired and soonest-expiring records.
+    /// New records, least recently used first.
+    probation: LinkedHashMap<StoreKey, Held>,
+    /// Records read at least once since they were written, least recently
+    /// used first.
+    protected: LinkedHashMap<StoreKey, Held>,
+    protected_bytes: usize,
+    bytes: usize,
+    /// (expires_at, key), for the reaper and stats.
     by_expiry: BTreeSet<(u64, StoreKey)>,
+    /// Deleted keys and when their tombstone lapses, oldest first.
+    tombstones: LinkedHashMap<StoreKey, Instant>,
 }
 
 impl Inner {
-    fn insert(&mut self, key: StoreKey, record: Record) {
-        if let Some(old) = self.records.insert(key, record.clone()) {
-            self.by_expiry.remove(&(old.expires_at, key));
+    fn len(&self) -> usize {
+        self.probation.len() + self.protected.len()
+    }
+
+    fn get(&self, key: &StoreKey) -> Option<&Held> {
+        self.protected.get(key).or_else(|| self.probation.get(key))
+    }
+
+    fn is_tombstoned(&mut self, key: &StoreKey) -> bool {
+        self.purge_tombstones();
+        self.tombstones.contains_key(key)
+    }
+
+    fn purge_tombstones(&mut self) {
+        let now = Instant::now();
+        while let Some((_, until)) = self.tombstones.front() {
+            if *until > now {
+                break;
+            }
+            self.tombstones.pop_front();
         }
-        self.by_expiry.insert((record.expires_at, key));
+    }
+
+    /// Marks `key` used: a probation record is promoted.
+    fn touch(&mut self, key: &StoreKey, capacity: usize, max_bytes: usize) {
+        if self.protected.to_back(key).is_some() {
+            return;
+        }
+        let Some(held) = self.probation.remove(key) else {
+            return;
+        };
+        self.protected_bytes += held.bytes();
+        self.protected.insert(*key, held);
+        // the protected segment keeps at most 80% of the store; what it
+        // pushes out gets another chance on probation
+        while self.protected.len() > capacity / 5 * 4 || self.protected_bytes > max_bytes / 5 * 4 {
+            let Some((demoted, held)) = self.protected.pop_front() else {
+                break;
+            };
+            self.protected_bytes -= held.bytes();
+            self.probation.insert(demoted, held);
+        }
     }
 
     fn remove(&mut self, key: &StoreKey) -> Option<Record> {
-        let old = self.records.remove(key)?;
-        self.by_expiry.remove(&(old.expires_at, *key));
-        Some(old)
+        let held = match self.protected.remove(key) {
+            Some(held) => {
+                self.protected_bytes -= held.bytes();
+                held
+            }
+            None => self.probation.remove(key)?,
+        };
+        self.bytes -= held.bytes();
+        self.by_expiry.remove(&(held.record.expires_at, *key));
+        Some(held.record)
     }
 
-    /// Makes room for one more record.
-    fn make_room(&mut self, capacity: usize) {
-        while self.records.len() >= capacity {
-            let Some(&(_, key)) = self.by_expiry.iter().next() else {
-                return;
-            };
-            self.remove(&key);
+    /// Writes `record` under `key`, in its segment if it is there, else on
+    /// probation; then evicts until the bounds hold again.
+    fn write(&mut self, key: StoreKey, record: Record, capacity: usize, max_bytes: usize) {
+        let held = Held {
+            record,
+            written: Instant::now(),
+        };
+        let promoted = self.protected.contains_key(&key);
+        self.remove(&key);
+        self.bytes += held.bytes();
+        self.by_expiry.insert((held.record.expires_at, key));
+        if promoted {
+            self.protected_bytes += held.bytes();
+            self.protected.insert(key, held);
+        } else {
+            self.probation.insert(key, held);
+        }
+        while self.len() > capacity || self.bytes > max_bytes {
+            // never the record just written
+            let victim = self
+                .probation
+                .keys()
+                .chain(self.protected.keys())
+                .find(|candidate| **candidate != key)
+                .copied();
+            match victim {
+                Some(victim) => {
+                    self.remove(&victim);
+                }
+                None => break,
+            }
         }
     }
 }
-
-/// 10,000 sessions.
-pub const DEFAULT_CAPACITY: usize = 10_000;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -61,14 +169,24 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store holding at most `capacity` sessions (at least one).
+    /// A store holding at most `capacity` sessions (at least one) and
+    /// [`DEFAULT_MAX_BYTES`].
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
+            max_bytes: DEFAULT_MAX_BYTES,
             max_record: DEFAULT_MAX_RECORD,
         }
+    }
+
+    /// Holds at most `bytes` of records (default 64 MiB), counting each
+    /// record's blobs and a small fixed overhead.
+    #[must_use]
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
     }
 
     /// Refuses records larger than `bytes` (default 1 MiB).
@@ -81,7 +199,7 @@ impl MemoryStore {
     /// The number of records held, expired or not.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock().records.len()
+        self.lock().len()
     }
 
     /// Whether the store holds no record.
@@ -90,34 +208,66 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// The bytes the records occupy, as counted against the bound.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn live(&self, key: &StoreKey, now: u64, max_staleness: Option<Duration>) -> Option<Record> {
+        let mut inner = self.lock();
+        let held = inner.get(key)?;
+        if held.record.expires_at <= now {
+            return None;
+        }
+        if max_staleness.is_some_and(|max| held.written.elapsed() > max) {
+            return None;
+        }
+        let record = held.record.clone();
+        inner.touch(key, self.capacity, self.max_bytes);
+        Some(record)
+    }
 }
 
 impl SessionStore for MemoryStore {
     const NAME: &'static str = "memory";
+    const SHARED: bool = false;
+    const TOMBSTONES: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
         let mut inner = self.lock();
-        if inner.records.contains_key(key) {
+        if inner.get(key).is_some() || inner.is_tombstoned(key) {
             return Ok(false);
         }
-        inner.make_room(self.capacity);
-        inner.insert(*key, entry.to_record(1));
+        inner.write(*key, entry.to_record(1), self.capacity, self.max_bytes);
         Ok(true)
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        let inner = self.lock();
-        Ok(inner
-            .records
-            .get(key)
-            .filter(|record| record.expires_at > now)
-            .cloned())
+        Ok(self.live(key, now, None))
+    }
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        if let Some(record) = self.live(key, now, max_staleness) {
+            return Ok(Lookup::Hit(record));
+        }
+        Ok(if self.lock().is_tombstoned(key) {
+            Lookup::Gone
+        } else {
+            Lookup::Miss
+        })
     }
 
     async fn save(
@@ -129,29 +279,61 @@ impl SessionStore for MemoryStore {
     ) -> Result<Saved, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
         let mut inner = self.lock();
-        let Some(current) = inner.records.get(key).filter(|r| r.expires_at > now) else {
+        let Some(current) = inner.get(key).filter(|held| held.record.expires_at > now) else {
             return Ok(Saved::Missing);
         };
-        if current.version != version {
-            return Ok(Saved::Conflict(current.clone()));
+        if current.record.version != version {
+            return Ok(Saved::Conflict(current.record.clone()));
         }
         let version = version + 1;
-        inner.insert(*key, entry.to_record(version));
+        inner.write(
+            *key,
+            entry.to_record(version),
+            self.capacity,
+            self.max_bytes,
+        );
         Ok(Saved::Saved { version })
     }
 
-    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
         let mut inner = self.lock();
-        if !inner.records.contains_key(key) {
-            inner.make_room(self.capacity);
+        if inner.is_tombstoned(key) {
+            return Ok(false);
         }
-        inner.insert(*key, entry.to_record(version));
-        Ok(())
+        if inner
+            .get(key)
+            .is_some_and(|held| held.record.version >= version)
+        {
+            return Ok(false);
+        }
+        inner.write(
+            *key,
+            entry.to_record(version),
+            self.capacity,
+            self.max_bytes,
+        );
+        Ok(true)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        Ok(self.lock().remove(key).is_some())
+        let mut inner = self.lock();
+        let existed = inner.remove(key).is_some();
+        inner.purge_tombstones();
+        inner.tombstones.remove(key);
+        inner
+            .tombstones
+            .insert(*key, Instant::now() + TOMBSTONE_TTL);
+        // tombstones are small, but bounded all the same
+        while inner.tombstones.len() > self.capacity {
+            inner.tombstones.pop_front();
+        }
+        Ok(existed)
     }
 
     async fn delete_expired(
@@ -183,8 +365,55 @@ impl SessionStore for MemoryStore {
             .take_while(|(expires_at, _)| *expires_at <= now)
             .count();
         Ok(Some(StoreStats {
-            records: inner.records.len() as u64,
+            records: inner.len() as u64,
             expired: expired as u64,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SessionId;
+
+    fn key() -> StoreKey {
+        SessionId::generate().unwrap().store_key()
+    }
+
+    #[tokio::test]
+    async fn bytes_are_bounded_and_accounted() {
+        let store = MemoryStore::new(1_000).with_max_bytes(10 * (1_000 + RECORD_OVERHEAD));
+        let data = vec![7u8; 1_000];
+        for _ in 0..50 {
+            assert!(store.create(&key(), Entry::new(&data, 10)).await.unwrap());
+        }
+        assert_eq!(store.len(), 10);
+        assert_eq!(store.bytes(), 10 * (1_000 + RECORD_OVERHEAD));
+        let first = key();
+        store.create(&first, Entry::new(&data, 10)).await.unwrap();
+        store.delete(&first).await.unwrap();
+        assert_eq!(store.bytes(), 9 * (1_000 + RECORD_OVERHEAD));
+    }
+
+    #[tokio::test]
+    async fn a_stale_local_entry_is_a_miss_for_a_cache() {
+        let store = MemoryStore::default();
+        let k = key();
+        store.create(&k, Entry::new(b"x", 10)).await.unwrap();
+        assert!(matches!(
+            store
+                .lookup(&k, 0, Some(Duration::from_secs(5)))
+                .await
+                .unwrap(),
+            Lookup::Hit(_)
+        ));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(
+            store
+                .lookup(&k, 0, Some(Duration::from_millis(10)))
+                .await
+                .unwrap(),
+            Lookup::Miss
+        );
     }
 }

@@ -7,12 +7,39 @@
 //! cannot silently overwrite each other; the loser sees
 //! [`Saved::Conflict`] with the current record and can merge.
 //!
+//! # Caches and coherence
+//!
+//! A store used as the cache of a [`Tiered`] store (or alone, as a
+//! cache-only store) keeps three promises, checked by the conformance suite
+//! on every backend:
+//!
+//! * **A fill never goes back in time.** [`put`](SessionStore::put) writes a
+//!   record only when the store holds no newer (or equal) version of it, so
+//!   a slow fill racing a save cannot replace the saved version.
+//! * **A delete leaves a tombstone.** [`delete`](SessionStore::delete) keeps
+//!   a marker for [`TOMBSTONE_TTL`] that refuses fills and creates, so a
+//!   fill that read the durable store just before a logout cannot bring the
+//!   session back. [`lookup`](SessionStore::lookup) reports the marker as
+//!   [`Lookup::Gone`]: a [`Tiered`] store then answers "no session" without
+//!   asking the durable store.
+//! * **A terminate that answers success leaves no cache able to serve the
+//!   session.** [`Tiered::delete`] fails (and the request follows the
+//!   layer's outage policy) when the cache cannot be told.
+//!
+//! A cache shared by every process (Redis, memcached) is coherent at once.
+//! A per-process cache ([`MemoryStore`] in front of a shared SQL store) cannot
+//! hear about writes made by other processes: [`Tiered`] trusts its entries
+//! for at most [`DEFAULT_MAX_STALENESS`] (1 second) after they were filled,
+//! then reads the durable store again. A logout on one process is therefore
+//! honoured by the others within that bound.
+//!
 //! Backends: [`MemoryStore`] (embedded, bounded), `SqliteStore`,
 //! `PostgresStore` and `MySqlStore` (features `sqlite`, `postgres`, `mysql`),
 //! `RedisStore` (feature `redis`), `MemcachedStore` (feature `memcached`),
 //! and [`Tiered`], a cache in front of a durable store.
 
 mod erased;
+pub(crate) mod guard;
 #[cfg(feature = "memcached")]
 mod memcached;
 mod memory;
@@ -25,7 +52,7 @@ mod tiered;
 pub(crate) use erased::ErasedStore;
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedStore;
-pub use memory::{DEFAULT_CAPACITY, MemoryStore};
+pub use memory::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, MemoryStore};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -36,13 +63,31 @@ pub use sql::MySqlStore;
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
-pub use tiered::Tiered;
+pub use tiered::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_STALENESS, Tiered};
 
 use crate::id::StoreKey;
 use std::future::Future;
+use std::time::Duration;
 
 /// The largest record any store accepts by default: 1 MiB, gae-sessions' cap.
 pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
+
+/// How long a cache keeps the tombstone of a deleted session: far longer
+/// than any fill can take (fills race only with the load that read the
+/// durable store, itself bounded by the store timeouts).
+pub const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
+
+/// What a cache holds for a key: see [`SessionStore::lookup`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A live record.
+    Hit(Record),
+    /// Nothing known: ask the durable store.
+    Miss,
+    /// The session was deleted (a tombstone): it is gone, do not ask the
+    /// durable store and do not fill.
+    Gone,
+}
 
 /// A session's server-side record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,6 +199,22 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The store did not answer within its timeout.
+    #[error("session store `{store}` did not answer within {after:?}")]
+    Timeout {
+        /// Which store.
+        store: &'static str,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The store failed repeatedly and is skipped for a short while (its
+    /// circuit breaker is open): the request fails at once instead of
+    /// waiting for it.
+    #[error("session store `{store}` is failing and skipped for now")]
+    CircuitOpen {
+        /// Which store.
+        store: &'static str,
+    },
     /// A record larger than the store accepts.
     #[error("session record of {len} bytes exceeds the store's limit of {max}")]
     TooLarge {
@@ -225,6 +286,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`delete_expired`](Self::delete_expired) then has nothing to do.
     const EXPIRES_ITSELF: bool = false;
 
+    /// Whether every process of an application sees the same records
+    /// (`false` for [`MemoryStore`]). A [`Tiered`] store trusts a cache
+    /// that is not shared for at most its staleness bound.
+    const SHARED: bool = true;
+
+    /// Whether [`delete`](Self::delete) leaves a tombstone that refuses
+    /// later fills: what a cache store must do (memory, Redis, memcached).
+    /// Durable stores have no fills to refuse.
+    const TOMBSTONES: bool = false;
+
     /// Inserts a record with version 1, unless the key is taken (by a live
     /// or an expired record): `Ok(false)` then, and nothing changes.
     ///
@@ -262,8 +333,9 @@ pub trait SessionStore: Send + Sync + 'static {
         now: u64,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
 
-    /// Writes the record at `version` whatever is there: how a [`Tiered`]
-    /// store fills its cache from the durable store.
+    /// Writes the record at `version` unless the store holds this version
+    /// or a newer one, or the tombstone of a deleted session: how a
+    /// [`Tiered`] store fills its cache. `Ok(true)` when written.
     ///
     /// # Errors
     ///
@@ -273,14 +345,39 @@ pub trait SessionStore: Send + Sync + 'static {
         key: &StoreKey,
         entry: Entry<'_>,
         version: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Removes the record; `Ok(true)` when there was one.
+    /// Removes the record; `Ok(true)` when there was a live one. Cache
+    /// stores leave a tombstone for [`TOMBSTONE_TTL`] that refuses later
+    /// [`put`](Self::put)s and [`create`](Self::create)s of the key.
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the backend fails.
     fn delete(&self, key: &StoreKey) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// What the store knows of `key`, for a cache: a live record, nothing,
+    /// or a tombstone. A store that is not [`SHARED`](Self::SHARED) treats
+    /// entries written more than `max_staleness` ago as unknown. The
+    /// default maps [`load`](Self::load) to `Hit`/`Miss`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the backend fails.
+    fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<Duration>,
+    ) -> impl Future<Output = Result<Lookup, StoreError>> + Send {
+        let _ = max_staleness;
+        async move {
+            Ok(match self.load(key, now).await? {
+                Some(record) => Lookup::Hit(record),
+                None => Lookup::Miss,
+            })
+        }
+    }
 
     /// Removes at most `limit` records that expired at least `dormant_for`
     /// seconds before `now`; returns how many. Call it repeatedly until it
@@ -318,6 +415,8 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
     const SPLITS_QUICK: bool = S::SPLITS_QUICK;
     const KEEPS_QUICK: bool = S::KEEPS_QUICK;
     const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
+    const SHARED: bool = S::SHARED;
+    const TOMBSTONES: bool = S::TOMBSTONES;
 
     fn create(
         &self,
@@ -350,12 +449,21 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         key: &StoreKey,
         entry: Entry<'_>,
         version: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         S::put(self, key, entry, version)
     }
 
     fn delete(&self, key: &StoreKey) -> impl Future<Output = Result<bool, StoreError>> + Send {
         S::delete(self, key)
+    }
+
+    fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<Duration>,
+    ) -> impl Future<Output = Result<Lookup, StoreError>> + Send {
+        S::lookup(self, key, now, max_staleness)
     }
 
     fn delete_expired(

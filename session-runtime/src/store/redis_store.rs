@@ -1,6 +1,8 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
-use super::{DEFAULT_MAX_RECORD, Entry, Record, Saved, SessionStore, StoreError};
+use super::{
+    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
+};
 use crate::id::StoreKey;
 use redis::Value;
 use redis::aio::ConnectionManager;
@@ -8,8 +10,8 @@ use std::sync::{Arc, LazyLock};
 
 const NAME: &str = "redis";
 
-/// Creates the hash unless the key exists. KEYS[1]; ARGV: data, quick,
-/// expires_at, version.
+/// Creates the hash unless the key exists (a live session or a
+/// tombstone). KEYS[1]; ARGV: data, quick, expires_at, version.
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
@@ -17,11 +19,26 @@ redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
-/// Writes the hash whatever is there.
+/// A cache fill: writes the hash unless it holds this version or a newer
+/// one, or is a tombstone (field `x`).
 const PUT: &str = r"
+local cur = redis.call('HMGET', KEYS[1], 'v', 'x')
+if cur[2] then return 0 end
+if cur[1] and tonumber(cur[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
+";
+
+/// Replaces the hash with a tombstone that lives ARGV[1] seconds; returns
+/// whether a live session was there.
+const DELETE: &str = r"
+local live = redis.call('HEXISTS', KEYS[1], 'v')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'x', '1')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return live
 ";
 
 /// Compare-and-set on the version. ARGV: data, quick, expires_at, expected
@@ -36,11 +53,12 @@ redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return {2, v}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 3]> = LazyLock::new(|| {
+static SCRIPTS: LazyLock<[redis::Script; 4]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
         redis::Script::new(SAVE),
+        redis::Script::new(DELETE),
     ]
 });
 
@@ -53,7 +71,8 @@ enum Connection {
 
 /// Sessions in Redis, one hash per session (`d` data, `q` quick fields,
 /// `e` expiry, `v` version) that Redis expires by itself at the session's
-/// expiry. Saves are Lua scripts, so the version check and the write are
+/// expiry. A deleted session leaves a tombstone hash (`x`) for
+/// [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which refuses cache fills. Saves are Lua scripts, so the version check and the write are
 /// one atomic step. Every script touches one key, which is what Redis
 /// Cluster needs ([`RedisStore::cluster`], feature `redis-cluster`).
 ///
@@ -217,6 +236,7 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     const NAME: &'static str = NAME;
     const EXPIRES_ITSELF: bool = true;
+    const TOMBSTONES: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         let created = self.write(&SCRIPTS[0], key, entry, 1).await?;
@@ -224,15 +244,36 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        Ok(match self.lookup(key, now, None).await? {
+            Lookup::Hit(record) => Some(record),
+            Lookup::Miss | Lookup::Gone => None,
+        })
+    }
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        _: Option<std::time::Duration>,
+    ) -> Result<Lookup, StoreError> {
         let mut command = redis::cmd("HMGET");
-        command.arg(self.key(key)).arg(&["d", "q", "e", "v"]);
-        let Value::Array(fields) = self.query(&command).await? else {
+        command.arg(self.key(key)).arg(&["d", "q", "e", "v", "x"]);
+        let Value::Array(mut fields) = self.query(&command).await? else {
             return Err(malformed("HMGET"));
         };
-        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
-            return Ok(None);
+        if fields.get(4).is_some_and(|tomb| *tomb != Value::Nil) {
+            return Ok(Lookup::Gone);
         }
-        Ok(Some(record(&fields)?).filter(|record| record.expires_at > now))
+        fields.truncate(4);
+        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
+            return Ok(Lookup::Miss);
+        }
+        let record = record(&fields)?;
+        Ok(if record.expires_at > now {
+            Lookup::Hit(record)
+        } else {
+            Lookup::Miss
+        })
     }
 
     async fn save(
@@ -263,15 +304,20 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
-        self.write(&SCRIPTS[1], key, entry, version).await?;
-        Ok(())
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let written = self.write(&SCRIPTS[1], key, entry, version).await?;
+        Ok(number(&written)? == 1)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let mut command = redis::cmd("DEL");
-        command.arg(self.key(key));
-        Ok(number(&self.query(&command).await?)? > 0)
+        let mut invocation = SCRIPTS[3].key(self.key(key));
+        invocation.arg(TOMBSTONE_TTL.as_secs());
+        Ok(number(&self.run(invocation).await?)? == 1)
     }
 
     async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {

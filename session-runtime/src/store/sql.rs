@@ -86,14 +86,20 @@ impl Statements {
                 "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
+        // a fill never replaces a newer version
         let put = match dialect {
+            // MySQL assigns left to right: `version` last, so the conditions
+            // before it still see the old value
             Dialect::MySql => format!(
                 "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 data = VALUES(data), expires_at = VALUES(expires_at), version = VALUES(version)"
+                 data = IF(VALUES(version) > version, VALUES(data), data), \
+                 expires_at = IF(VALUES(version) > version, VALUES(expires_at), expires_at), \
+                 version = GREATEST(version, VALUES(version))"
             ),
             _ => format!(
                 "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
-                 SET data = excluded.data, expires_at = excluded.expires_at, version = excluded.version"
+                 SET data = excluded.data, expires_at = excluded.expires_at, version = excluded.version \
+                 WHERE {t}.version < excluded.version"
             ),
         };
         let delete_expired = match dialect {
@@ -365,11 +371,11 @@ macro_rules! sql_store {
                 key: &crate::id::StoreKey,
                 entry: Entry<'_>,
                 version: u64,
-            ) -> Result<(), StoreError> {
+            ) -> Result<bool, StoreError> {
                 // quick fields belong to a cache tier
                 let entry = entry.without_quick();
                 StoreError::check_size(&entry, self.max_record)?;
-                Self::query(&self.sql.put)
+                let done = Self::query(&self.sql.put)
                     .bind(key.as_bytes().as_slice())
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
@@ -377,7 +383,16 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
-                Ok(())
+                // MySQL counts an insert as 1 and a changed row as 2; an
+                // unchanged row is 0 (or 1 with CLIENT_FOUND_ROWS): compare
+                // with what is there to be exact everywhere
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                Ok(match self.fetch(&self.sql.current, key, None).await? {
+                    Some(current) => current.version == version && current.data == entry.data,
+                    None => false,
+                })
             }
 
             async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, StoreError> {

@@ -1,19 +1,46 @@
 //! [`Tiered`]: a cache store in front of a durable one.
 
-use super::{Entry, Record, Saved, SessionStore, StoreError, StoreStats};
+use super::guard::Breaker;
+use super::{Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats};
 use crate::id::StoreKey;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a cache call may take before the durable store answers
+/// instead: 250 ms.
+pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long a [`Tiered`] store trusts an entry of a cache that is not
+/// shared between processes ([`MemoryStore`](super::MemoryStore)): 1 second.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(1);
+
+/// Keys whose cache entry may be stale, remembered while the cache is
+/// unreachable so they are invalidated when it answers again.
+const MAX_PENDING: usize = 100_000;
 
 /// A cache (memcached, Redis, memory) in front of a durable store (SQL).
 ///
-/// * Reads try the cache, then the durable store, and put what they find
-///   back in the cache.
+/// * Reads try the cache, then the durable store, and fill the cache with
+///   what they find. A fill never replaces a newer version and never
+///   revives a deleted session (see [the cache contract](super#caches-and-coherence)).
 /// * Writes go to the durable store first (its compare-and-set decides),
 ///   then to the cache.
-/// * A cache failure is logged and never fails the request: the durable
-///   store has the data. After a failed cache write the entry is deleted so
-///   the cache cannot serve the older version.
+/// * Deletes go to both, and leave a tombstone in the cache. A delete the
+///   cache cannot record is an error: a logout that answered success must
+///   not leave a cache able to serve the session.
+/// * A cache that fails or takes longer than its timeout (default 250 ms)
+///   is skipped: reads and writes are served by the durable store, and a
+///   cache that keeps failing is not asked at all for a short while (a
+///   circuit breaker). Keys written meanwhile are invalidated in the cache
+///   as soon as it answers again, so it cannot serve what it held before.
 /// * `#[session(quick)]` fields go to the cache only (gae-sessions'
 ///   `set_quick`): cheap to write, lost when the cache drops the entry.
+/// * A cache that is not shared between processes is trusted for at most
+///   [`DEFAULT_MAX_STALENESS`] after it was filled
+///   ([`with_max_staleness`](Self::with_max_staleness)); a shared cache
+///   (Redis, memcached) is always coherent.
 ///
 /// For a cache with no durable store behind it (gae-sessions'
 /// `no_datastore`), use the cache store directly.
@@ -34,13 +61,56 @@ use crate::id::StoreKey;
 pub struct Tiered<Cache, Durable> {
     cache: Cache,
     durable: Durable,
+    cache_timeout: Duration,
+    max_staleness: Option<Duration>,
+    health: Arc<CacheHealth>,
+}
+
+/// Shared by the clones of one [`Tiered`] store.
+#[derive(Debug, Default)]
+struct CacheHealth {
+    breaker: Breaker,
+    /// Keys written while the cache could not be told.
+    pending: Mutex<HashSet<StoreKey>>,
+    has_pending: AtomicBool,
 }
 
 impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
     /// `cache` in front of `durable`.
     #[must_use]
     pub fn new(cache: Cache, durable: Durable) -> Self {
-        Self { cache, durable }
+        Self {
+            cache,
+            durable,
+            cache_timeout: DEFAULT_CACHE_TIMEOUT,
+            max_staleness: (!Cache::SHARED).then_some(DEFAULT_MAX_STALENESS),
+            health: Arc::default(),
+        }
+    }
+
+    /// How long a cache call may take before it counts as failed and the
+    /// durable store answers (default 250 ms).
+    #[must_use]
+    pub fn with_cache_timeout(mut self, timeout: Duration) -> Self {
+        self.cache_timeout = timeout;
+        self
+    }
+
+    /// For a cache that is not shared between processes: how long after a
+    /// fill its entry is trusted before the durable store is read again
+    /// (default 1 second). Other processes' writes and logouts are seen
+    /// within this bound. Ignored for shared caches, which are coherent.
+    ///
+    /// # Security
+    ///
+    /// A larger bound lets another process keep serving a session for
+    /// that long after it was terminated.
+    #[must_use]
+    pub fn with_max_staleness(mut self, staleness: Duration) -> Self {
+        if !Cache::SHARED {
+            self.max_staleness = Some(staleness);
+        }
+        self
     }
 
     /// The cache tier.
@@ -62,22 +132,85 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
             ?key,
             error = %err,
             source = ?std::error::Error::source(err),
-            "session cache failed; the durable store has the data"
+            "session cache failed; the durable store answers"
         );
     }
 
-    /// Writes `entry` at `version` to the cache, or makes sure the cache
-    /// holds nothing for the key.
-    async fn fill_cache(&self, key: &StoreKey, entry: Entry<'_>, version: u64) {
-        if let Err(err) = self.cache.put(key, entry, version).await {
-            self.cache_failed("put", key, &err);
-            self.forget(key).await;
+    /// A cache call under the cache's timeout and breaker; the first call
+    /// after an outage first invalidates what was written meanwhile.
+    async fn cached<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if self.health.has_pending.load(Ordering::Acquire) && !self.health.breaker.is_open() {
+            self.flush_pending().await?;
         }
+        self.health
+            .breaker
+            .call(Cache::NAME, self.cache_timeout, call)
+            .await
     }
 
-    async fn forget(&self, key: &StoreKey) {
-        if let Err(err) = self.cache.delete(key).await {
-            self.cache_failed("delete", key, &err);
+    async fn flush_pending(&self) -> Result<(), StoreError> {
+        let keys: Vec<StoreKey> = {
+            let mut pending = self
+                .health
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.health.has_pending.store(false, Ordering::Release);
+            pending.drain().collect()
+        };
+        for (done, key) in keys.iter().enumerate() {
+            let deleted = self
+                .health
+                .breaker
+                .call(Cache::NAME, self.cache_timeout, self.cache.delete(key))
+                .await;
+            if let Err(err) = deleted {
+                // still down: keep the rest for the next attempt
+                self.remember(&keys[done..]);
+                return Err(err);
+            }
+        }
+        if !keys.is_empty() {
+            tracing::info!(
+                cache = Cache::NAME,
+                keys = keys.len(),
+                "session cache back: entries written during the outage invalidated"
+            );
+        }
+        Ok(())
+    }
+
+    fn remember(&self, keys: &[StoreKey]) {
+        let mut pending = self
+            .health
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            if pending.len() >= MAX_PENDING {
+                tracing::error!(
+                    cache = Cache::NAME,
+                    "too many session writes during a cache outage to invalidate them all: entries cached before the outage may be served until they expire"
+                );
+                break;
+            }
+            pending.insert(*key);
+        }
+        self.health.has_pending.store(true, Ordering::Release);
+    }
+
+    /// Writes `entry` at `version` to the cache, or makes sure the cache
+    /// holds nothing older for the key.
+    async fn fill_cache(&self, key: &StoreKey, entry: Entry<'_>, version: u64) {
+        if let Err(err) = self.cached(self.cache.put(key, entry, version)).await {
+            self.cache_failed("put", key, &err);
+            if let Err(err) = self.cached(self.cache.delete(key)).await {
+                self.cache_failed("delete", key, &err);
+                self.remember(&[*key]);
+            }
         }
     }
 }
@@ -86,6 +219,8 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     const NAME: &'static str = "tiered";
     const SPLITS_QUICK: bool = true;
     const EXPIRES_ITSELF: bool = Durable::EXPIRES_ITSELF;
+    const SHARED: bool = Durable::SHARED;
+    const TOMBSTONES: bool = Cache::TOMBSTONES;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         let durable = entry.without_quick();
@@ -97,16 +232,31 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        match self.cache.load(key, now).await {
-            Ok(Some(record)) => return Ok(Some(record)),
-            Ok(None) => {}
+        Ok(match self.lookup(key, now, None).await? {
+            Lookup::Hit(record) => Some(record),
+            Lookup::Miss | Lookup::Gone => None,
+        })
+    }
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        _: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        match self
+            .cached(self.cache.lookup(key, now, self.max_staleness))
+            .await
+        {
+            Ok(Lookup::Miss) => {}
+            Ok(known) => return Ok(known),
             Err(err) => self.cache_failed("load", key, &err),
         }
         let Some(record) = self.durable.load(key, now).await? else {
-            return Ok(None);
+            return Ok(Lookup::Miss);
         };
         self.fill_cache(key, record.entry(), record.version).await;
-        Ok(Some(record))
+        Ok(Lookup::Hit(record))
     }
 
     async fn save(
@@ -124,7 +274,9 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
             }
             Saved::Conflict(mut current) => {
                 // the winner's quick fields, if the cache has that version
-                if let Ok(Some(cached)) = self.cache.load(key, now).await
+                if let Ok(Lookup::Hit(cached)) = self
+                    .cached(self.cache.lookup(key, now, self.max_staleness))
+                    .await
                     && cached.version == current.version
                 {
                     current.quick = cached.quick;
@@ -132,22 +284,40 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
                 Ok(Saved::Conflict(current))
             }
             Saved::Missing => {
-                self.forget(key).await;
+                if let Err(err) = self.cached(self.cache.delete(key)).await {
+                    self.cache_failed("delete", key, &err);
+                    self.remember(&[*key]);
+                }
                 Ok(Saved::Missing)
             }
         }
     }
 
-    async fn put(&self, key: &StoreKey, entry: Entry<'_>, version: u64) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        // the durable store keeps no tombstones: the cache's tell
+        if let Ok(Lookup::Gone) = self.cached(self.cache.lookup(key, 0, None)).await {
+            return Ok(false);
+        }
         let durable = entry.without_quick();
-        self.durable.put(key, durable, version).await?;
+        let written = self.durable.put(key, durable, version).await?;
         self.fill_cache(key, entry, version).await;
-        Ok(())
+        Ok(written)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let existed = self.durable.delete(key).await?;
-        self.forget(key).await;
+        // the tombstone is part of the promise: without it the cache could
+        // serve the session after this logout answered success
+        if let Err(err) = self.cached(self.cache.delete(key)).await {
+            self.cache_failed("delete", key, &err);
+            self.remember(&[*key]);
+            return Err(err);
+        }
         Ok(existed)
     }
 

@@ -1,0 +1,178 @@
+//! Failing fast: a timeout on every store call and a circuit breaker that
+//! skips a store which keeps failing.
+//!
+//! Without them a store outage stalls every request for as long as the
+//! backend's own connect and I/O timeouts (seconds, or until the server
+//! comes back). With them a call waits at most its timeout; after
+//! [`FAILURES_TO_OPEN`] failures in a row the store is skipped for
+//! [`OPEN_FOR`] — calls fail at once with [`StoreError::CircuitOpen`] —
+//! then one call at a time probes it until one succeeds.
+
+use super::StoreError;
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Consecutive failures that open the breaker.
+pub(crate) const FAILURES_TO_OPEN: u32 = 3;
+/// How long an open breaker skips the store before probing it again.
+pub(crate) const OPEN_FOR: Duration = Duration::from_millis(500);
+
+/// Shared by every request that calls one store.
+#[derive(Debug, Default)]
+pub(crate) struct Breaker {
+    failures: AtomicU32,
+    /// Set while open: calls before this instant are refused.
+    open_until: Mutex<Option<Instant>>,
+    /// One probe at a time once the open period is over.
+    probing: AtomicBool,
+}
+
+enum Admission {
+    Pass,
+    Probe,
+}
+
+impl Breaker {
+    fn admit(&self, store: &'static str) -> Result<Admission, StoreError> {
+        let open_until = *self
+            .open_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match open_until {
+            None => Ok(Admission::Pass),
+            Some(until) if Instant::now() < until => Err(StoreError::CircuitOpen { store }),
+            Some(_) => {
+                if self.probing.swap(true, Ordering::AcqRel) {
+                    Err(StoreError::CircuitOpen { store })
+                } else {
+                    Ok(Admission::Probe)
+                }
+            }
+        }
+    }
+
+    fn succeeded(&self) {
+        self.failures.store(0, Ordering::Release);
+        let mut open = self
+            .open_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.take().is_some() {
+            tracing::info!("session store answers again: circuit closed");
+        }
+    }
+
+    fn failed(&self, store: &'static str) {
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures >= FAILURES_TO_OPEN {
+            let mut open = self
+                .open_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if open.is_none() {
+                tracing::warn!(
+                    store,
+                    failures,
+                    "session store keeps failing: skipped for {OPEN_FOR:?}"
+                );
+            }
+            *open = Some(Instant::now() + OPEN_FOR);
+        }
+    }
+
+    /// Whether calls are being refused right now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Runs `call` under `timeout` unless the breaker is open, and records
+    /// how it went. A record that is too large is the caller's problem,
+    /// not the store's: it does not count as a failure.
+    pub(crate) async fn call<T>(
+        &self,
+        store: &'static str,
+        timeout: Duration,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let admission = self.admit(store)?;
+        let result = with_timeout(store, timeout, call).await;
+        if matches!(admission, Admission::Probe) {
+            self.probing.store(false, Ordering::Release);
+        }
+        match &result {
+            Ok(_) | Err(StoreError::TooLarge { .. }) => self.succeeded(),
+            Err(_) => self.failed(store),
+        }
+        result
+    }
+}
+
+/// `call`, or [`StoreError::Timeout`] after `timeout`. Outside a Tokio
+/// runtime there is no timer to use: the call then runs unbounded.
+pub(crate) async fn with_timeout<T>(
+    store: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return call.await;
+    }
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout {
+            store,
+            after: timeout,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn failing() -> Result<(), StoreError> {
+        Err(StoreError::backend("test", "down"))
+    }
+
+    #[tokio::test]
+    async fn opens_after_repeated_failures_then_probes_and_closes() {
+        let breaker = Breaker::default();
+        let timeout = Duration::from_secs(1);
+        for _ in 0..FAILURES_TO_OPEN {
+            assert!(matches!(
+                breaker.call("test", timeout, failing()).await,
+                Err(StoreError::Backend { .. })
+            ));
+        }
+        assert!(breaker.is_open());
+        let mut ran = false;
+        let refused = breaker
+            .call("test", timeout, async {
+                ran = true;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::CircuitOpen { .. })));
+        assert!(!ran, "an open breaker does not call the store");
+
+        tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
+        breaker
+            .call("test", timeout, async { Ok(()) })
+            .await
+            .unwrap();
+        assert!(!breaker.is_open(), "a successful probe closes it");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_hangs_times_out() {
+        let breaker = Breaker::default();
+        let hang = std::future::pending::<Result<(), StoreError>>();
+        let result = breaker.call("test", Duration::from_millis(20), hang).await;
+        assert!(matches!(result, Err(StoreError::Timeout { .. })));
+    }
+}

@@ -1,0 +1,63 @@
+//! Sending requests through a router in process, as a browser would: one
+//! helper for every test that needs the status, body and cookie back.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use tower::ServiceExt as _;
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The body, as text.
+    pub body: String,
+    /// The session cookie's new value: `Some("")` when it was expired.
+    pub set_cookie: Option<String>,
+    /// Every header.
+    pub headers: HeaderMap,
+}
+
+/// Sends `method uri` to `app` with the cookie `name=value` when given.
+///
+/// # Panics
+///
+/// When the app fails or answers something that is not UTF-8.
+pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<(&str, &str)>) -> Reply {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some((name, value)) = cookie {
+        builder = builder.header(header::COOKIE, format!("{name}={value}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let set_cookie = headers.get(header::SET_COOKIE).map(|value| {
+        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+        parsed.value().to_owned()
+    });
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+        set_cookie,
+        headers,
+    }
+}
+
+/// The `p`-th percentile (0..=100) of `samples`, sorted in place.
+#[must_use]
+pub fn percentile(samples: &mut [std::time::Duration], p: usize) -> std::time::Duration {
+    if samples.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    samples.sort_unstable();
+    let index = (samples.len() * p).div_ceil(100).saturating_sub(1);
+    samples[index.min(samples.len() - 1)]
+}
