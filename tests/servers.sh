@@ -68,6 +68,8 @@ start_redis() {
         wait_for "redis on $port" redis_ping $port || return
     fi
     echo "export SESSIONKIT_REDIS_URL=redis://127.0.0.1:$port/"
+    # the fault tests start (and kill) instances of their own
+    echo "export SESSIONKIT_REDIS_BIN=$(command -v redis-server)"
 }
 
 cluster_ok() { redis-cli -p 17001 cluster info | grep -q 'cluster_state:ok'; }
@@ -129,6 +131,7 @@ start_postgres() {
         "SELECT 1 FROM pg_database WHERE datname = 'sessionkit'" | grep -q 1 ||
         psql -h 127.0.0.1 -p $port -U "$user" -d postgres -qc "CREATE DATABASE sessionkit" >&2
     echo "export SESSIONKIT_POSTGRES_URL=postgres://$user@127.0.0.1:$port/sessionkit"
+    echo "export SESSIONKIT_POSTGRES_BIN=$bin"
 }
 
 start_mariadb() {

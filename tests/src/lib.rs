@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod http;
 pub mod probe;
+pub mod process;
 pub mod stores;
 pub mod wide;
 
@@ -158,6 +159,24 @@ pub fn prefs_routes() -> Router {
                 let mut headers = HeaderMap::new();
                 headers.insert("vary", "accept-encoding".parse().unwrap());
                 (headers, "varied")
+            }),
+        )
+        .route(
+            "/read-cacheable",
+            // a handler that thinks its page may be cached by anyone
+            get(|prefs: Session<Prefs>| async move {
+                let mut headers = HeaderMap::new();
+                headers.insert("cache-control", "public, max-age=60".parse().unwrap());
+                headers.insert("vary", "accept-encoding".parse().unwrap());
+                (headers, format!("theme={}", prefs.theme()))
+            }),
+        )
+        .route(
+            "/read-no-store",
+            get(|prefs: Session<Prefs>| async move {
+                let mut headers = HeaderMap::new();
+                headers.insert("cache-control", "no-store".parse().unwrap());
+                (headers, format!("theme={}", prefs.theme()))
             }),
         )
         .route(

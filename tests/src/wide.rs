@@ -5,7 +5,11 @@
 //! names its accessors after the fields (`set_f7`), and `macro_rules!`
 //! cannot build such names.
 
-use session_runtime::Session;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use session_runtime::{Session, SessionLayer};
 
 /// How many independent fields [`Wide`] has.
 pub const FIELDS: usize = 128;
@@ -425,4 +429,72 @@ pub fn field(wide: &Session<Wide>, index: usize) -> u32 {
         127 => *wide.f127(),
         _ => panic!("Wide has 128 fields"),
     }
+}
+
+/// Routes over a [`Wide`] session: `POST /login/{user}`, `/set/{index}`
+/// (field `index` becomes `index + 1`), `/hit` (`atomically` +1),
+/// `/cycle`, `/logout`; `GET /user`, `/fields` (`hits|f0,f1,…`).
+pub fn app(layer: SessionLayer<Wide>) -> Router {
+    Router::new()
+        .route(
+            "/login/{user}",
+            post(|mut s: Session<Wide>, Path(user): Path<u64>| async move {
+                s.set_user(Some(user));
+                "ok"
+            }),
+        )
+        .route(
+            "/set/{index}",
+            post(
+                |mut s: Session<Wide>, Path(index): Path<usize>| async move {
+                    set_field(&mut s, index, u32::try_from(index).unwrap() + 1);
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/hit",
+            post(|mut s: Session<Wide>| async move {
+                s.atomically(|w| *w.hits_mut() += 1);
+                "ok"
+            }),
+        )
+        .route(
+            "/cycle",
+            post(|mut s: Session<Wide>| async move {
+                s.cycle_id();
+                s.set_note("cycled".into());
+                "ok"
+            }),
+        )
+        .route(
+            "/logout",
+            post(|mut s: Session<Wide>| async move {
+                s.terminate();
+                "bye"
+            }),
+        )
+        .route(
+            "/user",
+            get(|s: Session<Wide>| async move { format!("{:?}", s.user()) }),
+        )
+        .route(
+            "/fields",
+            get(|s: Session<Wide>| async move {
+                let fields: Vec<String> = (0..FIELDS).map(|i| field(&s, i).to_string()).collect();
+                format!("{}|{}", s.hits(), fields.join(","))
+            }),
+        )
+        .layer(layer)
+}
+
+/// Logs `user` in with a fresh session; the new cookie's value.
+///
+/// # Panics
+///
+/// Unless the app answers 200 with a cookie.
+pub async fn login(app: &Router, user: u64) -> String {
+    let reply = crate::http::send(app, "POST", &format!("/login/{user}"), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.set_cookie.expect("a session cookie")
 }

@@ -28,66 +28,8 @@ struct Memo {
     text: String,
 }
 
-fn wide_app(layer: SessionLayer<Wide>) -> Router {
-    Router::new()
-        .route(
-            "/login/{user}",
-            post(|mut s: Session<Wide>, Path(user): Path<u64>| async move {
-                s.set_user(Some(user));
-                "ok"
-            }),
-        )
-        .route(
-            "/set/{index}",
-            post(
-                |mut s: Session<Wide>, Path(index): Path<usize>| async move {
-                    wide::set_field(&mut s, index, u32::try_from(index).unwrap() + 1);
-                    "ok"
-                },
-            ),
-        )
-        .route(
-            "/hit",
-            post(|mut s: Session<Wide>| async move {
-                s.atomically(|w| *w.hits_mut() += 1);
-                "ok"
-            }),
-        )
-        .route(
-            "/cycle",
-            post(|mut s: Session<Wide>| async move {
-                s.cycle_id();
-                s.set_note("cycled".into());
-                "ok"
-            }),
-        )
-        .route(
-            "/logout",
-            post(|mut s: Session<Wide>| async move {
-                s.terminate();
-                "bye"
-            }),
-        )
-        .route(
-            "/user",
-            get(|s: Session<Wide>| async move { format!("{:?}", s.user()) }),
-        )
-        .route(
-            "/fields",
-            get(|s: Session<Wide>| async move {
-                let fields: Vec<String> = (0..wide::FIELDS)
-                    .map(|i| wide::field(&s, i).to_string())
-                    .collect();
-                format!("{}|{}", s.hits(), fields.join(","))
-            }),
-        )
-        .layer(layer)
-}
-
 async fn login(app: &Router) -> String {
-    let reply = send(app, "POST", "/login/7", None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.set_cookie.expect("a session cookie")
+    wide::login(app, 7).await
 }
 
 /// Sends `uris` at once, each from its own task on the multi-threaded
@@ -181,7 +123,7 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_to_disjoint_fields_lose_nothing_on_every_store() {
     for (name, layer) in stores::every_server_layer::<Wide>(&key(), "disjoint").await {
-        let app = wide_app(layer);
+        let app = wide::app(layer);
         for writers in [2, 8, 32, 128] {
             let cookie = login(&app).await;
             let uris = (0..writers).map(|i| format!("/set/{i}")).collect();
@@ -236,7 +178,7 @@ async fn concurrent_writers_to_disjoint_fields_lose_nothing_on_every_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn atomic_increments_compose_on_every_store() {
     for (name, layer) in stores::every_server_layer::<Wide>(&key(), "atomic").await {
-        let app = wide_app(layer);
+        let app = wide::app(layer);
         let cookie = login(&app).await;
         let replies = at_once(&app, &cookie, vec!["/hit".to_owned(); 32]).await;
         let acked = replies
@@ -268,7 +210,7 @@ async fn logout_races_never_leave_the_old_cookie_alive() {
     for ((name, layer), (_, memo_layer)) in layers.into_iter().zip(memo_layers) {
         let memo_layer = memo_layer.with_cookie_threshold(64).unwrap();
         runs.push(tokio::spawn(async move {
-            let app = wide_app(layer).merge(memo_app(memo_layer));
+            let app = wide::app(layer).merge(memo_app(memo_layer));
             let mut alive = 0;
             for race in 0..RACES {
                 alive += usize::from(one_race(&app, race).await);
@@ -356,7 +298,7 @@ async fn two_processes_over_one_sqlite_file_honour_a_logout_within_the_staleness
     let _ = std::fs::remove_file(&path);
     // two app instances: one database file, a cache of their own each
     let instance = |durable| {
-        wide_app(SessionLayer::<Wide>::with_store(
+        wide::app(SessionLayer::<Wide>::with_store(
             key(),
             Tiered::new(MemoryStore::default(), durable),
         ))
@@ -419,16 +361,16 @@ async fn two_processes_with_a_shared_cache_honour_a_logout_at_once() {
     let Some(durable) = stores::postgres("two_shared").await else {
         return;
     };
-    let a = wide_app(SessionLayer::<Wide>::with_store(
+    let a = wide::app(SessionLayer::<Wide>::with_store(
         key(),
         Tiered::new(cache_a, durable.clone()),
     ));
-    let b = wide_app(SessionLayer::<Wide>::with_store(
+    let b = wide::app(SessionLayer::<Wide>::with_store(
         key(),
         Tiered::new(cache_b, durable),
     ));
     // and two instances with their own caches over one PostgreSQL database
-    let own_a = wide_app(SessionLayer::<Wide>::with_store(
+    let own_a = wide::app(SessionLayer::<Wide>::with_store(
         key(),
         Tiered::new(
             MemoryStore::default(),

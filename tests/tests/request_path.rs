@@ -71,6 +71,31 @@ async fn a_route_that_does_not_touch_the_session_sends_nothing() {
 }
 
 #[tokio::test]
+async fn a_page_built_from_the_session_is_private_to_its_user() {
+    let app = app(layer(&TestClock::new()));
+    let cookie = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+    // with and without a session: the page depends on the Cookie header
+    for cookies in [vec![cookie.as_str()], vec![]] {
+        let read = send(&app, "GET", "/read", &cookies).await;
+        assert!(set_cookies(&read).is_empty());
+        assert_eq!(read.headers()[VARY], "cookie");
+        assert_eq!(read.headers()[CACHE_CONTROL], "private");
+    }
+    // a handler's own caching headers are kept but made private
+    let cacheable = send(&app, "GET", "/read-cacheable", &[&cookie]).await;
+    let vary: Vec<_> = cacheable.headers().get_all(VARY).iter().collect();
+    assert_eq!(vary, ["accept-encoding", "cookie"], "merged, not replaced");
+    assert_eq!(cacheable.headers()[CACHE_CONTROL], "private, max-age=60");
+    // `no-store` is stricter than `private`: left alone
+    let no_store = send(&app, "GET", "/read-no-store", &[&cookie]).await;
+    assert_eq!(no_store.headers()[CACHE_CONTROL], "no-store");
+    // a response that sets the cookie says `no-store`
+    let write = send(&app, "POST", "/visit", &[&cookie]).await;
+    assert_eq!(write.headers()[CACHE_CONTROL], "no-store");
+    assert_eq!(write.headers()[VARY], "cookie");
+}
+
+#[tokio::test]
 async fn reading_a_session_never_set_sends_nothing() {
     let app = app(layer(&TestClock::new()));
     for (method, uri) in [("GET", "/read"), ("GET", "/optional"), ("POST", "/touch")] {

@@ -2,7 +2,7 @@
 //!
 //! One master secret of at least 32 bytes; HKDF-SHA256 derives independent
 //! keys for encryption, MACs and key ids. [`Mode::Encrypted`] (the default)
-//! uses AES-256-GCM with a random 96-bit nonce from a userspace CSPRNG;
+//! uses AES-256-GCM with a random 96-bit nonce from the OS generator;
 //! [`Mode::Signed`] uses HMAC-SHA256 and leaves the data readable (but not
 //! forgeable) by the client. Both bind the cookie name, format, key id and
 //! codec, and carry the issue and expiry times inside the sealed payload. See
@@ -27,13 +27,23 @@ use envelope::{
 };
 use hmac::Mac as _;
 
-/// A fresh nonce from the thread-local CSPRNG (ChaCha, seeded and
-/// periodically reseeded from the OS): no system call per seal. With 96
-/// random bits, a key may seal 2^32 values before a nonce repeat becomes a
-/// risk worth counting; rotate keys well before that.
+/// A fresh nonce from the operating system's generator, for every seal.
+///
+/// Not a userspace generator: a process that forks (a pre-fork server, a
+/// worker pool) would carry a copy of its state into every child, and two
+/// children would then seal with the same nonces under the same key — the
+/// one mistake AES-GCM does not survive. The OS generator cannot repeat
+/// across `fork()`. Should it ever fail, the thread-local CSPRNG (seeded
+/// from the OS) stands in rather than failing the request.
+///
+/// With 96 random bits, one key may seal about 2^32 values before the
+/// chance of a repeated nonce reaches 2^-32 (NIST SP 800-38D's bound for
+/// random nonces): rotate the master key well before that many writes.
 fn random_nonce() -> [u8; NONCE_LEN] {
     let mut nonce = [0u8; NONCE_LEN];
-    rand::fill(&mut nonce[..]);
+    if getrandom::fill(&mut nonce).is_err() {
+        rand::fill(&mut nonce[..]);
+    }
     nonce
 }
 

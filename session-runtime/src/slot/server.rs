@@ -409,9 +409,13 @@ impl<S: SessionData + Send> Slot<S> {
             ));
         }
         match self.tier().outage {
-            OutagePolicy::Unavailable => Outcome::Unavailable(
-                "the session store is unavailable; nothing was changed, please retry".to_owned(),
-            ),
+            OutagePolicy::Unavailable => Outcome::Unavailable(if operation == "delete" {
+                // a tiered store may have ended it durably but could not tell its cache
+                "the session store is unavailable; the session may not be fully ended, please retry"
+                    .to_owned()
+            } else {
+                "the session store is unavailable; nothing was changed, please retry".to_owned()
+            }),
             _ => Outcome::Nothing,
         }
     }

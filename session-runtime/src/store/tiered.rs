@@ -16,8 +16,9 @@ pub const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
 /// shared between processes ([`MemoryStore`](super::MemoryStore)): 1 second.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(1);
 
-/// Keys whose cache entry may be stale, remembered while the cache is
-/// unreachable so they are invalidated when it answers again.
+/// Keys whose cache entry may be outdated, remembered while the cache
+/// cannot be told of a write, so they are read from the durable store and
+/// brought up to date when the cache answers again.
 const MAX_PENDING: usize = 100_000;
 
 /// A cache (memcached, Redis, memory) in front of a durable store (SQL).
@@ -33,8 +34,9 @@ const MAX_PENDING: usize = 100_000;
 /// * A cache that fails or takes longer than its timeout (default 250 ms)
 ///   is skipped: reads and writes are served by the durable store, and a
 ///   cache that keeps failing is not asked at all for a short while (a
-///   circuit breaker). Keys written meanwhile are invalidated in the cache
-///   as soon as it answers again, so it cannot serve what it held before.
+///   circuit breaker). Keys written meanwhile are read from the durable
+///   store, and brought up to date in the cache as soon as it answers
+///   again, so it never serves what it held before the outage.
 /// * `#[session(quick)]` fields go to the cache only (gae-sessions'
 ///   `set_quick`): cheap to write, lost when the cache drops the entry.
 /// * A cache that is not shared between processes is trusted for at most
@@ -136,22 +138,44 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
         );
     }
 
-    /// A cache call under the cache's timeout and breaker; the first call
-    /// after an outage first invalidates what was written meanwhile.
+    /// A cache call under the cache's timeout and breaker. The first call
+    /// after an outage first brings up to date what was written meanwhile.
     async fn cached<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         if self.health.has_pending.load(Ordering::Acquire) && !self.health.breaker.is_open() {
-            self.flush_pending().await?;
+            self.refresh_pending().await?;
         }
+        self.guarded(call).await
+    }
+
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         self.health
             .breaker
             .call(Cache::NAME, self.cache_timeout, call)
             .await
     }
 
-    async fn flush_pending(&self) -> Result<(), StoreError> {
+    /// Whether the cache may hold an outdated entry for `key`: it could not
+    /// be told of a write. Such keys are read from the durable store.
+    fn is_pending(&self, key: &StoreKey) -> bool {
+        self.health.has_pending.load(Ordering::Acquire)
+            && self
+                .health
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(key)
+    }
+
+    /// Puts the durable record of every pending key in the cache (a
+    /// version-guarded fill replaces what the cache held before the
+    /// outage), or a tombstone where the durable record is gone.
+    async fn refresh_pending(&self) -> Result<(), StoreError> {
         let keys: Vec<StoreKey> = {
             let mut pending = self
                 .health
@@ -162,13 +186,8 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
             pending.drain().collect()
         };
         for (done, key) in keys.iter().enumerate() {
-            let deleted = self
-                .health
-                .breaker
-                .call(Cache::NAME, self.cache_timeout, self.cache.delete(key))
-                .await;
-            if let Err(err) = deleted {
-                // still down: keep the rest for the next attempt
+            if let Err(err) = self.refresh(key).await {
+                // still failing: keep the rest for the next attempt
                 self.remember(&keys[done..]);
                 return Err(err);
             }
@@ -177,8 +196,24 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
             tracing::info!(
                 cache = Cache::NAME,
                 keys = keys.len(),
-                "session cache back: entries written during the outage invalidated"
+                "session cache answers again: entries written during the outage brought up to date"
             );
+        }
+        Ok(())
+    }
+
+    /// Brings the cache entry of `key` up to date with the durable store.
+    async fn refresh(&self, key: &StoreKey) -> Result<(), StoreError> {
+        // expiry is checked when the entry is read: any live-or-not record
+        let record = self.durable.load(key, 0).await?;
+        match record {
+            Some(record) => {
+                self.guarded(self.cache.put(key, record.entry(), record.version))
+                    .await?;
+            }
+            None => {
+                self.guarded(self.cache.delete(key)).await?;
+            }
         }
         Ok(())
     }
@@ -193,7 +228,7 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
             if pending.len() >= MAX_PENDING {
                 tracing::error!(
                     cache = Cache::NAME,
-                    "too many session writes during a cache outage to invalidate them all: entries cached before the outage may be served until they expire"
+                    "too many session writes during a cache outage to track them all: entries cached before the outage may be served until they expire"
                 );
                 break;
             }
@@ -202,15 +237,20 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
         self.health.has_pending.store(true, Ordering::Release);
     }
 
-    /// Writes `entry` at `version` to the cache, or makes sure the cache
-    /// holds nothing older for the key.
+    fn forget_pending(&self, key: &StoreKey) {
+        self.health
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Writes `entry` at `version` to the cache; if the cache cannot be
+    /// told, the key is read from the durable store until it can.
     async fn fill_cache(&self, key: &StoreKey, entry: Entry<'_>, version: u64) {
         if let Err(err) = self.cached(self.cache.put(key, entry, version)).await {
             self.cache_failed("put", key, &err);
-            if let Err(err) = self.cached(self.cache.delete(key)).await {
-                self.cache_failed("delete", key, &err);
-                self.remember(&[*key]);
-            }
+            self.remember(&[*key]);
         }
     }
 }
@@ -244,18 +284,32 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         now: u64,
         _: Option<Duration>,
     ) -> Result<Lookup, StoreError> {
-        match self
-            .cached(self.cache.lookup(key, now, self.max_staleness))
-            .await
-        {
-            Ok(Lookup::Miss) => {}
-            Ok(known) => return Ok(known),
-            Err(err) => self.cache_failed("load", key, &err),
+        let outdated = self.is_pending(key);
+        if !outdated {
+            match self
+                .cached(self.cache.lookup(key, now, self.max_staleness))
+                .await
+            {
+                Ok(Lookup::Miss) => {}
+                Ok(known) => return Ok(known),
+                Err(err) => self.cache_failed("load", key, &err),
+            }
         }
         let Some(record) = self.durable.load(key, now).await? else {
             return Ok(Lookup::Miss);
         };
-        self.fill_cache(key, record.entry(), record.version).await;
+        if outdated {
+            // the fill replaces the outdated entry (it is a newer version)
+            if self
+                .guarded(self.cache.put(key, record.entry(), record.version))
+                .await
+                .is_ok()
+            {
+                self.forget_pending(key);
+            }
+        } else {
+            self.fill_cache(key, record.entry(), record.version).await;
+        }
         Ok(Lookup::Hit(record))
     }
 
@@ -274,9 +328,10 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
             }
             Saved::Conflict(mut current) => {
                 // the winner's quick fields, if the cache has that version
-                if let Ok(Lookup::Hit(cached)) = self
-                    .cached(self.cache.lookup(key, now, self.max_staleness))
-                    .await
+                if !self.is_pending(key)
+                    && let Ok(Lookup::Hit(cached)) = self
+                        .cached(self.cache.lookup(key, now, self.max_staleness))
+                        .await
                     && cached.version == current.version
                 {
                     current.quick = cached.quick;

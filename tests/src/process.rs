@@ -1,0 +1,272 @@
+//! Servers a test owns: started on a free loopback port, killed with
+//! SIGKILL and started again on the same port and data, so a test can take
+//! a store down without disturbing the shared servers other tests use.
+
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A free TCP port on loopback.
+///
+/// # Panics
+///
+/// When no port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.starts_with(b"0\n"))
+}
+
+/// What to run, as whom.
+#[derive(Debug, Clone)]
+struct Recipe {
+    program: PathBuf,
+    args: Vec<String>,
+    /// Run as this user when we are root (PostgreSQL refuses root).
+    user: Option<&'static str>,
+}
+
+impl Recipe {
+    fn command(&self) -> Command {
+        let mut command = match self.user {
+            Some(user) if running_as_root() => {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--"]).arg(&self.program);
+                command
+            }
+            _ => Command::new(&self.program),
+        };
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // its own process group, so a kill reaches every process it forks
+            .process_group(0);
+        command
+    }
+}
+
+/// A server process a test started.
+#[derive(Debug)]
+pub struct OwnServer {
+    name: &'static str,
+    recipe: Recipe,
+    port: u16,
+    child: Option<Child>,
+    _data: Option<TempDir>,
+}
+
+impl OwnServer {
+    /// A redis-server without persistence (a restart comes back empty).
+    ///
+    /// # Panics
+    ///
+    /// When it does not listen within seconds.
+    #[must_use]
+    pub fn redis(bin: &str) -> Self {
+        let port = free_port();
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        Self::start(
+            "redis",
+            bin.into(),
+            args.map(String::from).to_vec(),
+            None,
+            port,
+            None,
+        )
+    }
+
+    /// A memcached with a 2 MiB item limit (a restart comes back empty).
+    ///
+    /// # Panics
+    ///
+    /// When it does not listen within seconds.
+    #[must_use]
+    pub fn memcached(bin: &str) -> Self {
+        let port = free_port();
+        let args = [
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "0",
+            "-m",
+            "32",
+            "-I",
+            "2m",
+            "-u",
+            "root",
+        ];
+        Self::start(
+            "memcached",
+            bin.into(),
+            args.map(String::from).to_vec(),
+            None,
+            port,
+            None,
+        )
+    }
+
+    /// A PostgreSQL cluster of its own (initdb into a temporary directory,
+    /// trust authentication for `postgres`); a restart keeps its data.
+    ///
+    /// # Panics
+    ///
+    /// When initdb fails or the server does not listen within seconds.
+    #[must_use]
+    pub fn postgres(bin_dir: &str) -> Self {
+        let data = TempDir::new("postgres");
+        if running_as_root() {
+            Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&data.0)
+                .status()
+                .unwrap();
+        }
+        let bin = PathBuf::from(bin_dir);
+        let initdb = Recipe {
+            program: bin.join("initdb"),
+            args: vec![
+                "-D".into(),
+                data.0.display().to_string(),
+                "-U".into(),
+                "postgres".into(),
+                "--auth=trust".into(),
+                "-E".into(),
+                "UTF8".into(),
+            ],
+            user: Some("postgres"),
+        };
+        let status = initdb.command().status().unwrap();
+        assert!(status.success(), "initdb failed");
+        let port = free_port();
+        let args = vec![
+            "-D".into(),
+            data.0.display().to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-k".into(),
+            data.0.display().to_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "fsync=off".into(),
+        ];
+        Self::start(
+            "postgres",
+            bin.join("postgres"),
+            args,
+            Some("postgres"),
+            port,
+            Some(data),
+        )
+    }
+
+    fn start(
+        name: &'static str,
+        program: PathBuf,
+        args: Vec<String>,
+        user: Option<&'static str>,
+        port: u16,
+        data: Option<TempDir>,
+    ) -> Self {
+        let mut server = Self {
+            name,
+            recipe: Recipe {
+                program,
+                args,
+                user,
+            },
+            port,
+            child: None,
+            _data: data,
+        };
+        server.restart();
+        server
+    }
+
+    /// The port it listens on.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills it with SIGKILL, every process of it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+        }
+        // a killed PostgreSQL leaves its postmaster.pid; the next start
+        // checks it is stale and goes on (crash recovery)
+    }
+
+    /// Starts it again on the same port (and data), waiting until it
+    /// accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// When it does not listen within ten seconds.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Some(self.recipe.command().spawn().unwrap());
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{} did not listen on {}", self.name, self.port);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "sessionkit-{what}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
