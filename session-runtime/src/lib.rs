@@ -84,7 +84,9 @@
 //! absolute timeout, both from the sealed times; writes nothing for a
 //! session never set, nothing after a 5xx response, and at most one
 //! `Set-Cookie`, only when the encoding changed, with `Vary: Cookie` and
-//! `Cache-Control: no-store`. A bad cookie of any kind is a fresh session,
+//! `Cache-Control: no-store`; a response built from a session it did not
+//! change gets `Vary: Cookie` and `Cache-Control: private`. A bad cookie
+//! of any kind is a fresh session,
 //! logged at debug level.
 //!
 //! # Sealing
@@ -139,9 +141,17 @@
 //! cookie then carries a signed 256-bit ID (or, for a small Adaptive
 //! session, the sealed data); the store keeps one sealed row per session,
 //! keyed by the SHA-256 of the ID. Forged IDs are refused before any store
-//! query, unknown IDs are never adopted, saves are compare-and-set with a
-//! field-level merge on conflict, and a store outage answers 503 (see
-//! [`OutagePolicy`]). [`Tiered`] puts a cache in front of a durable store.
+//! query, unknown IDs are never adopted, and the ID's signature and the
+//! row's sealing both name the cookie, so one session type cannot open
+//! another's. Saves are compare-and-set with a field-level merge on
+//! conflict, retried with backoff for a bounded time (then 503 with
+//! `Retry-After`); [`Session::atomically`] records a read-modify-write that
+//! is replayed on the fresh data, so concurrent increments compose. Every
+//! store call has a timeout and a store that keeps failing is skipped for a
+//! moment; an outage answers 503 (see [`OutagePolicy`]). [`Tiered`] puts a
+//! cache in front of a durable store; [`store`](crate::store#caches-and-coherence)
+//! states what a cache guarantees (no fill goes back in time, deletes leave
+//! tombstones, a per-process cache is trusted for at most a second).
 //!
 //! ```
 //! use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
