@@ -2,7 +2,7 @@
 //! reported at their second occurrence, unknown keys refused.
 
 use crate::ctxt::Ctxt;
-use crate::symbol::{COOKIE, CRATE, MAX_LEN, QUICK, SESSION, SKIP, STORAGE, Symbol};
+use crate::symbol::{COOKIE, CRATE, MAX_LEN, PREVIOUS, QUICK, SESSION, SKIP, STORAGE, Symbol};
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
@@ -61,6 +61,8 @@ pub(crate) struct Container {
     pub(crate) cookie: Option<Attr<String>>,
     pub(crate) storage: Option<Attr<StorageKind>>,
     pub(crate) krate: Option<Attr<Path>>,
+    /// `previous = OldShape`: the session type this one replaced.
+    pub(crate) previous: Option<Attr<syn::Type>>,
 }
 
 impl Container {
@@ -68,6 +70,7 @@ impl Container {
         let mut cookie = Slot::new(cx, COOKIE);
         let mut storage = Slot::new(cx, STORAGE);
         let mut krate = Slot::new(cx, CRATE);
+        let mut previous = Slot::new(cx, PREVIOUS);
         for attr in attrs.iter().filter(|attr| attr.path() == SESSION) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path == COOKIE {
@@ -100,8 +103,11 @@ impl Container {
                         value.call(Path::parse_mod_style)?
                     };
                     krate.set(&meta.path, path);
+                } else if meta.path == PREVIOUS {
+                    let ty: syn::Type = meta.value()?.parse()?;
+                    previous.set(&meta.path, ty);
                 } else {
-                    unknown(cx, &meta, "`cookie`, `storage` or `crate`")?;
+                    unknown(cx, &meta, "`cookie`, `storage`, `crate` or `previous`")?;
                 }
                 Ok(())
             });
@@ -113,6 +119,7 @@ impl Container {
             cookie: cookie.get(),
             storage: storage.get(),
             krate: krate.get(),
+            previous: previous.get(),
         }
     }
 }

@@ -330,6 +330,80 @@ pub trait SessionData: Sized + 'static {
     /// Moves the fields in `fields` from `from` into `self`: re-applying one
     /// request's changes on top of a newer copy after a write conflict.
     fn take_fields(&mut self, from: &mut Self, fields: &FieldSet);
+
+    /// How many shapes this type opens: 1, plus those of its
+    /// `#[session(previous = ..)]` chain.
+    const VERSIONS: usize = 1;
+
+    /// Decodes `body` (the fields of `part`) sealed under `fingerprint`:
+    /// this type's own shape, or with `#[session(previous = Old)]` any
+    /// shape of the chain before it, converted with `From`. `None` when no
+    /// shape of the chain has that fingerprint.
+    ///
+    /// # Errors
+    ///
+    /// `Some(Err(..))` when the shape matches but the bytes do not decode.
+    fn open_shape<C: Codec>(
+        fingerprint: u64,
+        part: Part,
+        body: &[u8],
+    ) -> Option<Result<Self, CodecError>> {
+        if fingerprint != Self::FINGERPRINT {
+            return None;
+        }
+        let mut data = Self::default_session();
+        Some(data.decode::<C>(part, body).map(|()| data))
+    }
+}
+
+/// A type named in `#[session(previous = ..)]`: an earlier shape of a
+/// session, which derives `Session` itself.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`previous = {Self}` names a type that is not a session shape",
+    label = "`{Self}` does not derive `Session`",
+    note = "keep the retired struct in the code exactly as it was and `#[derive(Session, Default)]` on it"
+)]
+pub trait PreviousShape: Sized {
+    const VERSIONS: usize;
+    const FINGERPRINT: u64;
+    const STORAGE: Storage;
+    fn open_shape<C: Codec>(
+        fingerprint: u64,
+        part: Part,
+        body: &[u8],
+    ) -> Option<Result<Self, CodecError>>;
+}
+
+impl<T: SessionData> PreviousShape for T {
+    const VERSIONS: usize = T::VERSIONS;
+    const FINGERPRINT: u64 = T::FINGERPRINT;
+    const STORAGE: Storage = T::STORAGE;
+    fn open_shape<C: Codec>(
+        fingerprint: u64,
+        part: Part,
+        body: &[u8],
+    ) -> Option<Result<Self, CodecError>> {
+        T::open_shape::<C>(fingerprint, part, body)
+    }
+}
+
+/// The conversion `#[session(previous = Old)]` needs.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` lists `previous = {Old}`, but there is no `impl From<{Old}> for {Self}`",
+    label = "sessions of this older shape cannot be converted",
+    note = "write `impl From<{Old}> for {Self} {{ fn from(old: {Old}) -> Self {{ .. }} }}`: it turns a session sealed before the change into the new shape"
+)]
+pub trait MigrateFrom<Old> {
+    fn migrate_from(old: Old) -> Self;
+}
+
+impl<T: From<Old>, Old> MigrateFrom<Old> for T {
+    #[inline]
+    fn migrate_from(old: Old) -> Self {
+        T::from(old)
+    }
 }
 
 /// The accessor type `#[derive(Session)]` declares next to a session struct.

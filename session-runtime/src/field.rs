@@ -87,10 +87,13 @@ impl<T: Send + 'static, Field> SendField<Field> for T {}
 pub trait BoundedField<Field> {
     /// The type's `MAX_ENCODED_LEN`.
     const BOUND: Option<usize>;
+    /// The type's `SHAPE`.
+    const SHAPE: u64;
 }
 
 impl<T: MaxEncodedLen + ?Sized, Field> BoundedField<Field> for T {
     const BOUND: Option<usize> = T::MAX_ENCODED_LEN;
+    const SHAPE: u64 = T::SHAPE;
 }
 
 /// A field type that `#[session(max_len = N)]` can limit.

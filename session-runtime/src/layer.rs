@@ -569,33 +569,25 @@ where
         split_quick: bool,
     ) -> Result<Opened<S>, OpenError> {
         let context = record_context(&self.cookie_name, key);
-        let (meta, body, stale_key) =
-            self.sealer
-                .open_raw::<C>(&context, record.data, S::FINGERPRINT)?;
-        if now >= meta.expires_at {
-            return Err(OpenError::Expired(meta.expires_at));
-        }
-        let mut data = S::default_session();
         let part = if split_quick {
             Part::Durable
         } else {
             Part::All
         };
-        data.decode::<C>(part, &body).map_err(OpenError::Decode)?;
+        let opened = self
+            .sealer
+            .open_part::<S, C>(&context, record.data, part, Some(now))?;
+        let mut data = opened.data;
         if split_quick && !record.quick.is_empty() {
             // quick fields are best effort: a bad blob leaves them default
-            let quick = self
-                .sealer
-                .open_raw::<C>(&quick_context(&context), record.quick, S::FINGERPRINT)
-                .and_then(|(_, quick, _)| {
-                    let mut holder = S::default_session();
-                    holder
-                        .decode::<C>(Part::Quick, &quick)
-                        .map_err(OpenError::Decode)?;
-                    Ok(holder)
-                });
+            let quick = self.sealer.open_part::<S, C>(
+                &quick_context(&context),
+                record.quick,
+                Part::Quick,
+                None,
+            );
             match quick {
-                Ok(mut holder) => data.take_fields(&mut holder, &quick_fields::<S>()),
+                Ok(mut holder) => data.take_fields(&mut holder.data, &quick_fields::<S>()),
                 Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
             }
         }
@@ -603,9 +595,10 @@ where
         let body = crate::data::encode_to_vec::<S, C>(&data).map_err(OpenError::Decode)?;
         Ok(Opened {
             data,
-            meta,
+            meta: opened.meta,
             body,
-            stale_key,
+            stale_key: opened.stale_key,
+            migrated: opened.migrated,
         })
     }
 }

@@ -23,13 +23,11 @@
 //!     user_id: Option<u64>,
 //!     name: BoundedString<40>,        // the bound is part of the type
 //!     items: BoundedVec<Item, 16>,
-//!     #[session(quick)]               // cache tier only, never written to SQL
-//!     last_seen: u64,
 //! }
 //!
 //! // decided by the compiler: every field is bounded and the sum fits a cookie
 //! const _: () = assert!(matches!(Cart::STORAGE, Storage::Cookie));
-//! assert_eq!(Cart::MAX_ENCODED_LEN, Some(11 + 41 + 129 + 10));
+//! assert_eq!(Cart::MAX_ENCODED_LEN, Some(11 + 41 + 129));
 //! ```
 //!
 //! Handlers see the session through the generated `CartAccess` type:
@@ -236,8 +234,10 @@ pub use session_derive::{MaxEncodedLen, Session};
 /// Not public API: what `#[derive(Session)]` expands to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bound::{add, collection, max, mul, prefix_len};
-    pub use crate::data::{MESSAGE_CAPACITY, StorageError, StorageRequest, decide_storage};
+    pub use crate::bound::{add, collection, max, mul, prefix_len, shape};
+    pub use crate::data::{
+        MESSAGE_CAPACITY, MigrateFrom, PreviousShape, StorageError, StorageRequest, decide_storage,
+    };
     pub use crate::field::{
         BoundedField, DeserializeField, LimitedField, SendField, SerializeField, ensure_len,
         refuse_over,

@@ -12,7 +12,9 @@ struct Item {
     sku: u32,
 }
 
+/// Bounded, but server-side: a `quick` field needs a cache tier.
 #[derive(Session, Default, Debug, Clone, PartialEq)]
+#[session(storage = "server")]
 struct ShoppingCart {
     user_id: Option<u64>,
     #[session(max_len = 8)]
@@ -47,11 +49,11 @@ fn default_cookie_name_is_snake_case() {
 #[test]
 fn storage_is_decided_at_compile_time() {
     // bounded and small: a cookie, even with a `max_len` String
-    assert_eq!(ShoppingCart::STORAGE, Storage::Cookie);
+    assert_eq!(ShoppingCart::STORAGE, Storage::Server);
     assert_eq!(Tiny::STORAGE, Storage::Cookie);
     // `storage = "server"` wins over a small bound
     assert_eq!(Secret::STORAGE, Storage::Server);
-    const { assert!(matches!(ShoppingCart::STORAGE, Storage::Cookie)) };
+    const { assert!(matches!(Tiny::STORAGE, Storage::Cookie)) };
 }
 
 #[test]
@@ -254,6 +256,7 @@ fn fingerprint_tracks_names_types_and_flags() {
     }
     mod quick {
         #[derive(session_runtime::Session, Default)]
+        #[session(storage = "server")]
         pub(super) struct S {
             #[session(quick)]
             pub(super) x: u32,

@@ -16,7 +16,7 @@ pub enum Colour {
 
 /// A session touching every attribute.
 #[derive(Session, Default, Debug)]
-#[session(cookie = "lints", storage = "auto")]
+#[session(cookie = "lints", storage = "server")]
 pub struct Everything {
     /// A bounded string.
     pub name: BoundedString<16>,

@@ -617,6 +617,9 @@ async fn bad_cookies_mean_a_fresh_session() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // other tests of this binary may have registered the log callsites
+    // while no subscriber wanted them: ask again, now that one does
+    tracing::callsite::rebuild_interest_cache();
 
     let clock = TestClock::new();
     let app = app(layer(&clock));

@@ -21,7 +21,6 @@ struct Cart {
     name: BoundedString<40>,
     items: BoundedVec<Item, 16>,
     coupons: BoundedMap<BoundedString<8>, u8, 4>,
-    #[session(quick)]
     last_seen: u64,
 }
 
@@ -35,7 +34,6 @@ mod v2 {
         pub(super) name: BoundedString<40>,
         pub(super) items: BoundedVec<Item, 16>,
         pub(super) coupons: BoundedMap<BoundedString<8>, u8, 4>,
-        #[session(quick)]
         pub(super) last_seen: u32,
     }
 }

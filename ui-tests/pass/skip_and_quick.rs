@@ -4,6 +4,7 @@ use session_runtime::{SessionData, Storage};
 use std::time::Instant;
 
 #[derive(session_runtime::Session, Default)]
+#[session(storage = "server")] // quick fields need a cache tier
 struct Cart {
     count: u32,
     #[session(skip)]
@@ -13,7 +14,7 @@ struct Cart {
 }
 
 fn main() {
-    assert_eq!(Cart::STORAGE, Storage::Cookie);
+    assert_eq!(Cart::STORAGE, Storage::Server);
     assert_eq!(Cart::MAX_ENCODED_LEN, Some(5 + 10));
     let cart = Cart::default();
     let _ = (cart.count, cart.scratch, cart.last_seen);

@@ -44,13 +44,86 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                 );
             }
         });
+    let quick_in_cookie = quick_in_resolved_cookie(cont, krate);
+    let previous = previous_checks(cont, krate);
     quote! {
         fn __assert_fields_send() where #(#send)* {}
 
         #(#bounded)*
+        #quick_in_cookie
+        #previous
 
         // evaluate the storage decision now, so a cookie-only struct that does
         // not fit fails to compile even if it is never used
         const _: #krate::Storage = <#ident as #krate::SessionData>::STORAGE;
+    }
+}
+
+/// A `quick` field in a struct the compiler put in a cookie (its bound
+/// fits): the field would silently live in the cookie. An explicit
+/// `storage = "cookie"` is refused earlier, by `check`.
+fn quick_in_resolved_cookie(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    if cont
+        .attrs
+        .storage
+        .as_ref()
+        .is_some_and(|s| s.value == StorageKind::Cookie)
+    {
+        return TokenStream::new();
+    }
+    let ident = cont.ident;
+    let checks = cont.fields.iter().filter_map(|field| {
+        let quick = field.attrs.quick.as_ref()?;
+        let message = format!(
+            "field `{}` is `#[session(quick)]`, but `{}` fits a cookie, so it has no cache tier: add `#[session(storage = \"server\")]`, or remove `quick`",
+            field.ident.unraw(),
+            ident.unraw()
+        );
+        Some(quote_spanned! {quick.span=>
+            const _: () = ::core::assert!(
+                !::core::matches!(<#ident as #krate::SessionData>::STORAGE, #krate::Storage::Cookie),
+                #message
+            );
+        })
+    });
+    quote!(#(#checks)*)
+}
+
+/// `previous = Old`: not the same shape (a no-op migration), and not a
+/// shape that may live server-side when this one is cookie-only (its layer
+/// has no store to find those sessions in). The chain length is evaluated
+/// so a cycle of `previous` fails to compile.
+fn previous_checks(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    let Some(previous) = &cont.attrs.previous else {
+        return TokenStream::new();
+    };
+    let ident = cont.ident;
+    let old = &previous.value;
+    let old_name = quote!(#old).to_string().replace(' ', "");
+    let same = format!(
+        "`previous = {old_name}` has the same shape as `{}`: the migration would do nothing; remove `previous`, or keep the old struct as it was",
+        ident.unraw()
+    );
+    let storage = format!(
+        "`{}` lives in a cookie, but sessions of `previous = {old_name}` may live server-side: a cookie-only layer has no store to read them from; keep `{}` server-side (`storage = \"server\"`) while such sessions can exist",
+        ident.unraw(),
+        ident.unraw()
+    );
+    let spanned = respan(krate, old.span());
+    quote_spanned! {old.span()=>
+        const _: () = ::core::assert!(
+            <#old as #spanned::__private::PreviousShape>::FINGERPRINT
+                != <#ident as #spanned::SessionData>::FINGERPRINT,
+            #same
+        );
+        const _: () = ::core::assert!(
+            !::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie)
+                || ::core::matches!(
+                    <#old as #spanned::__private::PreviousShape>::STORAGE,
+                    #spanned::Storage::Cookie
+                ),
+            #storage
+        );
+        const _: usize = <#ident as #spanned::SessionData>::VERSIONS;
     }
 }

@@ -41,6 +41,29 @@ fn sum(krate: &Path, terms: impl Iterator<Item = TokenStream>) -> TokenStream {
     }}
 }
 
+/// The shape of a struct's or variant's fields: names (or positions) in
+/// order, each followed by its type's shape.
+fn fields_shape(krate: &Path, start: TokenStream, fields: &Fields) -> TokenStream {
+    let count = fields.len() as u64;
+    let steps = fields.iter().enumerate().map(|(index, field)| {
+        let ty = &field.ty;
+        let name = field
+            .ident
+            .as_ref()
+            .map_or_else(|| index.to_string(), |ident| syn::ext::IdentExt::unraw(ident).to_string());
+        quote_spanned! {ty.span()=>
+            let __shape = #krate::__private::shape::then_name(__shape, #name);
+            let __shape = #krate::__private::shape::then(__shape, <#ty as #krate::MaxEncodedLen>::SHAPE);
+        }
+    });
+    quote! {{
+        let __shape = #start;
+        let __shape = #krate::__private::shape::then_number(__shape, #count);
+        #(#steps)*
+        __shape
+    }}
+}
+
 fn fields_bound(krate: &Path, fields: &Fields) -> TokenStream {
     let terms = fields.iter().map(|field| {
         let ty = &field.ty;
@@ -56,6 +79,7 @@ pub(crate) fn max_encoded_len(input: &DeriveInput) -> TokenStream {
     for (what, given) in [
         ("cookie", attrs.cookie.is_some()),
         ("storage", attrs.storage.is_some()),
+        ("previous", attrs.previous.is_some()),
     ] {
         if given {
             cx.error_spanned_by(
@@ -92,6 +116,29 @@ pub(crate) fn max_encoded_len(input: &DeriveInput) -> TokenStream {
             quote!(::core::option::Option::None)
         }
     };
+    let shape = match &input.data {
+        Data::Struct(data) => fields_shape(
+            &krate,
+            quote!(#krate::__private::shape::named("struct")),
+            &data.fields,
+        ),
+        Data::Enum(data) => {
+            let variants = data.variants.iter().map(|variant| {
+                let name = syn::ext::IdentExt::unraw(&variant.ident).to_string();
+                fields_shape(
+                    &krate,
+                    quote!(#krate::__private::shape::then_name(__shape, #name)),
+                    &variant.fields,
+                )
+            });
+            quote! {{
+                let __shape = #krate::__private::shape::named("enum");
+                #(let __shape = #variants;)*
+                __shape
+            }}
+        }
+        Data::Union(_) => quote!(0),
+    };
     let errors = cx.check().err().map(|e| e.to_compile_error());
     let ident = &input.ident;
     let mut generics = input.generics.clone();
@@ -107,6 +154,7 @@ pub(crate) fn max_encoded_len(input: &DeriveInput) -> TokenStream {
             #[automatically_derived]
             impl #impl_generics #krate::MaxEncodedLen for #ident #ty_generics #where_clause {
                 const MAX_ENCODED_LEN: ::core::option::Option<usize> = #bound;
+                const SHAPE: u64 = #shape;
             }
         };
     }

@@ -23,7 +23,8 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
         let skip = !field.stored();
         quote!(#krate::FieldInfo::new(#name, #quick, #skip))
     });
-    let fingerprint = fingerprint::fingerprint(cont);
+    let fingerprint = fingerprint::fingerprint(cont, krate);
+    let previous = previous_items(cont, krate);
     let max_encoded_len = bound::session_bound(cont, krate);
     let storage = storage_const(cont, krate);
     let encode = encode_fn(cont, krate);
@@ -66,6 +67,50 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             fn take_fields(&mut self, from: &mut Self, fields: &#krate::FieldSet) {
                 let _ = (&from, fields);
                 #(#take_fields)*
+            }
+
+            #previous
+        }
+    }
+}
+
+/// With `previous = Old`: the chain length (a cycle is a compile error
+/// there) and `open_shape`, which decodes a body of `Old`'s shape (or of
+/// any shape before it) and converts it with `From`.
+fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    let Some(previous) = &cont.attrs.previous else {
+        return TokenStream::new();
+    };
+    let old = &previous.value;
+    let spanned = respan(krate, old.span());
+    let prev_shape = quote_spanned! {old.span()=>
+        <#old as #spanned::__private::PreviousShape>
+    };
+    let migrate = quote_spanned! {old.span()=>
+        <Self as #spanned::__private::MigrateFrom<#old>>::migrate_from
+    };
+    quote! {
+        const VERSIONS: usize = #prev_shape::VERSIONS + 1;
+
+        fn open_shape<__C: #krate::Codec>(
+            fingerprint: u64,
+            part: #krate::Part,
+            body: &[u8],
+        ) -> ::core::option::Option<::core::result::Result<Self, #krate::CodecError>> {
+            if fingerprint == <Self as #krate::SessionData>::FINGERPRINT {
+                let mut __data = <Self as #krate::SessionData>::default_session();
+                return ::core::option::Option::Some(
+                    #krate::SessionData::decode::<__C>(&mut __data, part, body).map(|()| __data),
+                );
+            }
+            match #prev_shape::open_shape::<__C>(fingerprint, part, body) {
+                ::core::option::Option::Some(::core::result::Result::Ok(__old)) => {
+                    ::core::option::Option::Some(::core::result::Result::Ok(#migrate(__old)))
+                }
+                ::core::option::Option::Some(::core::result::Result::Err(__error)) => {
+                    ::core::option::Option::Some(::core::result::Result::Err(__error))
+                }
+                ::core::option::Option::None => ::core::option::Option::None,
             }
         }
     }

@@ -1,34 +1,48 @@
-//! The schema fingerprint: FNV-1a over each stored field's name, type tokens
-//! and flags. Changing any of them changes the fingerprint, and sessions
-//! written before the change become "no session" instead of mis-decoding.
+//! The schema fingerprint, as a const expression: each stored field's name,
+//! flags and the `SHAPE` of its type (which covers nested types all the
+//! way down). Changing any of them changes the fingerprint, and sessions
+//! written before the change open through `#[session(previous = ..)]` or
+//! become "no session", never mis-decoded values.
 
+use super::{marker, respan};
 use crate::ast::Container;
-use quote::ToTokens;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::Path;
+use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-pub(crate) fn fingerprint(cont: &Container<'_>) -> u64 {
-    let mut hash = FNV_OFFSET;
-    let mut feed = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(FNV_PRIME);
+pub(crate) fn fingerprint(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    let steps = cont.fields.iter().filter(|f| f.stored()).map(|field| {
+        let ty = field.ty;
+        let name = field.ident.unraw().to_string();
+        let marker = marker(field);
+        let spanned = respan(krate, ty.span());
+        let shape = quote_spanned! {ty.span()=>
+            <#ty as #spanned::__private::BoundedField<#marker>>::SHAPE
+        };
+        let quick = field
+            .quick()
+            .then(|| quote!(let __shape = #krate::__private::shape::then_name(__shape, "#quick");));
+        let max_len = field.attrs.max_len.as_ref().map(|max_len| {
+            let n = max_len.value as u64;
+            quote! {
+                let __shape = #krate::__private::shape::then_number(
+                    #krate::__private::shape::then_name(__shape, "#max_len"),
+                    #n,
+                );
+            }
+        });
+        quote! {
+            let __shape = #krate::__private::shape::then_name(__shape, #name);
+            let __shape = #krate::__private::shape::then(__shape, #shape);
+            #quick
+            #max_len
         }
-    };
-    feed(b"sessionkit schema v1");
-    for field in cont.fields.iter().filter(|field| field.stored()) {
-        feed(field.ident.to_string().as_bytes());
-        feed(b":");
-        // token text, whitespace-normalised by the tokenizer
-        feed(field.ty.to_token_stream().to_string().as_bytes());
-        if field.quick() {
-            feed(b"#quick");
-        }
-        if let Some(max_len) = &field.attrs.max_len {
-            feed(format!("#max_len={}", max_len.value).as_bytes());
-        }
-        feed(b";");
-    }
-    hash
+    });
+    quote! {{
+        let __shape = #krate::__private::shape::named("sessionkit session v2");
+        #(#steps)*
+        __shape
+    }}
 }

@@ -212,6 +212,9 @@ impl<'de, const N: usize> Deserialize<'de> for BoundedString<N> {
 
 impl<const N: usize> MaxEncodedLen for BoundedString<N> {
     const MAX_ENCODED_LEN: Option<usize> = Some(prefix_len(N as u64) + N);
+    // a capacity change is a schema change: the bound, and so where the
+    // session may live, depends on it
+    const SHAPE: u64 = super::shape::then_number(super::shape::named("BoundedString"), N as u64);
 }
 
 /// A `Vec<T>` of at most `N` items.
@@ -384,6 +387,8 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for BoundedVec<T
 
 impl<T: MaxEncodedLen, const N: usize> MaxEncodedLen for BoundedVec<T, N> {
     const MAX_ENCODED_LEN: Option<usize> = collection(N, T::MAX_ENCODED_LEN);
+    const SHAPE: u64 =
+        super::shape::then_number(super::shape::wrap("BoundedVec", T::SHAPE), N as u64);
 }
 
 /// An ordered map of at most `N` entries.
@@ -555,4 +560,8 @@ where
 impl<K: MaxEncodedLen, V: MaxEncodedLen, const N: usize> MaxEncodedLen for BoundedMap<K, V, N> {
     const MAX_ENCODED_LEN: Option<usize> =
         collection(N, super::add(K::MAX_ENCODED_LEN, V::MAX_ENCODED_LEN));
+    const SHAPE: u64 = super::shape::then_number(
+        super::shape::then(super::shape::wrap("BoundedMap", K::SHAPE), V::SHAPE),
+        N as u64,
+    );
 }

@@ -12,6 +12,7 @@
 
 mod collections;
 pub(crate) mod length;
+pub mod shape;
 mod std_impls;
 
 pub use collections::{BoundedMap, BoundedString, BoundedVec, CapacityError};
@@ -44,11 +45,18 @@ pub use length::HasLength;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no session size bound",
     label = "`{Self}` does not implement `MaxEncodedLen`",
-    note = "add `#[derive(session_runtime::MaxEncodedLen)]` to your own types; wrap a foreign type, or implement `MaxEncodedLen` with `MAX_ENCODED_LEN = None` when it is unbounded"
+    note = "add `#[derive(session_runtime::MaxEncodedLen)]` to your own types; wrap a foreign type, or implement `MaxEncodedLen` (`MAX_ENCODED_LEN`, `None` when unbounded, and `SHAPE`, see `session_runtime::bound::shape`)"
 )]
 pub trait MaxEncodedLen {
     /// The bound in bytes, or `None` when the type is unbounded.
     const MAX_ENCODED_LEN: Option<usize>;
+
+    /// The type's structural fingerprint: how it is encoded, never what it
+    /// is called (see [`shape`]). It feeds the session's
+    /// [`FINGERPRINT`](crate::SessionData::FINGERPRINT), so a change to a
+    /// nested type is a schema change. The derive computes it; a hand
+    /// impl states it with [`shape::named`] and friends.
+    const SHAPE: u64;
 }
 
 /// Adds two bounds; unbounded (or overflowing) stays unbounded.

@@ -4,7 +4,7 @@
 //! zigzag for signed ones, `usize` as `u64`) and postcard 1 (LEB128 varints,
 //! `char` as a length-prefixed string).
 
-use super::{MaxEncodedLen, add, prefix_len};
+use super::{MaxEncodedLen, add, prefix_len, shape};
 use core::marker::PhantomData;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -15,6 +15,7 @@ macro_rules! fixed {
     ($($ty:ty => $len:expr),* $(,)?) => {
         $(impl MaxEncodedLen for $ty {
             const MAX_ENCODED_LEN: Option<usize> = Some($len);
+            const SHAPE: u64 = shape::named(stringify!($ty));
         })*
     };
 }
@@ -45,28 +46,36 @@ fixed! {
     core::net::Ipv6Addr => 16,
 }
 
-/// Types with no bound: their length is only known at run time.
+impl MaxEncodedLen for String {
+    const MAX_ENCODED_LEN: Option<usize> = None;
+    const SHAPE: u64 = shape::named("String");
+}
+
+/// Collections with no bound (their length is only known at run time);
+/// their shape is their encoding: a sequence, a set or a map of the shapes
+/// inside, whichever std type holds them.
 macro_rules! unbounded {
-    ($([$($gen:tt)*] $ty:ty),* $(,)?) => {
+    ($([$($gen:tt)*] $ty:ty => $shape:expr),* $(,)?) => {
         $(impl<$($gen)*> MaxEncodedLen for $ty {
             const MAX_ENCODED_LEN: Option<usize> = None;
+            const SHAPE: u64 = $shape;
         })*
     };
 }
 
 unbounded! {
-    [] String,
-    [T] Vec<T>,
-    [T] VecDeque<T>,
-    [T] BTreeSet<T>,
-    [T, S] HashSet<T, S>,
-    [K, V] BTreeMap<K, V>,
-    [K, V, S] HashMap<K, V, S>,
+    [T: MaxEncodedLen] Vec<T> => shape::wrap("Seq", T::SHAPE),
+    [T: MaxEncodedLen] VecDeque<T> => shape::wrap("Seq", T::SHAPE),
+    [T: MaxEncodedLen] BTreeSet<T> => shape::wrap("Seq", T::SHAPE),
+    [T: MaxEncodedLen, S] HashSet<T, S> => shape::wrap("Seq", T::SHAPE),
+    [K: MaxEncodedLen, V: MaxEncodedLen] BTreeMap<K, V> => shape::then(shape::wrap("Map", K::SHAPE), V::SHAPE),
+    [K: MaxEncodedLen, V: MaxEncodedLen, S] HashMap<K, V, S> => shape::then(shape::wrap("Map", K::SHAPE), V::SHAPE),
 }
 
 impl<T: MaxEncodedLen> MaxEncodedLen for Option<T> {
     // one tag byte in both codecs
     const MAX_ENCODED_LEN: Option<usize> = add(Some(1), T::MAX_ENCODED_LEN);
+    const SHAPE: u64 = shape::wrap("Option", T::SHAPE);
 }
 
 impl<T: MaxEncodedLen, E: MaxEncodedLen> MaxEncodedLen for Result<T, E> {
@@ -75,19 +84,24 @@ impl<T: MaxEncodedLen, E: MaxEncodedLen> MaxEncodedLen for Result<T, E> {
         Some(prefix_len(1)),
         super::max(T::MAX_ENCODED_LEN, E::MAX_ENCODED_LEN),
     );
+    const SHAPE: u64 = shape::then(shape::wrap("Result", T::SHAPE), E::SHAPE);
 }
 
+// serde encodes a box as what it holds
 impl<T: MaxEncodedLen + ?Sized> MaxEncodedLen for Box<T> {
     const MAX_ENCODED_LEN: Option<usize> = T::MAX_ENCODED_LEN;
+    const SHAPE: u64 = T::SHAPE;
 }
 
 impl<T: ?Sized> MaxEncodedLen for PhantomData<T> {
     const MAX_ENCODED_LEN: Option<usize> = Some(0);
+    const SHAPE: u64 = shape::named("PhantomData");
 }
 
 // serde writes arrays as tuples: no length prefix
 impl<T: MaxEncodedLen, const N: usize> MaxEncodedLen for [T; N] {
     const MAX_ENCODED_LEN: Option<usize> = super::mul(T::MAX_ENCODED_LEN, N);
+    const SHAPE: u64 = shape::then_number(shape::wrap("Array", T::SHAPE), N as u64);
 }
 
 /// Tuples: the sum of their elements, no framing.
@@ -98,6 +112,11 @@ macro_rules! tuples {
                 let total = Some(0);
                 $(let total = add(total, $name::MAX_ENCODED_LEN);)+
                 total
+            };
+            const SHAPE: u64 = {
+                let shape = shape::named("Tuple");
+                $(let shape = shape::then(shape, $name::SHAPE);)+
+                shape
             };
         })*
     };

@@ -139,6 +139,9 @@ pub struct Opened<S> {
     pub body: Vec<u8>,
     /// Sealed with an older key of the ring: re-seal on the next write.
     pub stale_key: bool,
+    /// Sealed in an earlier shape of the session (`#[session(previous =
+    /// ..)]`) and converted; `body` is already in the current shape.
+    pub migrated: bool,
 }
 
 /// An authenticated envelope, not decoded: see [`Sealer::inspect`].
@@ -307,30 +310,74 @@ impl Sealer {
         Ok(buf)
     }
 
-    /// Opens a sealed session: authenticates, checks codec, schema and expiry
-    /// (against `now`, Unix seconds), then decodes.
+    /// Opens a sealed session: authenticates, checks the codec and the
+    /// expiry (against `now`, Unix seconds), then decodes it in its shape —
+    /// `S`'s own, or an earlier one of its `#[session(previous = ..)]`
+    /// chain, converted.
     ///
     /// # Errors
     ///
-    /// An [`OpenError`] saying why the value is not a valid session.
+    /// An [`OpenError`] saying why the value is not a valid session
+    /// ([`OpenError::SchemaChanged`] for a shape outside the chain).
     pub fn open<S: SessionData, C: Codec>(
         &self,
         context: &str,
         value: &str,
         now: u64,
     ) -> Result<Opened<S>, OpenError> {
-        let (meta, body, stale_key) = self.open_body::<C>(context, value, S::FINGERPRINT)?;
-        if now >= meta.expires_at {
-            return Err(OpenError::Expired(meta.expires_at));
+        // refuse before decoding anything: no sealed cookie can be this long
+        if value.len() > crate::codec::DECODE_LIMIT * 2 {
+            return Err(OpenError::Oversize(value.len()));
         }
-        let mut data = S::default_session();
-        data.decode::<C>(Part::All, &body)
-            .map_err(OpenError::Decode)?;
+        let buf = self
+            .base64
+            .decode(value)
+            .map_err(|_| OpenError::NotBase64)?;
+        self.open_part::<S, C>(context, buf, Part::All, Some(now))
+    }
+
+    /// Opens a raw sealed blob holding the fields of `part` of `S` (in any
+    /// shape of its chain): a server record, or its quick fields. Expiry
+    /// is checked when `now` is given. A migrated value's `body` is
+    /// re-encoded in the current shape, so it can be compared and re-sealed.
+    pub(crate) fn open_part<S: SessionData, C: Codec>(
+        &self,
+        context: &str,
+        buf: Vec<u8>,
+        part: Part,
+        now: Option<u64>,
+    ) -> Result<Opened<S>, OpenError> {
+        let opened = self.authenticate(context, buf, Some((C::ID, None)))?;
+        if let Some(now) = now
+            && now >= opened.meta.expires_at
+        {
+            return Err(OpenError::Expired(opened.meta.expires_at));
+        }
+        let data = match S::open_shape::<C>(opened.fingerprint, part, &opened.body) {
+            Some(Ok(data)) => data,
+            Some(Err(err)) => return Err(OpenError::Decode(err)),
+            None => {
+                return Err(OpenError::SchemaChanged {
+                    expected: S::FINGERPRINT,
+                    found: opened.fingerprint,
+                });
+            }
+        };
+        let migrated = opened.fingerprint != S::FINGERPRINT;
+        let body = if migrated {
+            let mut body = Vec::with_capacity(opened.body.len());
+            data.encode::<C>(part, &mut body)
+                .map_err(OpenError::Decode)?;
+            body
+        } else {
+            opened.body
+        };
         Ok(Opened {
             data,
-            meta,
+            meta: opened.meta,
             body,
-            stale_key,
+            stale_key: opened.stale_key,
+            migrated,
         })
     }
 
@@ -369,7 +416,7 @@ impl Sealer {
         buf: Vec<u8>,
         fingerprint: u64,
     ) -> Result<(Meta, Vec<u8>, bool), OpenError> {
-        let opened = self.authenticate(context, buf, Some((C::ID, fingerprint)))?;
+        let opened = self.authenticate(context, buf, Some((C::ID, Some(fingerprint))))?;
         Ok((opened.meta, opened.body, opened.stale_key))
     }
 
@@ -394,7 +441,7 @@ impl Sealer {
         &self,
         context: &str,
         mut buf: Vec<u8>,
-        expect: Option<(u8, u64)>,
+        expect: Option<(u8, Option<u64>)>,
     ) -> Result<Inspection, OpenError> {
         if buf.len() > crate::codec::DECODE_LIMIT + 1024 {
             return Err(OpenError::Oversize(buf.len()));
@@ -468,7 +515,7 @@ impl Sealer {
         let payload_end = buf.len() - trailer;
         let payload = &buf[payload_start..payload_end];
         let (found, meta) = envelope::read_meta(payload).ok_or(OpenError::Truncated)?;
-        if let Some((_, fingerprint)) = expect
+        if let Some((_, Some(fingerprint))) = expect
             && found != fingerprint
         {
             return Err(OpenError::SchemaChanged {

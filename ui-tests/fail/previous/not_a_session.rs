@@ -1,0 +1,18 @@
+#[derive(Default)]
+struct CartV1 {
+    count: u32,
+}
+
+#[derive(session_runtime::Session, Default)]
+#[session(previous = CartV1)]
+struct Cart {
+    count: u64,
+}
+
+impl From<CartV1> for Cart {
+    fn from(old: CartV1) -> Self {
+        Self { count: old.count.into() }
+    }
+}
+
+fn main() {}
