@@ -165,6 +165,74 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Changing a session struct
+//!
+//! Every deploy that changes a session struct changes its
+//! [`FINGERPRINT`](SessionData::FINGERPRINT): field names and order, their
+//! types' encodings (nested structs and enums included, through each type's
+//! [`MaxEncodedLen::SHAPE`]), `quick` and `max_len`. Renaming a *type*
+//! changes nothing; reordering an enum's variants, renaming or retyping a
+//! nested field, or resizing a `BoundedVec` does. A session sealed in a
+//! shape the layer does not know is "no session" — never mis-decoded.
+//!
+//! To log nobody out, keep the old struct as it was, name it in
+//! `#[session(previous = ..)]` and write one `From`:
+//!
+//! ```
+//! use session_runtime::{Bincode, MasterKey, Meta, Mode, Sealer, Session, SessionData};
+//!
+//! /// The cart as the last release wrote it: kept, unchanged, for old sessions.
+//! #[derive(Session, Default)]
+//! #[session(cookie = "cart")]
+//! struct CartV1 {
+//!     items: Vec<u32>,
+//! }
+//!
+//! #[derive(Session, Default, Debug, PartialEq)]
+//! #[session(cookie = "cart", previous = CartV1)]
+//! struct Cart {
+//!     items: Vec<u32>,
+//!     coupon: Option<String>,
+//! }
+//!
+//! impl From<CartV1> for Cart {
+//!     fn from(old: CartV1) -> Self {
+//!         Self { items: old.items, coupon: None }
+//!     }
+//! }
+//!
+//! // a cookie sealed by the old release opens in the new shape
+//! let sealer = Sealer::new(MasterKey::from_secret(&[5; 32])?, Mode::Encrypted);
+//! let meta = Meta { issued_at: 1_000, expires_at: 2_000, ..Meta::default() };
+//! let old = sealer.seal::<CartV1, Bincode>("cart", &meta, &CartV1 { items: vec![7] })?;
+//! let opened = sealer.open::<Cart, Bincode>("cart", &old, 1_500)?;
+//! assert_eq!(opened.data, Cart { items: vec![7], coupon: None });
+//! assert!(opened.migrated);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * **Both tiers.** Cookies and server records (every store, a [`Tiered`]
+//!   cache included) open the same way.
+//! * **Chains.** `V3` names `previous = V2`, which names `previous = V1`;
+//!   each step is one `From`, and a V1 session opens in V3.
+//! * **When it is re-sealed.** A migrated session is written in the new
+//!   shape by the first request that changes it (or whose expiry refresh is
+//!   due); a request that only reads it writes nothing, so a deploy does not
+//!   turn every read into a write.
+//! * **When to delete `previous`.** `sessionkit stats` counts live
+//!   server-side sessions by shape; once none has the old fingerprint (or
+//!   the session lifetime has passed since the deploy, for cookies), the old
+//!   struct can go.
+//! * **Rolling deploys.** Processes still on the old release cannot open
+//!   sessions already re-sealed in the new shape (to them it is "no
+//!   session"). Keep the overlap short, or ship the new struct in two steps.
+//! * **Mistakes are compile errors**: a `previous` with the same shape, a
+//!   missing `From` (the error names the `impl` to write), a `previous` that
+//!   is not a session, a cycle, or a cookie-only struct whose `previous` may
+//!   live server-side.
+//! * **Foreign types** state their shape by hand or through a newtype; see
+//!   [`bound::shape`].
+//!
 //! # Codecs
 //!
 //! [`Bincode`] (bincode `=2.0.1`, serde, standard config, decode limit 1 MiB)

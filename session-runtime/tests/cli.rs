@@ -219,3 +219,50 @@ fn bad_arguments_are_clear_errors() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown unit"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_counts_live_sessions_by_shape_and_migrate_adds_the_column_to_old_tables() {
+    let (url, path) = sqlite_url("shapes");
+    // a table made before the `shape` column existed, with one old row
+    let store = SqliteStore::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE sessionkit_sessions (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, \
+         expires_at INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO sessionkit_sessions VALUES (randomblob(32), x'00', 4000000000, 1)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    stdout(&sessionkit(&["migrate", "--database-url", &url], &[]));
+    stdout(&sessionkit(&["migrate", "--database-url", &url], &[]));
+
+    let key = || SessionId::generate().unwrap().store_key();
+    let entry = session_runtime::Entry::new(b"sealed", 4_000_000_000);
+    for _ in 0..3 {
+        store.create(&key(), entry.with_shape(0xaa)).await.unwrap();
+    }
+    store.create(&key(), entry.with_shape(0xbb)).await.unwrap();
+    // expired sessions do not count as a shape still in use
+    let expired = session_runtime::Entry::new(b"sealed", 1_000).with_shape(0xcc);
+    store.create(&key(), expired).await.unwrap();
+
+    let stats = stdout(&sessionkit(&["stats", "--database-url", &url], &[]));
+    assert!(
+        stats.contains("live sessions of shape 0x00000000000000aa: 3"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("live sessions of shape 0x00000000000000bb: 1"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("live sessions of shape 0x0000000000000000 (not recorded): 1"),
+        "{stats}"
+    );
+    assert!(!stats.contains("0x00000000000000cc"), "{stats}");
+    store.pool().close().await;
+    std::fs::remove_file(path).ok();
+}

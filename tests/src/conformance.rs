@@ -242,6 +242,7 @@ async fn quick_fields_follow_the_store_kind<S: SessionStore>(store: &S) {
         data: b"durable",
         quick: b"quick",
         expires_at: NOW + 60,
+        shape: 0,
     };
     store.create(&key, with_quick).await.unwrap();
     let record = store.load(&key, NOW).await.unwrap().unwrap();

@@ -297,3 +297,94 @@ fn access_debug_hides_values() {
     assert!(text.starts_with("ShoppingCartAccess"), "{text}");
     assert!(!text.contains("123456789"), "{text}");
 }
+
+#[test]
+fn the_fingerprint_sees_nested_types_all_the_way_down() {
+    // each module is one deploy of the same session struct
+    macro_rules! deploy {
+        ($name:ident { $($nested:item)* } $field:ty) => {
+            // only the types' consts are used
+            #[allow(dead_code)]
+            mod $name {
+                #[allow(unused_imports)]
+                use serde::{Deserialize, Serialize};
+                #[allow(unused_imports)]
+                use session_runtime::{BoundedVec, MaxEncodedLen};
+                $($nested)*
+                #[derive(session_runtime::Session, Default)]
+                pub(super) struct S {
+                    pub(super) x: $field,
+                }
+            }
+        };
+    }
+    deploy!(base {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Role { #[default] User, Admin }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Line { sku: u32, role: Role }
+    } BoundedVec<Line, 8>);
+    deploy!(reordered_variants {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Role { Admin, #[default] User }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Line { sku: u32, role: Role }
+    } BoundedVec<Line, 8>);
+    deploy!(renamed_nested_field {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Role { #[default] User, Admin }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Line { item: u32, role: Role }
+    } BoundedVec<Line, 8>);
+    deploy!(retyped_nested_field {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Role { #[default] User, Admin }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Line { sku: u64, role: Role }
+    } BoundedVec<Line, 8>);
+    deploy!(bigger_capacity {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Role { #[default] User, Admin }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Line { sku: u32, role: Role }
+    } BoundedVec<Line, 16>);
+    deploy!(renamed_types_only {
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) enum Kind { #[default] User, Admin }
+        #[derive(Serialize, Deserialize, MaxEncodedLen, Default)]
+        pub(super) struct Entry { sku: u32, role: Kind }
+    } BoundedVec<Entry, 8>);
+    let base = base::S::FINGERPRINT;
+    for (what, other) in [
+        (
+            "reordered enum variants",
+            reordered_variants::S::FINGERPRINT,
+        ),
+        (
+            "a renamed nested field",
+            renamed_nested_field::S::FINGERPRINT,
+        ),
+        (
+            "a retyped nested field",
+            retyped_nested_field::S::FINGERPRINT,
+        ),
+        (
+            "BoundedVec<_, 8> to BoundedVec<_, 16>",
+            bigger_capacity::S::FINGERPRINT,
+        ),
+    ] {
+        assert_ne!(base, other, "{what} must change the fingerprint");
+    }
+    // what is encoded matters, not what the types are called
+    assert_eq!(base, renamed_types_only::S::FINGERPRINT);
+    // types encoded alike share a shape
+    assert_eq!(
+        <Vec<u8> as MaxEncodedLen>::SHAPE,
+        <std::collections::VecDeque<u8> as MaxEncodedLen>::SHAPE
+    );
+    assert_eq!(
+        <std::collections::HashMap<u8, u8> as MaxEncodedLen>::SHAPE,
+        <std::collections::BTreeMap<u8, u8> as MaxEncodedLen>::SHAPE
+    );
+    assert_ne!(<u32 as MaxEncodedLen>::SHAPE, <i32 as MaxEncodedLen>::SHAPE);
+}

@@ -61,7 +61,8 @@ enum Command {
         #[arg(long)]
         previous_key_env: Option<String>,
     },
-    /// Count sessions, live and expired.
+    /// Count sessions, live and expired, and live ones by schema shape
+    /// (fingerprint), to tell when a `#[session(previous = ..)]` can go.
     Stats(Database),
 }
 
@@ -202,6 +203,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 println!("sessions: {}", stats.records);
                 println!("expired (waiting for reap): {}", stats.expired);
                 println!("live: {}", stats.records.saturating_sub(stats.expired));
+                // compare with `YourSession::FINGERPRINT` and the types of
+                // its `previous` chain: a shape nobody has any more can go
+                for (shape, count) in &stats.shapes {
+                    let label = if *shape == 0 { " (not recorded)" } else { "" };
+                    println!("live sessions of shape {shape:#018x}{label}: {count}");
+                }
             }
         }
     }

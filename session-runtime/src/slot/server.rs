@@ -317,6 +317,7 @@ impl<S: SessionData + Send> Slot<S> {
                 data: &blob,
                 quick: &quick,
                 expires_at: meta.expires_at,
+                shape: S::FINGERPRINT,
             };
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
@@ -371,6 +372,7 @@ impl<S: SessionData + Send> Slot<S> {
                 data: &blob,
                 quick: &quick,
                 expires_at: meta.expires_at,
+                shape: S::FINGERPRINT,
             };
             match self.tier().create(&key, entry).await {
                 Ok(true) => {

@@ -336,6 +336,7 @@ mod tests {
             data: b"durable",
             quick: b"quick",
             expires_at: 1_900_000_000,
+            shape: 0,
         };
         let record = decode(&encode(entry, 7)).unwrap();
         assert_eq!(record, entry.to_record(7));

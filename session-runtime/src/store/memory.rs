@@ -46,6 +46,8 @@ struct Held {
     record: Record,
     /// When this process last wrote it, for the staleness bound.
     written: Instant,
+    /// The session type's fingerprint, for stats.
+    shape: u64,
 }
 
 impl Held {
@@ -129,10 +131,12 @@ impl Inner {
 
     /// Writes `record` under `key`, in its segment if it is there, else on
     /// probation; then evicts until the bounds hold again.
-    fn write(&mut self, key: StoreKey, record: Record, capacity: usize, max_bytes: usize) {
+    fn write(&mut self, key: StoreKey, entry: Entry<'_>, version: u64, bounds: (usize, usize)) {
+        let (capacity, max_bytes) = bounds;
         let held = Held {
-            record,
+            record: entry.to_record(version),
             written: Instant::now(),
+            shape: entry.shape,
         };
         let promoted = self.protected.contains_key(&key);
         self.remove(&key);
@@ -214,6 +218,10 @@ impl MemoryStore {
         self.lock().bytes
     }
 
+    fn bounds(&self) -> (usize, usize) {
+        (self.capacity, self.max_bytes)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -246,7 +254,7 @@ impl SessionStore for MemoryStore {
         if inner.get(key).is_some() || inner.is_tombstoned(key) {
             return Ok(false);
         }
-        inner.write(*key, entry.to_record(1), self.capacity, self.max_bytes);
+        inner.write(*key, entry, 1, self.bounds());
         Ok(true)
     }
 
@@ -286,12 +294,7 @@ impl SessionStore for MemoryStore {
             return Ok(Saved::Conflict(current.record.clone()));
         }
         let version = version + 1;
-        inner.write(
-            *key,
-            entry.to_record(version),
-            self.capacity,
-            self.max_bytes,
-        );
+        inner.write(*key, entry, version, self.bounds());
         Ok(Saved::Saved { version })
     }
 
@@ -312,12 +315,7 @@ impl SessionStore for MemoryStore {
         {
             return Ok(false);
         }
-        inner.write(
-            *key,
-            entry.to_record(version),
-            self.capacity,
-            self.max_bytes,
-        );
+        inner.write(*key, entry, version, self.bounds());
         Ok(true)
     }
 
@@ -364,9 +362,21 @@ impl SessionStore for MemoryStore {
             .iter()
             .take_while(|(expires_at, _)| *expires_at <= now)
             .count();
+        let mut shapes: Vec<(u64, u64)> = Vec::new();
+        for held in inner.probation.values().chain(inner.protected.values()) {
+            if held.record.expires_at <= now {
+                continue;
+            }
+            match shapes.iter_mut().find(|(shape, _)| *shape == held.shape) {
+                Some((_, count)) => *count += 1,
+                None => shapes.push((held.shape, 1)),
+            }
+        }
+        shapes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(Some(StoreStats {
             records: inner.len() as u64,
             expired: expired as u64,
+            shapes,
         }))
     }
 }

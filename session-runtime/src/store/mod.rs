@@ -130,17 +130,29 @@ pub struct Entry<'a> {
     pub quick: &'a [u8],
     /// When the session expires, Unix seconds.
     pub expires_at: u64,
+    /// The session type's schema fingerprint
+    /// ([`SessionData::FINGERPRINT`](crate::SessionData::FINGERPRINT)),
+    /// kept in the clear beside the sealed data so operators can count the
+    /// sessions of each shape ([`StoreStats::shapes`]); `0` when unknown.
+    pub shape: u64,
 }
 
 impl<'a> Entry<'a> {
-    /// An entry without quick fields.
+    /// An entry without quick fields, of no stated shape.
     #[must_use]
     pub fn new(data: &'a [u8], expires_at: u64) -> Self {
         Self {
             data,
             quick: &[],
             expires_at,
+            shape: 0,
         }
+    }
+
+    /// The entry with its session type's fingerprint.
+    #[must_use]
+    pub fn with_shape(self, shape: u64) -> Self {
+        Self { shape, ..self }
     }
 
     /// The entry without its quick fields: what a durable store keeps.
@@ -174,13 +186,15 @@ impl<'a> Entry<'a> {
 }
 
 impl Record {
-    /// The record as an [`Entry`], to write it elsewhere.
+    /// The record as an [`Entry`], to write it elsewhere (a cache fill,
+    /// which keeps no shape).
     #[must_use]
     pub fn entry(&self) -> Entry<'_> {
         Entry {
             data: &self.data,
             quick: &self.quick,
             expires_at: self.expires_at,
+            shape: 0,
         }
     }
 }
@@ -254,13 +268,17 @@ impl StoreError {
 }
 
 /// Record counts, for `sessionkit stats`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreStats {
     /// Records held, expired or not.
     pub records: u64,
     /// Records past their expiry, waiting for the reaper.
     pub expired: u64,
+    /// Live records by schema fingerprint (see [`Entry::shape`]), most
+    /// first: when no live session has an old shape any more, its
+    /// `#[session(previous = ..)]` can be deleted.
+    pub shapes: Vec<(u64, u64)>,
 }
 
 /// Server-side session storage.

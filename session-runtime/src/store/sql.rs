@@ -9,9 +9,11 @@
 //! | `data` | blob | the sealed session |
 //! | `expires_at` | 64-bit integer, indexed | Unix seconds |
 //! | `version` | 64-bit integer | compare-and-set counter |
+//! | `shape` | 64-bit integer | the session type's schema fingerprint, for `sessionkit stats` |
 //!
-//! `migrate()` creates it with plain idempotent DDL (`IF NOT EXISTS`), so it
-//! is safe to call at every start. The three stores share one implementation
+//! `migrate()` creates it with plain idempotent DDL (`IF NOT EXISTS`), and
+//! adds the `shape` column to a table made before it existed, so it is safe
+//! to call at every start. The three stores share one implementation
 //! (a macro over the sqlx pool type); only the SQL dialect differs.
 
 use super::{Entry, Record, Saved, StoreError, StoreStats};
@@ -43,6 +45,10 @@ struct Statements {
     delete_expired: Arc<str>,
     count: Arc<str>,
     count_expired: Arc<str>,
+    count_shapes: Arc<str>,
+    /// Counts the `shape` column (0 in a table made before it existed).
+    has_shape: Arc<str>,
+    add_shape: Arc<str>,
 }
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
@@ -60,14 +66,14 @@ impl Statements {
             Dialect::Sqlite => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, \
-                     expires_at INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID"
+                     expires_at INTEGER NOT NULL, version INTEGER NOT NULL, shape INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
             Dialect::Postgres => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BYTEA PRIMARY KEY NOT NULL, data BYTEA NOT NULL, \
-                     expires_at BIGINT NOT NULL, version BIGINT NOT NULL)"
+                     expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0)"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
@@ -75,15 +81,16 @@ impl Statements {
             // with the table
             Dialect::MySql => vec![format!(
                 "CREATE TABLE IF NOT EXISTS {t} (id BINARY(32) NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, \
-                 expires_at BIGINT NOT NULL, version BIGINT NOT NULL, INDEX {t}_expires_at (expires_at))"
+                 expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
+                 INDEX {t}_expires_at (expires_at))"
             )],
         };
         let create = match dialect {
             Dialect::MySql => format!(
-                "INSERT IGNORE INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, 1)"
+                "INSERT IGNORE INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, 1)"
             ),
             _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
+                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
         // a fill never replaces a newer version
@@ -91,15 +98,16 @@ impl Statements {
             // MySQL assigns left to right: `version` last, so the conditions
             // before it still see the old value
             Dialect::MySql => format!(
-                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
                  data = IF(VALUES(version) > version, VALUES(data), data), \
                  expires_at = IF(VALUES(version) > version, VALUES(expires_at), expires_at), \
+                 shape = IF(VALUES(version) > version, VALUES(shape), shape), \
                  version = GREATEST(version, VALUES(version))"
             ),
             _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, version) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
-                 SET data = excluded.data, expires_at = excluded.expires_at, version = excluded.version \
-                 WHERE {t}.version < excluded.version"
+                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
+                 SET data = excluded.data, expires_at = excluded.expires_at, shape = excluded.shape, \
+                 version = excluded.version WHERE {t}.version < excluded.version"
             ),
         };
         let delete_expired = match dialect {
@@ -123,7 +131,7 @@ impl Statements {
                 "SELECT data, expires_at, version FROM {t} WHERE id = ? AND expires_at > ?"
             )),
             save: render(format!(
-                "UPDATE {t} SET data = ?, expires_at = ?, version = version + 1 \
+                "UPDATE {t} SET data = ?, expires_at = ?, shape = ?, version = version + 1 \
                  WHERE id = ? AND version = ? AND expires_at > ?"
             )),
             current: render(format!(
@@ -134,6 +142,25 @@ impl Statements {
             delete_expired: render(delete_expired),
             count: render(format!("SELECT COUNT(*) FROM {t}")),
             count_expired: render(format!("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?")),
+            count_shapes: render(format!(
+                "SELECT shape, COUNT(*) FROM {t} WHERE expires_at > ? GROUP BY shape ORDER BY COUNT(*) DESC, shape"
+            )),
+            has_shape: render(match dialect {
+                Dialect::Sqlite => {
+                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = 'shape'")
+                }
+                Dialect::Postgres => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                     AND table_name = '{t}' AND column_name = 'shape'"
+                ),
+                Dialect::MySql => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+                     AND table_name = '{t}' AND column_name = 'shape'"
+                ),
+            }),
+            add_shape: render(format!(
+                "ALTER TABLE {t} ADD COLUMN shape BIGINT NOT NULL DEFAULT 0"
+            )),
         }
     }
 }
@@ -164,6 +191,15 @@ fn from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A fingerprint in a signed 64-bit column: the same 64 bits.
+fn shape_to_sql(shape: u64) -> i64 {
+    i64::from_ne_bytes(shape.to_ne_bytes())
+}
+
+fn shape_from_sql(value: i64) -> u64 {
+    u64::from_ne_bytes(value.to_ne_bytes())
+}
+
 fn record(data: Vec<u8>, expires_at: i64, version: i64) -> Record {
     Record {
         data,
@@ -177,6 +213,7 @@ fn stats(records: i64, expired: i64) -> StoreStats {
     StoreStats {
         records: from_sql(records),
         expired: from_sql(expired),
+        shapes: Vec::new(),
     }
 }
 
@@ -265,6 +302,13 @@ macro_rules! sql_store {
                         .await
                         .map_err(Self::error)?;
                 }
+                // tables made before the `shape` column existed
+                if self.count(&self.sql.has_shape, None).await? == 0 {
+                    Self::query(&self.sql.add_shape)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                }
                 Ok(())
             }
 
@@ -323,6 +367,7 @@ macro_rules! sql_store {
                     .bind(key.as_bytes().as_slice())
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
+                    .bind(shape_to_sql(entry.shape))
                     .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
@@ -350,6 +395,7 @@ macro_rules! sql_store {
                 let done = Self::query(&self.sql.save)
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
+                    .bind(shape_to_sql(entry.shape))
                     .bind(key.as_bytes().as_slice())
                     .bind(to_sql(version))
                     .bind(to_sql(now))
@@ -379,6 +425,7 @@ macro_rules! sql_store {
                     .bind(key.as_bytes().as_slice())
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
+                    .bind(shape_to_sql(entry.shape))
                     .bind(to_sql(version))
                     .execute(&self.pool)
                     .await
@@ -421,9 +468,23 @@ macro_rules! sql_store {
             }
 
             async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+                use sqlx::Row as _;
                 let records = self.count(&self.sql.count, None).await?;
                 let expired = self.count(&self.sql.count_expired, Some(now)).await?;
-                Ok(Some(stats(records, expired)))
+                let rows = Self::query(&self.sql.count_shapes)
+                    .bind(to_sql(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                let shapes = rows
+                    .iter()
+                    .map(|row| Ok((shape_from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(Self::error)?;
+                Ok(Some(StoreStats {
+                    shapes,
+                    ..stats(records, expired)
+                }))
             }
         }
     };

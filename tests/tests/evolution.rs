@@ -1,0 +1,399 @@
+//! Zero-logout deploys: a v1 app issues cookie and server-side sessions, a
+//! v2 app built with `previous = v1::…` serves every one of them, and a v3
+//! app chained after v2 still serves sessions left in the v1 shape — on
+//! SQLite and on a real Redis + PostgreSQL tier.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{get, post};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use session_runtime::{
+    Bincode, BoundedString, MasterKey, MaxEncodedLen, Part, Postcard, Session, SessionData,
+    SessionLayer, SessionStore, Storage,
+};
+use sessionkit_tests::http::send;
+use sessionkit_tests::stores;
+
+mod v1 {
+    use super::*;
+
+    /// Unbounded: small carts live in the cookie, large ones server-side.
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "cart")]
+    pub(crate) struct Cart {
+        pub(crate) user: Option<u64>,
+        pub(crate) items: Vec<u32>,
+        pub(crate) note: String,
+    }
+
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "prefs")]
+    pub(crate) struct Prefs {
+        pub(crate) theme: BoundedString<16>,
+    }
+}
+
+mod v2 {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, MaxEncodedLen, Debug, Clone, PartialEq, Default)]
+    pub(crate) struct Line {
+        pub(crate) sku: u32,
+        pub(crate) quantity: u16,
+    }
+
+    /// `items: Vec<u32>` became lines with a quantity.
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "cart", previous = v1::Cart)]
+    pub(crate) struct Cart {
+        pub(crate) user: Option<u64>,
+        pub(crate) lines: Vec<Line>,
+        pub(crate) note: String,
+    }
+
+    impl From<v1::Cart> for Cart {
+        fn from(old: v1::Cart) -> Self {
+            Self {
+                user: old.user,
+                lines: old
+                    .items
+                    .into_iter()
+                    .map(|sku| Line { sku, quantity: 1 })
+                    .collect(),
+                note: old.note,
+            }
+        }
+    }
+
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "prefs", previous = v1::Prefs)]
+    pub(crate) struct Prefs {
+        pub(crate) theme: BoundedString<16>,
+        pub(crate) dark: bool,
+    }
+
+    impl From<v1::Prefs> for Prefs {
+        fn from(old: v1::Prefs) -> Self {
+            let dark = old.theme.as_str() == "dark";
+            Self {
+                theme: old.theme,
+                dark,
+            }
+        }
+    }
+}
+
+mod v3 {
+    use super::*;
+
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "cart", previous = v2::Cart)]
+    pub(crate) struct Cart {
+        pub(crate) user: Option<u64>,
+        pub(crate) lines: Vec<v2::Line>,
+        pub(crate) note: String,
+        pub(crate) coupon: Option<BoundedString<12>>,
+    }
+
+    impl From<v2::Cart> for Cart {
+        fn from(old: v2::Cart) -> Self {
+            Self {
+                user: old.user,
+                lines: old.lines,
+                note: old.note,
+                coupon: None,
+            }
+        }
+    }
+
+    #[derive(Session, Default, Debug, Clone, PartialEq)]
+    #[session(cookie = "prefs", previous = v2::Prefs)]
+    pub(crate) struct Prefs {
+        pub(crate) theme: BoundedString<16>,
+        pub(crate) dark: bool,
+        pub(crate) font_size: u8,
+    }
+
+    impl From<v2::Prefs> for Prefs {
+        fn from(old: v2::Prefs) -> Self {
+            Self {
+                theme: old.theme,
+                dark: old.dark,
+                font_size: 12,
+            }
+        }
+    }
+}
+
+fn key() -> MasterKey {
+    MasterKey::from_secret(&[21; 32]).unwrap()
+}
+
+fn v1_app(cart: SessionLayer<v1::Cart>) -> Router {
+    Router::new()
+        .route(
+            "/cart/{user}/{items}/{note}",
+            post(
+                |mut cart: Session<v1::Cart>,
+                 Path((user, items, note)): Path<(u64, u32, usize)>| async move {
+                    cart.set_user(Some(user));
+                    cart.set_items((0..items).collect());
+                    cart.set_note("n".repeat(note));
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/prefs/{theme}",
+            post(
+                |mut prefs: Session<v1::Prefs>, Path(theme): Path<String>| async move {
+                    prefs.set_theme(BoundedString::try_from(theme).unwrap());
+                    "ok"
+                },
+            ),
+        )
+        .layer(cart)
+        .layer(SessionLayer::<v1::Prefs>::new(key()))
+}
+
+fn v2_app(cart: SessionLayer<v2::Cart>) -> Router {
+    Router::new()
+        .route(
+            "/cart",
+            get(|cart: Session<v2::Cart>| async move {
+                let lines: Vec<String> = cart
+                    .lines()
+                    .iter()
+                    .map(|l| format!("{}x{}", l.sku, l.quantity))
+                    .collect();
+                format!(
+                    "{:?}|{}|{}",
+                    cart.user(),
+                    lines.join(","),
+                    cart.note().len()
+                )
+            }),
+        )
+        .route(
+            "/cart/add/{sku}",
+            post(
+                |mut cart: Session<v2::Cart>, Path(sku): Path<u32>| async move {
+                    cart.lines_mut().push(v2::Line { sku, quantity: 2 });
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/prefs",
+            get(|prefs: Session<v2::Prefs>| async move {
+                format!("{}|{}", prefs.theme(), prefs.dark())
+            }),
+        )
+        .layer(cart)
+        .layer(SessionLayer::<v2::Prefs>::new(key()))
+}
+
+fn v3_app(cart: SessionLayer<v3::Cart>) -> Router {
+    Router::new()
+        .route(
+            "/cart",
+            get(|cart: Session<v3::Cart>| async move {
+                let lines: Vec<String> = cart
+                    .lines()
+                    .iter()
+                    .map(|l| format!("{}x{}", l.sku, l.quantity))
+                    .collect();
+                format!(
+                    "{:?}|{}|{}|{:?}",
+                    cart.user(),
+                    lines.join(","),
+                    cart.note().len(),
+                    cart.coupon()
+                )
+            }),
+        )
+        .route(
+            "/prefs",
+            get(|prefs: Session<v3::Prefs>| async move {
+                format!("{}|{}|{}", prefs.theme(), prefs.dark(), prefs.font_size())
+            }),
+        )
+        .layer(cart)
+        .layer(SessionLayer::<v3::Prefs>::new(key()))
+}
+
+struct Browser {
+    user: u64,
+    cart: String,
+    prefs: String,
+    items: u32,
+    note: usize,
+}
+
+/// One deploy sequence over `store`: every session issued by v1 opens in
+/// v2 and v3.
+async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
+    let v1 = v1_app(SessionLayer::<v1::Cart>::with_store(key(), store.clone()));
+    let mut browsers = Vec::new();
+    for user in 0..40u64 {
+        // half small enough for the cookie, half moved server-side
+        let (items, note) = if user % 2 == 0 { (3, 10) } else { (5, 5_000) };
+        let cart = send(&v1, "POST", &format!("/cart/{user}/{items}/{note}"), None).await;
+        let theme = if user % 3 == 0 { "dark" } else { "light" };
+        let prefs = send(&v1, "POST", &format!("/prefs/{theme}"), None).await;
+        browsers.push(Browser {
+            user,
+            cart: cart.set_cookie.unwrap(),
+            prefs: prefs.set_cookie.unwrap(),
+            items,
+            note,
+        });
+    }
+    let in_store = browsers.iter().filter(|b| b.note > 1_000).count();
+    assert_eq!(
+        store
+            .stats(0)
+            .await
+            .unwrap()
+            .map_or(in_store as u64, |s| s.records),
+        in_store as u64,
+        "{name}: large carts live server-side"
+    );
+
+    // v2: every v1 session opens, converted; a read writes nothing
+    let v2 = v2_app(SessionLayer::<v2::Cart>::with_store(key(), store.clone()));
+    let mut v2_opened = 0;
+    for b in &browsers {
+        let cart = send(&v2, "GET", "/cart", Some(("cart", &b.cart))).await;
+        let lines: Vec<String> = (0..b.items).map(|sku| format!("{sku}x1")).collect();
+        assert_eq!(
+            cart.body,
+            format!("Some({})|{}|{}", b.user, lines.join(","), b.note),
+            "{name}"
+        );
+        assert!(
+            cart.set_cookie.is_none(),
+            "{name}: a read of a migrated session writes nothing"
+        );
+        let prefs = send(&v2, "GET", "/prefs", Some(("prefs", &b.prefs))).await;
+        let theme = if b.user % 3 == 0 { "dark" } else { "light" };
+        assert_eq!(prefs.body, format!("{theme}|{}", theme == "dark"), "{name}");
+        v2_opened += 2;
+    }
+    // a write re-seals in the new shape (half of the browsers)
+    for b in browsers.iter_mut().filter(|b| b.user % 4 < 2) {
+        let added = send(&v2, "POST", "/cart/add/99", Some(("cart", &b.cart))).await;
+        assert_eq!(added.status, 200, "{name}: {}", added.body);
+        if let Some(cookie) = added.set_cookie {
+            b.cart = cookie;
+        }
+    }
+    if let Some(stats) = store.stats(0).await.unwrap()
+        && !stats.shapes.is_empty()
+    {
+        let count = |shape: u64| {
+            stats
+                .shapes
+                .iter()
+                .find(|(s, _)| *s == shape)
+                .map_or(0, |(_, n)| *n)
+        };
+        let rewritten = browsers
+            .iter()
+            .filter(|b| b.note > 1_000 && b.user % 4 < 2)
+            .count() as u64;
+        assert_eq!(count(v2::Cart::FINGERPRINT), rewritten, "{name}: {stats:?}");
+        assert_eq!(
+            count(v1::Cart::FINGERPRINT),
+            in_store as u64 - rewritten,
+            "{name}: {stats:?}"
+        );
+    }
+
+    // v3, chained after v2: v1-shaped and v2-shaped sessions both open
+    let v3 = v3_app(SessionLayer::<v3::Cart>::with_store(key(), store.clone()));
+    let mut v3_opened = 0;
+    for b in &browsers {
+        let cart = send(&v3, "GET", "/cart", Some(("cart", &b.cart))).await;
+        let mut lines: Vec<String> = (0..b.items).map(|sku| format!("{sku}x1")).collect();
+        if b.user % 4 < 2 {
+            lines.push("99x2".to_owned());
+        }
+        assert_eq!(
+            cart.body,
+            format!("Some({})|{}|{}|None", b.user, lines.join(","), b.note),
+            "{name}"
+        );
+        let prefs = send(&v3, "GET", "/prefs", Some(("prefs", &b.prefs))).await;
+        assert!(prefs.body.ends_with("|12"), "{name}: {}", prefs.body);
+        v3_opened += 2;
+    }
+    let total = browsers.len() * 2;
+    println!(
+        "figure: deploy v1 -> v2 -> v3 store={name}: {total} sessions ({} cookie carts, {in_store} server carts, {} prefs cookies): v2 opened {v2_opened}/{total}, v3 opened {v3_opened}/{total}, 0 lost",
+        browsers.len() - in_store,
+        browsers.len()
+    );
+    assert_eq!((v2_opened, v3_opened), (total, total));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_chain_logs_nobody_out_on_sqlite() {
+    deploy("sqlite", stores::sqlite_file("evolution").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_chain_logs_nobody_out_on_redis_and_postgres() {
+    let (Some(cache), Some(durable)) = (stores::redis().await, stores::postgres("evolution").await)
+    else {
+        return;
+    };
+    deploy(
+        "tiered redis+postgres",
+        session_runtime::Tiered::new(cache, durable),
+    )
+    .await;
+}
+
+#[test]
+fn nested_shapes_reach_the_fingerprint() {
+    const _: () = assert!(matches!(v3::Prefs::STORAGE, Storage::Cookie));
+    assert_ne!(v1::Cart::FINGERPRINT, v2::Cart::FINGERPRINT);
+    assert_eq!(v3::Cart::VERSIONS, 3);
+}
+
+fn v1_cart() -> impl Strategy<Value = v1::Cart> {
+    (
+        proptest::option::of(any::<u64>()),
+        proptest::collection::vec(any::<u32>(), 0..20),
+        ".{0,40}",
+    )
+        .prop_map(|(user, items, note)| v1::Cart { user, items, note })
+}
+
+proptest! {
+    /// Migrating an old encoding and encoding the result gives the bytes of
+    /// `From::from` of the old value, in both codecs and over the chain.
+    #[test]
+    fn migrate_then_encode_equals_encoding_the_conversion(old in v1_cart()) {
+        fn check<C: session_runtime::Codec>(old: &v1::Cart) {
+            let bytes = session_runtime::encode_to_vec::<v1::Cart, C>(old).unwrap();
+            let migrated = v2::Cart::open_shape::<C>(v1::Cart::FINGERPRINT, Part::All, &bytes)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                session_runtime::encode_to_vec::<v2::Cart, C>(&migrated).unwrap(),
+                session_runtime::encode_to_vec::<v2::Cart, C>(&v2::Cart::from(old.clone())).unwrap()
+            );
+            let twice = v3::Cart::open_shape::<C>(v1::Cart::FINGERPRINT, Part::All, &bytes)
+                .unwrap()
+                .unwrap();
+            assert_eq!(twice, v3::Cart::from(v2::Cart::from(old.clone())));
+            // a fingerprint outside the chain opens nothing
+            assert!(v3::Cart::open_shape::<C>(0x1234, Part::All, &bytes).is_none());
+        }
+        check::<Bincode>(&old);
+        check::<Postcard>(&old);
+    }
+}
