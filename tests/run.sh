@@ -28,6 +28,13 @@ servers_env="$(./tests/servers.sh)"
 eval "$servers_env"
 
 step "tests (unit, integration, UI, doc)"
+# the concurrency, outage and deploy tests append one line per figure here
+figures="target/sessionkit-figures.txt"
+mkdir -p target
+: >"$figures"
 cargo test --workspace --all-features --locked
+
+step "figures (what ran, how many, the result)"
+cat "$figures"
 
 step "done"

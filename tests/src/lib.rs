@@ -185,6 +185,26 @@ pub fn prefs_routes() -> Router {
         )
 }
 
+/// Prints one figure line (what ran, how many, the result) and appends it
+/// to `target/sessionkit-figures.txt`, which `tests/run.sh` prints at the
+/// end of the suite: cargo hides a passing test's output.
+///
+/// # Panics
+///
+/// When the file cannot be written.
+pub fn figure(line: &str) {
+    use std::io::Write as _;
+    println!("figure: {line}");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/sessionkit-figures.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
 /// Where the test servers are: `tests/servers.sh` starts them and exports
 /// their addresses.
 pub mod servers {

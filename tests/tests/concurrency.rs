@@ -117,7 +117,9 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
         reply.body, "None",
         "the row is bound to the type that wrote it"
     );
-    println!("figure: type confusion user_s -> admin_s: 2 attempts, 0 opened");
+    sessionkit_tests::figure(&format!(
+        "type confusion user_s -> admin_s: 2 attempts, 0 opened"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -187,9 +189,9 @@ async fn atomic_increments_compose_on_every_store() {
             .count();
         let shown = send(&app, "GET", "/fields", Some((WIDE, &cookie))).await;
         let hits: usize = shown.body.split('|').next().unwrap().parse().unwrap();
-        println!(
-            "figure: atomically(+1) store={name}: 32 concurrent, acknowledged={acked}, counter={hits}"
-        );
+        sessionkit_tests::figure(&format!(
+            "atomically(+1) store={name}: 32 concurrent, acknowledged={acked}, counter={hits}"
+        ));
         assert_eq!(acked, 32, "{name}: no increment fails under contention");
         assert_eq!(
             hits, acked,
@@ -220,9 +222,9 @@ async fn logout_races_never_leave_the_old_cookie_alive() {
     }
     for run in runs {
         let (name, alive) = run.await.unwrap();
-        println!(
-            "figure: logout races store={name}: {RACES} races, {alive} sessions alive with the old cookie"
-        );
+        sessionkit_tests::figure(&format!(
+            "logout races store={name}: {RACES} races, {alive} sessions alive with the old cookie"
+        ));
         assert_eq!(alive, 0, "{name}: a terminated session came back");
     }
 }
@@ -329,9 +331,9 @@ async fn two_processes_over_one_sqlite_file_honour_a_logout_within_the_staleness
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let refused_after = refused_after.expect("the other instance refuses the session");
-    println!(
-        "figure: two processes, per-process caches over one SQLite file: logout honoured by the other after {refused_after:?} (bound 1 s)"
-    );
+    sessionkit_tests::figure(&format!(
+        "two processes, per-process caches over one SQLite file: logout honoured by the other after {refused_after:?} (bound 1 s)"
+    ));
     assert!(
         refused_after <= Duration::from_millis(1_200),
         "{refused_after:?}"
@@ -395,9 +397,9 @@ async fn two_processes_with_a_shared_cache_honour_a_logout_at_once() {
             refused += 1;
         }
     }
-    println!(
-        "figure: two processes sharing Redis + PostgreSQL: 50 logouts, refused by the other on its next request: {refused}"
-    );
+    sessionkit_tests::figure(&format!(
+        "two processes sharing Redis + PostgreSQL: 50 logouts, refused by the other on its next request: {refused}"
+    ));
     assert_eq!(refused, 50);
 }
 
@@ -428,10 +430,10 @@ async fn a_flood_of_new_sessions_does_not_evict_active_ones() {
     for key in &active {
         survived += usize::from(store.load(key, 0).await.unwrap().is_some());
     }
-    println!(
-        "figure: MemoryStore (default bounds) with 10,000 active sessions, 100,000 new ones created: {survived} active survive, {} records held",
+    sessionkit_tests::figure(&format!(
+        "MemoryStore (default bounds) with 10,000 active sessions, 100,000 new ones created: {survived} active survive, {} records held",
         store.len()
-    );
+    ));
     assert_eq!(survived, 10_000);
     assert!(store.len() <= session_runtime::store::DEFAULT_CAPACITY);
 }

@@ -330,11 +330,11 @@ async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
         v3_opened += 2;
     }
     let total = browsers.len() * 2;
-    println!(
-        "figure: deploy v1 -> v2 -> v3 store={name}: {total} sessions ({} cookie carts, {in_store} server carts, {} prefs cookies): v2 opened {v2_opened}/{total}, v3 opened {v3_opened}/{total}, 0 lost",
+    sessionkit_tests::figure(&format!(
+        "deploy v1 -> v2 -> v3 store={name}: {total} sessions ({} cookie carts, {in_store} server carts, {} prefs cookies): v2 opened {v2_opened}/{total}, v3 opened {v3_opened}/{total}, 0 lost",
         browsers.len() - in_store,
         browsers.len()
-    );
+    ));
     assert_eq!((v2_opened, v3_opened), (total, total));
 }
 

@@ -50,10 +50,10 @@ async fn a_store_that_stops_answering_fails_fast_then_is_skipped() {
         calls,
         "not called"
     );
-    println!(
-        "figure: hung store, 100 ms timeout: 3 requests answered 503 in {:?} max; then skipped, answered in {skipped_in:?}",
+    sessionkit_tests::figure(&format!(
+        "hung store, 100 ms timeout: 3 requests answered 503 in {:?} max; then skipped, answered in {skipped_in:?}",
         waits.iter().max().unwrap()
-    );
+    ));
     assert!(
         waits.iter().all(|wait| *wait < Duration::from_secs(2)),
         "{waits:?}"
@@ -97,10 +97,10 @@ async fn a_cache_outage_is_served_by_the_durable_store() {
         calls,
         "a failing cache is skipped"
     );
-    println!(
-        "figure: hung cache (50 ms timeout) over SQLite: 20 requests, all 200 from the durable store, slowest pair {:?}",
+    sessionkit_tests::figure(&format!(
+        "hung cache (50 ms timeout) over SQLite: 20 requests, all 200 from the durable store, slowest pair {:?}",
         waits.iter().max().unwrap()
-    );
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,17 +298,17 @@ async fn under_fire(label: &str, app: &Router, faults: Vec<(&str, Toggle)>) {
             .count();
         let n = during.len();
         let p99 = percentile(&mut during, 99);
-        println!(
-            "figure: {label}, {name} SIGKILLed for 2 s under 16 clients: {n} requests in the window, {unavailable} answered 503, p99 {p99:?}"
-        );
+        sessionkit_tests::figure(&format!(
+            "{label}, {name} SIGKILLed for 2 s under 16 clients: {n} requests in the window, {unavailable} answered 503, p99 {p99:?}"
+        ));
         assert!(
             p99 < Duration::from_secs(3),
             "{label}/{name}: requests wait for a dead server"
         );
     }
-    println!(
-        "figure: {label} after recovery: {requests} requests, {lost} acknowledged writes lost, {stale} stale reads, {revived} of {terminated} terminated sessions back, {bad} 5xx other than 503"
-    );
+    sessionkit_tests::figure(&format!(
+        "{label} after recovery: {requests} requests, {lost} acknowledged writes lost, {stale} stale reads, {revived} of {terminated} terminated sessions back, {bad} 5xx other than 503"
+    ));
     assert_eq!((lost, stale, revived, bad), (0, 0, 0, 0), "{label}");
 }
 
