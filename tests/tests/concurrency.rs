@@ -117,9 +117,7 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
         reply.body, "None",
         "the row is bound to the type that wrote it"
     );
-    sessionkit_tests::figure(&format!(
-        "type confusion user_s -> admin_s: 2 attempts, 0 opened"
-    ));
+    sessionkit_tests::figure("type confusion user_s -> admin_s: 2 attempts, 0 opened");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
