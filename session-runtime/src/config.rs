@@ -1,4 +1,4 @@
-//! Cookie and lifetime settings, checked when they are set.
+//! Cookie, lifetime and transport settings, validated as a whole.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -71,6 +71,11 @@ pub enum ConfigError {
         "`{0}` has no store: this setting applies to server-side sessions only (`SessionLayer::with_store`)"
     )]
     NoStore(&'static str),
+    /// Not a usable request header name for the session token.
+    #[error(
+        "`{0}` cannot carry the session token: use a header name such as `x-session` or `authorization`, not `cookie`"
+    )]
+    TokenHeader(String),
     /// A timeout of zero or over a minute.
     #[error("{what} must be between 1 millisecond and 60 seconds")]
     Timeout {
@@ -108,9 +113,11 @@ pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
-/// The cookie and lifetime settings of one layer.
+/// The cookie, lifetime and transport settings of one layer. Every builder
+/// change is checked by [`Settings::validate`] against the whole, so the
+/// rules hold whatever order the settings were given in.
 #[derive(Clone)]
-pub(crate) struct Config {
+pub(crate) struct Settings {
     pub(crate) name: Cow<'static, str>,
     pub(crate) domain: Option<String>,
     pub(crate) path: String,
@@ -123,10 +130,14 @@ pub(crate) struct Config {
     pub(crate) refresh_after: Option<Duration>,
     pub(crate) always_save: bool,
     pub(crate) ssl_only: bool,
+    /// New sessions get browser-session cookies (no `Max-Age`).
+    pub(crate) browser_session: bool,
+    /// The request header that may carry the token (lowercase).
+    pub(crate) token_header: Option<http::HeaderName>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-impl Config {
+impl Settings {
     pub(crate) fn new(name: &'static str) -> Self {
         Self {
             name: Cow::Borrowed(name),
@@ -141,8 +152,54 @@ impl Config {
             refresh_after: None,
             always_save: false,
             ssl_only: false,
+            browser_session: false,
+            token_header: None,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Every rule that concerns more than one setting, in one place.
+    ///
+    /// # Errors
+    ///
+    /// The first rule broken.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if !valid_cookie_name(&self.name)
+            || self.name.starts_with(HOST_PREFIX)
+            || self.name.starts_with("__Secure-")
+        {
+            return Err(ConfigError::CookieName(self.name.clone().into_owned()));
+        }
+        if let Some(domain) = &self.domain
+            && (domain.is_empty() || !valid_attribute(domain) || domain.contains(' '))
+        {
+            return Err(ConfigError::Domain(domain.clone()));
+        }
+        if !self.path.starts_with('/') || !valid_attribute(&self.path) {
+            return Err(ConfigError::Path(self.path.clone()));
+        }
+        if self.host_prefix {
+            if self.domain.is_some() {
+                return Err(ConfigError::HostPrefix("no `Domain`"));
+            }
+            if self.path != "/" {
+                return Err(ConfigError::HostPrefix("`Path=/`"));
+            }
+            if !self.secure {
+                return Err(ConfigError::HostPrefix("`Secure`"));
+            }
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(ConfigError::SameSiteNoneInsecure);
+        }
+        if let (Some(after), Some(limit)) = (self.refresh_after, self.absolute_timeout)
+            && after > limit
+        {
+            return Err(ConfigError::Duration {
+                what: "the refresh interval (it exceeds the absolute timeout)",
+            });
+        }
+        Ok(())
     }
 
     /// The name on the wire, with the prefix when enabled.
@@ -161,9 +218,9 @@ impl Config {
     }
 }
 
-impl std::fmt::Debug for Config {
+impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("Settings")
             .field("name", &self.cookie_name())
             .field("domain", &self.domain)
             .field("path", &self.path)
@@ -175,6 +232,8 @@ impl std::fmt::Debug for Config {
             .field("refresh_after", &self.refresh_after)
             .field("always_save", &self.always_save)
             .field("ssl_only", &self.ssl_only)
+            .field("browser_session", &self.browser_session)
+            .field("token_header", &self.token_header)
             .finish_non_exhaustive()
     }
 }

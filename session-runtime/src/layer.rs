@@ -1,28 +1,32 @@
-//! [`SessionLayer`]: configuration and the `tower::Layer`.
+//! [`SessionLayer`]: a layer's settings, validated as a whole, and the
+//! Tower `Layer` (see [`crate::tower`]) or actix-web middleware built from
+//! them.
 
-use crate::codec::{Bincode, Codec, CodecError};
-use crate::config::{
-    Clock, Config, ConfigError, HOST_PREFIX, SameSite, check_duration, check_short_duration,
-    valid_attribute, valid_cookie_name,
+use crate::codec::{Bincode, Codec};
+use crate::config::{Clock, ConfigError, SameSite, Settings, check_duration, check_short_duration};
+use crate::core::codec_ops_for;
+use crate::core::{
+    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy, ServerTier,
 };
-use crate::data::{FieldSet, Part, SessionData, Storage};
-use crate::id::StoreKey;
-use crate::seal::{KeyRing, Meta, Mode, OpenError, Opened, Sealer};
-use crate::service::SessionService;
-use crate::slot::{
-    DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, Engine, OutagePolicy, ServerTier,
-};
-use crate::store::{Record, SessionStore};
+use crate::data::{SessionData, Storage};
+use crate::seal::{KeyRing, Mode, Sealer};
+use crate::store::SessionStore;
 use std::borrow::Cow;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Adds typed sessions of type `S` to every request of a service.
+/// Typed sessions of type `S` for every request of a service.
 ///
-/// Build it with [`SessionLayer::new`] and the `with_*` methods; the
-/// defaults are the safe ones: encrypted, `Secure`, `HttpOnly`,
-/// `SameSite=Lax`, `Path=/`, a 7-day sliding lifetime.
+/// Build it with [`SessionLayer::new`] (cookie sessions) or
+/// [`SessionLayer::with_store`] (server-side sessions) and the `with_*`
+/// methods; the defaults are the safe ones: encrypted, `Secure`,
+/// `HttpOnly`, `SameSite=Lax`, `Path=/`, a 7-day sliding lifetime. Every
+/// change is checked against the whole configuration, so a rule (the
+/// `__Host-` prefix needs `Secure`, `Path=/` and no `Domain`) holds in
+/// whatever order the settings are given.
+///
+/// It is a `tower::Layer` (axum, hyper, tonic), and with the `actix`
+/// feature the same value configures `session_runtime::actix::SessionMiddleware`.
 ///
 /// ```
 /// use session_runtime::{MasterKey, Session, SessionLayer};
@@ -45,51 +49,27 @@ use std::time::Duration;
 /// [`Storage::Cookie`]; for any other type it does not compile, because
 /// such a session needs a server-side store.
 #[must_use]
-pub struct SessionLayer<S: SessionData, C: Codec = Bincode> {
-    shared: Arc<Shared<S, C>>,
+pub struct SessionLayer<S: SessionData> {
+    pub(crate) core: Arc<Core<S>>,
 }
 
-pub(crate) struct Shared<S, C> {
-    pub(crate) config: Config,
-    pub(crate) sealer: Sealer,
-    /// Rendered from `config` whenever it changes.
-    cookie_attributes: String,
-    cookie_name: String,
-    /// Set by [`SessionLayer::with_store`].
-    server: Option<ServerTier>,
-    _types: PhantomData<fn() -> (S, C)>,
-}
-
-impl<S, C> Clone for Shared<S, C> {
+impl<S: SessionData> Clone for SessionLayer<S> {
     fn clone(&self) -> Self {
         Self {
-            config: self.config.clone(),
-            sealer: self.sealer.clone(),
-            cookie_attributes: self.cookie_attributes.clone(),
-            cookie_name: self.cookie_name.clone(),
-            server: self.server.clone(),
-            _types: PhantomData,
+            core: Arc::clone(&self.core),
         }
     }
 }
 
-impl<S: SessionData, C: Codec> Clone for SessionLayer<S, C> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
-impl<S: SessionData, C: Codec> std::fmt::Debug for SessionLayer<S, C> {
+impl<S: SessionData> std::fmt::Debug for SessionLayer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionLayer")
             .field("session", &std::any::type_name::<S>())
-            .field("codec", &C::NAME)
-            .field("mode", &self.shared.sealer.mode())
+            .field("codec", &self.core.codec.name())
+            .field("mode", &self.core.sealer.mode())
             .field("keys", &"REDACTED")
-            .field("config", &self.shared.config)
-            .field("server", &self.shared.server)
+            .field("settings", &self.core.settings)
+            .field("server", &self.core.server)
             .finish()
     }
 }
@@ -104,7 +84,7 @@ const NO_STORE: &str = "this session type is `Storage::Cookie`: it always lives 
 /// gae-sessions' cap.
 pub const DEFAULT_MAX_SIZE: usize = crate::codec::DECODE_LIMIT;
 
-impl<S: SessionData + Send> SessionLayer<S, Bincode>
+impl<S: SessionData + Send> SessionLayer<S>
 where
     S::Access: Send,
 {
@@ -159,52 +139,50 @@ where
     }
 
     fn build(keys: KeyRing, server: Option<ServerTier>) -> Self {
-        let config = Config::new(S::COOKIE_NAME);
+        let mut core = Core {
+            settings: Settings::new(S::COOKIE_NAME),
+            sealer: Sealer::new(keys, Mode::default()),
+            codec: codec_ops_for::<S, Bincode>(),
+            server,
+            cookie_attributes: String::new(),
+            cookie_name: String::new(),
+        };
+        core.refresh();
         Self {
-            shared: Arc::new(Shared {
-                cookie_attributes: crate::cookie_header::attribute_suffix(&config),
-                cookie_name: config.cookie_name().into_owned(),
-                config,
-                sealer: Sealer::new(keys, Mode::default()),
-                server,
-                _types: PhantomData,
-            }),
+            core: Arc::new(core),
         }
     }
 }
 
-impl<S: SessionData + Send, C: Codec> SessionLayer<S, C>
+impl<S: SessionData + Send> SessionLayer<S>
 where
     S::Access: Send,
 {
-    fn edit(self, change: impl FnOnce(&mut Shared<S, C>)) -> Self {
-        let mut shared = Arc::unwrap_or_clone(self.shared);
-        change(&mut shared);
-        shared.cookie_attributes = crate::cookie_header::attribute_suffix(&shared.config);
-        shared.cookie_name = shared.config.cookie_name().into_owned();
+    /// Applies a change that cannot break a rule.
+    fn edit(self, change: impl FnOnce(&mut Core<S>)) -> Self {
+        let mut core = Arc::unwrap_or_clone(self.core);
+        change(&mut core);
+        core.refresh();
         Self {
-            shared: Arc::new(shared),
+            core: Arc::new(core),
         }
     }
 
-    fn config(&self) -> &Config {
-        &self.shared.config
+    /// Applies a settings change, then checks the whole configuration.
+    fn edit_settings(self, change: impl FnOnce(&mut Settings)) -> Result<Self, ConfigError> {
+        let mut core = Arc::unwrap_or_clone(self.core);
+        change(&mut core.settings);
+        core.settings.validate()?;
+        core.refresh();
+        Ok(Self {
+            core: Arc::new(core),
+        })
     }
 
     /// Encodes fields with another codec (cookies written with the old one
-    /// become "no session").
-    pub fn with_codec<C2: Codec>(self) -> SessionLayer<S, C2> {
-        let shared = Arc::unwrap_or_clone(self.shared);
-        SessionLayer {
-            shared: Arc::new(Shared {
-                config: shared.config,
-                sealer: shared.sealer,
-                cookie_attributes: shared.cookie_attributes,
-                cookie_name: shared.cookie_name,
-                server: shared.server,
-                _types: PhantomData,
-            }),
-        }
+    /// become "no session"). The default is [`Bincode`].
+    pub fn with_codec<C: Codec>(self) -> Self {
+        self.edit(|core| core.codec = codec_ops_for::<S, C>())
     }
 
     /// Encrypted (default) or signed cookies.
@@ -213,14 +191,14 @@ where
     ///
     /// [`Mode::Signed`] lets the user read the session.
     pub fn with_mode(self, mode: Mode) -> Self {
-        self.edit(|shared| shared.sealer = Sealer::new(shared.sealer.keys().clone(), mode))
+        self.edit(|core| core.sealer = Sealer::new(core.sealer.keys().clone(), mode))
     }
 
     /// Replaces the keys, e.g. with a [`KeyRing`] holding the previous
     /// secret during a rotation.
     pub fn with_keys(self, keys: impl Into<KeyRing>) -> Self {
         let keys = keys.into();
-        self.edit(|shared| shared.sealer = Sealer::new(keys, shared.sealer.mode()))
+        self.edit(|core| core.sealer = Sealer::new(keys, core.sealer.mode()))
     }
 
     /// The cookie name (default: `#[session(cookie = ..)]` or the snake_case
@@ -233,19 +211,15 @@ where
     /// size budget was computed for a shorter name.
     pub fn with_cookie_name(self, name: impl Into<Cow<'static, str>>) -> Result<Self, ConfigError> {
         let name = name.into();
-        if !valid_cookie_name(&name)
-            || name.starts_with(HOST_PREFIX)
-            || name.starts_with("__Secure-")
-        {
-            return Err(ConfigError::CookieName(name.into_owned()));
-        }
-        if matches!(S::STORAGE, Storage::Cookie) && name.len() > S::COOKIE_NAME.len() {
+        let too_long = matches!(S::STORAGE, Storage::Cookie) && name.len() > S::COOKIE_NAME.len();
+        let layer = self.edit_settings(|settings| settings.name = name)?;
+        if too_long {
             return Err(ConfigError::CookieNameTooLong {
-                name: name.into_owned(),
+                name: layer.core.settings.name.clone().into_owned(),
                 declared: S::COOKIE_NAME,
             });
         }
-        Ok(self.edit(|shared| shared.config.name = name))
+        Ok(layer)
     }
 
     /// The `Domain` attribute (default: none, the cookie stays on the host
@@ -261,13 +235,7 @@ where
     /// A domain shares the session with every subdomain.
     pub fn with_domain(self, domain: impl Into<String>) -> Result<Self, ConfigError> {
         let domain = domain.into();
-        if self.config().host_prefix {
-            return Err(ConfigError::HostPrefix("no `Domain`"));
-        }
-        if domain.is_empty() || !valid_attribute(&domain) || domain.contains(' ') {
-            return Err(ConfigError::Domain(domain));
-        }
-        Ok(self.edit(|shared| shared.config.domain = Some(domain)))
+        self.edit_settings(|settings| settings.domain = Some(domain))
     }
 
     /// The `Path` attribute (default `/`).
@@ -278,13 +246,7 @@ where
     /// `__Host-` prefix; [`ConfigError::Path`] for an invalid path.
     pub fn with_path(self, path: impl Into<String>) -> Result<Self, ConfigError> {
         let path = path.into();
-        if !path.starts_with('/') || !valid_attribute(&path) {
-            return Err(ConfigError::Path(path));
-        }
-        if self.config().host_prefix && path != "/" {
-            return Err(ConfigError::HostPrefix("`Path=/`"));
-        }
-        Ok(self.edit(|shared| shared.config.path = path))
+        self.edit_settings(|settings| settings.path = path)
     }
 
     /// The `Secure` attribute (default true).
@@ -299,13 +261,7 @@ where
     /// Without `Secure` the cookie travels over plain HTTP, where anyone on
     /// the path can copy it. Only for local development.
     pub fn with_secure(self, secure: bool) -> Result<Self, ConfigError> {
-        if !secure && self.config().host_prefix {
-            return Err(ConfigError::HostPrefix("`Secure`"));
-        }
-        if !secure && self.config().same_site == SameSite::None {
-            return Err(ConfigError::SameSiteNoneInsecure);
-        }
-        Ok(self.edit(|shared| shared.config.secure = secure))
+        self.edit_settings(|settings| settings.secure = secure)
     }
 
     /// The `HttpOnly` attribute (default true).
@@ -315,7 +271,7 @@ where
     /// Without it, any script on the page (including injected ones) can read
     /// the cookie.
     pub fn with_http_only(self, http_only: bool) -> Self {
-        self.edit(|shared| shared.config.http_only = http_only)
+        self.edit(|core| core.settings.http_only = http_only)
     }
 
     /// The `SameSite` attribute (default `Lax`).
@@ -324,10 +280,7 @@ where
     ///
     /// [`ConfigError::SameSiteNoneInsecure`] for `None` without `Secure`.
     pub fn with_same_site(self, same_site: SameSite) -> Result<Self, ConfigError> {
-        if same_site == SameSite::None && !self.config().secure {
-            return Err(ConfigError::SameSiteNoneInsecure);
-        }
-        Ok(self.edit(|shared| shared.config.same_site = same_site))
+        self.edit_settings(|settings| settings.same_site = same_site)
     }
 
     /// Names the cookie `__Host-<name>`, which browsers accept only with
@@ -339,17 +292,7 @@ where
     /// [`ConfigError::HostPrefix`] when a domain, a path other than `/`, or
     /// `Secure=false` is already configured.
     pub fn with_host_prefix(self) -> Result<Self, ConfigError> {
-        let config = self.config();
-        if config.domain.is_some() {
-            return Err(ConfigError::HostPrefix("no `Domain`"));
-        }
-        if config.path != "/" {
-            return Err(ConfigError::HostPrefix("`Path=/`"));
-        }
-        if !config.secure {
-            return Err(ConfigError::HostPrefix("`Secure`"));
-        }
-        Ok(self.edit(|shared| shared.config.host_prefix = true))
+        self.edit_settings(|settings| settings.host_prefix = true)
     }
 
     /// How long a session lives without being used (default 7 days): each
@@ -360,7 +303,7 @@ where
     /// [`ConfigError::Duration`] outside 1 second ..= 400 days.
     pub fn with_lifetime(self, lifetime: Duration) -> Result<Self, ConfigError> {
         let lifetime = check_duration("the lifetime", lifetime)?;
-        Ok(self.edit(|shared| shared.config.lifetime = lifetime))
+        self.edit_settings(|settings| settings.lifetime = lifetime)
     }
 
     /// The longest a session may live from its creation (or its last
@@ -371,7 +314,7 @@ where
     /// [`ConfigError::Duration`] outside 1 second ..= 400 days.
     pub fn with_absolute_timeout(self, limit: Duration) -> Result<Self, ConfigError> {
         let limit = check_duration("the absolute timeout", limit)?;
-        Ok(self.edit(|shared| shared.config.absolute_timeout = Some(limit)))
+        self.edit_settings(|settings| settings.absolute_timeout = Some(limit))
     }
 
     /// How long after its last write an unchanged session is re-sealed to
@@ -383,14 +326,14 @@ where
     /// [`ConfigError::Duration`] outside 1 second ..= 400 days.
     pub fn with_refresh_after(self, after: Duration) -> Result<Self, ConfigError> {
         let after = check_duration("the refresh interval", after)?;
-        Ok(self.edit(|shared| shared.config.refresh_after = Some(after)))
+        self.edit_settings(|settings| settings.refresh_after = Some(after))
     }
 
     /// Re-seals an existing session on every request, changed or not, even
     /// when the handler did not extract it (vishnu's `auto_save`). Costs a
     /// decode and a seal per request.
     pub fn with_always_save(self, always: bool) -> Self {
-        self.edit(|shared| shared.config.always_save = always)
+        self.edit(|core| core.settings.always_save = always)
     }
 
     /// Reads and sets the session only on HTTPS requests (gae-sessions'
@@ -401,7 +344,41 @@ where
     /// Behind a proxy, the proxy must set `X-Forwarded-Proto` and strip any
     /// value the client sent.
     pub fn with_ssl_only(self, ssl_only: bool) -> Self {
-        self.edit(|shared| shared.config.ssl_only = ssl_only)
+        self.edit(|core| core.settings.ssl_only = ssl_only)
+    }
+
+    /// Sends every new session's cookie without `Max-Age`, so browsers drop
+    /// it when they close (default: persistent cookies for the lifetime).
+    /// [`Session::set_lifetime`](crate::Session::set_lifetime) upgrades one
+    /// session to a persistent cookie ("remember me"); the sealed expiry
+    /// applies either way.
+    pub fn with_browser_session(self, browser_session: bool) -> Self {
+        self.edit(|core| core.settings.browser_session = browser_session)
+    }
+
+    /// Also accepts the session token in request header `name` (for API
+    /// and mobile clients that keep no cookies), e.g. `x-session`, or
+    /// `authorization` with the value `Session <token>`. A request whose
+    /// token came in the header gets a new token in the same response
+    /// header when it changes (empty when the session ended); a request
+    /// that brought no token gets both the cookie and the header. The
+    /// token is the same sealed value or signed ID, with the same checks.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::TokenHeader`] for a name that is not a valid header
+    /// name, or `cookie`.
+    ///
+    /// # Security
+    ///
+    /// A header token is not sent by browsers on their own, so it needs no
+    /// CSRF protection; keep it out of logs and URLs like a password.
+    pub fn with_token_header(self, name: &str) -> Result<Self, ConfigError> {
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .ok()
+            .filter(|header| header != http::header::COOKIE && header != http::header::SET_COOKIE)
+            .ok_or_else(|| ConfigError::TokenHeader(name.to_owned()))?;
+        self.edit_settings(|settings| settings.token_header = Some(header))
     }
 
     /// The largest encoding (in bytes) of an [`Storage::Adaptive`] session
@@ -415,15 +392,11 @@ where
     /// [`ConfigError::NotAdaptive`] unless the layer has a store and the
     /// session type is `Adaptive`.
     pub fn with_cookie_threshold(self, bytes: usize) -> Result<Self, ConfigError> {
-        match &self.shared.server {
+        match &self.core.server {
             Some(tier) if tier.storage == Storage::Adaptive => {}
             _ => return Err(ConfigError::NotAdaptive(std::any::type_name::<S>())),
         }
-        Ok(self.edit(|shared| {
-            if let Some(tier) = &mut shared.server {
-                tier.threshold = bytes;
-            }
-        }))
+        self.edit_server(|tier| tier.threshold = bytes)
     }
 
     /// The largest encoded session a server layer saves (default 1 MiB);
@@ -434,24 +407,21 @@ where
     /// [`ConfigError::MaxSize`] for 0, more than 1 MiB (the most a session
     /// decodes), or a layer without a store.
     pub fn with_max_size(self, bytes: usize) -> Result<Self, ConfigError> {
-        if self.shared.server.is_none() || bytes == 0 || bytes > DEFAULT_MAX_SIZE {
+        if self.core.server.is_none() || bytes == 0 || bytes > DEFAULT_MAX_SIZE {
             return Err(ConfigError::MaxSize(bytes));
         }
-        Ok(self.edit(|shared| {
-            if let Some(tier) = &mut shared.server {
-                tier.max_size = bytes;
-            }
-        }))
+        self.edit_server(|tier| tier.max_size = bytes)
     }
 
     /// What to do when the store fails (default
     /// [`OutagePolicy::Unavailable`]: 503 with a clear body).
-    pub fn with_outage_policy(self, policy: OutagePolicy) -> Self {
-        self.edit(|shared| {
-            if let Some(tier) = &mut shared.server {
-                tier.outage = policy;
-            }
-        })
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoStore`] on a layer without a store, where it would
+    /// do nothing.
+    pub fn with_outage_policy(self, policy: OutagePolicy) -> Result<Self, ConfigError> {
+        self.edit_server(|tier| tier.outage = policy)
     }
 
     /// The longest one store call may take (default 2 seconds) before the
@@ -483,11 +453,11 @@ where
     }
 
     fn edit_server(self, change: impl FnOnce(&mut ServerTier)) -> Result<Self, ConfigError> {
-        if self.shared.server.is_none() {
+        if self.core.server.is_none() {
             return Err(ConfigError::NoStore(std::any::type_name::<S>()));
         }
-        Ok(self.edit(|shared| {
-            if let Some(tier) = &mut shared.server {
+        Ok(self.edit(|core| {
+            if let Some(tier) = &mut core.server {
                 change(tier);
             }
         }))
@@ -496,145 +466,6 @@ where
     /// Where the layer reads the time (default: the system clock).
     pub fn with_clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        self.edit(|shared| shared.config.clock = clock)
-    }
-}
-
-impl<S: SessionData + Send, C: Codec> Engine<S> for Shared<S, C>
-where
-    S::Access: Send,
-{
-    fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn cookie_attributes(&self) -> &str {
-        &self.cookie_attributes
-    }
-
-    fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-
-    fn open(&self, name: &str, value: &str, now: u64) -> Result<Opened<S>, OpenError> {
-        self.sealer.open::<S, C>(name, value, now)
-    }
-
-    fn encode(&self, data: &S) -> Result<Vec<u8>, CodecError> {
-        crate::data::encode_to_vec::<S, C>(data)
-    }
-
-    fn seal_body(&self, name: &str, meta: &Meta, body: &[u8]) -> String {
-        self.sealer.seal_body::<C>(name, S::FINGERPRINT, meta, body)
-    }
-
-    fn keys(&self) -> &KeyRing {
-        self.sealer.keys()
-    }
-
-    fn server(&self) -> Option<&ServerTier> {
-        self.server.as_ref()
-    }
-
-    fn seal_record(
-        &self,
-        key: &StoreKey,
-        meta: &Meta,
-        data: &S,
-        split_quick: bool,
-    ) -> Result<(Vec<u8>, Vec<u8>), CodecError> {
-        let context = record_context(&self.cookie_name, key);
-        let seal = |part: Part, context: &str| -> Result<Vec<u8>, CodecError> {
-            let mut body = Vec::new();
-            data.encode::<C>(part, &mut body)?;
-            Ok(self
-                .sealer
-                .seal_raw::<C>(context, S::FINGERPRINT, meta, &body))
-        };
-        if split_quick {
-            Ok((
-                seal(Part::Durable, &context)?,
-                seal(Part::Quick, &quick_context(&context))?,
-            ))
-        } else {
-            Ok((seal(Part::All, &context)?, Vec::new()))
-        }
-    }
-
-    fn open_record(
-        &self,
-        key: &StoreKey,
-        record: Record,
-        now: u64,
-        split_quick: bool,
-    ) -> Result<Opened<S>, OpenError> {
-        let context = record_context(&self.cookie_name, key);
-        let part = if split_quick {
-            Part::Durable
-        } else {
-            Part::All
-        };
-        let opened = self
-            .sealer
-            .open_part::<S, C>(&context, record.data, part, Some(now))?;
-        let mut data = opened.data;
-        if split_quick && !record.quick.is_empty() {
-            // quick fields are best effort: a bad blob leaves them default
-            let quick = self.sealer.open_part::<S, C>(
-                &quick_context(&context),
-                record.quick,
-                Part::Quick,
-                None,
-            );
-            match quick {
-                Ok(mut holder) => data.take_fields(&mut holder.data, &quick_fields::<S>()),
-                Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
-            }
-        }
-        // the full encoding, to tell later whether anything changed
-        let body = crate::data::encode_to_vec::<S, C>(&data).map_err(OpenError::Decode)?;
-        Ok(Opened {
-            data,
-            meta: opened.meta,
-            body,
-            stale_key: opened.stale_key,
-            migrated: opened.migrated,
-        })
-    }
-}
-
-/// The sealing context of a server record: the cookie name and the row's
-/// key. A record opens only under the key it was written for and for the
-/// session type (cookie) that wrote it; the fingerprint inside the
-/// envelope then checks the shape.
-fn record_context(cookie_name: &str, key: &StoreKey) -> String {
-    format!("{cookie_name}/{}", key.to_hex())
-}
-
-/// The sealing context of a record's quick-fields blob: distinct from the
-/// durable blob's, so one cannot be passed off as the other.
-fn quick_context(context: &str) -> String {
-    format!("{context}/quick")
-}
-
-fn quick_fields<S: SessionData>() -> FieldSet {
-    let mut set = FieldSet::new();
-    for (index, field) in S::FIELDS.iter().enumerate() {
-        if field.quick {
-            set.insert(index);
-        }
-    }
-    set
-}
-
-impl<Inner, S: SessionData + Send, C: Codec> tower_layer::Layer<Inner> for SessionLayer<S, C>
-where
-    S::Access: Send,
-{
-    type Service = SessionService<Inner, S>;
-
-    fn layer(&self, inner: Inner) -> Self::Service {
-        let engine: Arc<dyn Engine<S>> = self.shared.clone();
-        SessionService::new(inner, engine)
+        self.edit(|core| core.settings.clock = clock)
     }
 }

@@ -259,39 +259,37 @@
 //!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+mod axum;
 pub mod bound;
 pub mod cleanup;
 pub mod codec;
 pub mod config;
-mod cookie_header;
+mod core;
 mod data;
-#[cfg(feature = "axum")]
-mod extract;
 mod field;
-mod future;
 pub mod id;
 mod layer;
 pub mod seal;
-mod service;
 mod session;
-mod slot;
 pub mod store;
+pub mod tower;
 
 pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength, MaxEncodedLen};
 #[cfg(feature = "postcard")]
 pub use codec::Postcard;
 pub use codec::{Bincode, Codec, CodecError};
 pub use config::{Clock, ConfigError, SameSite, SystemClock};
+pub use core::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,
     encode_to_vec,
 };
-pub use future::ResponseFuture;
 pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
-pub use service::SessionService;
 pub use session::{Session, SessionRejection, SessionSlot};
-pub use slot::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub use store::{
     Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
 };

@@ -1,7 +1,7 @@
 //! `Session<S>`: the handle a handler works with.
 
+use crate::core::{Control, Loaded, Replay, RequestState, Slot, TakeError};
 use crate::data::{SessionAccess, SessionData};
-use crate::slot::{Control, Loaded, Replay, Slot, TakeError};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,19 +79,10 @@ impl SessionRejection {
 /// other Tower services, use [`Session::from_extensions`].
 pub struct Session<S: SessionData> {
     access: Option<S::Access>,
-    rest: Option<Rest<S>>,
+    /// Everything but the data; fields changed by earlier handlers of the
+    /// request are in `state.changed`.
+    state: Option<RequestState<S>>,
     slot: Arc<Slot<S>>,
-}
-
-/// Everything but the data, kept while the handler holds the session.
-struct Rest<S: SessionData> {
-    changed_before: crate::data::FieldSet,
-    existing: Option<crate::slot::Existing>,
-    had_cookie: bool,
-    control: Control,
-    retire: Option<crate::id::SessionId>,
-    degraded: bool,
-    replay: Replay<S>,
 }
 
 impl<S: SessionData + Send> Session<S> {
@@ -106,11 +97,25 @@ impl<S: SessionData + Send> Session<S> {
         let slot = extensions
             .get::<SessionSlot<S>>()
             .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
+        Self::take_from(&slot.0)
+    }
+
+    /// Takes the session out of a slot without I/O (cookie layers).
+    pub(crate) fn take_from(slot: &Arc<Slot<S>>) -> Result<Self, SessionRejection> {
         let loaded = slot
-            .0
             .take()
             .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
-        Ok(Self::from_loaded(loaded, Arc::clone(&slot.0)))
+        Ok(Self::from_loaded(loaded, Arc::clone(slot)))
+    }
+
+    /// Takes the session out of a slot, loading it from the store if need
+    /// be: what every framework's extractor does.
+    pub(crate) async fn load_from(slot: Arc<Slot<S>>) -> Result<Self, SessionRejection> {
+        let loaded = slot
+            .take_async()
+            .await
+            .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
+        Ok(Self::from_loaded(loaded, slot))
     }
 
     /// Takes the session out of a request's extensions, loading it on
@@ -127,12 +132,7 @@ impl<S: SessionData + Send> Session<S> {
             .get::<SessionSlot<S>>()
             .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?
             .clone();
-        let loaded = slot
-            .0
-            .take_async()
-            .await
-            .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
-        Ok(Self::from_loaded(loaded, slot.0))
+        Self::load_from(slot.0).await
     }
 
     /// As [`load`](Self::load), but `None` when the request carries no
@@ -164,42 +164,16 @@ impl<S: SessionData + Send> Session<S> {
 
 impl<S: SessionData> Session<S> {
     fn from_loaded(loaded: Loaded<S>, slot: Arc<Slot<S>>) -> Self {
-        let Loaded {
-            data,
-            changed,
-            existing,
-            had_cookie,
-            control,
-            retire,
-            degraded,
-            replay,
-        } = loaded;
         Self {
-            access: Some(S::Access::from_data(data)),
-            rest: Some(Rest {
-                changed_before: changed,
-                existing,
-                had_cookie,
-                control,
-                retire,
-                degraded,
-                replay,
-            }),
+            access: Some(S::Access::from_data(loaded.data)),
+            state: Some(loaded.state),
             slot,
         }
     }
 
-    fn rest(&mut self) -> &mut Rest<S> {
+    fn state(&mut self) -> &mut RequestState<S> {
         // only `Drop` takes it
-        self.rest.get_or_insert_with(|| Rest {
-            changed_before: crate::data::FieldSet::new(),
-            existing: None,
-            had_cookie: false,
-            control: Control::default(),
-            retire: None,
-            degraded: false,
-            replay: Replay::default(),
-        })
+        self.state.get_or_insert_with(|| RequestState::fresh(false))
     }
 
     /// Runs a read-modify-write on the session that composes with
@@ -240,12 +214,12 @@ impl<S: SessionData> Session<S> {
         let mut scratch = S::Access::from_data(data);
         change(&mut scratch);
         let (data, changed_by_step) = scratch.into_parts();
-        let rest = self.rest();
-        rest.changed_before.union_with(&changed_before);
-        rest.changed_before.union_with(&changed_by_step);
+        let state = self.state();
+        state.changed.union_with(&changed_before);
+        state.changed.union_with(&changed_by_step);
         if server {
-            rest.replay.fields.union_with(&changed_by_step);
-            rest.replay.steps.push(Box::new(change));
+            state.replay.fields.union_with(&changed_by_step);
+            state.replay.steps.push(Box::new(change));
         }
         self.access = Some(S::Access::from_data(data));
     }
@@ -254,24 +228,24 @@ impl<S: SessionData> Session<S> {
     /// or it was terminated).
     #[must_use]
     pub fn is_new(&self) -> bool {
-        self.rest
+        self.state
             .as_ref()
-            .is_none_or(|rest| rest.existing.is_none())
+            .is_none_or(|state| state.existing.is_none())
     }
 
     /// When the session was created, for an existing session.
     #[must_use]
     pub fn issued_at(&self) -> Option<SystemTime> {
-        let rest = self.rest.as_ref()?;
-        let meta = &rest.existing.as_ref()?.meta;
+        let state = self.state.as_ref()?;
+        let meta = &state.existing.as_ref()?.meta;
         Some(UNIX_EPOCH + Duration::from_secs(meta.issued_at))
     }
 
     /// When the loaded session would expire without further activity.
     #[must_use]
     pub fn expires_at(&self) -> Option<SystemTime> {
-        let rest = self.rest.as_ref()?;
-        let meta = &rest.existing.as_ref()?.meta;
+        let state = self.state.as_ref()?;
+        let meta = &state.existing.as_ref()?.meta;
         Some(UNIX_EPOCH + Duration::from_secs(meta.expires_at))
     }
 
@@ -281,7 +255,7 @@ impl<S: SessionData> Session<S> {
     /// absolute timeout counts from now); for a server session the ID is
     /// replaced and the old record deleted.
     pub fn cycle_id(&mut self) {
-        self.rest().control.cycle = true;
+        self.state().control.cycle = true;
     }
 
     /// Ends the session: the data is reset to its default, a server-side
@@ -290,28 +264,34 @@ impl<S: SessionData> Session<S> {
     /// with a new ID.
     pub fn terminate(&mut self) {
         self.access = Some(S::Access::from_data(S::default_session()));
-        let rest = self.rest();
-        rest.changed_before = crate::data::FieldSet::new();
-        rest.replay = Replay::default();
-        if let Some(server) = rest.existing.take().and_then(|existing| existing.server) {
-            rest.retire = Some(server.id);
+        let state = self.state();
+        state.changed = crate::data::FieldSet::new();
+        state.replay = Replay::default();
+        if let Some(server) = state.existing.take().and_then(|existing| existing.server) {
+            state.retire = Some(server.id);
         }
-        rest.control = Control {
+        state.control = Control {
             terminated: true,
             ..Control::default()
         };
     }
 
     /// Gives this session its own lifetime (idle timeout) from now on,
-    /// instead of the layer's.
+    /// instead of the layer's, and a cookie that lives that long: after
+    /// [`browser_session`](Self::browser_session) (or on a layer with
+    /// `with_browser_session(true)`), this is the "remember me" upgrade
+    /// that brings `Max-Age` back.
     pub fn set_lifetime(&mut self, lifetime: Duration) {
-        self.rest().control.lifetime = Some(lifetime.max(Duration::from_secs(1)));
+        let control = &mut self.state().control;
+        control.lifetime = Some(lifetime.max(Duration::from_secs(1)));
+        control.browser_session = Some(false);
     }
 
     /// Sends the cookie without `Max-Age`, so the browser drops it when it
-    /// closes. The sealed expiry still applies.
+    /// closes. The sealed expiry still applies. The later of this and
+    /// [`set_lifetime`](Self::set_lifetime) in a request wins.
     pub fn browser_session(&mut self) {
-        self.rest().control.browser_session = Some(true);
+        self.state().control.browser_session = Some(true);
     }
 }
 
@@ -336,22 +316,12 @@ impl<S: SessionData> DerefMut for Session<S> {
 
 impl<S: SessionData> Drop for Session<S> {
     fn drop(&mut self) {
-        let (Some(access), Some(rest)) = (self.access.take(), self.rest.take()) else {
+        let (Some(access), Some(mut state)) = (self.access.take(), self.state.take()) else {
             return;
         };
         let (data, changed_now) = access.into_parts();
-        let mut changed = rest.changed_before;
-        changed.union_with(&changed_now);
-        self.slot.put(Loaded {
-            data,
-            changed,
-            existing: rest.existing,
-            had_cookie: rest.had_cookie,
-            control: rest.control,
-            retire: rest.retire,
-            degraded: rest.degraded,
-            replay: rest.replay,
-        });
+        state.changed.union_with(&changed_now);
+        self.slot.put(Loaded { data, state });
     }
 }
 

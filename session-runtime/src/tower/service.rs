@@ -1,10 +1,10 @@
-//! [`SessionService`]: finds the cookie, lends the slot, writes the result.
+//! [`SessionService`]: finds the token, lends the slot, writes the result.
 
-use crate::cookie_header::{Lookup, find};
+use super::future::ResponseFuture;
+use crate::core::token::{self, Incoming};
+use crate::core::{Core, Slot};
 use crate::data::SessionData;
-use crate::future::ResponseFuture;
 use crate::session::SessionSlot;
-use crate::slot::{Engine, Slot};
 use http::{Request, Response};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,12 +12,12 @@ use std::task::{Context, Poll};
 /// The service [`SessionLayer`](crate::SessionLayer) wraps around yours.
 pub struct SessionService<Inner, S: SessionData> {
     inner: Inner,
-    engine: Arc<dyn Engine<S>>,
+    core: Arc<Core<S>>,
 }
 
 impl<Inner, S: SessionData> SessionService<Inner, S> {
-    pub(crate) fn new(inner: Inner, engine: Arc<dyn Engine<S>>) -> Self {
-        Self { inner, engine }
+    pub(crate) fn new(inner: Inner, core: Arc<Core<S>>) -> Self {
+        Self { inner, core }
     }
 }
 
@@ -25,7 +25,7 @@ impl<Inner: Clone, S: SessionData> Clone for SessionService<Inner, S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            engine: Arc::clone(&self.engine),
+            core: Arc::clone(&self.core),
         }
     }
 }
@@ -49,6 +49,14 @@ fn is_https<B>(req: &Request<B>, trust_forwarded: bool) -> bool {
                 .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https")))
 }
 
+/// The token a request carries: the session cookie, else the token header.
+fn incoming<S: SessionData>(core: &Core<S>, headers: &http::HeaderMap) -> Incoming {
+    token::incoming(token::find(headers, &core.cookie_name), || {
+        let name = core.settings.token_header.as_ref()?;
+        token::token_from_header(headers.get(name)?.as_bytes())
+    })
+}
+
 impl<Inner, S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>>
     for SessionService<Inner, S>
 where
@@ -66,22 +74,14 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let config = self.engine.config();
-        let https = is_https(&req, config.ssl_only);
-        let raw = if config.ssl_only && !https {
-            None
+        let https = is_https(&req, self.core.settings.ssl_only);
+        let incoming = if self.core.settings.ssl_only && !https {
+            Incoming::None
         } else {
-            match find(req.headers(), self.engine.cookie_name()) {
-                Lookup::Absent => None,
-                Lookup::Found(raw) => Some(raw),
-                Lookup::Refused(reason) => {
-                    tracing::debug!(cookie = %self.engine.cookie_name(), reason, "session cookie refused: starting a new session");
-                    None
-                }
-            }
+            incoming(&self.core, req.headers())
         };
-        let slot = Arc::new(Slot::new(Arc::clone(&self.engine), raw));
+        let slot: Arc<Slot<S>> = Arc::new(self.core.begin(incoming, https));
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
-        ResponseFuture::new(self.inner.call(req), slot, https)
+        ResponseFuture::new(self.inner.call(req), slot)
     }
 }

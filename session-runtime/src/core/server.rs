@@ -7,13 +7,14 @@
 //! compare-and-set on the record's version; on a conflict the current
 //! record is reloaded and this request's changed fields re-applied to it.
 
-use super::{Finish, Loaded, Outcome, Plan, ServerRef, Slot};
+use super::slot::Plan;
+use super::token::Incoming;
+use super::{Core, Finish, Loaded, Outcome, ServerRef, Slot};
 use crate::config::unix_secs;
-use crate::cookie_header::RawCookie;
-use crate::data::{SessionData, Storage};
+use crate::data::{FieldSet, Part, SessionData, Storage};
 use crate::id::{SIGNED_ID_LEN, SessionId, StoreKey};
-use crate::seal::Meta;
 use crate::seal::envelope::COOKIE_LIMIT;
+use crate::seal::{Meta, OpenError, Opened};
 use crate::store::guard::Breaker;
 use crate::store::{Entry, ErasedStore, Record, Saved, StoreError};
 use std::sync::Arc;
@@ -131,9 +132,111 @@ async fn pause(duration: Duration) {
     }
 }
 
+/// Loading a server-side session failed and the outage policy says to
+/// stop the request (503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadError {
+    /// The store did not answer.
+    Unavailable,
+}
+
+/// The sealing context of a server record: the cookie name and the row's
+/// key. A record opens only under the key it was written for and for the
+/// session type (cookie) that wrote it; the fingerprint inside the
+/// envelope then checks the shape.
+fn record_context(cookie_name: &str, key: &StoreKey) -> String {
+    format!("{cookie_name}/{}", key.to_hex())
+}
+
+/// The sealing context of a record's quick-fields blob: distinct from the
+/// durable blob's, so one cannot be passed off as the other.
+fn quick_context(context: &str) -> String {
+    format!("{context}/quick")
+}
+
+fn quick_fields<S: SessionData>() -> FieldSet {
+    let mut set = FieldSet::new();
+    for (index, field) in S::FIELDS.iter().enumerate() {
+        if field.quick {
+            set.insert(index);
+        }
+    }
+    set
+}
+
+impl<S: SessionData> Core<S> {
+    /// Seals `data` for the store under `key`: the durable blob and, when
+    /// `split_quick`, the quick fields' blob.
+    pub(crate) fn seal_record(
+        &self,
+        key: &StoreKey,
+        meta: &Meta,
+        data: &S,
+        split_quick: bool,
+    ) -> Result<(Vec<u8>, Vec<u8>), crate::codec::CodecError> {
+        let context = record_context(&self.cookie_name, key);
+        let seal = |part, context: &str| {
+            self.codec
+                .seal_part(&self.sealer, context, meta, data, part)
+        };
+        if split_quick {
+            Ok((
+                seal(Part::Durable, &context)?,
+                seal(Part::Quick, &quick_context(&context))?,
+            ))
+        } else {
+            Ok((seal(Part::All, &context)?, Vec::new()))
+        }
+    }
+
+    /// Opens a record sealed by [`seal_record`](Self::seal_record) with the
+    /// same `split_quick`, in any shape of the session's chain.
+    pub(crate) fn open_record(
+        &self,
+        key: &StoreKey,
+        record: Record,
+        now: u64,
+        split_quick: bool,
+    ) -> Result<Opened<S>, OpenError> {
+        let context = record_context(&self.cookie_name, key);
+        let part = if split_quick {
+            Part::Durable
+        } else {
+            Part::All
+        };
+        let opened = self
+            .codec
+            .open_part(&self.sealer, &context, record.data, part, Some(now))?;
+        let mut data = opened.data;
+        if split_quick && !record.quick.is_empty() {
+            // quick fields are best effort: a bad blob leaves them default
+            let quick = self.codec.open_part(
+                &self.sealer,
+                &quick_context(&context),
+                record.quick,
+                Part::Quick,
+                None,
+            );
+            match quick {
+                Ok(mut holder) => data.take_fields(&mut holder.data, &quick_fields::<S>()),
+                Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
+            }
+        }
+        // the full encoding, to tell later whether anything changed
+        let body = self.codec.encode(&data).map_err(OpenError::Decode)?;
+        Ok(Opened {
+            data,
+            meta: opened.meta,
+            body,
+            stale_key: opened.stale_key,
+            migrated: opened.migrated,
+        })
+    }
+}
+
 impl<S: SessionData + Send> Slot<S> {
     fn tier(&self) -> &ServerTier {
-        match self.engine.server() {
+        match &self.core.server {
             Some(tier) => tier,
             None => unreachable!("only layers with a store take the server path"),
         }
@@ -144,77 +247,83 @@ impl<S: SessionData + Send> Slot<S> {
         self.tier().store.splits_quick() && S::FIELDS.iter().any(|field| field.quick)
     }
 
-    /// Loads the session a server layer's cookie points to. `Err` means
-    /// the store failed and the outage policy says to stop.
-    pub(super) async fn load_server(&self, raw: Option<&RawCookie>) -> Result<Loaded<S>, ()> {
-        let Some(raw) = raw else {
-            return Ok(Loaded::fresh(false));
+    /// Loads the session a server layer's token points to.
+    pub(crate) async fn load_server(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
+        let had_cookie = incoming.had_cookie();
+        let refused = || {
+            let mut fresh = Loaded::fresh(had_cookie);
+            fresh.state.refused_cookie = had_cookie;
+            fresh
+        };
+        let Some(raw) = incoming.value() else {
+            return Ok(refused());
         };
         let value = raw.value().unwrap_or_default();
         if value.len() != SIGNED_ID_LEN {
-            // a sealed cookie: where small Adaptive sessions live
+            // a sealed value: where small Adaptive sessions live
             if self.tier().storage == Storage::Server {
-                tracing::debug!(cookie = %self.name(), "data cookie for a server-only session: starting a new session");
-                return Ok(Loaded::fresh(true));
+                tracing::debug!(cookie = %self.name(), "data token for a server-only session: starting a new session");
+                return Ok(refused());
             }
-            return Ok(self.load(Some(raw)));
+            return Ok(self.load(incoming));
         }
-        let keys = self.engine.keys();
+        let keys = self.core.sealer.keys();
         let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {
             Ok(verified) => verified,
             Err(reason) => {
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
-                return Ok(Loaded::fresh(true));
+                return Ok(refused());
             }
         };
         let key = id.store_key();
-        let now = unix_secs(&*self.engine.config().clock);
+        let now = unix_secs(&*self.core.settings.clock);
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
-                return Ok(Loaded::fresh(true));
+                return Ok(Loaded::fresh(had_cookie));
             }
             Err(err) => {
                 self.log_outage("load", &err);
                 return match self.tier().outage {
-                    OutagePolicy::Unavailable => Err(()),
-                    _ => Ok(Loaded {
-                        degraded: true,
-                        ..Loaded::fresh(true)
-                    }),
+                    OutagePolicy::Unavailable => Err(LoadError::Unavailable),
+                    _ => {
+                        let mut degraded = Loaded::fresh(had_cookie);
+                        degraded.state.degraded = true;
+                        Ok(degraded)
+                    }
                 };
             }
         };
         let version = record.version;
-        match self
-            .engine
-            .open_record(&key, record, now, self.split_quick())
-        {
+        match self.core.open_record(&key, record, now, self.split_quick()) {
             Ok(mut opened) => {
                 opened.stale_key |= stale_id;
-                Ok(self.loaded(opened, Some(ServerRef { id, version }), now))
+                Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_cookie))
             }
             Err(reason) => {
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
-                Ok(Loaded::fresh(true))
+                Ok(Loaded::fresh(had_cookie))
             }
         }
     }
 
     /// Carries out the lifecycle plan for a server layer: at once when no
     /// store call is needed (a read-only request allocates no future).
-    pub(super) fn finish_server(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
-        if loaded.degraded {
+    pub(crate) fn finish_server(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
+        if loaded.state.degraded {
             // the store was down at load: writing would replace the user's
             // cookie with a new, empty session
-            return Finish::Ready(Outcome::Nothing);
+            return Finish::Ready(Outcome::nothing());
         }
         let plan = self.plan(&loaded, now);
-        if loaded.retire.is_none() {
+        let refused = loaded.state.refused_cookie;
+        if loaded.state.retire.is_none() {
             match plan {
-                Plan::Nothing => return Finish::Ready(Outcome::Nothing),
-                Plan::Failed(reason) => return Finish::Ready(Outcome::Failed(reason)),
+                Plan::Nothing => {
+                    return Finish::Ready(self.clear_refused(refused, Outcome::nothing()));
+                }
+                Plan::Failed(reason) => return Finish::Ready(Outcome::failed(reason)),
                 Plan::Remove => return Finish::Ready(self.removal()),
                 Plan::Write { .. } => {}
             }
@@ -226,15 +335,15 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
-        if let Some(id) = &loaded.retire {
+        if let Some(id) = &loaded.state.retire {
             // terminated (or timed out): its data must not outlive the cookie
             if let Err(err) = self.tier().delete(&id.store_key()).await {
                 return self.save_failed("delete", &err);
             }
         }
         match plan {
-            Plan::Nothing => Outcome::Nothing,
-            Plan::Failed(reason) => Outcome::Failed(reason),
+            Plan::Nothing => Outcome::nothing(),
+            Plan::Failed(reason) => Outcome::failed(reason),
             Plan::Remove => self.removal(),
             Plan::Write { body, meta } => self.store(loaded, &body, &meta, now).await,
         }
@@ -244,15 +353,22 @@ impl<S: SessionData + Send> Slot<S> {
         let tier = self.tier();
         if body.len() > tier.max_size {
             tracing::error!(cookie = %self.name(), len = body.len(), max = tier.max_size, "session over its size cap: not saved");
-            return Outcome::Failed(format!(
+            return Outcome::failed(format!(
                 "the session is {} bytes encoded, over the cap of {} bytes: not saved",
                 body.len(),
                 tier.max_size
             ));
         }
-        let previous = loaded.existing.as_ref().and_then(|e| e.server.clone());
+        let previous = loaded
+            .state
+            .existing
+            .as_ref()
+            .and_then(|e| e.server.clone());
         if tier.storage == Storage::Adaptive && body.len() <= tier.threshold {
-            let value = self.engine.seal_body(self.name(), meta, body);
+            let value = self
+                .core
+                .codec
+                .seal_value(&self.core.sealer, self.name(), meta, body);
             if self.name().len() + 1 + value.len() <= COOKIE_LIMIT {
                 if let Some(previous) = previous {
                     // small again: back to the cookie, unless a concurrent
@@ -263,11 +379,11 @@ impl<S: SessionData + Send> Slot<S> {
                         Err(err) => return self.save_failed("delete", &err),
                     }
                 }
-                return self.cookie(&value, meta, now);
+                return self.token(&value, meta, now);
             }
         }
         match previous {
-            Some(previous) if !loaded.control.cycle => {
+            Some(previous) if !loaded.state.control.cycle => {
                 self.save_existing(previous, loaded, meta, now).await
             }
             Some(previous) => {
@@ -286,7 +402,7 @@ impl<S: SessionData + Send> Slot<S> {
     /// The session was terminated (or expired) by another request while
     /// this one ran: it is never recreated, and the cookie goes.
     fn ended_meanwhile(&self, id: &SessionId) -> Outcome {
-        tracing::info!(cookie = %self.name(), session = %id.log_tag(self.engine.keys()), "session ended by another request: not recreated");
+        tracing::info!(cookie = %self.name(), session = %id.log_tag(self.core.sealer.keys()), "session ended by another request: not recreated");
         self.removal()
     }
 
@@ -299,12 +415,9 @@ impl<S: SessionData + Send> Slot<S> {
     ) -> Outcome {
         let key = server.id.store_key();
         let split = self.split_quick();
-        let Loaded {
-            mut data,
-            changed,
-            mut replay,
-            ..
-        } = loaded;
+        let Loaded { mut data, state } = loaded;
+        let changed = state.changed;
+        let mut replay = state.replay;
         let mut version = server.version;
         let deadline = Instant::now() + self.tier().contention;
         let mut attempt = 0;
@@ -321,8 +434,8 @@ impl<S: SessionData + Send> Slot<S> {
             };
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
-                    return self.cookie(
-                        &server.id.sign(self.engine.keys(), self.name()),
+                    return self.token(
+                        &server.id.sign(self.core.sealer.keys(), self.name()),
                         meta,
                         now,
                     );
@@ -333,18 +446,18 @@ impl<S: SessionData + Send> Slot<S> {
             };
             // another request saved first: keep its data, re-apply ours
             version = current.version;
-            match self.engine.open_record(&key, current, now, split) {
+            match self.core.open_record(&key, current, now, split) {
                 Ok(opened) => data = replay.rebase(opened.data, &mut data, &changed),
                 Err(reason) => {
                     tracing::error!(cookie = %self.name(), %reason, "concurrent session record does not open: not saved");
-                    return Outcome::Failed(
+                    return Outcome::failed(
                         "the session changed concurrently and could not be merged".to_owned(),
                     );
                 }
             }
             if Instant::now() >= deadline {
-                tracing::warn!(cookie = %self.name(), session = %server.id.log_tag(self.engine.keys()), attempts = attempt + 1, "session save gave up under contention");
-                return Outcome::Contended(
+                tracing::warn!(cookie = %self.name(), session = %server.id.log_tag(self.core.sealer.keys()), attempts = attempt + 1, "session save gave up under contention");
+                return Outcome::contended(
                     "this session is being changed by too many requests at once; nothing was changed, please retry".to_owned(),
                 );
             }
@@ -360,7 +473,7 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(id) => id,
                 Err(err) => {
                     tracing::error!(error = %err, "OS random source failed: session not saved");
-                    return Outcome::Failed("no session id could be generated".to_owned());
+                    return Outcome::failed("no session id could be generated".to_owned());
                 }
             };
             let key = id.store_key();
@@ -376,20 +489,20 @@ impl<S: SessionData + Send> Slot<S> {
             };
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
-                    return self.cookie(&id.sign(self.engine.keys(), self.name()), meta, now);
+                    return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
                 }
                 Ok(false) => continue,
                 Err(err) => return self.save_failed("create", &err),
             }
         }
-        Outcome::Failed("no free session id".to_owned())
+        Outcome::failed("no free session id".to_owned())
     }
 
     /// The sealed blobs of `data` for the row under `key`.
     fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<(Vec<u8>, Vec<u8>), Outcome> {
-        self.engine
+        self.core
             .seal_record(key, meta, data, self.split_quick())
-            .map_err(|err| Outcome::Failed(format!("the session could not be saved: {err}")))
+            .map_err(|err| Outcome::failed(format!("the session could not be saved: {err}")))
     }
 
     fn log_outage(&self, operation: &str, err: &StoreError) {
@@ -406,19 +519,19 @@ impl<S: SessionData + Send> Slot<S> {
     fn save_failed(&self, operation: &str, err: &StoreError) -> Outcome {
         self.log_outage(operation, err);
         if let StoreError::TooLarge { len, max } = err {
-            return Outcome::Failed(format!(
+            return Outcome::failed(format!(
                 "the sealed session is {len} bytes, over the store's limit of {max}: not saved"
             ));
         }
         match self.tier().outage {
-            OutagePolicy::Unavailable => Outcome::Unavailable(if operation == "delete" {
+            OutagePolicy::Unavailable => Outcome::unavailable(if operation == "delete" {
                 // a tiered store may have ended it durably but could not tell its cache
                 "the session store is unavailable; the session may not be fully ended, please retry"
                     .to_owned()
             } else {
                 "the session store is unavailable; nothing was changed, please retry".to_owned()
             }),
-            _ => Outcome::Nothing,
+            _ => Outcome::nothing(),
         }
     }
 }

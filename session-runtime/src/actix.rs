@@ -1,0 +1,278 @@
+//! The actix-web 4 adapter (feature `actix`): [`SessionMiddleware`] and
+//! [`Session<S>`](struct@crate::Session) as an extractor, on the same core,
+//! settings, stores, lifecycle and outage policy as the Tower layer.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, web};
+//! use session_runtime::actix::SessionMiddleware;
+//! use session_runtime::{MasterKey, Session, SessionLayer};
+//!
+//! #[derive(Session, Default)]
+//! struct Visits {
+//!     count: u32,
+//! }
+//!
+//! async fn visit(mut visits: Session<Visits>) -> HttpResponse {
+//!     *visits.count_mut() += 1;
+//!     HttpResponse::Ok().body(visits.count().to_string())
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let key = MasterKey::from_secret(&[9; 32])?; // MasterKey::from_env in real code
+//! let app = actix_web::test::init_service(
+//!     App::new()
+//!         .wrap(SessionMiddleware::new(SessionLayer::<Visits>::new(key)))
+//!         .route("/visit", web::post().to(visit)),
+//! )
+//! .await;
+//! let request = actix_web::test::TestRequest::post().uri("/visit").to_request();
+//! let response = actix_web::test::call_service(&app, request).await;
+//! let cookie = response.headers().get("set-cookie").unwrap().to_str()?;
+//! assert!(cookie.starts_with("visits="));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! actix-web's blanket `Option<T>` extractor turns every rejection into
+//! `None` (a store outage included), so take `Session<S>` and ask
+//! [`Session::is_new`](crate::Session::is_new) instead.
+
+use crate::SessionLayer;
+use crate::core::token::{self, Incoming};
+use crate::core::{Core, Finish, Outcome, Slot, cache};
+use crate::data::SessionData;
+use crate::session::{Session, SessionRejection, SessionSlot};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY,
+};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Typed sessions for an actix-web app: configure a
+/// [`SessionLayer`] as for Tower, then `App::new().wrap(SessionMiddleware::new(layer))`.
+#[must_use]
+pub struct SessionMiddleware<S: SessionData> {
+    core: Arc<Core<S>>,
+}
+
+impl<S: SessionData> SessionMiddleware<S> {
+    /// The middleware for `layer`'s settings, keys and store.
+    pub fn new(layer: SessionLayer<S>) -> Self {
+        Self { core: layer.core }
+    }
+}
+
+impl<S: SessionData> From<SessionLayer<S>> for SessionMiddleware<S> {
+    fn from(layer: SessionLayer<S>) -> Self {
+        Self::new(layer)
+    }
+}
+
+impl<S: SessionData> Clone for SessionMiddleware<S> {
+    fn clone(&self) -> Self {
+        Self {
+            core: Arc::clone(&self.core),
+        }
+    }
+}
+
+impl<S: SessionData> std::fmt::Debug for SessionMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMiddleware")
+            .field("session", &std::any::type_name::<S>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Svc, B, S> Transform<Svc, ServiceRequest> for SessionMiddleware<S>
+where
+    Svc: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    S: SessionData + Send,
+    S::Access: Send,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = SessionService<Svc, S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: Svc) -> Self::Future {
+        ready(Ok(SessionService {
+            service: Rc::new(service),
+            core: Arc::clone(&self.core),
+        }))
+    }
+}
+
+/// The service [`SessionMiddleware`] wraps around an app's.
+pub struct SessionService<Svc, S: SessionData> {
+    service: Rc<Svc>,
+    core: Arc<Core<S>>,
+}
+
+impl<Svc, S: SessionData> std::fmt::Debug for SessionService<Svc, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("session", &std::any::type_name::<S>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the request came over HTTPS, as far as we can tell.
+fn is_https(req: &ServiceRequest, trust_forwarded: bool) -> bool {
+    req.app_config().secure()
+        || req.uri().scheme_str() == Some("https")
+        || (trust_forwarded
+            && req
+                .headers()
+                .get("x-forwarded-proto")
+                .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https")))
+}
+
+fn incoming<S: SessionData>(core: &Core<S>, headers: &HeaderMap) -> Incoming {
+    let lines: Vec<&[u8]> = headers.get_all(COOKIE).map(HeaderValue::as_bytes).collect();
+    token::incoming(
+        token::find_in_lines(lines.iter().copied(), &core.cookie_name),
+        || {
+            let name = core.settings.token_header.as_ref()?;
+            token::token_from_header(headers.get(name.as_str())?.as_bytes())
+        },
+    )
+}
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<Svc, B, S> Service<ServiceRequest> for SessionService<Svc, S>
+where
+    Svc: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    S: SessionData + Send,
+    S::Access: Send,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = LocalFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let https = is_https(&req, self.core.settings.ssl_only);
+        let incoming = if self.core.settings.ssl_only && !https {
+            Incoming::None
+        } else {
+            incoming(&self.core, req.headers())
+        };
+        let slot = Arc::new(self.core.begin(incoming, https));
+        req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let response = service.call(req).await?;
+            let outcome = match slot.finish(response.status().as_u16()) {
+                Finish::Ready(outcome) => outcome,
+                Finish::Pending(saving) => saving.await,
+            };
+            Ok(apply(response, outcome, &slot))
+        })
+    }
+}
+
+/// Applies the core's outcome to an actix-web response.
+fn apply<B, S: SessionData>(
+    mut response: ServiceResponse<B>,
+    outcome: Outcome,
+    slot: &Slot<S>,
+) -> ServiceResponse<EitherBody<B>> {
+    if let Some(replace) = outcome.replace {
+        tracing::error!(reason = %replace.body, status = replace.status, "replacing the response: the session was not saved");
+        let status =
+            StatusCode::from_u16(replace.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut builder = HttpResponse::build(status);
+        builder
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((CACHE_CONTROL, "no-store"));
+        if replace.retry_after {
+            builder.insert_header((RETRY_AFTER, "1"));
+        }
+        return response
+            .into_response(builder.body(replace.body))
+            .map_into_right_body();
+    }
+    let headers = response.headers_mut();
+    let mut sets_token = false;
+    if let Some(line) = outcome.set_cookie
+        && let Ok(value) = HeaderValue::try_from(line)
+    {
+        headers.append(SET_COOKIE, value);
+        sets_token = true;
+    }
+    if let (Some(token), Some(name)) = (outcome.token, &slot.core.settings.token_header)
+        && let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::try_from(token),
+        )
+    {
+        headers.insert(name, value);
+        sets_token = true;
+    }
+    if sets_token {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        vary_on_cookie(headers);
+    } else if slot.was_extracted() {
+        vary_on_cookie(headers);
+        let directive =
+            cache::private_cache_control(headers.get_all(CACHE_CONTROL).map(HeaderValue::as_bytes));
+        if let Some(value) = directive.and_then(|value| HeaderValue::try_from(value).ok()) {
+            headers.insert(CACHE_CONTROL, value);
+        }
+    }
+    response.map_into_left_body()
+}
+
+fn vary_on_cookie(headers: &mut HeaderMap) {
+    if !cache::varies_on_cookie(headers.get_all(VARY).map(HeaderValue::as_bytes)) {
+        headers.append(VARY, HeaderValue::from_static("cookie"));
+    }
+}
+
+/// `Session<S>` as an actix-web extractor: loads the session (from the
+/// store, for a server layer) on first use.
+impl<S> FromRequest for Session<S>
+where
+    S: SessionData + Send,
+    S::Access: Send,
+{
+    type Error = SessionRejection;
+    type Future = LocalFuture<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let slot = req.extensions().get::<SessionSlot<S>>().cloned();
+        Box::pin(async move {
+            let slot = slot.ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
+            Session::load_from(slot.0).await
+        })
+    }
+}
+
+impl ResponseError for SessionRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(rejection = %self, "session extractor failed");
+        HttpResponse::build(self.status_code())
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}

@@ -1,0 +1,100 @@
+//! [`CodecOps`]: the few operations the core needs from a codec, object
+//! safe, so neither the core nor the extractor type carries a codec
+//! parameter.
+
+use crate::codec::{Codec, CodecError};
+use crate::data::{Part, SessionData};
+use crate::seal::{Meta, OpenError, Opened, Sealer};
+use std::marker::PhantomData;
+
+pub(crate) trait CodecOps<S>: Send + Sync + 'static {
+    /// The codec's name, for `Debug`.
+    fn name(&self) -> &'static str;
+    /// Every stored field, encoded.
+    fn encode(&self, data: &S) -> Result<Vec<u8>, CodecError>;
+    /// A cookie or token value, opened (in any shape of the chain).
+    fn open_value(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        value: &str,
+        now: u64,
+    ) -> Result<Opened<S>, OpenError>;
+    /// An encoded body sealed as a cookie or token value.
+    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> String;
+    /// The fields of `part`, sealed as a raw blob for a store.
+    fn seal_part(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        meta: &Meta,
+        data: &S,
+        part: Part,
+    ) -> Result<Vec<u8>, CodecError>;
+    /// A raw blob from a store holding the fields of `part`, opened.
+    fn open_part(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        blob: Vec<u8>,
+        part: Part,
+        now: Option<u64>,
+    ) -> Result<Opened<S>, OpenError>;
+}
+
+/// The codec `C` for session type `S`.
+pub(crate) struct With<C>(PhantomData<fn() -> C>);
+
+impl<C> With<C> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S: SessionData, C: Codec> CodecOps<S> for With<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn encode(&self, data: &S) -> Result<Vec<u8>, CodecError> {
+        crate::data::encode_to_vec::<S, C>(data)
+    }
+
+    fn open_value(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        value: &str,
+        now: u64,
+    ) -> Result<Opened<S>, OpenError> {
+        sealer.open::<S, C>(context, value, now)
+    }
+
+    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> String {
+        sealer.seal_body::<C>(context, S::FINGERPRINT, meta, body)
+    }
+
+    fn seal_part(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        meta: &Meta,
+        data: &S,
+        part: Part,
+    ) -> Result<Vec<u8>, CodecError> {
+        let mut body = Vec::new();
+        data.encode::<C>(part, &mut body)?;
+        Ok(sealer.seal_raw::<C>(context, S::FINGERPRINT, meta, &body))
+    }
+
+    fn open_part(
+        &self,
+        sealer: &Sealer,
+        context: &str,
+        blob: Vec<u8>,
+        part: Part,
+        now: Option<u64>,
+    ) -> Result<Opened<S>, OpenError> {
+        sealer.open_part::<S, C>(context, blob, part, now)
+    }
+}

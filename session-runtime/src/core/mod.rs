@@ -1,0 +1,84 @@
+//! The framework-neutral request core.
+//!
+//! One [`Core`] per layer holds what every request needs: the validated
+//! [`Settings`](crate::config::Settings), the sealer, the codec (behind the
+//! small object-safe [`CodecOps`]) and the server tier. One [`Slot`] per
+//! request holds that request's state ([`RequestState`]): where the token
+//! came from, what was loaded, what the handler changed and asked for. The
+//! lifecycle rules turn that into a [`Plan`], and the plan into an
+//! [`Outcome`] — a `Set-Cookie` line, a token header, or a replacement
+//! response — in one place, [`Slot::finish`].
+//!
+//! Nothing here knows Tower or actix-web: the adapters
+//! ([`tower`](crate::tower), `actix`) find the token in their request type,
+//! call [`Core::begin`] and [`Slot::finish`], and apply the [`Outcome`] to
+//! their response type.
+
+pub(crate) mod cache;
+mod codec_ops;
+mod server;
+mod slot;
+pub(crate) mod token;
+
+pub(crate) use codec_ops::CodecOps;
+
+/// The codec operations of `C` for `S`, erased.
+pub(crate) fn codec_ops_for<S: SessionData, C: crate::codec::Codec>() -> Arc<dyn CodecOps<S>> {
+    Arc::new(codec_ops::With::<C>::new())
+}
+pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
+pub(crate) use server::{LoadError, ServerTier};
+pub(crate) use slot::{
+    Control, Finish, Loaded, Outcome, Replay, RequestState, ServerRef, Slot, TakeError,
+};
+
+use crate::config::Settings;
+use crate::data::SessionData;
+use crate::seal::Sealer;
+use std::sync::Arc;
+use token::Incoming;
+
+/// What every request of one layer shares.
+pub(crate) struct Core<S: SessionData> {
+    pub(crate) settings: Settings,
+    pub(crate) sealer: Sealer,
+    pub(crate) codec: Arc<dyn CodecOps<S>>,
+    /// Set for layers built with a store.
+    pub(crate) server: Option<ServerTier>,
+    /// Rendered from `settings` when the layer is configured.
+    pub(crate) cookie_attributes: String,
+    /// The cookie's name on the wire (with its prefix).
+    pub(crate) cookie_name: String,
+}
+
+impl<S: SessionData> Clone for Core<S> {
+    fn clone(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            sealer: self.sealer.clone(),
+            codec: Arc::clone(&self.codec),
+            server: self.server.clone(),
+            cookie_attributes: self.cookie_attributes.clone(),
+            cookie_name: self.cookie_name.clone(),
+        }
+    }
+}
+
+impl<S: SessionData> Core<S> {
+    /// Re-renders what is derived from the settings.
+    pub(crate) fn refresh(&mut self) {
+        self.cookie_attributes = token::attribute_suffix(&self.settings);
+        self.cookie_name = self.settings.cookie_name().into_owned();
+    }
+
+    /// The state of a new request: the token it carries (found by the
+    /// adapter) and whether it came over HTTPS.
+    pub(crate) fn begin(self: &Arc<Self>, incoming: Incoming, https: bool) -> Slot<S> {
+        let incoming = if self.settings.ssl_only && !https {
+            Incoming::None
+        } else {
+            incoming
+        };
+        Slot::new(Arc::clone(self), incoming, https)
+    }
+}

@@ -1,0 +1,634 @@
+//! [`Slot`]: one request's session state, shared by the adapter and the
+//! extractor, and the lifecycle rules that decide what the response
+//! carries.
+//!
+//! The adapter creates the slot holding only the incoming token (a cheap
+//! clone). Nothing is decoded unless a handler extracts the session; the
+//! handler then owns the typed data (no lock per field access) and hands it
+//! back when its `Session` is dropped. After the handler returns,
+//! [`Slot::finish`] turns the [`RequestState`] into a [`Plan`] and the plan
+//! into an [`Outcome`], carried out in the token here or in a store by
+//! [`server`](super::server).
+
+use super::Core;
+use super::token::{self, Incoming};
+use crate::config::{Settings, unix_secs};
+use crate::data::{FieldSet, SessionAccess, SessionData};
+use crate::id::SessionId;
+use crate::seal::{Meta, OpenError, Opened};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The session as it was loaded from the request.
+#[derive(Debug)]
+pub(crate) struct Existing {
+    pub(crate) meta: Meta,
+    /// The encoded session in the current shape, to tell whether anything
+    /// changed.
+    pub(crate) body: Vec<u8>,
+    /// Sealed under an older key, or in an older shape: re-seal on the
+    /// next write, and on an expiry refresh.
+    pub(crate) stale_key: bool,
+    /// Where a server-side session's record is.
+    pub(crate) server: Option<ServerRef>,
+}
+
+/// A server-side session's ID and the record version it was loaded at.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerRef {
+    pub(crate) id: SessionId,
+    pub(crate) version: u64,
+}
+
+/// Lifecycle requests made by the handler.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Control {
+    pub(crate) cycle: bool,
+    pub(crate) terminated: bool,
+    pub(crate) lifetime: Option<Duration>,
+    pub(crate) browser_session: Option<bool>,
+}
+
+/// One recorded `Session::atomically` closure.
+pub(crate) type Step<S> = Box<dyn FnMut(&mut <S as SessionData>::Access) + Send>;
+
+/// The read-modify-write closures of a request, replayed in order on fresh
+/// data when a save conflicts, and the fields they changed.
+pub(crate) struct Replay<S: SessionData> {
+    pub(crate) steps: Vec<Step<S>>,
+    pub(crate) fields: FieldSet,
+}
+
+impl<S: SessionData> Default for Replay<S> {
+    fn default() -> Self {
+        Self {
+            steps: Vec::new(),
+            fields: FieldSet::new(),
+        }
+    }
+}
+
+impl<S: SessionData> Replay<S> {
+    /// Re-applies this request's changes on top of `fresh`, the record a
+    /// concurrent request saved: plain-set fields are copied from `ours`
+    /// (the later save wins), then the closures run again in order.
+    pub(crate) fn rebase(&mut self, fresh: S, ours: &mut S, changed: &FieldSet) -> S {
+        let mut merged = fresh;
+        let mut plain = FieldSet::new();
+        for index in changed.iter() {
+            if !self.fields.contains(index) {
+                plain.insert(index);
+            }
+        }
+        merged.take_fields(ours, &plain);
+        if self.steps.is_empty() {
+            return merged;
+        }
+        let mut access = S::Access::from_data(merged);
+        for step in &mut self.steps {
+            step(&mut access);
+        }
+        access.into_parts().0
+    }
+}
+
+/// Everything a request knows about its session but the data itself: what
+/// came in, what was loaded, what the handler changed and asked for. The
+/// handler's `Session` holds it while it runs, the slot between handlers.
+pub(crate) struct RequestState<S: SessionData> {
+    /// Fields changed by handlers that already gave the session back.
+    pub(crate) changed: FieldSet,
+    pub(crate) existing: Option<Existing>,
+    /// A session cookie came with the request (valid or not): a terminate
+    /// must expire it.
+    pub(crate) had_cookie: bool,
+    /// A session cookie came that could not be opened: the response
+    /// clears it unless it sets a new one.
+    pub(crate) refused_cookie: bool,
+    pub(crate) control: Control,
+    /// A server record to delete at the end of the request (terminated).
+    pub(crate) retire: Option<SessionId>,
+    /// The store failed at load and the outage policy let the handler run:
+    /// nothing is written for this request.
+    pub(crate) degraded: bool,
+    /// `Session::atomically` closures, for a server layer.
+    pub(crate) replay: Replay<S>,
+}
+
+impl<S: SessionData> RequestState<S> {
+    pub(crate) fn fresh(had_cookie: bool) -> Self {
+        Self {
+            changed: FieldSet::new(),
+            existing: None,
+            had_cookie,
+            refused_cookie: false,
+            control: Control::default(),
+            retire: None,
+            degraded: false,
+            replay: Replay::default(),
+        }
+    }
+}
+
+/// A loaded session, between extractions.
+pub(crate) struct Loaded<S: SessionData> {
+    pub(crate) data: S,
+    pub(crate) state: RequestState<S>,
+}
+
+impl<S: SessionData> Loaded<S> {
+    pub(crate) fn fresh(had_cookie: bool) -> Self {
+        Self {
+            data: S::default_session(),
+            state: RequestState::fresh(had_cookie),
+        }
+    }
+
+    /// A fresh session for a request whose cookie could not be opened.
+    fn refused(had_cookie: bool) -> Self {
+        let mut fresh = Self::fresh(had_cookie);
+        fresh.state.refused_cookie = had_cookie;
+        fresh
+    }
+}
+
+enum Stage<S: SessionData> {
+    /// Not extracted yet: the incoming token.
+    Unloaded(Incoming),
+    /// A handler holds the session.
+    Out,
+    /// Extracted and handed back.
+    In(Loaded<S>),
+    /// The store failed while loading: nothing is written.
+    Unavailable,
+}
+
+/// A response the handler's must be replaced with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Replacement {
+    /// 500 or 503.
+    pub(crate) status: u16,
+    /// Plain text saying what went wrong and what to do.
+    pub(crate) body: String,
+    /// Send `Retry-After: 1` (contention).
+    pub(crate) retry_after: bool,
+}
+
+/// What the response carries, framework neutral: the adapter writes these
+/// into its response type.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// A `Set-Cookie` line.
+    pub(crate) set_cookie: Option<String>,
+    /// The token response header's value (empty: the client drops it).
+    pub(crate) token: Option<String>,
+    /// The handler's response is replaced.
+    pub(crate) replace: Option<Replacement>,
+}
+
+impl Outcome {
+    pub(crate) fn nothing() -> Self {
+        Self::default()
+    }
+
+    fn replace(status: u16, body: String) -> Self {
+        Self {
+            replace: Some(Replacement {
+                status,
+                body,
+                retry_after: false,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// The session could not be saved (500).
+    pub(crate) fn failed(reason: String) -> Self {
+        Self::replace(500, reason)
+    }
+
+    /// The store is unreachable (503).
+    pub(crate) fn unavailable(reason: String) -> Self {
+        Self::replace(503, reason)
+    }
+
+    /// Too many concurrent writers (503 with `Retry-After`).
+    pub(crate) fn contended(reason: String) -> Self {
+        let mut outcome = Self::replace(503, reason);
+        if let Some(replace) = &mut outcome.replace {
+            replace.retry_after = true;
+        }
+        outcome
+    }
+
+    /// Whether the response sets or clears the session token.
+    pub(crate) fn sets_token(&self) -> bool {
+        self.set_cookie.is_some() || self.token.is_some()
+    }
+}
+
+/// The outcome now, or after the store answers.
+pub(crate) enum Finish {
+    Ready(Outcome),
+    Pending(Pin<Box<dyn Future<Output = Outcome> + Send>>),
+}
+
+/// What the lifecycle rules ask for, before it is carried out in a cookie
+/// or in a store.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    Nothing,
+    /// Expire the cookie (and delete the server record).
+    Remove,
+    /// Store this encoded session with these times.
+    Write {
+        body: Vec<u8>,
+        meta: Meta,
+    },
+    /// It cannot be saved.
+    Failed(String),
+}
+
+pub(crate) struct Slot<S: SessionData> {
+    pub(crate) core: Arc<Core<S>>,
+    stage: Mutex<Stage<S>>,
+    /// A handler extracted the session: the response is personal.
+    extracted: AtomicBool,
+    /// Where the token came from, to answer in the same place.
+    from_header: bool,
+    https: bool,
+}
+
+/// Taking the session out of the slot failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakeError {
+    AlreadyTaken,
+    /// A server-side session must be loaded with `Session::load().await`.
+    NeedsAsync,
+    /// The store failed while loading.
+    Unavailable,
+}
+
+impl<S: SessionData> Slot<S> {
+    pub(crate) fn new(core: Arc<Core<S>>, incoming: Incoming, https: bool) -> Self {
+        Self {
+            core,
+            from_header: matches!(incoming, Incoming::Header(_)),
+            stage: Mutex::new(Stage::Unloaded(incoming)),
+            extracted: AtomicBool::new(false),
+            https,
+        }
+    }
+
+    /// Whether a handler extracted the session in this request.
+    pub(crate) fn was_extracted(&self) -> bool {
+        self.extracted.load(Ordering::Relaxed)
+    }
+
+    /// Whether the layer keeps sessions in a store (closures are recorded
+    /// for replay only then).
+    pub(crate) fn is_server(&self) -> bool {
+        self.core.server.is_some()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.core.cookie_name
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Stage<S>> {
+        // a handler that panicked while holding the lock leaves valid state
+        self.stage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands the session to a handler, loading it on first use. Without
+    /// I/O only: a server layer's token needs [`take_async`](Self::take_async).
+    pub(crate) fn take(&self) -> Result<Loaded<S>, TakeError> {
+        self.extracted.store(true, Ordering::Relaxed);
+        let mut stage = self.lock();
+        match std::mem::replace(&mut *stage, Stage::Out) {
+            Stage::Unloaded(incoming) if self.is_server() && incoming.value().is_some() => {
+                *stage = Stage::Unloaded(incoming);
+                Err(TakeError::NeedsAsync)
+            }
+            Stage::Unloaded(incoming) => Ok(self.load(&incoming)),
+            Stage::In(loaded) => Ok(loaded),
+            Stage::Out => Err(TakeError::AlreadyTaken),
+            Stage::Unavailable => {
+                *stage = Stage::Unavailable;
+                Err(TakeError::Unavailable)
+            }
+        }
+    }
+
+    /// Receives the session back from a handler.
+    pub(crate) fn put(&self, loaded: Loaded<S>) {
+        *self.lock() = Stage::In(loaded);
+    }
+
+    /// Opens a sealed token (no I/O).
+    pub(crate) fn load(&self, incoming: &Incoming) -> Loaded<S> {
+        let Some(raw) = incoming.value() else {
+            return Loaded::refused(incoming.had_cookie());
+        };
+        let now = unix_secs(&*self.core.settings.clock);
+        let opened = raw.value().ok_or(OpenError::NotBase64).and_then(|value| {
+            self.core
+                .codec
+                .open_value(&self.core.sealer, self.name(), value, now)
+        });
+        match opened {
+            Ok(opened) => self.loaded(opened, None, now, incoming.had_cookie()),
+            Err(reason) => {
+                tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
+                Loaded::refused(incoming.had_cookie())
+            }
+        }
+    }
+
+    /// An opened session, unless it is past its absolute timeout.
+    pub(crate) fn loaded(
+        &self,
+        opened: Opened<S>,
+        server: Option<ServerRef>,
+        now: u64,
+        had_cookie: bool,
+    ) -> Loaded<S> {
+        let absolute_end = self
+            .core
+            .settings
+            .absolute_timeout
+            .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
+        if absolute_end.is_some_and(|end| now >= end) {
+            tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
+            let mut fresh = Loaded::fresh(had_cookie);
+            // the old record goes with it
+            fresh.state.retire = server.map(|server| server.id);
+            return fresh;
+        }
+        Loaded {
+            data: opened.data,
+            state: RequestState {
+                existing: Some(Existing {
+                    meta: opened.meta,
+                    body: opened.body,
+                    stale_key: opened.stale_key,
+                    server,
+                }),
+                ..RequestState::fresh(had_cookie)
+            },
+        }
+    }
+}
+
+// the store's futures hold the session across awaits, so it must be `Send`
+impl<S: SessionData + Send> Slot<S> {
+    /// Hands the session to a handler, loading it (from the store if need
+    /// be) on first use.
+    pub(crate) async fn take_async(&self) -> Result<Loaded<S>, TakeError> {
+        self.extracted.store(true, Ordering::Relaxed);
+        let incoming = {
+            let mut stage = self.lock();
+            match std::mem::replace(&mut *stage, Stage::Out) {
+                Stage::Unloaded(incoming) => incoming,
+                Stage::In(loaded) => return Ok(loaded),
+                Stage::Out => return Err(TakeError::AlreadyTaken),
+                Stage::Unavailable => {
+                    *stage = Stage::Unavailable;
+                    return Err(TakeError::Unavailable);
+                }
+            }
+        };
+        if !self.is_server() {
+            return Ok(self.load(&incoming));
+        }
+        match self.load_server(&incoming).await {
+            Ok(loaded) => Ok(loaded),
+            Err(super::LoadError::Unavailable) => {
+                *self.lock() = Stage::Unavailable;
+                Err(TakeError::Unavailable)
+            }
+        }
+    }
+
+    /// Decides what the response carries, after the handler returned with
+    /// `status`.
+    pub(crate) fn finish(self: &Arc<Self>, status: u16) -> Finish {
+        let config = &self.core.settings;
+        if status >= 500 {
+            // the handler failed: nothing it changed is trusted
+            return Finish::Ready(Outcome::nothing());
+        }
+        if config.ssl_only && !self.https {
+            return Finish::Ready(Outcome::nothing());
+        }
+        let stage = std::mem::replace(&mut *self.lock(), Stage::Out);
+        let server = self.is_server();
+        let loaded = match stage {
+            Stage::Unloaded(Incoming::None) | Stage::Unavailable => {
+                return Finish::Ready(Outcome::nothing());
+            }
+            Stage::Unloaded(incoming) if config.always_save && server => {
+                let slot = Arc::clone(self);
+                return Finish::Pending(Box::pin(async move {
+                    let Ok(loaded) = slot.load_server(&incoming).await else {
+                        return Outcome::nothing();
+                    };
+                    let now = unix_secs(&*slot.core.settings.clock);
+                    match slot.finish_server(loaded, now) {
+                        Finish::Ready(outcome) => outcome,
+                        Finish::Pending(saving) => saving.await,
+                    }
+                }));
+            }
+            Stage::Unloaded(incoming) if config.always_save => self.load(&incoming),
+            Stage::Unloaded(_) => return Finish::Ready(Outcome::nothing()),
+            Stage::Out => {
+                tracing::warn!(cookie = %self.name(), "session still held when the response was sent (moved into a task?): not saved");
+                return Finish::Ready(Outcome::nothing());
+            }
+            Stage::In(loaded) => loaded,
+        };
+        let now = unix_secs(&*config.clock);
+        if server {
+            return self.finish_server(loaded, now);
+        }
+        let refused = loaded.state.refused_cookie;
+        Finish::Ready(self.clear_refused(
+            refused,
+            match self.plan(&loaded, now) {
+                Plan::Nothing => Outcome::nothing(),
+                Plan::Remove => self.removal(),
+                Plan::Write { body, meta } => self.write(&body, &meta, now),
+                Plan::Failed(reason) => Outcome::failed(reason),
+            },
+        ))
+    }
+
+    /// A cookie that came but could not be opened is cleared, unless the
+    /// response sets a new one: left in the browser, it would be sent (and
+    /// refused) on every request.
+    pub(crate) fn clear_refused(&self, refused: bool, outcome: Outcome) -> Outcome {
+        if refused && !outcome.sets_token() && outcome.replace.is_none() {
+            return self.removal();
+        }
+        outcome
+    }
+
+    /// The lifecycle rules: what to store, if anything.
+    pub(crate) fn plan(&self, loaded: &Loaded<S>, now: u64) -> Plan {
+        let config = &self.core.settings;
+        let state = &loaded.state;
+        let control = state.control;
+        let forced = control.cycle
+            || control.lifetime.is_some()
+            || control.browser_session.is_some()
+            || (config.always_save && state.existing.is_some());
+        let body = if state.changed.is_empty() && !forced && !control.terminated {
+            None
+        } else {
+            match self.core.codec.encode(&loaded.data) {
+                Ok(body) => Some(body),
+                Err(err) => {
+                    tracing::error!(cookie = %self.name(), error = %err, "session could not be encoded: not saved");
+                    return Plan::Failed(format!("the session could not be saved: {err}"));
+                }
+            }
+        };
+
+        // a session equal to a fresh one is no session: nothing to send, and
+        // an existing cookie is expired when the handler terminated it
+        let is_default = |body: &[u8]| match self.core.codec.encode(&S::default_session()) {
+            Ok(default) => default == body,
+            Err(_) => false,
+        };
+        let Some(existing) = &state.existing else {
+            return match body {
+                Some(body) if !is_default(&body) => Plan::Write {
+                    meta: self.new_meta(None, control, now),
+                    body,
+                },
+                _ if control.terminated && state.had_cookie => Plan::Remove,
+                _ => Plan::Nothing,
+            };
+        };
+
+        let meta = self.new_meta(Some(existing), control, now);
+        match body {
+            Some(body) if body != existing.body || forced => Plan::Write { body, meta },
+            // unchanged: refresh the expiry when enough of the lifetime has
+            // passed, and move a session sealed under an old key to the
+            // newest one so the old key can be retired
+            _ if existing.stale_key => Plan::Write {
+                body: existing.body.clone(),
+                meta,
+            },
+            _ => {
+                let lifetime = effective_lifetime(config, &existing.meta, control);
+                let sealed_at = existing.meta.expires_at.saturating_sub(lifetime.as_secs());
+                let due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs();
+                // near the absolute cap a refresh would not move the expiry
+                if due && meta.expires_at > existing.meta.expires_at {
+                    Plan::Write {
+                        body: existing.body.clone(),
+                        meta,
+                    }
+                } else {
+                    Plan::Nothing
+                }
+            }
+        }
+    }
+
+    fn new_meta(&self, existing: Option<&Existing>, control: Control, now: u64) -> Meta {
+        let config = &self.core.settings;
+        let issued_at = match existing {
+            Some(existing) if !control.cycle => existing.meta.issued_at,
+            _ => now,
+        };
+        let lifetime = match existing {
+            Some(existing) => effective_lifetime(config, &existing.meta, control),
+            None => control.lifetime.unwrap_or(config.lifetime),
+        };
+        let mut expires_at = now.saturating_add(lifetime.as_secs());
+        if let Some(limit) = config.absolute_timeout {
+            expires_at = expires_at.min(issued_at.saturating_add(limit.as_secs()));
+        }
+        let custom = control.lifetime.or_else(|| {
+            existing.and_then(|e| {
+                (e.meta.lifetime > 0).then(|| Duration::from_secs(e.meta.lifetime.into()))
+            })
+        });
+        Meta {
+            issued_at,
+            expires_at,
+            lifetime: custom.map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
+            browser_session: control
+                .browser_session
+                .or_else(|| existing.map(|e| e.meta.browser_session))
+                .unwrap_or(config.browser_session),
+        }
+    }
+
+    pub(crate) fn write(&self, body: &[u8], meta: &Meta, now: u64) -> Outcome {
+        let value = self
+            .core
+            .codec
+            .seal_value(&self.core.sealer, self.name(), meta, body);
+        if self.name().len() + 1 + value.len() > crate::seal::envelope::COOKIE_LIMIT {
+            // only a hand-written MaxEncodedLen that understates can get here
+            tracing::error!(cookie = %self.name(), len = value.len(), "sealed session exceeds 4096 bytes: not saved");
+            return Outcome::failed("the session is too large for its cookie".to_owned());
+        }
+        self.token(&value, meta, now)
+    }
+
+    /// The token `value` (a sealed session or a signed ID), living as long
+    /// as `meta` says: in a `Set-Cookie`, in the token header, or both.
+    pub(crate) fn token(&self, value: &str, meta: &Meta, now: u64) -> Outcome {
+        let max_age = (!meta.browser_session).then(|| meta.expires_at.saturating_sub(now));
+        let (cookie, header) = self.channels();
+        Outcome {
+            set_cookie: cookie.then(|| {
+                token::set_cookie(self.name(), value, &self.core.cookie_attributes, max_age)
+            }),
+            token: header.then(|| value.to_owned()),
+            replace: None,
+        }
+    }
+
+    /// Ends the client's token: the cookie expired with the same name, path
+    /// and domain, and the token header sent empty.
+    pub(crate) fn removal(&self) -> Outcome {
+        let (cookie, header) = self.channels();
+        Outcome {
+            set_cookie: cookie.then(|| token::removal(&self.core.settings, self.name())),
+            token: header.then(String::new),
+            replace: None,
+        }
+    }
+
+    /// Which channels answer: the one the token came in; both when none
+    /// came and the layer accepts a token header.
+    fn channels(&self) -> (bool, bool) {
+        match (&self.core.settings.token_header, self.from_header) {
+            (None, _) => (true, false),
+            (Some(_), true) => (false, true),
+            (Some(_), false) => (true, true),
+        }
+    }
+}
+
+fn effective_lifetime(config: &Settings, meta: &Meta, control: Control) -> Duration {
+    control.lifetime.unwrap_or_else(|| {
+        if meta.lifetime > 0 {
+            Duration::from_secs(meta.lifetime.into())
+        } else {
+            config.lifetime
+        }
+    })
+}

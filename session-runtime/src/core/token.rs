@@ -1,0 +1,324 @@
+//! The session token on the wire: finding our cookie in `Cookie` headers
+//! (or the token in its request header), and formatting `Set-Cookie` with
+//! the `cookie` crate. Framework neutral: adapters hand in header lines as
+//! bytes and get back `String`s.
+
+use crate::config::Settings;
+use std::ops::Range;
+
+/// The longest cookie value we look at: browsers send at most 4096 bytes of
+/// name and value, and no sealed session is longer.
+const MAX_VALUE_LEN: usize = crate::seal::envelope::COOKIE_LIMIT;
+
+/// A token value as it came in.
+#[derive(Clone, Debug)]
+pub(crate) enum RawValue {
+    /// Still inside an `http` 1.x header value (a cheap clone).
+    Shared {
+        header: http::HeaderValue,
+        range: Range<usize>,
+    },
+    /// Copied out of another framework's header type.
+    Owned(Box<str>),
+}
+
+impl RawValue {
+    /// The value, or `None` when it is not ASCII (no sealed value is).
+    pub(crate) fn value(&self) -> Option<&str> {
+        match self {
+            Self::Shared { header, range } => {
+                std::str::from_utf8(header.as_bytes().get(range.clone())?).ok()
+            }
+            Self::Owned(value) => Some(value),
+        }
+    }
+}
+
+/// Where a request's session token came from.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Incoming {
+    /// None came.
+    #[default]
+    None,
+    /// The session cookie.
+    Cookie(RawValue),
+    /// The token request header (clients that keep no cookies).
+    Header(RawValue),
+    /// A session cookie came but was refused before anything was decoded
+    /// (duplicated, oversize; logged then): the response clears it.
+    Refused,
+}
+
+impl Incoming {
+    /// The token's value, if one came and was not refused.
+    pub(crate) fn value(&self) -> Option<&RawValue> {
+        match self {
+            Self::Cookie(raw) | Self::Header(raw) => Some(raw),
+            Self::None | Self::Refused => None,
+        }
+    }
+
+    /// Whether the client sent a session cookie, valid or not.
+    pub(crate) fn had_cookie(&self) -> bool {
+        matches!(self, Self::Cookie(_) | Self::Refused)
+    }
+}
+
+/// What the request's `Cookie` headers say about our cookie.
+pub(crate) enum Lookup<T> {
+    /// Not there.
+    Absent,
+    /// Exactly once.
+    Found(T),
+    /// Refused: several cookies with our name (another path or domain, or a
+    /// planted one), or a value longer than any we issue.
+    Refused(&'static str),
+}
+
+/// Scans `Cookie` header lines (HTTP/2 may split them) for `name`: the
+/// index of the line that holds it and the value's range in that line.
+fn scan<'a>(
+    lines: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Lookup<(usize, Range<usize>)> {
+    let mut result = None;
+    for (index, bytes) in lines.into_iter().enumerate() {
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+            if let Some(range) = match_pair(bytes, start..end, name.as_bytes()) {
+                if result.is_some() {
+                    return Lookup::Refused("more than one session cookie");
+                }
+                if range.len() > MAX_VALUE_LEN {
+                    return Lookup::Refused("session cookie longer than 4096 bytes");
+                }
+                result = Some((index, range));
+            }
+            start = end + 1;
+        }
+    }
+    result.map_or(Lookup::Absent, Lookup::Found)
+}
+
+impl<T> Lookup<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> Option<U>) -> Lookup<U> {
+        match self {
+            Self::Found(found) => f(found).map_or(Lookup::Absent, Lookup::Found),
+            Self::Absent => Lookup::Absent,
+            Self::Refused(reason) => Lookup::Refused(reason),
+        }
+    }
+}
+
+/// Finds cookie `name` in an `http` 1.x header map, without copying it.
+pub(crate) fn find(headers: &http::HeaderMap, name: &str) -> Lookup<RawValue> {
+    let lines = headers.get_all(http::header::COOKIE);
+    scan(lines.iter().map(http::HeaderValue::as_bytes), name).map(|(index, range)| {
+        let header = lines.iter().nth(index)?.clone();
+        Some(RawValue::Shared { header, range })
+    })
+}
+
+/// Finds cookie `name` in header lines of any framework, copying it out.
+pub(crate) fn find_in_lines<'a>(
+    lines: impl IntoIterator<Item = &'a [u8]> + Clone,
+    name: &str,
+) -> Lookup<RawValue> {
+    scan(lines.clone(), name).map(|(index, range)| {
+        let line = lines.into_iter().nth(index)?;
+        // a value that is not UTF-8 was not issued by us: it fails to open
+        let value = std::str::from_utf8(line.get(range)?).unwrap_or("!");
+        Some(RawValue::Owned(value.into()))
+    })
+}
+
+/// A token from its request header: the whole value, trimmed, with an
+/// optional `Session ` scheme (for `Authorization: Session …`).
+pub(crate) fn token_from_header(value: &[u8]) -> Option<RawValue> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let text = text.strip_prefix("Session ").unwrap_or(text).trim();
+    if text.is_empty() || text.len() > MAX_VALUE_LEN {
+        return None;
+    }
+    Some(RawValue::Owned(text.into()))
+}
+
+/// The incoming token: the session cookie, else (when the layer accepts
+/// one) the token header.
+pub(crate) fn incoming(
+    cookie: Lookup<RawValue>,
+    header: impl FnOnce() -> Option<RawValue>,
+) -> Incoming {
+    match cookie {
+        Lookup::Found(raw) => Incoming::Cookie(raw),
+        Lookup::Refused(reason) => {
+            tracing::debug!(reason, "session cookie refused: starting a new session");
+            Incoming::Refused
+        }
+        Lookup::Absent => header().map_or(Incoming::None, Incoming::Header),
+    }
+}
+
+/// The value range of `name=value` within `pair`, if the name matches.
+fn match_pair(bytes: &[u8], pair: Range<usize>, name: &[u8]) -> Option<Range<usize>> {
+    let mut start = pair.start;
+    let mut end = pair.end;
+    while start < end && bytes[start] == b' ' {
+        start += 1;
+    }
+    while end > start && bytes[end - 1] == b' ' {
+        end -= 1;
+    }
+    // cheap rejection first: most pairs belong to other cookies
+    if end - start <= name.len()
+        || &bytes[start..start + name.len()] != name
+        || bytes[start + name.len()] != b'='
+    {
+        return None;
+    }
+    let eq = start + name.len();
+    let (mut value_start, mut value_end) = (eq + 1, end);
+    // RFC 6265 allows a double-quoted value
+    if value_end - value_start >= 2 && bytes[value_start] == b'"' && bytes[value_end - 1] == b'"' {
+        value_start += 1;
+        value_end -= 1;
+    }
+    Some(value_start..value_end)
+}
+
+fn builder<'c>(config: &'c Settings, name: &'c str, value: &'c str) -> cookie::CookieBuilder<'c> {
+    let mut builder = cookie::Cookie::build((name, value))
+        .path(config.path.as_str())
+        .secure(config.secure)
+        .http_only(config.http_only)
+        .same_site(config.same_site);
+    if let Some(domain) = &config.domain {
+        builder = builder.domain(domain.as_str());
+    }
+    builder
+}
+
+/// The attributes every session cookie of a layer carries
+/// (`; HttpOnly; SameSite=Lax; Secure; Path=/`…), rendered once by the
+/// `cookie` crate when the layer is configured, not on every response.
+pub(crate) fn attribute_suffix(config: &Settings) -> String {
+    let rendered = builder(config, "n", "").build().to_string();
+    rendered.strip_prefix("n=").unwrap_or_default().to_owned()
+}
+
+/// `Set-Cookie` for a session value: `name=value`, the pre-rendered
+/// attributes, and `Max-Age` unless it is a browser session.
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    attributes: &str,
+    max_age: Option<u64>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(name.len() + value.len() + attributes.len() + 24);
+    line.push_str(name);
+    line.push('=');
+    line.push_str(value);
+    line.push_str(attributes);
+    if let Some(secs) = max_age {
+        let _ = write!(line, "; Max-Age={secs}");
+    }
+    line
+}
+
+/// `Set-Cookie` that expires the session cookie: same name, path, domain
+/// and flags, so the browser matches and drops it.
+pub(crate) fn removal(config: &Settings, name: &str) -> String {
+    builder(config, name, "").removal().build().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{COOKIE, HeaderMap, HeaderValue};
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append(COOKIE, HeaderValue::from_str(line).unwrap());
+        }
+        map
+    }
+
+    fn value(lookup: Lookup<RawValue>) -> Option<String> {
+        match lookup {
+            Lookup::Found(raw) => raw.value().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn finds_among_others_and_across_lines() {
+        let map = headers(&["a=1; cart=xyz; b=2"]);
+        assert_eq!(value(find(&map, "cart")).as_deref(), Some("xyz"));
+        let map = headers(&["a=1", "cart=\"q\"", "cartx=no"]);
+        assert_eq!(value(find(&map, "cart")).as_deref(), Some("q"));
+        assert!(matches!(
+            find(&headers(&["carts=1; xcart=2"]), "cart"),
+            Lookup::Absent
+        ));
+        assert!(matches!(find(&headers(&[""]), "cart"), Lookup::Absent));
+        assert!(matches!(find(&headers(&[";;;=;"]), "cart"), Lookup::Absent));
+    }
+
+    #[test]
+    fn pre_rendered_attributes_match_the_cookie_crate() {
+        let mut config = Settings::new("prefs");
+        config.domain = Some("example.test".to_owned());
+        let fast = set_cookie("prefs", "abc", &attribute_suffix(&config), Some(60));
+        let reference = builder(&config, "prefs", "abc")
+            .max_age(cookie::time::Duration::seconds(60))
+            .build();
+        let parsed = cookie::Cookie::parse(fast.as_str()).unwrap();
+        assert_eq!(parsed.name_value(), reference.name_value());
+        assert_eq!(parsed.path(), reference.path());
+        assert_eq!(parsed.domain(), reference.domain());
+        assert_eq!(parsed.secure(), reference.secure());
+        assert_eq!(parsed.http_only(), reference.http_only());
+        assert_eq!(parsed.same_site(), reference.same_site());
+        assert_eq!(parsed.max_age(), reference.max_age());
+        let browser = set_cookie("prefs", "abc", &attribute_suffix(&config), None);
+        assert!(!browser.contains("Max-Age"));
+    }
+
+    #[test]
+    fn lines_of_any_framework_give_the_same_answer() {
+        let lines: [&[u8]; 2] = [b"a=1; cart=xyz", b"b=2"];
+        match find_in_lines(lines, "cart") {
+            Lookup::Found(raw) => assert_eq!(raw.value(), Some("xyz")),
+            _ => panic!("not found"),
+        }
+        assert!(matches!(
+            find_in_lines([&b"cart=1; cart=2"[..]], "cart"),
+            Lookup::Refused(_)
+        ));
+        assert_eq!(
+            token_from_header(b"Session abc").and_then(|raw| raw.value().map(str::to_owned)),
+            Some("abc".to_owned())
+        );
+        assert!(token_from_header(b"  ").is_none());
+    }
+
+    #[test]
+    fn refuses_duplicates_and_oversize() {
+        assert!(matches!(
+            find(&headers(&["cart=1; cart=2"]), "cart"),
+            Lookup::Refused(_)
+        ));
+        assert!(matches!(
+            find(&headers(&["cart=1", "cart=2"]), "cart"),
+            Lookup::Refused(_)
+        ));
+        let long = format!("cart={}", "A".repeat(5000));
+        assert!(matches!(
+            find(&headers(&[&long]), "cart"),
+            Lookup::Refused(_)
+        ));
+    }
+}
