@@ -2,3 +2,4 @@
 //! end-to-end tests drive the very router `cargo run --example shop` serves.
 
 pub mod shop;
+pub mod shop_actix;

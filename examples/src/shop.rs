@@ -133,11 +133,7 @@ pub fn app(
     secure: bool,
     store: impl SessionStore,
 ) -> Result<Router, ConfigError> {
-    let keys = keys.into();
-    let cart = SessionLayer::<Cart>::with_store(keys.clone(), store)
-        .with_cookie_threshold(CART_COOKIE_THRESHOLD)?
-        .with_secure(secure)?;
-    let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
+    let (cart, prefs) = layers(keys, secure, store)?;
     Ok(Router::new()
         .route("/", get(home))
         .route("/about", get(about))
@@ -151,12 +147,40 @@ pub fn app(
         .layer(prefs))
 }
 
+/// The shop's two session layers, for any framework.
+///
+/// # Errors
+///
+/// [`ConfigError`] when the cookie settings are refused.
+pub fn layers(
+    keys: impl Into<KeyRing>,
+    secure: bool,
+    store: impl SessionStore,
+) -> Result<(SessionLayer<Cart>, SessionLayer<Prefs>), ConfigError> {
+    let keys = keys.into();
+    let cart = SessionLayer::<Cart>::with_store(keys.clone(), store)
+        .with_cookie_threshold(CART_COOKIE_THRESHOLD)?
+        .with_secure(secure)?;
+    let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
+    Ok((cart, prefs))
+}
+
+/// The page that never looks at a session.
+pub const ABOUT: &str =
+    "<!doctype html><title>About</title><p>A sessionkit demo shop. <a href=\"/\">Back</a></p>";
+
 /// A page that never looks at a session.
 async fn about() -> Html<&'static str> {
-    Html("<!doctype html><title>About</title><p>A sessionkit demo shop. <a href=\"/\">Back</a></p>")
+    Html(ABOUT)
 }
 
 async fn home(cart: Option<Session<Cart>>, prefs: Option<Session<Prefs>>) -> Html<String> {
+    Html(page(cart.as_ref(), prefs.as_ref()))
+}
+
+/// The home page: who is logged in, the cart, the preferences. `None` for a
+/// session the request does not carry.
+pub fn page(cart: Option<&Session<Cart>>, prefs: Option<&Session<Prefs>>) -> String {
     let theme = prefs.as_ref().map_or(Theme::Light, |p| *p.theme());
     let currency = prefs.as_ref().map_or(Currency::Eur, |p| *p.currency());
     let (bg, fg) = match theme {
@@ -249,7 +273,7 @@ async fn home(cart: Option<Session<Cart>>, prefs: Option<Session<Prefs>>) -> Htm
         selected(currency == Currency::Eur),
         selected(currency == Currency::Usd),
     );
-    Html(page)
+    page
 }
 
 #[derive(Deserialize)]
@@ -257,26 +281,145 @@ struct LoginForm {
     name: String,
 }
 
-async fn login(mut cart: Session<Cart>, Form(form): Form<LoginForm>) -> Response {
-    let name = form.name.trim();
-    let Ok(name) = BoundedString::try_from(name) else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "names are at most 32 bytes",
-        )
-            .into_response();
-    };
-    if name.is_empty() {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "a name is required").into_response();
+/// Why a form was refused: 404 or 422, with a message for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// What to tell the user.
+    pub message: &'static str,
+}
+
+const fn unprocessable(message: &'static str) -> Refused {
+    Refused {
+        status: 422,
+        message,
     }
-    // a new identity for the new privilege level: no session fixation
-    cart.cycle_id();
-    cart.set_user(Some(name));
-    Redirect::to("/").into_response()
+}
+
+/// The actions behind the forms, framework neutral: the axum routes here
+/// and the actix-web ones in [`crate::shop_actix`] both call them.
+pub mod actions {
+    use super::{
+        BoundedString, CATALOGUE, Cart, Currency, Line, MAX_NOTE, MAX_QUANTITY, Prefs, Refused,
+        Session, Theme, unprocessable,
+    };
+
+    /// Logs `name` in, with a new session identity.
+    ///
+    /// # Errors
+    ///
+    /// A name that is empty or longer than 32 bytes.
+    pub fn login(cart: &mut Session<Cart>, name: &str) -> Result<(), Refused> {
+        let Ok(name) = BoundedString::try_from(name.trim()) else {
+            return Err(unprocessable("names are at most 32 bytes"));
+        };
+        if name.is_empty() {
+            return Err(unprocessable("a name is required"));
+        }
+        // a new identity for the new privilege level: no session fixation
+        cart.cycle_id();
+        cart.set_user(Some(name));
+        Ok(())
+    }
+
+    /// Ends the cart's session (preferences stay).
+    pub fn logout(cart: &mut Session<Cart>) {
+        cart.terminate();
+    }
+
+    /// Adds one of `sku`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown product, or a full cart.
+    pub fn add(cart: &mut Session<Cart>, sku: u16) -> Result<(), Refused> {
+        if !CATALOGUE.iter().any(|p| p.sku == sku) {
+            return Err(Refused {
+                status: 404,
+                message: "no such product",
+            });
+        }
+        let lines = cart.lines_mut();
+        if let Some(line) = lines.iter_mut().find(|line| line.sku == sku) {
+            line.quantity = line.quantity.saturating_add(1).min(MAX_QUANTITY);
+        } else if lines.try_push(Line { sku, quantity: 1 }).is_err() {
+            return Err(unprocessable(
+                "the cart holds at most 12 different products",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes one of `sku`.
+    pub fn remove(cart: &mut Session<Cart>, sku: u16) {
+        let lines = cart.lines_mut();
+        if let Some(at) = lines.iter().position(|line| line.sku == sku) {
+            if lines[at].quantity > 1 {
+                lines[at].quantity -= 1;
+            } else {
+                lines.remove(at);
+            }
+        }
+    }
+
+    /// Sets the gift note.
+    ///
+    /// # Errors
+    ///
+    /// A note longer than 4000 bytes.
+    pub fn note(cart: &mut Session<Cart>, note: String) -> Result<(), Refused> {
+        if note.len() > MAX_NOTE {
+            return Err(unprocessable("notes are at most 4000 bytes"));
+        }
+        cart.set_gift_note(note);
+        Ok(())
+    }
+
+    /// Sets the preferences.
+    ///
+    /// # Errors
+    ///
+    /// An unknown theme or currency.
+    pub fn set_prefs(
+        prefs: &mut Session<Prefs>,
+        theme: &str,
+        currency: &str,
+    ) -> Result<(), Refused> {
+        let theme = match theme {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            _ => return Err(unprocessable("unknown theme")),
+        };
+        let currency = match currency {
+            "eur" => Currency::Eur,
+            "usd" => Currency::Usd,
+            _ => return Err(unprocessable("unknown currency")),
+        };
+        prefs.set_theme(theme);
+        prefs.set_currency(currency);
+        Ok(())
+    }
+}
+
+/// A redirect home, or the refusal.
+fn done(result: Result<(), Refused>) -> Response {
+    match result {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(refused) => (
+            StatusCode::from_u16(refused.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            refused.message,
+        )
+            .into_response(),
+    }
+}
+
+async fn login(mut cart: Session<Cart>, Form(form): Form<LoginForm>) -> Response {
+    done(actions::login(&mut cart, &form.name))
 }
 
 async fn logout(mut cart: Session<Cart>) -> Redirect {
-    cart.terminate();
+    actions::logout(&mut cart);
     Redirect::to("/")
 }
 
@@ -286,37 +429,11 @@ struct SkuForm {
 }
 
 async fn add(mut cart: Session<Cart>, Form(form): Form<SkuForm>) -> Response {
-    if !CATALOGUE.iter().any(|p| p.sku == form.sku) {
-        return (StatusCode::NOT_FOUND, "no such product").into_response();
-    }
-    let lines = cart.lines_mut();
-    if let Some(line) = lines.iter_mut().find(|line| line.sku == form.sku) {
-        line.quantity = line.quantity.saturating_add(1).min(MAX_QUANTITY);
-    } else if lines
-        .try_push(Line {
-            sku: form.sku,
-            quantity: 1,
-        })
-        .is_err()
-    {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the cart holds at most 12 different products",
-        )
-            .into_response();
-    }
-    Redirect::to("/").into_response()
+    done(actions::add(&mut cart, form.sku))
 }
 
 async fn remove(mut cart: Session<Cart>, Form(form): Form<SkuForm>) -> Redirect {
-    let lines = cart.lines_mut();
-    if let Some(at) = lines.iter().position(|line| line.sku == form.sku) {
-        if lines[at].quantity > 1 {
-            lines[at].quantity -= 1;
-        } else {
-            lines.remove(at);
-        }
-    }
+    actions::remove(&mut cart, form.sku);
     Redirect::to("/")
 }
 
@@ -326,15 +443,7 @@ struct NoteForm {
 }
 
 async fn note(mut cart: Session<Cart>, Form(form): Form<NoteForm>) -> Response {
-    if form.note.len() > MAX_NOTE {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "notes are at most 4000 bytes",
-        )
-            .into_response();
-    }
-    cart.set_gift_note(form.note);
-    Redirect::to("/").into_response()
+    done(actions::note(&mut cart, form.note))
 }
 
 #[derive(Deserialize)]
@@ -344,19 +453,7 @@ struct PrefsForm {
 }
 
 async fn set_prefs(mut prefs: Session<Prefs>, Form(form): Form<PrefsForm>) -> Response {
-    let theme = match form.theme.as_str() {
-        "light" => Theme::Light,
-        "dark" => Theme::Dark,
-        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "unknown theme").into_response(),
-    };
-    let currency = match form.currency.as_str() {
-        "eur" => Currency::Eur,
-        "usd" => Currency::Usd,
-        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "unknown currency").into_response(),
-    };
-    prefs.set_theme(theme);
-    prefs.set_currency(currency);
-    Redirect::to("/").into_response()
+    done(actions::set_prefs(&mut prefs, &form.theme, &form.currency))
 }
 
 fn price(cents: u32, currency: Currency) -> String {

@@ -2,6 +2,7 @@
 //! cookie-tier session, a controllable clock, and helpers to read responses.
 
 pub mod conformance;
+pub mod frameworks;
 pub mod http;
 pub mod probe;
 pub mod process;

@@ -36,9 +36,46 @@ fn cookie_value(set_cookie: &str) -> String {
         .to_owned()
 }
 
+/// The actix-web shop on loopback, on an actix system of its own.
+fn serve_actix() -> SocketAddr {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let key = MasterKey::from_secret(&[5; 32]).unwrap();
+            let store = std::sync::Arc::new(Tiered::new(
+                MemoryStore::default(),
+                SqliteStore::in_memory().await.unwrap(),
+            ));
+            let server = actix_web::HttpServer::new(move || {
+                let scope = sessionkit_examples::shop_actix::scope(
+                    key.clone(),
+                    false,
+                    std::sync::Arc::clone(&store),
+                )
+                .unwrap();
+                actix_web::App::new().service(scope)
+            })
+            .workers(1)
+            .bind("127.0.0.1:0")
+            .unwrap();
+            sender.send(server.addrs()[0]).unwrap();
+            server.run().await.unwrap();
+        });
+    });
+    receiver.recv().unwrap()
+}
+
 #[tokio::test]
-async fn shop_walkthrough() {
-    let addr = serve().await;
+async fn the_axum_shop_walkthrough() {
+    walk(serve().await).await;
+}
+
+#[tokio::test]
+async fn the_actix_shop_walkthrough_is_the_same() {
+    walk(serve_actix()).await;
+}
+
+async fn walk(addr: SocketAddr) {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -249,10 +249,10 @@ impl<S: SessionData + Send> Slot<S> {
 
     /// Loads the session a server layer's token points to.
     pub(crate) async fn load_server(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
-        let had_cookie = incoming.had_cookie();
+        let had_token = incoming.had_token();
         let refused = || {
-            let mut fresh = Loaded::fresh(had_cookie);
-            fresh.state.refused_cookie = had_cookie;
+            let mut fresh = Loaded::fresh(had_token);
+            fresh.state.refused_token = had_token;
             fresh
         };
         let Some(raw) = incoming.value() else {
@@ -281,14 +281,14 @@ impl<S: SessionData + Send> Slot<S> {
             Ok(Some(record)) => record,
             Ok(None) => {
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
-                return Ok(Loaded::fresh(had_cookie));
+                return Ok(Loaded::fresh(had_token));
             }
             Err(err) => {
                 self.log_outage("load", &err);
                 return match self.tier().outage {
                     OutagePolicy::Unavailable => Err(LoadError::Unavailable),
                     _ => {
-                        let mut degraded = Loaded::fresh(had_cookie);
+                        let mut degraded = Loaded::fresh(had_token);
                         degraded.state.degraded = true;
                         Ok(degraded)
                     }
@@ -299,11 +299,11 @@ impl<S: SessionData + Send> Slot<S> {
         match self.core.open_record(&key, record, now, self.split_quick()) {
             Ok(mut opened) => {
                 opened.stale_key |= stale_id;
-                Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_cookie))
+                Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
             }
             Err(reason) => {
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
-                Ok(Loaded::fresh(had_cookie))
+                Ok(Loaded::fresh(had_token))
             }
         }
     }
@@ -317,7 +317,7 @@ impl<S: SessionData + Send> Slot<S> {
             return Finish::Ready(Outcome::nothing());
         }
         let plan = self.plan(&loaded, now);
-        let refused = loaded.state.refused_cookie;
+        let refused = loaded.state.refused_token;
         if loaded.state.retire.is_none() {
             match plan {
                 Plan::Nothing => {

@@ -102,12 +102,12 @@ pub(crate) struct RequestState<S: SessionData> {
     /// Fields changed by handlers that already gave the session back.
     pub(crate) changed: FieldSet,
     pub(crate) existing: Option<Existing>,
-    /// A session cookie came with the request (valid or not): a terminate
+    /// A session token came with the request (valid or not): a terminate
     /// must expire it.
-    pub(crate) had_cookie: bool,
-    /// A session cookie came that could not be opened: the response
+    pub(crate) had_token: bool,
+    /// A session token came that could not be opened: the response
     /// clears it unless it sets a new one.
-    pub(crate) refused_cookie: bool,
+    pub(crate) refused_token: bool,
     pub(crate) control: Control,
     /// A server record to delete at the end of the request (terminated).
     pub(crate) retire: Option<SessionId>,
@@ -119,12 +119,12 @@ pub(crate) struct RequestState<S: SessionData> {
 }
 
 impl<S: SessionData> RequestState<S> {
-    pub(crate) fn fresh(had_cookie: bool) -> Self {
+    pub(crate) fn fresh(had_token: bool) -> Self {
         Self {
             changed: FieldSet::new(),
             existing: None,
-            had_cookie,
-            refused_cookie: false,
+            had_token,
+            refused_token: false,
             control: Control::default(),
             retire: None,
             degraded: false,
@@ -140,17 +140,17 @@ pub(crate) struct Loaded<S: SessionData> {
 }
 
 impl<S: SessionData> Loaded<S> {
-    pub(crate) fn fresh(had_cookie: bool) -> Self {
+    pub(crate) fn fresh(had_token: bool) -> Self {
         Self {
             data: S::default_session(),
-            state: RequestState::fresh(had_cookie),
+            state: RequestState::fresh(had_token),
         }
     }
 
     /// A fresh session for a request whose cookie could not be opened.
-    fn refused(had_cookie: bool) -> Self {
-        let mut fresh = Self::fresh(had_cookie);
-        fresh.state.refused_cookie = had_cookie;
+    fn refused(had_token: bool) -> Self {
+        let mut fresh = Self::fresh(had_token);
+        fresh.state.refused_token = had_token;
         fresh
     }
 }
@@ -333,7 +333,7 @@ impl<S: SessionData> Slot<S> {
     /// Opens a sealed token (no I/O).
     pub(crate) fn load(&self, incoming: &Incoming) -> Loaded<S> {
         let Some(raw) = incoming.value() else {
-            return Loaded::refused(incoming.had_cookie());
+            return Loaded::refused(incoming.had_token());
         };
         let now = unix_secs(&*self.core.settings.clock);
         let opened = raw.value().ok_or(OpenError::NotBase64).and_then(|value| {
@@ -342,10 +342,10 @@ impl<S: SessionData> Slot<S> {
                 .open_value(&self.core.sealer, self.name(), value, now)
         });
         match opened {
-            Ok(opened) => self.loaded(opened, None, now, incoming.had_cookie()),
+            Ok(opened) => self.loaded(opened, None, now, incoming.had_token()),
             Err(reason) => {
                 tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
-                Loaded::refused(incoming.had_cookie())
+                Loaded::refused(incoming.had_token())
             }
         }
     }
@@ -356,7 +356,7 @@ impl<S: SessionData> Slot<S> {
         opened: Opened<S>,
         server: Option<ServerRef>,
         now: u64,
-        had_cookie: bool,
+        had_token: bool,
     ) -> Loaded<S> {
         let absolute_end = self
             .core
@@ -365,7 +365,7 @@ impl<S: SessionData> Slot<S> {
             .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
         if absolute_end.is_some_and(|end| now >= end) {
             tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
-            let mut fresh = Loaded::fresh(had_cookie);
+            let mut fresh = Loaded::fresh(had_token);
             // the old record goes with it
             fresh.state.retire = server.map(|server| server.id);
             return fresh;
@@ -379,7 +379,7 @@ impl<S: SessionData> Slot<S> {
                     stale_key: opened.stale_key,
                     server,
                 }),
-                ..RequestState::fresh(had_cookie)
+                ..RequestState::fresh(had_token)
             },
         }
     }
@@ -457,7 +457,7 @@ impl<S: SessionData + Send> Slot<S> {
         if server {
             return self.finish_server(loaded, now);
         }
-        let refused = loaded.state.refused_cookie;
+        let refused = loaded.state.refused_token;
         Finish::Ready(self.clear_refused(
             refused,
             match self.plan(&loaded, now) {
@@ -512,7 +512,7 @@ impl<S: SessionData + Send> Slot<S> {
                     meta: self.new_meta(None, control, now),
                     body,
                 },
-                _ if control.terminated && state.had_cookie => Plan::Remove,
+                _ if control.terminated && state.had_token => Plan::Remove,
                 _ => Plan::Nothing,
             };
         };

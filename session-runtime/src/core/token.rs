@@ -58,9 +58,9 @@ impl Incoming {
         }
     }
 
-    /// Whether the client sent a session cookie, valid or not.
-    pub(crate) fn had_cookie(&self) -> bool {
-        matches!(self, Self::Cookie(_) | Self::Refused)
+    /// Whether the client sent a session token, valid or not.
+    pub(crate) fn had_token(&self) -> bool {
+        !matches!(self, Self::None)
     }
 }
 
