@@ -29,6 +29,18 @@ impl Field<'_> {
     pub(crate) fn quick(&self) -> bool {
         self.attrs.quick.is_some()
     }
+
+    /// The names of the accessors generated for this field: `x`, `set_x`,
+    /// `x_mut`, `take_x` (what `check` compares and `emit` writes).
+    pub(crate) fn accessor_names(&self) -> [String; 4] {
+        let name = syn::ext::IdentExt::unraw(self.ident).to_string();
+        [
+            name.clone(),
+            format!("set_{name}"),
+            format!("{name}_mut"),
+            format!("take_{name}"),
+        ]
+    }
 }
 
 impl<'a> Container<'a> {

@@ -77,7 +77,7 @@ fn check_method_clashes(cx: &Ctxt, cont: &Container<'_>) {
     );
     for field in &cont.fields {
         let name = field.ident.unraw().to_string();
-        for method in crate::emit::accessor_names(&name) {
+        for method in field.accessor_names() {
             if let Some(owner) = owners.get(&method) {
                 cx.error_spanned_by(
                     field.ident,

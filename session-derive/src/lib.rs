@@ -51,7 +51,23 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(Session, attributes(session))]
 pub fn derive_session(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    emit::session(&input).into()
+    // parse -> check -> expand, or the fallback after an error
+    let cx = ctxt::Ctxt::default();
+    let cont = ast::Container::from_ast(&cx, &input);
+    if let Some(cont) = &cont {
+        check::check(&cx, cont);
+    }
+    match (cx.check(), cont) {
+        (Ok(()), Some(cont)) => emit::session(&cont),
+        (Err(errors), Some(cont)) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(fallback::session(&cont));
+            tokens
+        }
+        (Err(errors), None) => errors.to_compile_error(),
+        (Ok(()), None) => proc_macro2::TokenStream::new(),
+    }
+    .into()
 }
 
 /// Derives `session_runtime::MaxEncodedLen` for a struct or enum: the sum of

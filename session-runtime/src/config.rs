@@ -71,6 +71,10 @@ pub enum ConfigError {
         "`{0}` has no store: this setting applies to server-side sessions only (`SessionLayer::with_store`)"
     )]
     NoStore(&'static str),
+    /// A store table name that is not a plain SQL identifier (it is spliced
+    /// into SQL).
+    #[error("`{0}` is not a plain SQL identifier: use ASCII letters, digits and `_`, at most 48")]
+    TableName(String),
     /// Not a usable request header name for the session token.
     #[error(
         "`{0}` cannot carry the session token: use a header name such as `x-session` or `authorization`, not `cookie`"

@@ -209,6 +209,7 @@ impl FieldSet {
     }
 
     /// Adds field `index`.
+    #[doc(hidden)]
     #[inline]
     pub fn insert(&mut self, index: usize) {
         if index < 64 {
@@ -223,6 +224,7 @@ impl FieldSet {
     }
 
     /// Adds fields `0..count`.
+    #[doc(hidden)]
     pub fn insert_all(&mut self, count: usize) {
         for index in 0..count {
             self.insert(index);
@@ -250,6 +252,7 @@ impl FieldSet {
     }
 
     /// Adds every field of `other`.
+    #[doc(hidden)]
     pub fn union_with(&mut self, other: &Self) {
         self.first |= other.first;
         if self.rest.len() < other.rest.len() {

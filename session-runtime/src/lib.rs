@@ -289,7 +289,7 @@ pub use data::{
 };
 pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
-pub use session::{Session, SessionRejection, SessionSlot};
+pub use session::{Session, SessionRejection};
 pub use store::{
     Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
 };

@@ -6,9 +6,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The slot a [`SessionLayer`](crate::SessionLayer) puts in each request's
-/// extensions. Extract [`Session<S>`](struct@Session) from it; you rarely name this type.
-pub struct SessionSlot<S: SessionData>(pub(crate) Arc<Slot<S>>);
+/// The slot a session layer puts in each request's extensions; handlers
+/// take [`Session<S>`](struct@Session) from it.
+pub(crate) struct SessionSlot<S: SessionData>(pub(crate) Arc<Slot<S>>);
 
 impl<S: SessionData> Clone for SessionSlot<S> {
     fn clone(&self) -> Self {

@@ -45,7 +45,8 @@ pub(crate) fn access_impls(
         .enumerate()
         .filter(|(_, field)| {
             // the fallback may run with clashing names: emit each name once
-            crate::emit::accessor_names(&field.ident.unraw().to_string())
+            field
+                .accessor_names()
                 .into_iter()
                 .all(|method| seen.insert(method))
         })

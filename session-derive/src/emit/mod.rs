@@ -7,35 +7,15 @@ mod data;
 mod fingerprint;
 
 use crate::ast::Container;
-use crate::ctxt::Ctxt;
-use crate::{check, fallback};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt as _;
-use syn::{DeriveInput, Path, parse_quote};
+use syn::{Path, parse_quote};
 
 pub(crate) use bound::max_encoded_len;
 
-/// `#[derive(Session)]`.
-pub(crate) fn session(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
-    let cont = Container::from_ast(&cx, input);
-    if let Some(cont) = &cont {
-        check::check(&cx, cont);
-    }
-    match (cx.check(), cont) {
-        (Ok(()), Some(cont)) => expand(&cont),
-        (Err(errors), Some(cont)) => {
-            let mut tokens = errors.to_compile_error();
-            tokens.extend(fallback::session(&cont));
-            tokens
-        }
-        (Err(errors), None) => errors.to_compile_error(),
-        (Ok(()), None) => TokenStream::new(),
-    }
-}
-
-fn expand(cont: &Container<'_>) -> TokenStream {
+/// The expansion of a valid `#[derive(Session)]`.
+pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
     let krate = crate_path(cont);
     let access = access_ident(cont);
     let access_type = accessors::access_type(cont, &krate, &access);
@@ -70,16 +50,6 @@ pub(crate) fn crate_path(cont: &Container<'_>) -> Path {
 /// `CartAccess` for `struct Cart`.
 pub(crate) fn access_ident(cont: &Container<'_>) -> Ident {
     format_ident!("{}Access", cont.ident.unraw())
-}
-
-/// The names of the accessors generated for field `name`.
-pub(crate) fn accessor_names(name: &str) -> [String; 4] {
-    [
-        name.to_owned(),
-        format!("set_{name}"),
-        format!("{name}_mut"),
-        format!("take_{name}"),
-    ]
 }
 
 /// One zero-sized type per field, named like it, so a trait error can name

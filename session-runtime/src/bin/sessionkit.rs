@@ -94,7 +94,7 @@ macro_rules! with_store {
 }
 
 impl Database {
-    async fn connect(&self) -> Result<Store, StoreError> {
+    async fn connect(&self) -> Result<Store, Box<dyn std::error::Error>> {
         let url = self.database_url.as_str();
         let scheme = url.split(':').next().unwrap_or_default();
         Ok(match scheme {
@@ -108,10 +108,11 @@ impl Database {
                     .with_table(&self.table)?,
             ),
             other => {
-                return Err(StoreError::backend(
-                    "cli",
-                    format!("unsupported database scheme `{other}`: use sqlite, postgres or mysql"),
-                ));
+                // a usage mistake, not a store failure
+                return Err(format!(
+                    "unsupported database scheme `{other}`: use sqlite, postgres or mysql"
+                )
+                .into());
             }
         })
     }

@@ -60,6 +60,7 @@ pub trait MaxEncodedLen {
 }
 
 /// Adds two bounds; unbounded (or overflowing) stays unbounded.
+#[doc(hidden)]
 #[must_use]
 pub const fn add(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     match (a, b) {
@@ -69,6 +70,7 @@ pub const fn add(a: Option<usize>, b: Option<usize>) -> Option<usize> {
 }
 
 /// Multiplies a bound by a count; unbounded (or overflowing) stays unbounded.
+#[doc(hidden)]
 #[must_use]
 pub const fn mul(a: Option<usize>, count: usize) -> Option<usize> {
     match a {
@@ -78,6 +80,7 @@ pub const fn mul(a: Option<usize>, count: usize) -> Option<usize> {
 }
 
 /// The larger of two bounds, for enum variants; unbounded wins.
+#[doc(hidden)]
 #[must_use]
 pub const fn max(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     match (a, b) {
@@ -89,6 +92,7 @@ pub const fn max(a: Option<usize>, b: Option<usize>) -> Option<usize> {
 /// Bytes of a length prefix (or enum tag) whose value is at most `n`, in the
 /// worse of the shipped codecs: bincode's varint (1, 3, 5 or 9 bytes) and
 /// postcard's LEB128 (7 bits a byte).
+#[doc(hidden)]
 #[must_use]
 pub const fn prefix_len(n: u64) -> usize {
     let bincode = if n < 251 {
@@ -106,6 +110,7 @@ pub const fn prefix_len(n: u64) -> usize {
 }
 
 /// The bound of a collection of at most `n` items of `item` bytes each.
+#[doc(hidden)]
 #[must_use]
 pub const fn collection(n: usize, item: Option<usize>) -> Option<usize> {
     add(Some(prefix_len(n as u64)), mul(item, n))

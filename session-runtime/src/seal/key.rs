@@ -25,7 +25,7 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 pub enum KeyError {
     /// Fewer than [`MIN_SECRET_LEN`] bytes.
     #[error(
-        "the session secret is {len} bytes; at least {MIN_SECRET_LEN} are required (generate one with `session-runtime keygen`)"
+        "the session secret is {len} bytes; at least {MIN_SECRET_LEN} are required (generate one with `sessionkit keygen`)"
     )]
     TooShort {
         /// The length given.
@@ -37,6 +37,10 @@ pub enum KeyError {
     /// The environment variable is missing or not Unicode.
     #[error("environment variable `{0}` is not set (or not Unicode)")]
     MissingEnv(String),
+    /// HKDF refused to derive a key (cannot happen for the fixed lengths
+    /// used here; reported rather than panicked).
+    #[error("deriving a session key from the secret failed")]
+    Derivation,
 }
 
 /// One master secret and the independent keys HKDF-SHA256 derives from it.
@@ -67,7 +71,7 @@ impl MasterKey {
             // 32 bytes is far below HKDF-SHA256's 8160-byte limit
             hkdf.expand(info, &mut okm)
                 .map(|()| okm)
-                .map_err(|_| KeyError::TooShort { len: 0 })
+                .map_err(|_| KeyError::Derivation)
         };
         let aead_key = expand(INFO_AEAD)?;
         let mac_key = expand(INFO_MAC)?;

@@ -220,7 +220,9 @@ impl Sealer {
     }
 
     /// Seals an already encoded body (`fingerprint` and codec as they were
-    /// used to produce it), as base64url text for a cookie.
+    /// used to produce it), as base64url text for a cookie. For tools and
+    /// tests that build envelopes by hand; sessions use [`seal`](Self::seal).
+    #[doc(hidden)]
     #[must_use]
     pub fn seal_body<C: Codec>(
         &self,
@@ -236,7 +238,7 @@ impl Sealer {
     /// As [`seal_body`](Self::seal_body), as raw bytes: a server record's
     /// compact blob.
     #[must_use]
-    pub fn seal_raw<C: Codec>(
+    pub(crate) fn seal_raw<C: Codec>(
         &self,
         context: &str,
         fingerprint: u64,
@@ -290,11 +292,7 @@ impl Sealer {
                         binding.as_bytes(),
                         InOutBuf::from(&mut buf[start..]),
                     )
-                    .map_err(|_| CodecError::Encode {
-                        field: "?",
-                        codec: "aes-256-gcm",
-                        source: "session too large to encrypt".into(),
-                    })?;
+                    .map_err(|_| CodecError::Seal(buf.len() - start))?;
                 buf.extend_from_slice(&tag);
             }
             Mode::Signed => {
@@ -387,6 +385,7 @@ impl Sealer {
     /// # Errors
     ///
     /// An [`OpenError`] saying why the value is not valid.
+    #[doc(hidden)]
     pub fn open_body<C: Codec>(
         &self,
         context: &str,
@@ -410,7 +409,7 @@ impl Sealer {
     /// # Errors
     ///
     /// An [`OpenError`] saying why the blob is not valid.
-    pub fn open_raw<C: Codec>(
+    pub(crate) fn open_raw<C: Codec>(
         &self,
         context: &str,
         buf: Vec<u8>,

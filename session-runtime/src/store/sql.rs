@@ -262,14 +262,12 @@ macro_rules! sql_store {
             ///
             /// # Errors
             ///
-            /// [`StoreError::Backend`] unless the name is a plain SQL
-            /// identifier (ASCII letters, digits, `_`; at most 48).
-            pub fn with_table(mut self, table: &str) -> Result<Self, StoreError> {
+            /// [`ConfigError::TableName`](crate::ConfigError::TableName)
+            /// unless the name is a plain SQL identifier (ASCII letters,
+            /// digits, `_`; at most 48).
+            pub fn with_table(mut self, table: &str) -> Result<Self, crate::ConfigError> {
                 if !valid_table(table) {
-                    return Err(StoreError::backend(
-                        $store_name,
-                        format!("`{table}` is not a plain SQL identifier"),
-                    ));
+                    return Err(crate::ConfigError::TableName(table.to_owned()));
                 }
                 self.sql = Arc::new(Statements::new($dialect, table));
                 Ok(self)

@@ -1,5 +1,5 @@
-//! The Tower adapter (axum, hyper, tonic): [`SessionLayer`](crate::SessionLayer)
-//! is a `tower::Layer`; [`SessionService`] finds the token in the request's
+//! The Tower adapter (axum, hyper, tonic): [`SessionLayer`] is a
+//! `tower::Layer`; [`SessionService`] finds the token in the request's
 //! headers and hands the core's slot to handlers through the request's
 //! extensions; [`ResponseFuture`] applies the core's outcome to the
 //! response.
