@@ -38,9 +38,12 @@
 //! # In a web app
 //!
 //! [`SessionLayer`] is a `tower::Layer` over `http` 1.x types (axum, hyper,
-//! tonic); with the `axum` feature, [`Session<S>`](struct@Session) is an extractor. The
-//! cookie is decoded only when a handler extracts the session, so a route
-//! that does not pays one header lookup.
+//! tonic); with the `axum` feature, [`Session<S>`](struct@Session) is an
+//! extractor. With the `actix` feature the same layer configures an
+//! actix-web 4 middleware, and `Session<S>` extracts there too: both sit on
+//! one framework-neutral core. The cookie (or the token header, see
+//! [`SessionLayer::with_token_header`]) is decoded only when a handler
+//! extracts the session, so a route that does not pays one header lookup.
 //!
 //! ```
 //! # #[cfg(feature = "axum")] {
@@ -123,6 +126,7 @@
 //! | `derive` | yes | re-exports `#[derive(Session)]` and `#[derive(MaxEncodedLen)]` |
 //! | `postcard` | no | the [`Postcard`] codec (postcard 1.x) next to the default [`Bincode`] |
 //! | `axum` | no | `Session<S>` and `Option<Session<S>>` as axum extractors (via `axum-core`) |
+//! | `actix` | no | [`actix::SessionMiddleware`](crate::actix) and `Session<S>` as an actix-web 4 extractor |
 //! | `tokio` | no | the background [`cleanup::Reaper`] |
 //! | `sqlite` | no | [`store::SqliteStore`] (SQLite compiled in) |
 //! | `postgres` | no | [`store::PostgresStore`] |
