@@ -316,36 +316,22 @@ impl<S: SessionData + Send> Slot<S> {
             // cookie with a new, empty session
             return Finish::Ready(Outcome::nothing());
         }
-        let plan = self.plan(&loaded, now);
-        let refused = loaded.state.refused_token;
-        if loaded.state.retire.is_none() {
-            match plan {
-                Plan::Nothing => {
-                    return Finish::Ready(self.clear_refused(refused, Outcome::nothing()));
-                }
-                Plan::Failed(reason) => return Finish::Ready(Outcome::failed(reason)),
-                Plan::Remove => return Finish::Ready(self.removal()),
-                Plan::Write { .. } => {}
-            }
-        }
-        let slot = Arc::clone(self);
-        Finish::Pending(Box::pin(
-            async move { slot.execute(loaded, plan, now).await },
-        ))
+        self.carry_out(loaded, now)
     }
 
-    async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
+    /// The store work of a plan (deleting a retired record, writing the
+    /// session), then its outcome.
+    pub(crate) async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         if let Some(id) = &loaded.state.retire {
             // terminated (or timed out): its data must not outlive the cookie
             if let Err(err) = self.tier().delete(&id.store_key()).await {
                 return self.save_failed("delete", &err);
             }
         }
+        let refused = loaded.state.refused_token;
         match plan {
-            Plan::Nothing => Outcome::nothing(),
-            Plan::Failed(reason) => Outcome::failed(reason),
-            Plan::Remove => self.removal(),
             Plan::Write { body, meta } => self.store(loaded, &body, &meta, now).await,
+            other => self.settle(other, refused, now),
         }
     }
 

@@ -457,16 +457,36 @@ impl<S: SessionData + Send> Slot<S> {
         if server {
             return self.finish_server(loaded, now);
         }
-        let refused = loaded.state.refused_token;
-        Finish::Ready(self.clear_refused(
-            refused,
-            match self.plan(&loaded, now) {
-                Plan::Nothing => Outcome::nothing(),
-                Plan::Remove => self.removal(),
-                Plan::Write { body, meta } => self.write(&body, &meta, now),
-                Plan::Failed(reason) => Outcome::failed(reason),
-            },
+        self.carry_out(loaded, now)
+    }
+
+    /// Carries out the lifecycle plan: at once when no store call is needed
+    /// (a cookie session, or a read-only request: no future is allocated),
+    /// else after the store answers.
+    pub(crate) fn carry_out(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
+        let plan = self.plan(&loaded, now);
+        let needs_store = self.is_server()
+            && (loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. }));
+        if !needs_store {
+            return Finish::Ready(self.settle(plan, loaded.state.refused_token, now));
+        }
+        let slot = Arc::clone(self);
+        Finish::Pending(Box::pin(
+            async move { slot.execute(loaded, plan, now).await },
         ))
+    }
+
+    /// The one place a plan becomes a response, once any store work is
+    /// done: a write here is a sealed cookie (server writes go through the
+    /// store first).
+    pub(crate) fn settle(&self, plan: Plan, refused: bool, now: u64) -> Outcome {
+        let outcome = match plan {
+            Plan::Nothing => Outcome::nothing(),
+            Plan::Remove => self.removal(),
+            Plan::Write { body, meta } => self.write(&body, &meta, now),
+            Plan::Failed(reason) => Outcome::failed(reason),
+        };
+        self.clear_refused(refused, outcome)
     }
 
     /// A cookie that came but could not be opened is cleared, unless the
