@@ -4,7 +4,7 @@
 
 use crate::attr;
 use crate::ctxt::Ctxt;
-use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
+use syn::{Data, DeriveInput, Fields, Generics, Ident, Type, Visibility};
 
 pub(crate) struct Container<'a> {
     pub(crate) ident: &'a Ident,
@@ -91,6 +91,51 @@ impl<'a> Container<'a> {
             attrs,
             fields,
             original: input,
+        })
+    }
+}
+
+/// A type deriving `MaxEncodedLen`: a struct or an enum, any generics.
+pub(crate) struct Shape<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) generics: &'a Generics,
+    pub(crate) attrs: attr::Container,
+    pub(crate) data: ShapeData<'a>,
+}
+
+/// What a [`Shape`] holds.
+pub(crate) enum ShapeData<'a> {
+    Struct(&'a Fields),
+    /// Variants in declaration order: name and fields.
+    Enum(Vec<(&'a Ident, &'a Fields)>),
+}
+
+impl<'a> Shape<'a> {
+    /// Builds the model, or `None` for a union (recorded in `cx`: serde
+    /// cannot encode one).
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = attr::Container::from_ast(cx, &input.attrs);
+        let data = match &input.data {
+            Data::Struct(data) => ShapeData::Struct(&data.fields),
+            Data::Enum(data) => ShapeData::Enum(
+                data.variants
+                    .iter()
+                    .map(|variant| (&variant.ident, &variant.fields))
+                    .collect(),
+            ),
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`#[derive(MaxEncodedLen)]` does not support unions: serde cannot encode them",
+                );
+                return None;
+            }
+        };
+        Some(Self {
+            ident: &input.ident,
+            generics: &input.generics,
+            attrs,
+            data,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Rules that need the whole model: attribute combinations, generics, and
 //! clashes between generated method names.
 
-use crate::ast::{Container, Field};
+use crate::ast::{Container, Field, Shape};
 use crate::attr::StorageKind;
 use crate::ctxt::Ctxt;
 use std::collections::BTreeMap;
@@ -86,6 +86,24 @@ fn check_method_clashes(cx: &Ctxt, cont: &Container<'_>) {
             } else {
                 owners.insert(method, format!("the accessor of field `{name}`"));
             }
+        }
+    }
+}
+
+/// `#[derive(MaxEncodedLen)]` takes only `crate = path`: the session
+/// attributes have no meaning on a nested type.
+pub(crate) fn check_shape(cx: &Ctxt, shape: &Shape<'_>) {
+    let attrs = &shape.attrs;
+    for (what, span) in [
+        ("cookie", attrs.cookie.as_ref().map(|a| a.span)),
+        ("storage", attrs.storage.as_ref().map(|a| a.span)),
+        ("previous", attrs.previous.as_ref().map(|a| a.span)),
+    ] {
+        if let Some(span) = span {
+            cx.syn_error(syn::Error::new(
+                span,
+                format!("`{what}` applies to `#[derive(Session)]`, not `#[derive(MaxEncodedLen)]`"),
+            ));
         }
     }
 }

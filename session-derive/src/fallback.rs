@@ -18,11 +18,12 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
     let access_type = accessors::access_type(cont, &krate, &access);
     let access_impls = accessors::access_impls(cont, &krate, &access, false);
     let markers = field_markers(cont);
-    let length_fns = crate::emit::length_fns(cont, &krate);
+    let length_fns = crate::emit::length_fns(cont);
     quote! {
         #access_type
 
         const _: () = {
+            use #krate as __sk;
             #markers
             #length_fns
             #[automatically_derived]

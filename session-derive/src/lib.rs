@@ -78,5 +78,21 @@ pub fn derive_session(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(MaxEncodedLen, attributes(session))]
 pub fn derive_max_encoded_len(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    emit::max_encoded_len(&input).into()
+    // the same pipeline: parse -> check -> expand, or the fallback
+    let cx = ctxt::Ctxt::default();
+    let shape = ast::Shape::from_ast(&cx, &input);
+    if let Some(shape) = &shape {
+        check::check_shape(&cx, shape);
+    }
+    match (cx.check(), shape) {
+        (Ok(()), Some(shape)) => emit::max_encoded_len(&shape),
+        (Err(errors), Some(shape)) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(emit::max_encoded_len_fallback(&shape));
+            tokens
+        }
+        (Err(errors), None) => errors.to_compile_error(),
+        (Ok(()), None) => proc_macro2::TokenStream::new(),
+    }
+    .into()
 }

@@ -2,7 +2,7 @@
 //! require: `Send + 'static`, and a size bound on every field of a
 //! `storage = "cookie"` struct.
 
-use super::{marker, respan};
+use super::{crate_alias, marker};
 use crate::ast::Container;
 use crate::attr::StorageKind;
 use proc_macro2::TokenStream;
@@ -17,7 +17,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
     let send = cont.fields.iter().map(|field| {
         let ty = field.ty;
         let marker = marker(field);
-        let krate = respan(krate, ty.span());
+        let krate = crate_alias(ty.span());
         quote_spanned!(ty.span()=> #ty: #krate::__private::SendField<#marker>,)
     });
     let cookie_only = cont
@@ -36,7 +36,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                 field.ident.unraw()
             );
             let marker = marker(field);
-            let krate = respan(krate, ty.span());
+            let krate = crate_alias(ty.span());
             quote_spanned! {ty.span()=>
                 const _: () = ::core::assert!(
                     <#ty as #krate::__private::BoundedField<#marker>>::BOUND.is_some(),
@@ -45,7 +45,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
             }
         });
     let quick_in_cookie = quick_in_resolved_cookie(cont, krate);
-    let previous = previous_checks(cont, krate);
+    let previous = previous_checks(cont);
     quote! {
         fn __assert_fields_send() where #(#send)* {}
 
@@ -93,7 +93,7 @@ fn quick_in_resolved_cookie(cont: &Container<'_>, krate: &Path) -> TokenStream {
 /// shape that may live server-side when this one is cookie-only (its layer
 /// has no store to find those sessions in). The chain length is evaluated
 /// so a cycle of `previous` fails to compile.
-fn previous_checks(cont: &Container<'_>, krate: &Path) -> TokenStream {
+fn previous_checks(cont: &Container<'_>) -> TokenStream {
     let Some(previous) = &cont.attrs.previous else {
         return TokenStream::new();
     };
@@ -109,7 +109,7 @@ fn previous_checks(cont: &Container<'_>, krate: &Path) -> TokenStream {
         ident.unraw(),
         ident.unraw()
     );
-    let spanned = respan(krate, old.span());
+    let spanned = crate_alias(old.span());
     quote_spanned! {old.span()=>
         const _: () = ::core::assert!(
             <#old as #spanned::__private::PreviousShape>::FINGERPRINT

@@ -1,12 +1,11 @@
 //! Size bounds: the sum of a session's stored fields, and
 //! `#[derive(MaxEncodedLen)]` for nested types.
 
-use crate::ast::Container;
-use crate::ctxt::Ctxt;
+use crate::ast::{Container, Shape, ShapeData};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{Data, DeriveInput, Fields, Path, parse_quote};
+use syn::{Fields, Path, parse_quote};
 
 /// `MAX_ENCODED_LEN` of a session: one term per stored field, each spanned
 /// on the field's type so a missing bound is reported there.
@@ -14,7 +13,7 @@ pub(crate) fn session_bound(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let terms = cont.fields.iter().filter(|f| f.stored()).map(|field| {
         let ty = field.ty;
         let marker = super::marker(field);
-        let spanned = super::respan(krate, ty.span());
+        let spanned = super::crate_alias(ty.span());
         match &field.attrs.max_len {
             Some(max_len) => {
                 let n = max_len.value;
@@ -72,89 +71,92 @@ fn fields_bound(krate: &Path, fields: &Fields) -> TokenStream {
     sum(krate, terms)
 }
 
-/// `#[derive(MaxEncodedLen)]`.
-pub(crate) fn max_encoded_len(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
-    let attrs = crate::attr::Container::from_ast(&cx, &input.attrs);
-    for (what, given) in [
-        ("cookie", attrs.cookie.is_some()),
-        ("storage", attrs.storage.is_some()),
-        ("previous", attrs.previous.is_some()),
-    ] {
-        if given {
-            cx.error_spanned_by(
-                &input.ident,
-                format!("`{what}` applies to `#[derive(Session)]`, not `#[derive(MaxEncodedLen)]`"),
-            );
-        }
-    }
-    let krate: Path = attrs
+/// `#[derive(MaxEncodedLen)]` for a checked [`Shape`]: the bound and the
+/// structural shape as associated consts.
+pub(crate) fn max_encoded_len(shape: &Shape<'_>) -> TokenStream {
+    let krate: Path = shape
+        .attrs
         .krate
-        .map_or_else(|| parse_quote!(::session_runtime), |k| k.value);
-    let bound = match &input.data {
-        Data::Struct(data) => fields_bound(&krate, &data.fields),
-        Data::Enum(data) => {
-            let tag = data.variants.len().saturating_sub(1) as u64;
-            let variants = data
-                .variants
-                .iter()
-                .map(|v| fields_bound(&krate, &v.fields));
-            quote! {{
-                let __largest = ::core::option::Option::Some(0usize);
-                #(let __largest = #krate::__private::max(__largest, #variants);)*
-                #krate::__private::add(
-                    ::core::option::Option::Some(#krate::__private::prefix_len(#tag)),
-                    __largest,
-                )
-            }}
-        }
-        Data::Union(data) => {
-            cx.error_spanned_by(
-                data.union_token,
-                "`#[derive(MaxEncodedLen)]` does not support unions: serde cannot encode them",
-            );
-            quote!(::core::option::Option::None)
-        }
-    };
-    let shape = match &input.data {
-        Data::Struct(data) => fields_shape(
-            &krate,
-            quote!(#krate::__private::shape::named("struct")),
-            &data.fields,
+        .as_ref()
+        .map_or_else(|| parse_quote!(::session_runtime), |k| k.value.clone());
+    let (bound, structure) = match &shape.data {
+        ShapeData::Struct(fields) => (
+            fields_bound(&krate, fields),
+            fields_shape(
+                &krate,
+                quote!(#krate::__private::shape::named("struct")),
+                fields,
+            ),
         ),
-        Data::Enum(data) => {
-            let variants = data.variants.iter().map(|variant| {
-                let name = syn::ext::IdentExt::unraw(&variant.ident).to_string();
+        ShapeData::Enum(variants) => {
+            let tag = variants.len().saturating_sub(1) as u64;
+            let bounds = variants
+                .iter()
+                .map(|(_, fields)| fields_bound(&krate, fields));
+            let shapes = variants.iter().map(|(name, fields)| {
+                let name = syn::ext::IdentExt::unraw(*name).to_string();
                 fields_shape(
                     &krate,
                     quote!(#krate::__private::shape::then_name(__shape, #name)),
-                    &variant.fields,
+                    fields,
                 )
             });
-            quote! {{
-                let __shape = #krate::__private::shape::named("enum");
-                #(let __shape = #variants;)*
-                __shape
-            }}
+            (
+                quote! {{
+                    let __largest = ::core::option::Option::Some(0usize);
+                    #(let __largest = #krate::__private::max(__largest, #bounds);)*
+                    #krate::__private::add(
+                        ::core::option::Option::Some(#krate::__private::prefix_len(#tag)),
+                        __largest,
+                    )
+                }},
+                quote! {{
+                    let __shape = #krate::__private::shape::named("enum");
+                    #(let __shape = #shapes;)*
+                    __shape
+                }},
+            )
         }
-        Data::Union(_) => quote!(0),
     };
-    let errors = cx.check().err().map(|e| e.to_compile_error());
-    let ident = &input.ident;
-    let mut generics = input.generics.clone();
+    impl_max_encoded_len(shape, &krate, &bound, &structure)
+}
+
+/// After an error: the impl anyway (unbounded, shape 0), so every use of
+/// the type does not fail a second time.
+pub(crate) fn max_encoded_len_fallback(shape: &Shape<'_>) -> TokenStream {
+    let krate: Path = shape
+        .attrs
+        .krate
+        .as_ref()
+        .map_or_else(|| parse_quote!(::session_runtime), |k| k.value.clone());
+    impl_max_encoded_len(
+        shape,
+        &krate,
+        &quote!(::core::option::Option::None),
+        &quote!(0),
+    )
+}
+
+fn impl_max_encoded_len(
+    shape: &Shape<'_>,
+    krate: &Path,
+    bound: &TokenStream,
+    structure: &TokenStream,
+) -> TokenStream {
+    let ident = shape.ident;
+    let mut generics = shape.generics.clone();
     for param in generics.type_params_mut() {
         param.bounds.push(parse_quote!(#krate::MaxEncodedLen));
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
-        #errors
         #[doc(hidden)]
         #[allow(unused_qualifications, clippy::all, clippy::pedantic)]
         const _: () = {
             #[automatically_derived]
             impl #impl_generics #krate::MaxEncodedLen for #ident #ty_generics #where_clause {
                 const MAX_ENCODED_LEN: ::core::option::Option<usize> = #bound;
-                const SHAPE: u64 = #shape;
+                const SHAPE: u64 = #structure;
             }
         };
     }

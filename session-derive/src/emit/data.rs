@@ -1,7 +1,7 @@
 //! `impl SessionData`: the compile-time description and field-wise
 //! encode/decode.
 
-use super::{bound, fingerprint, length_fn, marker, respan};
+use super::{bound, crate_alias, fingerprint, length_fn, marker};
 use crate::ast::{Container, Field};
 use crate::attr::StorageKind;
 use heck::ToSnakeCase as _;
@@ -82,7 +82,7 @@ fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
         return TokenStream::new();
     };
     let old = &previous.value;
-    let spanned = respan(krate, old.span());
+    let spanned = crate_alias(old.span());
     let prev_shape = quote_spanned! {old.span()=>
         <#old as #spanned::__private::PreviousShape>
     };
@@ -168,7 +168,7 @@ fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let quick = field.quick();
         let marker = marker(field);
         let check = max_len_check(field, krate, &quote!(&self.#member));
-        let spanned = respan(krate, ty.span());
+        let spanned = crate_alias(ty.span());
         let encode = quote_spanned! {ty.span()=>
             <#ty as #spanned::__private::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
         };
@@ -200,7 +200,7 @@ fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let quick = field.quick();
         let marker = marker(field);
         let check = max_len_check(field, krate, &quote!(&__value));
-        let spanned = respan(krate, ty.span());
+        let spanned = crate_alias(ty.span());
         let decode = quote_spanned! {ty.span()=>
             <#ty as #spanned::__private::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
         };

@@ -4,7 +4,7 @@
 //! written before the change open through `#[session(previous = ..)]` or
 //! become "no session", never mis-decoded values.
 
-use super::{marker, respan};
+use super::{crate_alias, marker};
 use crate::ast::Container;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -17,7 +17,7 @@ pub(crate) fn fingerprint(cont: &Container<'_>, krate: &Path) -> TokenStream {
         let ty = field.ty;
         let name = field.ident.unraw().to_string();
         let marker = marker(field);
-        let spanned = respan(krate, ty.span());
+        let spanned = crate_alias(ty.span());
         let shape = quote_spanned! {ty.span()=>
             <#ty as #spanned::__private::BoundedField<#marker>>::SHAPE
         };

@@ -12,7 +12,7 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt as _;
 use syn::{Path, parse_quote};
 
-pub(crate) use bound::max_encoded_len;
+pub(crate) use bound::{max_encoded_len, max_encoded_len_fallback};
 
 /// The expansion of a valid `#[derive(Session)]`.
 pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
@@ -23,13 +23,16 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
     let data_impl = data::session_data_impl(cont, &krate, &access);
     let assertions = assertions::field_assertions(cont, &krate);
     let markers = field_markers(cont);
-    let length_fns = length_fns(cont, &krate);
+    let length_fns = length_fns(cont);
     quote! {
         #access_type
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all, clippy::pedantic)]
         const _: () = {
+            // the crate path, bound once: every generated path inside starts
+            // with `__sk`, and an error about one points where we span it
+            use #krate as __sk;
             #markers
             #length_fns
             #data_impl
@@ -70,24 +73,13 @@ pub(crate) fn marker(field: &crate::ast::Field<'_>) -> TokenStream {
     quote!(__field::#name)
 }
 
-/// `tokens` with every span set to `span`, so an error about an
-/// interpolated path (the crate path) is reported where we point it.
-pub(crate) fn respan(tokens: &impl quote::ToTokens, span: proc_macro2::Span) -> TokenStream {
-    tokens
-        .to_token_stream()
-        .into_iter()
-        .map(|mut tree| {
-            if let proc_macro2::TokenTree::Group(group) = &tree {
-                let mut inner =
-                    proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
-                inner.set_span(span);
-                tree = proc_macro2::TokenTree::Group(inner);
-            } else {
-                tree.set_span(span);
-            }
-            tree
-        })
-        .collect()
+/// The crate alias `__sk` (bound by `use <crate path> as __sk;` in the
+/// expansion's block) spanned at `span`, so an error about a path that
+/// starts with it is reported there (the field's type, the `previous`
+/// type) rather than on the derive.
+pub(crate) fn crate_alias(span: proc_macro2::Span) -> TokenStream {
+    let alias = Ident::new("__sk", span);
+    quote::quote!(#alias)
 }
 
 /// The generated function that measures a `max_len` field: the one place
@@ -97,7 +89,7 @@ pub(crate) fn length_fn(field: &crate::ast::Field<'_>) -> Ident {
 }
 
 /// `fn __length_of_x(value: &T) -> usize` for each `max_len` field.
-pub(crate) fn length_fns(cont: &Container<'_>, krate: &Path) -> TokenStream {
+pub(crate) fn length_fns(cont: &Container<'_>) -> TokenStream {
     let fns = cont
         .fields
         .iter()
@@ -106,7 +98,7 @@ pub(crate) fn length_fns(cont: &Container<'_>, krate: &Path) -> TokenStream {
             let ty = field.ty;
             let name = length_fn(field);
             let marker = marker(field);
-            let krate = respan(krate, syn::spanned::Spanned::span(ty));
+            let krate = crate_alias(syn::spanned::Spanned::span(ty));
             quote::quote_spanned! {syn::spanned::Spanned::span(ty)=>
                 #[inline]
                 fn #name(value: &#ty) -> usize {
