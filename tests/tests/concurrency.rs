@@ -163,10 +163,10 @@ async fn concurrent_writers_to_disjoint_fields_lose_nothing_on_every_store() {
                 .count();
             let mut latencies: Vec<Duration> = replies.iter_mut().map(|(_, took)| *took).collect();
             let p99 = percentile(&mut latencies, 99);
-            println!(
-                "figure: disjoint writers store={name} K={writers}: acknowledged={} lost={lost} 5xx={contention_5xx} p99={p99:?}",
+            sessionkit_tests::figure(&format!(
+                "disjoint writers store={name} K={writers}: acknowledged={} lost={lost} 5xx={contention_5xx} p99={p99:?}",
                 acked.len()
-            );
+            ));
             assert_eq!(lost, 0, "{name}: acknowledged writes lost");
             if writers <= 32 {
                 assert_eq!(contention_5xx, 0, "{name}: K={writers} must not fail");
