@@ -185,8 +185,9 @@ pub(crate) struct Outcome {
     pub(crate) set_cookie: Option<String>,
     /// The token response header's value (empty: the client drops it).
     pub(crate) token: Option<String>,
-    /// The handler's response is replaced.
-    pub(crate) replace: Option<Replacement>,
+    /// The handler's response is replaced (rare: boxed, to keep the
+    /// common outcome small).
+    pub(crate) replace: Option<Box<Replacement>>,
 }
 
 impl Outcome {
@@ -196,11 +197,11 @@ impl Outcome {
 
     fn replace(status: u16, body: String) -> Self {
         Self {
-            replace: Some(Replacement {
+            replace: Some(Box::new(Replacement {
                 status,
                 body,
                 retry_after: false,
-            }),
+            })),
             ..Self::default()
         }
     }
@@ -222,6 +223,11 @@ impl Outcome {
             replace.retry_after = true;
         }
         outcome
+    }
+
+    /// Whether the response is left as the handler made it.
+    pub(crate) fn is_nothing(&self) -> bool {
+        self.set_cookie.is_none() && self.token.is_none() && self.replace.is_none()
     }
 
     /// Whether the response sets or clears the session token.

@@ -79,6 +79,10 @@ fn apply<B: From<String>, S: SessionData>(
     outcome: Outcome,
     slot: &Slot<S>,
 ) -> Response<B> {
+    // the common case, a route that never looked at the session: untouched
+    if outcome.is_nothing() && !slot.was_extracted() {
+        return response;
+    }
     if let Some(replace) = outcome.replace {
         tracing::error!(reason = %replace.body, status = replace.status, "replacing the response: the session was not saved");
         let status =
