@@ -34,6 +34,9 @@ mkdir -p target
 : >"$figures"
 cargo test --workspace --all-features --locked
 
+step "fuzz smoke (AFL++ on the stable toolchain, 10 s a target; the long run is fuzz/run.sh)"
+SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh 10
+
 step "figures (what ran, how many, the result)"
 cat "$figures"
 

@@ -274,6 +274,9 @@ pub mod config;
 mod core;
 mod data;
 mod field;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod id;
 mod layer;
 pub mod seal;

@@ -66,6 +66,13 @@ fn encode(entry: Entry<'_>, version: u64) -> Vec<u8> {
     out
 }
 
+/// Whether `bytes` decode as a memcached session item (for the fuzz
+/// targets).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decodes(bytes: &[u8]) -> bool {
+    decode(bytes).is_ok()
+}
+
 /// A record that is neither a tombstone nor expired at `now`.
 fn live(record: &Record, now: u64) -> bool {
     record.version != TOMBSTONE_VERSION && record.expires_at > now

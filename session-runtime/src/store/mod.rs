@@ -52,6 +52,8 @@ mod tiered;
 pub(crate) use erased::ErasedStore;
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedStore;
+#[cfg(all(feature = "memcached", feature = "fuzzing"))]
+pub(crate) use memcached::decodes as memcached_decode;
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, MemoryStore};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
