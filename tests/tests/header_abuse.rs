@@ -344,3 +344,51 @@ async fn no_sealed_cookie_over_4096_bytes_is_ever_emitted() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_cookie_session_whose_bound_lies_is_refused_at_write_time_not_emitted() {
+    use serde::{Deserialize, Serialize};
+    use session_runtime::{MaxEncodedLen, Session};
+    /// A hand-written bound that understates: the one way a Cookie
+    /// session can outgrow its cookie.
+    #[derive(Serialize, Deserialize, Default, Debug)]
+    struct Liar(String);
+    impl MaxEncodedLen for Liar {
+        const MAX_ENCODED_LEN: Option<usize> = Some(8);
+        const SHAPE: u64 = session_runtime::bound::shape::named("Liar v1");
+    }
+    #[derive(Session, Default)]
+    #[session(cookie = "liar")]
+    struct Small {
+        text: Liar,
+    }
+    const _: () = assert!(matches!(
+        <Small as session_runtime::SessionData>::STORAGE,
+        session_runtime::Storage::Cookie
+    ));
+    let app = Axum(
+        Router::new()
+            .route(
+                "/{len}",
+                axum::routing::post(
+                    |mut s: Session<Small>,
+                     axum::extract::Path(len): axum::extract::Path<usize>| async move {
+                        s.set_text(Liar("l".repeat(len)));
+                        "ok"
+                    },
+                ),
+            )
+            .layer(SessionLayer::<Small>::new(key())),
+    );
+    let small = app.send("POST", "/10", &[], "liar").await;
+    assert_eq!(small.status, 200);
+    assert!(small.set_cookie.is_some());
+    let big = app.send("POST", "/5000", &[], "liar").await;
+    assert_eq!(big.status, 500, "{}", big.body);
+    assert!(
+        big.body.contains("too large for its cookie"),
+        "{}",
+        big.body
+    );
+    assert!(big.headers.get("set-cookie").is_none(), "never emitted");
+}
