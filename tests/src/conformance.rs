@@ -33,6 +33,7 @@ pub async fn run<S: SessionStore>(store: &S) {
     delete_reports_what_it_removed(store).await;
     put_never_goes_back_in_time(store).await;
     deletes_leave_a_tombstone_in_caches(store).await;
+    quick_only_saves_touch_the_quick_blob_alone(store).await;
     quick_fields_follow_the_store_kind(store).await;
     if S::EXPIRES_ITSELF {
         assert_eq!(store.delete_expired(NOW, 0, 10).await.unwrap(), 0);
@@ -307,4 +308,43 @@ async fn binary_data_round_trips<S: SessionStore>(store: &S) {
     store.create(&key, entry(&data, NOW + 60)).await.unwrap();
     assert_eq!(store.load(&key, NOW).await.unwrap().unwrap().data, data);
     store.delete(&key).await.unwrap();
+}
+
+async fn quick_only_saves_touch_the_quick_blob_alone<S: SessionStore>(store: &S) {
+    let key = fresh_key();
+    let with_quick = Entry {
+        data: b"durable",
+        quick: b"old quick",
+        expires_at: NOW + 60,
+        shape: 0,
+    };
+    store.create(&key, with_quick).await.unwrap();
+    let written = store.save_quick(&key, b"new quick", 1, NOW).await.unwrap();
+    if !S::KEEPS_QUICK {
+        // a durable store has no quick blob: the caller saves in full
+        assert!(!written);
+        store.delete(&key).await.unwrap();
+        return;
+    }
+    assert!(written, "the record is at version 1");
+    let record = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.data.as_slice(),
+            record.quick.as_slice(),
+            record.version
+        ),
+        (&b"durable"[..], &b"new quick"[..], 1),
+        "data and version unchanged"
+    );
+    assert!(
+        !store.save_quick(&key, b"stale", 7, NOW).await.unwrap(),
+        "not at another version"
+    );
+    store.delete(&key).await.unwrap();
+    assert!(
+        !store.save_quick(&key, b"revived", 1, NOW).await.unwrap(),
+        "never on a deleted session"
+    );
+    assert_eq!(store.load(&key, NOW).await.unwrap(), None);
 }

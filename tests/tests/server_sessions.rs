@@ -713,3 +713,57 @@ impl Drop for Memcached {
         self.stop();
     }
 }
+
+/// gae-sessions' `set_quick`: a request that changes only quick fields
+/// writes the cache tier alone, on every cache store.
+async fn quick_only_changes_skip_the_durable_store<C: SessionStore>(cache: C, name: &str) {
+    let durable = Probe::new(SqliteStore::in_memory().await.unwrap());
+    let layer = SessionLayer::<Notes>::with_store(key(), Tiered::new(cache, durable.clone()))
+        .with_cookie_threshold(0)
+        .unwrap();
+    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    browser.send("POST", "/text/kept").await;
+    let writes = durable.state().writes.load(Ordering::SeqCst);
+    let flash = browser.send("POST", "/flash/hello").await;
+    assert_eq!(flash.status, StatusCode::OK);
+    assert!(
+        flash.set_cookie.is_none(),
+        "{name}: the cookie is unchanged"
+    );
+    assert_eq!(
+        durable.state().writes.load(Ordering::SeqCst),
+        writes,
+        "{name}: 0 durable writes for a quick-only change"
+    );
+    assert_eq!(
+        browser.send("GET", "/show").await.body,
+        "kept|0|hello",
+        "{name}"
+    );
+    // a durable change writes the durable store again, quick fields kept
+    browser.send("POST", "/count").await;
+    assert_eq!(
+        durable.state().writes.load(Ordering::SeqCst),
+        writes + 1,
+        "{name}"
+    );
+    assert_eq!(
+        browser.send("GET", "/show").await.body,
+        "kept|1|hello",
+        "{name}"
+    );
+    sessionkit_tests::figure(&format!(
+        "quick-only change on tiered {name}+sqlite: 0 durable writes (1 for the following durable change)"
+    ));
+}
+
+#[tokio::test]
+async fn a_change_to_quick_fields_alone_writes_the_cache_only() {
+    quick_only_changes_skip_the_durable_store(MemoryStore::default(), "memory").await;
+    if let Some(redis) = sessionkit_tests::stores::redis().await {
+        quick_only_changes_skip_the_durable_store(redis, "redis").await;
+    }
+    if let Some(memcached) = sessionkit_tests::stores::memcached().await {
+        quick_only_changes_skip_the_durable_store(memcached, "memcached").await;
+    }
+}

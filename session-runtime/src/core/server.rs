@@ -189,6 +189,18 @@ impl<S: SessionData> Core<S> {
         }
     }
 
+    /// Seals only the quick fields of `data` for the record under `key`.
+    pub(crate) fn seal_quick(
+        &self,
+        key: &StoreKey,
+        meta: &Meta,
+        data: &S,
+    ) -> Result<Vec<u8>, crate::codec::CodecError> {
+        let context = quick_context(&record_context(&self.cookie_name, key));
+        self.codec
+            .seal_part(&self.sealer, &context, meta, data, Part::Quick)
+    }
+
     /// Opens a record sealed by [`seal_record`](Self::seal_record) with the
     /// same `split_quick`, in any shape of the session's chain.
     pub(crate) fn open_record(
@@ -370,6 +382,13 @@ impl<S: SessionData + Send> Slot<S> {
         }
         match previous {
             Some(previous) if !loaded.state.control.cycle => {
+                let quick = self.quick_only_blob(&previous, &loaded);
+                if let Some((key, blob)) = quick
+                    && self.write_quick(key, blob, previous.version, now).await
+                {
+                    // the cookie (the ID) and the durable record are unchanged
+                    return Outcome::nothing();
+                }
                 self.save_existing(previous, loaded, meta, now).await
             }
             Some(previous) => {
@@ -382,6 +401,54 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             }
             None => self.create(loaded.data, meta, now).await,
+        }
+    }
+
+    /// A request that changed only `#[session(quick)]` fields writes them
+    /// to the cache tier alone (gae-sessions' `set_quick`): no durable
+    /// write, no new cookie, the record's version and expiry unchanged.
+    /// `false` when that does not apply or the cache does not hold the
+    /// record at the loaded version: the caller then saves in full.
+    fn quick_only_blob(
+        &self,
+        server: &ServerRef,
+        loaded: &Loaded<S>,
+    ) -> Option<(StoreKey, Vec<u8>)> {
+        let state = &loaded.state;
+        let control = state.control;
+        let existing = state.existing.as_ref()?;
+        let quick_only = self.split_quick()
+            && !state.changed.is_empty()
+            && state
+                .changed
+                .iter()
+                .all(|index| S::FIELDS.get(index).is_some_and(|f| f.quick))
+            && control.lifetime.is_none()
+            && control.browser_session.is_none()
+            && !existing.stale_key;
+        if !quick_only {
+            return None;
+        }
+        let key = server.id.store_key();
+        let blob = self
+            .core
+            .seal_quick(&key, &existing.meta, &loaded.data)
+            .ok()?;
+        Some((key, blob))
+    }
+
+    async fn write_quick(&self, key: StoreKey, blob: Vec<u8>, version: u64, now: u64) -> bool {
+        let tier = self.tier();
+        match tier
+            .call(tier.store.save_quick(&key, &blob, version, now))
+            .await
+        {
+            Ok(written) => written,
+            Err(err) => {
+                // the durable store has the data: save in full instead
+                tracing::debug!(cookie = %self.name(), error = %err, "quick-only save failed; saving in full");
+                false
+            }
         }
     }
 

@@ -31,6 +31,13 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         now: u64,
     ) -> BoxFuture<'a, Result<Saved, StoreError>>;
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn save_quick<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        quick: &'a [u8],
+        version: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 impl<T: SessionStore> ErasedStore for T {
@@ -70,5 +77,15 @@ impl<T: SessionStore> ErasedStore for T {
 
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(SessionStore::delete(self, key))
+    }
+
+    fn save_quick<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        quick: &'a [u8],
+        version: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::save_quick(self, key, quick, version, now))
     }
 }

@@ -304,6 +304,39 @@ impl SessionStore for MemcachedStore {
         Ok(false)
     }
 
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        let Some((current, cas)) = self.fetch(&key).await? else {
+            return Ok(false);
+        };
+        if current.version != version || !live(&current, now) {
+            return Ok(false);
+        }
+        let entry = Entry {
+            data: &current.data,
+            quick,
+            expires_at: current.expires_at,
+            shape: 0,
+        };
+        StoreError::check_size(&entry, self.max_record)?;
+        let done = self
+            .client
+            .set(&key, encode(entry, version))
+            .compare_cas(cas)
+            .ttl_raw(ttl(current.expires_at))
+            .send()
+            .await
+            .map_err(error)?;
+        // lost to a write between our read and ours: save in full
+        Ok(done.status == MutationStatus::Applied)
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let key = self.key(key);
         let existed = self

@@ -298,6 +298,33 @@ impl SessionStore for MemoryStore {
         Ok(Saved::Saved { version })
     }
 
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(held) = inner.get(key) else {
+            return Ok(false);
+        };
+        if held.record.version != version || held.record.expires_at <= now {
+            return Ok(false);
+        }
+        let (data, expires_at, shape) =
+            (held.record.data.clone(), held.record.expires_at, held.shape);
+        StoreError::check_size(&Entry::new(&data, expires_at), self.max_record)?;
+        let entry = Entry {
+            data: &data,
+            quick,
+            expires_at,
+            shape,
+        };
+        inner.write(*key, entry, version, self.bounds());
+        Ok(true)
+    }
+
     async fn put(
         &self,
         key: &StoreKey,

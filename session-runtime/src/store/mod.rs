@@ -376,6 +376,27 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`StoreError`] when the backend fails.
     fn delete(&self, key: &StoreKey) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Replaces only the quick-fields blob of the record at `version`,
+    /// keeping its durable data and version: how a request that changed
+    /// only `#[session(quick)]` fields is saved in the cache tier alone
+    /// (gae-sessions' `set_quick`). `Ok(false)` when the store does not hold
+    /// the record at that version (the caller then saves it in full). Only
+    /// stores that keep quick fields need it; the default writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the backend fails or the blob is too large.
+    fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (key, quick, version, now);
+        async { Ok(false) }
+    }
+
     /// What the store knows of `key`, for a cache: a live record, nothing,
     /// or a tombstone. A store that is not [`SHARED`](Self::SHARED) treats
     /// entries written more than `max_staleness` ago as unknown. The
@@ -484,6 +505,16 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         max_staleness: Option<Duration>,
     ) -> impl Future<Output = Result<Lookup, StoreError>> + Send {
         S::lookup(self, key, now, max_staleness)
+    }
+
+    fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        S::save_quick(self, key, quick, version, now)
     }
 
     fn delete_expired(

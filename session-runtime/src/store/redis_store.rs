@@ -31,6 +31,15 @@ redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Replaces the quick blob if the hash is live at version ARGV[2] (and not
+/// expired at ARGV[3]); returns 1 when written.
+const SAVE_QUICK: &str = r"
+local cur = redis.call('HMGET', KEYS[1], 'e', 'v')
+if not cur[2] or cur[2] ~= ARGV[2] or tonumber(cur[1]) <= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'q', ARGV[1])
+return 1
+";
+
 /// Replaces the hash with a tombstone that lives ARGV[1] seconds; returns
 /// whether a live session was there.
 const DELETE: &str = r"
@@ -53,12 +62,13 @@ redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return {2, v}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 4]> = LazyLock::new(|| {
+static SCRIPTS: LazyLock<[redis::Script; 5]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
         redis::Script::new(SAVE),
         redis::Script::new(DELETE),
+        redis::Script::new(SAVE_QUICK),
     ]
 });
 
@@ -312,6 +322,19 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let written = self.write(&SCRIPTS[1], key, entry, version).await?;
         Ok(number(&written)? == 1)
+    }
+
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        StoreError::check_size(&Entry::new(quick, 0), self.max_record)?;
+        let mut invocation = SCRIPTS[4].key(self.key(key));
+        invocation.arg(quick).arg(version).arg(now);
+        Ok(number(&self.run(invocation).await?)? == 1)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {

@@ -364,6 +364,30 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         Ok(written)
     }
 
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        // a key the cache may hold outdated, or a cache that fails: the
+        // caller saves in full, through the durable store
+        if self.is_pending(key) {
+            return Ok(false);
+        }
+        match self
+            .cached(self.cache.save_quick(key, quick, version, now))
+            .await
+        {
+            Ok(written) => Ok(written),
+            Err(err) => {
+                self.cache_failed("save_quick", key, &err);
+                Ok(false)
+            }
+        }
+    }
+
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let existed = self.durable.delete(key).await?;
         // the tombstone is part of the promise: without it the cache could
