@@ -1,6 +1,7 @@
 //! The sessionkit demo shop: `cargo run --example shop`.
 //!
-//! Serves on 127.0.0.1:3000 (`PORT` overrides). Without `SESSION_SECRET` it
+//! Serves on 127.0.0.1:3000 (`PORT` overrides); `/metrics` has the session
+//! metrics in Prometheus' text format. Without `SESSION_SECRET` it
 //! generates a development secret (sessions end when the process does);
 //! set `SESSION_SECRET` to a base64 secret of at least 32 bytes (`sessionkit
 //! keygen` makes one) to keep them. `SESSION_COOKIE_SECURE=0` drops the
@@ -75,6 +76,9 @@ async fn main() -> Result<(), Error> {
         }
     };
     println!("carts: cache {cache}, database {database}");
+    // the session metrics on /metrics, in Prometheus' text format
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let app = app.merge(shop::metrics(recorder));
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("sessionkit shop: http://{}/", listener.local_addr()?);

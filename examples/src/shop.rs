@@ -147,6 +147,18 @@ pub fn app(
         .layer(prefs))
 }
 
+/// `GET /metrics`: the session metrics in Prometheus' text format, from the
+/// recorder the binary installed (`metrics-exporter-prometheus`).
+pub fn metrics(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    )
+}
+
 /// The shop's two session layers, for any framework.
 ///
 /// # Errors

@@ -237,6 +237,30 @@
 //! * **Foreign types** state their shape by hand or through a newtype; see
 //!   [`bound::shape`].
 //!
+//! # Metrics and tracing
+//!
+//! The layer reports through the [`metrics`](https://docs.rs/metrics)
+//! facade; install any recorder (the shop uses `metrics-exporter-prometheus`
+//! and serves `/metrics`). `session` is the cookie name, never an ID.
+//!
+//! | name | kind | labels | what |
+//! | --- | --- | --- | --- |
+//! | `sessionkit_sessions_loaded_total` | counter | `session` | an existing session opened (cookie or store) |
+//! | `sessionkit_sessions_created_total` | counter | `session` | a new server-side session stored |
+//! | `sessionkit_sessions_saved_total` | counter | `session`, `tier` (`cookie`, `store`, `quick`) | a session written |
+//! | `sessionkit_sessions_unchanged_total` | counter | `session` | an existing session read and not written (a write avoided) |
+//! | `sessionkit_save_conflicts_total` | counter | `session` | a compare-and-set save met a concurrent write |
+//! | `sessionkit_save_merges_total` | counter | `session` | this request's changes re-applied on the fresh record |
+//! | `sessionkit_save_replays_total` | counter | `session` | `atomically` closures replayed |
+//! | `sessionkit_store_outages_total` | counter | `session`, `store`, `operation` | a store call failed or timed out |
+//! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`) | a token that opened nothing |
+//! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
+//!
+//!
+//! Every store call runs in a `session_store` tracing span (store,
+//! operation, outcome) under the request's span; refused tokens are logged at
+//! debug level with the reason and a salted log tag of any ID.
+//!
 //! # Codecs
 //!
 //! [`Bincode`] (bincode `=2.0.1`, serde, standard config, decode limit 1 MiB)
@@ -282,6 +306,7 @@ mod layer;
 pub mod seal;
 mod session;
 pub mod store;
+mod telemetry;
 pub mod tower;
 
 pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength, MaxEncodedLen};

@@ -249,3 +249,70 @@ async fn walk(addr: SocketAddr) {
     assert!(page.contains("Empty.") && page.contains("Log in"));
     assert!(page.contains("#1d1f21"), "preferences survive logout");
 }
+
+#[tokio::test]
+async fn the_shop_exposes_session_metrics_for_prometheus() {
+    // the one recorder of this test process
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    let key = MasterKey::from_secret(&[5; 32]).unwrap();
+    let store = Tiered::new(
+        MemoryStore::default(),
+        SqliteStore::in_memory().await.unwrap(),
+    );
+    let app = sessionkit_examples::shop::app(key, false, store)
+        .unwrap()
+        .merge(sessionkit_examples::shop::metrics(handle));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+    // a scripted session: an item, a read, a long note (server-side), a
+    // tampered cookie
+    client
+        .post(url("/cart/add"))
+        .form(&[("sku", "3")])
+        .send()
+        .await
+        .unwrap();
+    client.get(url("/")).send().await.unwrap();
+    let note = "n".repeat(2_000);
+    client
+        .post(url("/cart/note"))
+        .form(&[("note", note.as_str())])
+        .send()
+        .await
+        .unwrap();
+    client.get(url("/")).send().await.unwrap();
+    reqwest::Client::new()
+        .get(url("/"))
+        .header("cookie", "cart=forged")
+        .send()
+        .await
+        .unwrap();
+    let page = client
+        .get(url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "sessionkit_sessions_saved_total{session=\"cart\",tier=\"cookie\"}",
+        "sessionkit_sessions_saved_total{session=\"cart\",tier=\"store\"}",
+        "sessionkit_sessions_created_total{session=\"cart\"}",
+        "sessionkit_sessions_loaded_total{session=\"cart\"}",
+        "sessionkit_sessions_unchanged_total{session=\"cart\"}",
+        "sessionkit_refused_total{session=\"cart\",reason=\"malformed\"}",
+        "sessionkit_store_seconds",
+    ] {
+        assert!(page.contains(expected), "{expected} missing from:\n{page}");
+    }
+}

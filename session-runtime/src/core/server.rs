@@ -81,22 +81,39 @@ impl std::fmt::Debug for ServerTier {
 }
 
 impl ServerTier {
-    /// A store call under the layer's timeout and circuit breaker.
+    /// A store call under the layer's timeout and circuit breaker, timed
+    /// for the `sessionkit_store_seconds` histogram and traced in a span
+    /// (store, operation, outcome) under the request's.
     async fn call<T>(
         &self,
+        operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.breaker
-            .call(self.store.name(), self.timeout, call)
-            .await
+        use tracing::Instrument as _;
+        let store = self.store.name();
+        let span = tracing::debug_span!(
+            "session_store",
+            store,
+            operation,
+            outcome = tracing::field::Empty
+        );
+        let began = std::time::Instant::now();
+        let result = self
+            .breaker
+            .call(store, self.timeout, call)
+            .instrument(span.clone())
+            .await;
+        crate::telemetry::store_call(store, operation, began.elapsed());
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
+        result
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        self.call(self.store.load(key, now)).await
+        self.call("load", self.store.load(key, now)).await
     }
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        self.call(self.store.create(key, entry)).await
+        self.call("create", self.store.create(key, entry)).await
     }
 
     async fn save(
@@ -106,11 +123,12 @@ impl ServerTier {
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
-        self.call(self.store.save(key, entry, version, now)).await
+        self.call("save", self.store.save(key, entry, version, now))
+            .await
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        self.call(self.store.delete(key)).await
+        self.call("delete", self.store.delete(key)).await
     }
 }
 
@@ -283,6 +301,7 @@ impl<S: SessionData + Send> Slot<S> {
         let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {
             Ok(verified) => verified,
             Err(reason) => {
+                crate::telemetry::refused(self.name(), crate::telemetry::id_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
                 return Ok(refused());
             }
@@ -292,6 +311,7 @@ impl<S: SessionData + Send> Slot<S> {
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
+                crate::telemetry::refused(self.name(), "unknown_id");
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
                 return Ok(Loaded::fresh(had_token));
             }
@@ -310,10 +330,12 @@ impl<S: SessionData + Send> Slot<S> {
         let version = record.version;
         match self.core.open_record(&key, record, now, self.split_quick()) {
             Ok(mut opened) => {
+                crate::telemetry::loaded(self.name());
                 opened.stale_key |= stale_id;
                 Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
             }
             Err(reason) => {
+                crate::telemetry::refused(self.name(), crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
                 Ok(Loaded::fresh(had_token))
             }
@@ -377,6 +399,7 @@ impl<S: SessionData + Send> Slot<S> {
                         Err(err) => return self.save_failed("delete", &err),
                     }
                 }
+                crate::telemetry::saved(self.name(), "cookie");
                 return self.token(&value, meta, now);
             }
         }
@@ -387,6 +410,7 @@ impl<S: SessionData + Send> Slot<S> {
                     && self.write_quick(key, blob, previous.version, now).await
                 {
                     // the cookie (the ID) and the durable record are unchanged
+                    crate::telemetry::saved(self.name(), "quick");
                     return Outcome::nothing();
                 }
                 self.save_existing(previous, loaded, meta, now).await
@@ -440,7 +464,10 @@ impl<S: SessionData + Send> Slot<S> {
     async fn write_quick(&self, key: StoreKey, blob: Vec<u8>, version: u64, now: u64) -> bool {
         let tier = self.tier();
         match tier
-            .call(tier.store.save_quick(&key, &blob, version, now))
+            .call(
+                "save_quick",
+                tier.store.save_quick(&key, &blob, version, now),
+            )
             .await
         {
             Ok(written) => written,
@@ -487,6 +514,7 @@ impl<S: SessionData + Send> Slot<S> {
             };
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
+                    crate::telemetry::saved(self.name(), "store");
                     return self.token(
                         &server.id.sign(self.core.sealer.keys(), self.name()),
                         meta,
@@ -494,13 +522,19 @@ impl<S: SessionData + Send> Slot<S> {
                     );
                 }
                 Ok(Saved::Missing) => return self.ended_meanwhile(&server.id),
-                Ok(Saved::Conflict(current)) => current,
+                Ok(Saved::Conflict(current)) => {
+                    crate::telemetry::conflict(self.name());
+                    current
+                }
                 Err(err) => return self.save_failed("save", &err),
             };
             // another request saved first: keep its data, re-apply ours
             version = current.version;
             match self.core.open_record(&key, current, now, split) {
-                Ok(opened) => data = replay.rebase(opened.data, &mut data, &changed),
+                Ok(opened) => {
+                    crate::telemetry::merged(self.name(), replay.steps.len());
+                    data = replay.rebase(opened.data, &mut data, &changed);
+                }
                 Err(reason) => {
                     tracing::error!(cookie = %self.name(), %reason, "concurrent session record does not open: not saved");
                     return Outcome::failed(
@@ -542,6 +576,8 @@ impl<S: SessionData + Send> Slot<S> {
             };
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
+                    crate::telemetry::created(self.name());
+                    crate::telemetry::saved(self.name(), "store");
                     return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
                 }
                 Ok(false) => continue,
@@ -558,7 +594,8 @@ impl<S: SessionData + Send> Slot<S> {
             .map_err(|err| Outcome::failed(format!("the session could not be saved: {err}")))
     }
 
-    fn log_outage(&self, operation: &str, err: &StoreError) {
+    fn log_outage(&self, operation: &'static str, err: &StoreError) {
+        crate::telemetry::outage(self.name(), self.tier().store.name(), operation);
         tracing::error!(
             cookie = %self.name(),
             store = self.tier().store.name(),
@@ -569,7 +606,7 @@ impl<S: SessionData + Send> Slot<S> {
         );
     }
 
-    fn save_failed(&self, operation: &str, err: &StoreError) -> Outcome {
+    fn save_failed(&self, operation: &'static str, err: &StoreError) -> Outcome {
         self.log_outage(operation, err);
         if let StoreError::TooLarge { len, max } = err {
             return Outcome::failed(format!(

@@ -348,8 +348,12 @@ impl<S: SessionData> Slot<S> {
                 .open_value(&self.core.sealer, self.name(), value, now)
         });
         match opened {
-            Ok(opened) => self.loaded(opened, None, now, incoming.had_token()),
+            Ok(opened) => {
+                crate::telemetry::loaded(self.name());
+                self.loaded(opened, None, now, incoming.had_token())
+            }
             Err(reason) => {
+                crate::telemetry::refused(self.name(), crate::telemetry::open_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
                 Loaded::refused(incoming.had_token())
             }
@@ -474,6 +478,9 @@ impl<S: SessionData + Send> Slot<S> {
         let needs_store = self.is_server()
             && (loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. }));
         if !needs_store {
+            if matches!(plan, Plan::Nothing) && loaded.state.existing.is_some() {
+                crate::telemetry::unchanged(self.name());
+            }
             return Finish::Ready(self.settle(plan, loaded.state.refused_token, now));
         }
         let slot = Arc::clone(self);
@@ -489,7 +496,10 @@ impl<S: SessionData + Send> Slot<S> {
         let outcome = match plan {
             Plan::Nothing => Outcome::nothing(),
             Plan::Remove => self.removal(),
-            Plan::Write { body, meta } => self.write(&body, &meta, now),
+            Plan::Write { body, meta } => {
+                crate::telemetry::saved(self.name(), "cookie");
+                self.write(&body, &meta, now)
+            }
             Plan::Failed(reason) => Outcome::failed(reason),
         };
         self.clear_refused(refused, outcome)
