@@ -14,6 +14,10 @@ use sessionkit_tests::stores;
 use sessionkit_tests::wide::{self, Wide};
 use std::time::{Duration, Instant};
 
+/// The scenarios here each load the 2-core machine fully: one at a time,
+/// so a store timeout measures the store, not the other scenarios.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn key() -> MasterKey {
     MasterKey::from_secret(&[11; 32]).unwrap()
 }
@@ -59,6 +63,7 @@ async fn at_once(app: &Router, cookie: &str, uris: Vec<String>) -> Vec<(Reply, D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
+    let _one = ONE_AT_A_TIME.lock().await;
     #[derive(Session, Default)]
     #[session(cookie = "user_s", storage = "server")]
     struct UserSession {
@@ -122,6 +127,7 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_to_disjoint_fields_lose_nothing_on_every_store() {
+    let _one = ONE_AT_A_TIME.lock().await;
     for (name, layer) in stores::every_server_layer::<Wide>(&key(), "disjoint").await {
         let app = wide::app(layer);
         for writers in [2, 8, 32, 128] {
@@ -177,6 +183,7 @@ async fn concurrent_writers_to_disjoint_fields_lose_nothing_on_every_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn atomic_increments_compose_on_every_store() {
+    let _one = ONE_AT_A_TIME.lock().await;
     for (name, layer) in stores::every_server_layer::<Wide>(&key(), "atomic").await {
         let app = wide::app(layer);
         let cookie = login(&app).await;
@@ -204,6 +211,7 @@ const RACES: usize = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logout_races_never_leave_the_old_cookie_alive() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let layers = stores::every_server_layer::<Wide>(&key(), "race").await;
     let memo_layers = stores::every_server_layer::<Memo>(&key(), "race_memo").await;
     let mut runs = Vec::new();
@@ -260,10 +268,7 @@ async fn one_race(app: &Router, race: usize) -> bool {
             send(app, "POST", "/memo-logout", Some(("memo", &cookie))),
             send(app, "POST", "/memo/3", Some(("memo", &cookie))),
         );
-        assert!(
-            a.status.is_success() && b.status.is_success(),
-            "{a:?} {b:?}"
-        );
+        settle_logout(app, "/memo-logout", ("memo", &cookie), a, &b).await;
         return send(app, "GET", "/memo", Some(("memo", &cookie)))
             .await
             .body
@@ -285,15 +290,40 @@ async fn one_race(app: &Router, race: usize) -> bool {
             Some((WIDE, &cookie))
         ),
     );
-    assert!(
-        a.status.is_success() && b.status.is_success(),
-        "{a:?} {b:?}"
-    );
+    settle_logout(app, "/logout", (WIDE, &cookie), a, &b).await;
     send(app, "GET", "/user", Some((WIDE, &cookie))).await.body != "None"
+}
+
+/// The racing request may answer 503 when a store call times out under the
+/// whole suite's load (the outage policy, never a 500); a logout answered
+/// 503 is retried, as its body asks, until it holds.
+async fn settle_logout(
+    app: &Router,
+    logout: &str,
+    cookie: (&str, &str),
+    first: Reply,
+    other: &Reply,
+) {
+    for reply in [&first, other] {
+        assert!(
+            reply.status.is_success() || reply.status == StatusCode::SERVICE_UNAVAILABLE,
+            "{reply:?}"
+        );
+    }
+    let mut reply = first;
+    for _ in 0..50 {
+        if reply.status.is_success() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        reply = send(app, "POST", logout, Some(cookie)).await;
+    }
+    panic!("the logout never held: {reply:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_over_one_sqlite_file_honour_a_logout_within_the_staleness_bound() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let path = std::env::temp_dir().join(format!("sessionkit-{}-two.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
     // two app instances: one database file, a cache of their own each
@@ -355,6 +385,7 @@ async fn two_processes_over_one_sqlite_file_honour_a_logout_within_the_staleness
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_with_a_shared_cache_honour_a_logout_at_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (Some(cache_a), Some(cache_b)) = (stores::redis().await, stores::redis().await) else {
         return;
     };
@@ -403,6 +434,7 @@ async fn two_processes_with_a_shared_cache_honour_a_logout_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_new_sessions_does_not_evict_active_ones() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use session_runtime::SessionStore as _;
     let store = MemoryStore::default();
     let entry = |data: &'static [u8]| session_runtime::Entry::new(data, u64::MAX);
