@@ -34,20 +34,7 @@ async fn main() -> Result<(), Error> {
         )
         .init();
 
-    let key = match std::env::var("SESSION_SECRET") {
-        Ok(secret) => MasterKey::from_base64(&secret)?,
-        Err(_) => {
-            eprintln!("SESSION_SECRET is not set: using a development secret for this run only");
-            MasterKey::from_base64(&MasterKey::generate_secret()?)?
-        }
-    };
-    let secure = std::env::var("SESSION_COOKIE_SECURE").map_or(true, |v| v != "0");
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT `{port}` is not a port number"))?,
-        Err(_) => 3000,
-    };
+    let shop::Env { key, secure, port } = shop::Env::read(3000)?;
 
     let cache = std::env::var("SESSION_CACHE").unwrap_or_else(|_| "memory".to_owned());
     let database = std::env::var("SESSION_DATABASE_URL")

@@ -7,8 +7,8 @@
 //! `SESSION_SECRET` and `SESSION_COOKIE_SECURE` as for the axum shop.
 
 use session_runtime::store::SqliteStore;
-use session_runtime::{MasterKey, MemoryStore, Tiered};
-use sessionkit_examples::shop_actix;
+use session_runtime::{MemoryStore, Tiered};
+use sessionkit_examples::{shop, shop_actix};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -23,20 +23,7 @@ fn main() -> Result<(), Error> {
 }
 
 async fn run() -> Result<(), Error> {
-    let key = match std::env::var("SESSION_SECRET") {
-        Ok(secret) => MasterKey::from_base64(&secret)?,
-        Err(_) => {
-            eprintln!("SESSION_SECRET is not set: using a development secret for this run only");
-            MasterKey::from_base64(&MasterKey::generate_secret()?)?
-        }
-    };
-    let secure = std::env::var("SESSION_COOKIE_SECURE").map_or(true, |v| v != "0");
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT `{port}` is not a port number"))?,
-        Err(_) => 3001,
-    };
+    let shop::Env { key, secure, port } = shop::Env::read(3001)?;
     let database = SqliteStore::connect("sqlite://shop-actix-sessions.db?mode=rwc").await?;
     database.migrate().await?;
     let store = std::sync::Arc::new(Tiered::new(MemoryStore::default(), database));

@@ -159,6 +159,49 @@ pub fn metrics(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router 
     )
 }
 
+/// What both shop binaries read from the environment: the secret
+/// (`SESSION_SECRET`, or a development secret for this run), the cookies'
+/// `Secure` attribute (`SESSION_COOKIE_SECURE=0` drops it) and the port
+/// (`PORT`, else `default_port`).
+#[derive(Debug)]
+pub struct Env {
+    /// The sealing key.
+    pub key: session_runtime::MasterKey,
+    /// The cookies' `Secure` attribute.
+    pub secure: bool,
+    /// Where to listen.
+    pub port: u16,
+}
+
+impl Env {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    ///
+    /// A secret that is not base64 of at least 32 bytes, or a port that is
+    /// not a number.
+    pub fn read(default_port: u16) -> Result<Self, Box<dyn std::error::Error>> {
+        use session_runtime::MasterKey;
+        let key = match std::env::var("SESSION_SECRET") {
+            Ok(secret) => MasterKey::from_base64(&secret)?,
+            Err(_) => {
+                eprintln!(
+                    "SESSION_SECRET is not set: using a development secret for this run only"
+                );
+                MasterKey::from_base64(&MasterKey::generate_secret()?)?
+            }
+        };
+        let secure = std::env::var("SESSION_COOKIE_SECURE").map_or(true, |v| v != "0");
+        let port = match std::env::var("PORT") {
+            Ok(port) => port
+                .parse()
+                .map_err(|_| format!("PORT `{port}` is not a port number"))?,
+            Err(_) => default_port,
+        };
+        Ok(Self { key, secure, port })
+    }
+}
+
 /// The shop's two session layers, for any framework.
 ///
 /// # Errors

@@ -91,6 +91,17 @@ pub enum Lookup {
     Gone,
 }
 
+impl Lookup {
+    /// The live record, if any: what [`SessionStore::load`] answers.
+    #[must_use]
+    pub fn into_record(self) -> Option<Record> {
+        match self {
+            Self::Hit(record) => Some(record),
+            Self::Miss | Self::Gone => None,
+        }
+    }
+}
+
 /// A session's server-side record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {

@@ -254,10 +254,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        Ok(match self.lookup(key, now, None).await? {
-            Lookup::Hit(record) => Some(record),
-            Lookup::Miss | Lookup::Gone => None,
-        })
+        Ok(self.lookup(key, now, None).await?.into_record())
     }
 
     async fn lookup(
