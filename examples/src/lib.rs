@@ -3,3 +3,4 @@
 
 pub mod shop;
 pub mod shop_actix;
+pub mod shop_stores;

@@ -316,3 +316,71 @@ async fn the_shop_exposes_session_metrics_for_prometheus() {
         assert!(page.contains(expected), "{expected} missing from:\n{page}");
     }
 }
+
+#[tokio::test]
+async fn every_documented_store_combination_serves_the_shop() {
+    use sessionkit_tests::servers::address;
+    let (Some(redis), Some(memcached), Some(postgres), Some(mysql)) = (
+        address("SESSIONKIT_REDIS_URL"),
+        address("SESSIONKIT_MEMCACHED"),
+        address("SESSIONKIT_POSTGRES_URL"),
+        address("SESSIONKIT_MYSQL_URL"),
+    ) else {
+        return;
+    };
+    let sqlite = std::env::temp_dir().join(format!("sessionkit-shop-{}.db", std::process::id()));
+    let sqlite = format!("sqlite://{}?mode=rwc", sqlite.display());
+    let caches = [
+        "memory".to_owned(),
+        "none".to_owned(),
+        redis,
+        format!("memcached://{memcached}"),
+    ];
+    let databases = [sqlite, postgres, mysql, "none".to_owned()];
+    let mut served = 0;
+    for cache in &caches {
+        for database in &databases {
+            if cache == "none" && database == "none" {
+                continue;
+            }
+            let key = MasterKey::from_secret(&[5; 32]).unwrap();
+            let app = sessionkit_examples::shop_stores::app_for(key, false, cache, database)
+                .await
+                .unwrap_or_else(|err| panic!("{cache} over {database}: {err}"));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            let client = reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            // a long note moves the cart server-side, into these stores
+            let note = "gift ".repeat(400);
+            let response = client
+                .post(format!("http://{addr}/cart/note"))
+                .form(&[("note", note.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 303, "{cache} over {database}");
+            let page = client
+                .get(format!("http://{addr}/"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                page.contains("gift gift"),
+                "{cache} over {database}: the note came back"
+            );
+            served += 1;
+        }
+    }
+    sessionkit_tests::figure(&format!(
+        "shop store combinations (SESSION_CACHE x SESSION_DATABASE_URL): {served} of 15 serve a server-side cart"
+    ));
+    assert_eq!(served, 15);
+}
