@@ -66,6 +66,14 @@ pub(crate) struct Container {
 }
 
 impl Container {
+    /// `::session_runtime`, or the `crate = path` override.
+    pub(crate) fn crate_path(&self) -> Path {
+        self.krate.as_ref().map_or_else(
+            || syn::parse_quote!(::session_runtime),
+            |krate| krate.value.clone(),
+        )
+    }
+
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut cookie = Slot::new(cx, COOKIE);
         let mut storage = Slot::new(cx, STORAGE);

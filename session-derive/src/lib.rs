@@ -51,23 +51,12 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(Session, attributes(session))]
 pub fn derive_session(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    // parse -> check -> expand, or the fallback after an error
     let cx = ctxt::Ctxt::default();
     let cont = ast::Container::from_ast(&cx, &input);
     if let Some(cont) = &cont {
         check::check(&cx, cont);
     }
-    match (cx.check(), cont) {
-        (Ok(()), Some(cont)) => emit::session(&cont),
-        (Err(errors), Some(cont)) => {
-            let mut tokens = errors.to_compile_error();
-            tokens.extend(fallback::session(&cont));
-            tokens
-        }
-        (Err(errors), None) => errors.to_compile_error(),
-        (Ok(()), None) => proc_macro2::TokenStream::new(),
-    }
-    .into()
+    finish(cx, cont.as_ref(), emit::session, fallback::session).into()
 }
 
 /// Derives `session_runtime::MaxEncodedLen` for a struct or enum: the sum of
@@ -78,21 +67,37 @@ pub fn derive_session(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(MaxEncodedLen, attributes(session))]
 pub fn derive_max_encoded_len(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    // the same pipeline: parse -> check -> expand, or the fallback
     let cx = ctxt::Ctxt::default();
     let shape = ast::Shape::from_ast(&cx, &input);
     if let Some(shape) = &shape {
         check::check_shape(&cx, shape);
     }
-    match (cx.check(), shape) {
-        (Ok(()), Some(shape)) => emit::max_encoded_len(&shape),
-        (Err(errors), Some(shape)) => {
+    finish(
+        cx,
+        shape.as_ref(),
+        emit::max_encoded_len,
+        emit::max_encoded_len_fallback,
+    )
+    .into()
+}
+
+/// The end of both pipelines (parse -> check -> here): the expansion, or
+/// every error collected plus the fallback impls, so other uses of the
+/// type do not fail a second time.
+fn finish<M>(
+    cx: ctxt::Ctxt,
+    model: Option<&M>,
+    expand: impl FnOnce(&M) -> proc_macro2::TokenStream,
+    fallback: impl FnOnce(&M) -> proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => expand(model),
+        (Err(errors), Some(model)) => {
             let mut tokens = errors.to_compile_error();
-            tokens.extend(emit::max_encoded_len_fallback(&shape));
+            tokens.extend(fallback(model));
             tokens
         }
         (Err(errors), None) => errors.to_compile_error(),
         (Ok(()), None) => proc_macro2::TokenStream::new(),
     }
-    .into()
 }

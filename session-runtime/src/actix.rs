@@ -168,12 +168,10 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let https = is_https(&req, self.core.settings.ssl_only);
-        let incoming = if self.core.settings.ssl_only && !https {
-            Incoming::None
-        } else {
-            incoming(&self.core, req.headers())
-        };
-        let slot = Arc::new(self.core.begin(incoming, https));
+        let slot = Arc::new(
+            self.core
+                .begin(https, || incoming(&self.core, req.headers())),
+        );
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
         let service = Rc::clone(&self.service);
         Box::pin(async move {

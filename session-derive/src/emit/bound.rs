@@ -74,11 +74,7 @@ fn fields_bound(krate: &Path, fields: &Fields) -> TokenStream {
 /// `#[derive(MaxEncodedLen)]` for a checked [`Shape`]: the bound and the
 /// structural shape as associated consts.
 pub(crate) fn max_encoded_len(shape: &Shape<'_>) -> TokenStream {
-    let krate: Path = shape
-        .attrs
-        .krate
-        .as_ref()
-        .map_or_else(|| parse_quote!(::session_runtime), |k| k.value.clone());
+    let krate = shape.attrs.crate_path();
     let (bound, structure) = match &shape.data {
         ShapeData::Struct(fields) => (
             fields_bound(&krate, fields),
@@ -124,11 +120,7 @@ pub(crate) fn max_encoded_len(shape: &Shape<'_>) -> TokenStream {
 /// After an error: the impl anyway (unbounded, shape 0), so every use of
 /// the type does not fail a second time.
 pub(crate) fn max_encoded_len_fallback(shape: &Shape<'_>) -> TokenStream {
-    let krate: Path = shape
-        .attrs
-        .krate
-        .as_ref()
-        .map_or_else(|| parse_quote!(::session_runtime), |k| k.value.clone());
+    let krate = shape.attrs.crate_path();
     impl_max_encoded_len(
         shape,
         &krate,

@@ -9,8 +9,8 @@ mod fingerprint;
 use crate::ast::Container;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use syn::Path;
 use syn::ext::IdentExt as _;
-use syn::{Path, parse_quote};
 
 pub(crate) use bound::{max_encoded_len, max_encoded_len_fallback};
 
@@ -44,10 +44,7 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
 
 /// `::session_runtime`, or the `crate = path` override.
 pub(crate) fn crate_path(cont: &Container<'_>) -> Path {
-    cont.attrs.krate.as_ref().map_or_else(
-        || parse_quote!(::session_runtime),
-        |krate| krate.value.clone(),
-    )
+    cont.attrs.crate_path()
 }
 
 /// `CartAccess` for `struct Cart`.

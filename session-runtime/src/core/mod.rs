@@ -71,13 +71,14 @@ impl<S: SessionData> Core<S> {
         self.cookie_name = self.settings.cookie_name().into_owned();
     }
 
-    /// The state of a new request: the token it carries (found by the
-    /// adapter) and whether it came over HTTPS.
-    pub(crate) fn begin(self: &Arc<Self>, incoming: Incoming, https: bool) -> Slot<S> {
+    /// The state of a new request: whether it came over HTTPS, and the
+    /// token it carries, found by the adapter's `find` — not even looked
+    /// for when `ssl_only` refuses plain HTTP.
+    pub(crate) fn begin(self: &Arc<Self>, https: bool, find: impl FnOnce() -> Incoming) -> Slot<S> {
         let incoming = if self.settings.ssl_only && !https {
             Incoming::None
         } else {
-            incoming
+            find()
         };
         Slot::new(Arc::clone(self), incoming, https)
     }

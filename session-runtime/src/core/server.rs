@@ -132,6 +132,25 @@ impl ServerTier {
     }
 }
 
+/// A session sealed for its row: the durable blob and the quick fields'.
+struct Sealed<S> {
+    data: Vec<u8>,
+    quick: Vec<u8>,
+    _session: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S: SessionData> Sealed<S> {
+    /// What the store writes, living as long as `meta` says.
+    fn entry(&self, meta: &Meta) -> Entry<'_> {
+        Entry {
+            data: &self.data,
+            quick: &self.quick,
+            expires_at: meta.expires_at,
+            shape: S::FINGERPRINT,
+        }
+    }
+}
+
 /// Fresh IDs tried when one is taken (2^-256 each: never, in practice).
 const MAX_ID_ATTEMPTS: usize = 3;
 
@@ -502,16 +521,11 @@ impl<S: SessionData + Send> Slot<S> {
         let deadline = Instant::now() + self.tier().contention;
         let mut attempt = 0;
         loop {
-            let (blob, quick) = match self.sealed(&key, meta, &data) {
+            let sealed = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = Entry {
-                data: &blob,
-                quick: &quick,
-                expires_at: meta.expires_at,
-                shape: S::FINGERPRINT,
-            };
+            let entry = sealed.entry(meta);
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
                     crate::telemetry::saved(self.name(), "store");
@@ -564,16 +578,11 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             };
             let key = id.store_key();
-            let (blob, quick) = match self.sealed(&key, meta, &data) {
+            let sealed = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = Entry {
-                data: &blob,
-                quick: &quick,
-                expires_at: meta.expires_at,
-                shape: S::FINGERPRINT,
-            };
+            let entry = sealed.entry(meta);
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
                     crate::telemetry::created(self.name());
@@ -588,9 +597,14 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     /// The sealed blobs of `data` for the row under `key`.
-    fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<(Vec<u8>, Vec<u8>), Outcome> {
+    fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<Sealed<S>, Outcome> {
         self.core
             .seal_record(key, meta, data, self.split_quick())
+            .map(|(data, quick)| Sealed {
+                data,
+                quick,
+                _session: std::marker::PhantomData,
+            })
             .map_err(|err| Outcome::failed(format!("the session could not be saved: {err}")))
     }
 

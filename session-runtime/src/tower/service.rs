@@ -75,12 +75,10 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let https = is_https(&req, self.core.settings.ssl_only);
-        let incoming = if self.core.settings.ssl_only && !https {
-            Incoming::None
-        } else {
-            incoming(&self.core, req.headers())
-        };
-        let slot: Arc<Slot<S>> = Arc::new(self.core.begin(incoming, https));
+        let slot: Arc<Slot<S>> = Arc::new(
+            self.core
+                .begin(https, || incoming(&self.core, req.headers())),
+        );
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
         ResponseFuture::new(self.inner.call(req), slot)
     }
