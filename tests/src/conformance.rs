@@ -19,6 +19,16 @@ fn entry(data: &[u8], expires_at: u64) -> Entry<'_> {
     Entry::new(data, expires_at)
 }
 
+/// A record with durable data and quick fields, as a tiered store writes it.
+fn entry_with_quick(quick: &[u8]) -> Entry<'_> {
+    Entry {
+        data: b"durable",
+        quick,
+        expires_at: NOW + 60,
+        shape: 0,
+    }
+}
+
 /// Runs every scenario against `store`.
 ///
 /// # Panics
@@ -239,12 +249,7 @@ async fn deletes_leave_a_tombstone_in_caches<S: SessionStore>(store: &S) {
 
 async fn quick_fields_follow_the_store_kind<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    let with_quick = Entry {
-        data: b"durable",
-        quick: b"quick",
-        expires_at: NOW + 60,
-        shape: 0,
-    };
+    let with_quick = entry_with_quick(b"quick");
     store.create(&key, with_quick).await.unwrap();
     let record = store.load(&key, NOW).await.unwrap().unwrap();
     assert_eq!(record.data, b"durable");
@@ -312,12 +317,7 @@ async fn binary_data_round_trips<S: SessionStore>(store: &S) {
 
 async fn quick_only_saves_touch_the_quick_blob_alone<S: SessionStore>(store: &S) {
     let key = fresh_key();
-    let with_quick = Entry {
-        data: b"durable",
-        quick: b"old quick",
-        expires_at: NOW + 60,
-        shape: 0,
-    };
+    let with_quick = entry_with_quick(b"old quick");
     store.create(&key, with_quick).await.unwrap();
     let written = store.save_quick(&key, b"new quick", 1, NOW).await.unwrap();
     if !S::KEEPS_QUICK {

@@ -51,6 +51,33 @@ pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<(&str, &
     }
 }
 
+/// Serves `app` on a free loopback port; its address.
+///
+/// # Panics
+///
+/// When no port can be bound.
+pub async fn listen(app: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A browser-like HTTP client: a cookie jar, and redirects left to the
+/// test to see.
+///
+/// # Panics
+///
+/// When the client cannot be built.
+#[must_use]
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// The `p`-th percentile (0..=100) of `samples`, sorted in place.
 #[must_use]
 pub fn percentile(samples: &mut [std::time::Duration], p: usize) -> std::time::Duration {

@@ -157,22 +157,22 @@ fn v1_app(cart: SessionLayer<v1::Cart>) -> Router {
         .layer(SessionLayer::<v1::Prefs>::new(key()))
 }
 
+/// A cart's lines as the apps print them: `sku x quantity`, comma-separated.
+fn lines_text(lines: &[v2::Line]) -> String {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}x{}", l.sku, l.quantity))
+        .collect();
+    lines.join(",")
+}
+
 fn v2_app(cart: SessionLayer<v2::Cart>) -> Router {
     Router::new()
         .route(
             "/cart",
             get(|cart: Session<v2::Cart>| async move {
-                let lines: Vec<String> = cart
-                    .lines()
-                    .iter()
-                    .map(|l| format!("{}x{}", l.sku, l.quantity))
-                    .collect();
-                format!(
-                    "{:?}|{}|{}",
-                    cart.user(),
-                    lines.join(","),
-                    cart.note().len()
-                )
+                let lines = lines_text(cart.lines());
+                format!("{:?}|{}|{}", cart.user(), lines, cart.note().len())
             }),
         )
         .route(
@@ -199,15 +199,11 @@ fn v3_app(cart: SessionLayer<v3::Cart>) -> Router {
         .route(
             "/cart",
             get(|cart: Session<v3::Cart>| async move {
-                let lines: Vec<String> = cart
-                    .lines()
-                    .iter()
-                    .map(|l| format!("{}x{}", l.sku, l.quantity))
-                    .collect();
+                let lines = lines_text(cart.lines());
                 format!(
                     "{:?}|{}|{}|{:?}",
                     cart.user(),
-                    lines.join(","),
+                    lines,
                     cart.note().len(),
                     cart.coupon()
                 )

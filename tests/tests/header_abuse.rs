@@ -25,10 +25,7 @@ fn key() -> MasterKey {
 }
 
 async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    sessionkit_tests::http::listen(app).await
 }
 
 /// Sends a raw HTTP/1.1 request; the status and the whole response.

@@ -6,13 +6,7 @@ use sessionkit_tests::{Prefs, TestClock, prefs_routes};
 use std::net::SocketAddr;
 
 async fn serve(layer: SessionLayer<Prefs>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = prefs_routes().layer(layer);
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    addr
+    sessionkit_tests::http::listen(prefs_routes().layer(layer)).await
 }
 
 fn layer() -> SessionLayer<Prefs> {
@@ -24,10 +18,7 @@ fn layer() -> SessionLayer<Prefs> {
 }
 
 fn jar_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
+    sessionkit_tests::http::browser()
 }
 
 #[tokio::test]

@@ -621,9 +621,8 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
         return;
     };
     // our own memcached, so the test can restart it
-    let port = free_port();
-    let mut server = Memcached::start(&memcached_bin, port);
-    let cache = MemcachedStore::connect([format!("127.0.0.1:{port}")])
+    let mut server = sessionkit_tests::process::OwnServer::memcached(&memcached_bin);
+    let cache = MemcachedStore::connect([format!("127.0.0.1:{}", server.port())])
         .await
         .unwrap();
     let durable = SqliteStore::in_memory().await.unwrap();
@@ -640,7 +639,7 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
     }
 
     // down: reads fall back to the durable store, writes still succeed
-    server.stop();
+    server.kill();
     for (user, browser) in browsers.iter_mut().enumerate() {
         let reply = browser.send("GET", "/whoami").await;
         assert_eq!(
@@ -654,7 +653,7 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
     );
 
     // back, empty: every session is still there
-    server = Memcached::start(&memcached_bin, port);
+    server.restart();
     for (user, browser) in browsers.iter_mut().enumerate() {
         let reply = browser.send("GET", "/whoami").await;
         assert_eq!(
@@ -663,55 +662,6 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
         );
     }
     assert_eq!(records(&durable).await, 20);
-    server.stop();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Memcached(std::process::Child);
-
-impl Memcached {
-    fn start(bin: &str, port: u16) -> Self {
-        let mut command = std::process::Command::new(bin);
-        command.args([
-            "-l",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "0",
-            "-m",
-            "16",
-        ]);
-        // memcached refuses to run as root without a user to drop to
-        command.args(["-u", "root"]);
-        // owned at once, so `Drop` reaps it on every path
-        let server = Self(command.spawn().expect("memcached starts"));
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("memcached did not listen on {port}");
-    }
-
-    fn stop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// gae-sessions' `set_quick`: a request that changes only quick fields

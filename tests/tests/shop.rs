@@ -4,6 +4,7 @@
 use session_runtime::id::SIGNED_ID_LEN;
 use session_runtime::store::SqliteStore;
 use session_runtime::{MasterKey, MemoryStore, Tiered};
+use sessionkit_tests::http::{browser, listen};
 use std::net::SocketAddr;
 
 async fn serve() -> SocketAddr {
@@ -13,11 +14,7 @@ async fn serve() -> SocketAddr {
         MemoryStore::default(),
         SqliteStore::in_memory().await.unwrap(),
     );
-    let app = sessionkit_examples::shop::app(key, false, store).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    listen(sessionkit_examples::shop::app(key, false, store).unwrap()).await
 }
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
@@ -76,11 +73,7 @@ async fn the_actix_shop_walkthrough_is_the_same() {
 }
 
 async fn walk(addr: SocketAddr) {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = browser();
     let url = |path: &str| format!("http://{addr}{path}");
 
     // pages that do not change a session send no cookie
@@ -264,14 +257,8 @@ async fn the_shop_exposes_session_metrics_for_prometheus() {
     let app = sessionkit_examples::shop::app(key, false, store)
         .unwrap()
         .merge(sessionkit_examples::shop::metrics(handle));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let addr = listen(app).await;
+    let client = browser();
     let url = |path: &str| format!("http://{addr}{path}");
     // a scripted session: an item, a read, a long note (server-side), a
     // tampered cookie
@@ -347,14 +334,8 @@ async fn every_documented_store_combination_serves_the_shop() {
             let app = sessionkit_examples::shop_stores::app_for(key, false, cache, database)
                 .await
                 .unwrap_or_else(|err| panic!("{cache} over {database}: {err}"));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            let client = reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap();
+            let addr = listen(app).await;
+            let client = browser();
             // a long note moves the cart server-side, into these stores
             let note = "gift ".repeat(400);
             let response = client
