@@ -146,6 +146,7 @@ where
             server,
             cookie_attributes: String::new(),
             cookie_name: String::new(),
+            label: metrics::SharedString::const_str(""),
         };
         core.refresh();
         Self {

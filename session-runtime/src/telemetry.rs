@@ -18,42 +18,42 @@
 
 use crate::id::IdError;
 use crate::seal::OpenError;
-use metrics::{counter, histogram};
+use metrics::{SharedString, counter, histogram};
 use std::time::Duration;
 
-pub(crate) fn loaded(session: &str) {
-    counter!("sessionkit_sessions_loaded_total", "session" => session.to_owned()).increment(1);
+pub(crate) fn loaded(session: &SharedString) {
+    counter!("sessionkit_sessions_loaded_total", "session" => session.clone()).increment(1);
 }
 
-pub(crate) fn created(session: &str) {
-    counter!("sessionkit_sessions_created_total", "session" => session.to_owned()).increment(1);
+pub(crate) fn created(session: &SharedString) {
+    counter!("sessionkit_sessions_created_total", "session" => session.clone()).increment(1);
 }
 
-pub(crate) fn saved(session: &str, tier: &'static str) {
-    counter!("sessionkit_sessions_saved_total", "session" => session.to_owned(), "tier" => tier)
+pub(crate) fn saved(session: &SharedString, tier: &'static str) {
+    counter!("sessionkit_sessions_saved_total", "session" => session.clone(), "tier" => tier)
         .increment(1);
 }
 
-pub(crate) fn unchanged(session: &str) {
-    counter!("sessionkit_sessions_unchanged_total", "session" => session.to_owned()).increment(1);
+pub(crate) fn unchanged(session: &SharedString) {
+    counter!("sessionkit_sessions_unchanged_total", "session" => session.clone()).increment(1);
 }
 
-pub(crate) fn conflict(session: &str) {
-    counter!("sessionkit_save_conflicts_total", "session" => session.to_owned()).increment(1);
+pub(crate) fn conflict(session: &SharedString) {
+    counter!("sessionkit_save_conflicts_total", "session" => session.clone()).increment(1);
 }
 
-pub(crate) fn merged(session: &str, replayed: usize) {
-    counter!("sessionkit_save_merges_total", "session" => session.to_owned()).increment(1);
+pub(crate) fn merged(session: &SharedString, replayed: usize) {
+    counter!("sessionkit_save_merges_total", "session" => session.clone()).increment(1);
     if replayed > 0 {
-        counter!("sessionkit_save_replays_total", "session" => session.to_owned())
+        counter!("sessionkit_save_replays_total", "session" => session.clone())
             .increment(replayed as u64);
     }
 }
 
-pub(crate) fn outage(session: &str, store: &'static str, operation: &'static str) {
+pub(crate) fn outage(session: &SharedString, store: &'static str, operation: &'static str) {
     counter!(
         "sessionkit_store_outages_total",
-        "session" => session.to_owned(),
+        "session" => session.clone(),
         "store" => store,
         "operation" => operation
     )
@@ -65,8 +65,8 @@ pub(crate) fn store_call(store: &'static str, operation: &'static str, took: Dur
         .record(took.as_secs_f64());
 }
 
-pub(crate) fn refused(session: &str, reason: &'static str) {
-    counter!("sessionkit_refused_total", "session" => session.to_owned(), "reason" => reason)
+pub(crate) fn refused(session: &SharedString, reason: &'static str) {
+    counter!("sessionkit_refused_total", "session" => session.clone(), "reason" => reason)
         .increment(1);
 }
 

@@ -49,6 +49,9 @@ pub(crate) struct Core<S: SessionData> {
     pub(crate) cookie_attributes: String,
     /// The cookie's name on the wire (with its prefix).
     pub(crate) cookie_name: String,
+    /// The same name as the metrics' `session` label: shared, so a metric
+    /// costs a reference count, not an allocation.
+    pub(crate) label: metrics::SharedString,
 }
 
 impl<S: SessionData> Clone for Core<S> {
@@ -60,6 +63,7 @@ impl<S: SessionData> Clone for Core<S> {
             server: self.server.clone(),
             cookie_attributes: self.cookie_attributes.clone(),
             cookie_name: self.cookie_name.clone(),
+            label: self.label.clone(),
         }
     }
 }
@@ -69,6 +73,8 @@ impl<S: SessionData> Core<S> {
     pub(crate) fn refresh(&mut self) {
         self.cookie_attributes = token::attribute_suffix(&self.settings);
         self.cookie_name = self.settings.cookie_name().into_owned();
+        self.label =
+            metrics::SharedString::from_shared(std::sync::Arc::from(self.cookie_name.as_str()));
     }
 
     /// The state of a new request: whether it came over HTTPS, and the

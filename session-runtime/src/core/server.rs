@@ -320,7 +320,7 @@ impl<S: SessionData + Send> Slot<S> {
         let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {
             Ok(verified) => verified,
             Err(reason) => {
-                crate::telemetry::refused(self.name(), crate::telemetry::id_reason(&reason));
+                crate::telemetry::refused(self.label(), crate::telemetry::id_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
                 return Ok(refused());
             }
@@ -330,7 +330,7 @@ impl<S: SessionData + Send> Slot<S> {
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
-                crate::telemetry::refused(self.name(), "unknown_id");
+                crate::telemetry::refused(self.label(), "unknown_id");
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
                 return Ok(Loaded::fresh(had_token));
             }
@@ -349,12 +349,12 @@ impl<S: SessionData + Send> Slot<S> {
         let version = record.version;
         match self.core.open_record(&key, record, now, self.split_quick()) {
             Ok(mut opened) => {
-                crate::telemetry::loaded(self.name());
+                crate::telemetry::loaded(self.label());
                 opened.stale_key |= stale_id;
                 Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
             }
             Err(reason) => {
-                crate::telemetry::refused(self.name(), crate::telemetry::open_reason(&reason));
+                crate::telemetry::refused(self.label(), crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
                 Ok(Loaded::fresh(had_token))
             }
@@ -418,7 +418,7 @@ impl<S: SessionData + Send> Slot<S> {
                         Err(err) => return self.save_failed("delete", &err),
                     }
                 }
-                crate::telemetry::saved(self.name(), "cookie");
+                crate::telemetry::saved(self.label(), "cookie");
                 return self.token(&value, meta, now);
             }
         }
@@ -429,7 +429,7 @@ impl<S: SessionData + Send> Slot<S> {
                     && self.write_quick(key, blob, previous.version, now).await
                 {
                     // the cookie (the ID) and the durable record are unchanged
-                    crate::telemetry::saved(self.name(), "quick");
+                    crate::telemetry::saved(self.label(), "quick");
                     return Outcome::nothing();
                 }
                 self.save_existing(previous, loaded, meta, now).await
@@ -528,7 +528,7 @@ impl<S: SessionData + Send> Slot<S> {
             let entry = sealed.entry(meta);
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
-                    crate::telemetry::saved(self.name(), "store");
+                    crate::telemetry::saved(self.label(), "store");
                     return self.token(
                         &server.id.sign(self.core.sealer.keys(), self.name()),
                         meta,
@@ -537,7 +537,7 @@ impl<S: SessionData + Send> Slot<S> {
                 }
                 Ok(Saved::Missing) => return self.ended_meanwhile(&server.id),
                 Ok(Saved::Conflict(current)) => {
-                    crate::telemetry::conflict(self.name());
+                    crate::telemetry::conflict(self.label());
                     current
                 }
                 Err(err) => return self.save_failed("save", &err),
@@ -546,7 +546,7 @@ impl<S: SessionData + Send> Slot<S> {
             version = current.version;
             match self.core.open_record(&key, current, now, split) {
                 Ok(opened) => {
-                    crate::telemetry::merged(self.name(), replay.steps.len());
+                    crate::telemetry::merged(self.label(), replay.steps.len());
                     data = replay.rebase(opened.data, &mut data, &changed);
                 }
                 Err(reason) => {
@@ -585,8 +585,8 @@ impl<S: SessionData + Send> Slot<S> {
             let entry = sealed.entry(meta);
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
-                    crate::telemetry::created(self.name());
-                    crate::telemetry::saved(self.name(), "store");
+                    crate::telemetry::created(self.label());
+                    crate::telemetry::saved(self.label(), "store");
                     return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
                 }
                 Ok(false) => continue,
@@ -609,7 +609,7 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     fn log_outage(&self, operation: &'static str, err: &StoreError) {
-        crate::telemetry::outage(self.name(), self.tier().store.name(), operation);
+        crate::telemetry::outage(self.label(), self.tier().store.name(), operation);
         tracing::error!(
             cookie = %self.name(),
             store = self.tier().store.name(),

@@ -304,6 +304,11 @@ impl<S: SessionData> Slot<S> {
         &self.core.cookie_name
     }
 
+    /// The metrics' `session` label.
+    pub(crate) fn label(&self) -> &metrics::SharedString {
+        &self.core.label
+    }
+
     fn lock(&self) -> MutexGuard<'_, Stage<S>> {
         // a handler that panicked while holding the lock leaves valid state
         self.stage
@@ -349,11 +354,11 @@ impl<S: SessionData> Slot<S> {
         });
         match opened {
             Ok(opened) => {
-                crate::telemetry::loaded(self.name());
+                crate::telemetry::loaded(self.label());
                 self.loaded(opened, None, now, incoming.had_token())
             }
             Err(reason) => {
-                crate::telemetry::refused(self.name(), crate::telemetry::open_reason(&reason));
+                crate::telemetry::refused(self.label(), crate::telemetry::open_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
                 Loaded::refused(incoming.had_token())
             }
@@ -479,7 +484,7 @@ impl<S: SessionData + Send> Slot<S> {
             && (loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. }));
         if !needs_store {
             if matches!(plan, Plan::Nothing) && loaded.state.existing.is_some() {
-                crate::telemetry::unchanged(self.name());
+                crate::telemetry::unchanged(self.label());
             }
             return Finish::Ready(self.settle(plan, loaded.state.refused_token, now));
         }
@@ -497,7 +502,7 @@ impl<S: SessionData + Send> Slot<S> {
             Plan::Nothing => Outcome::nothing(),
             Plan::Remove => self.removal(),
             Plan::Write { body, meta } => {
-                crate::telemetry::saved(self.name(), "cookie");
+                crate::telemetry::saved(self.label(), "cookie");
                 self.write(&body, &meta, now)
             }
             Plan::Failed(reason) => Outcome::failed(reason),
