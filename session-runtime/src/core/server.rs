@@ -515,6 +515,10 @@ impl<S: SessionData + Send> Slot<S> {
         let key = server.id.store_key();
         let split = self.split_quick();
         let Loaded { mut data, state } = loaded;
+        let resend = state
+            .existing
+            .as_ref()
+            .is_none_or(|existing| Self::token_changes(existing, meta));
         let changed = state.changed;
         let mut replay = state.replay;
         let mut version = server.version;
@@ -529,6 +533,10 @@ impl<S: SessionData + Send> Slot<S> {
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
                     crate::telemetry::saved(self.label(), "store");
+                    if !resend {
+                        // same ID, same expiry: the client's token stands
+                        return Outcome::nothing();
+                    }
                     return self.token(
                         &server.id.sign(self.core.sealer.keys(), self.name()),
                         meta,

@@ -558,31 +558,44 @@ impl<S: SessionData + Send> Slot<S> {
             };
         };
 
-        let meta = self.new_meta(Some(existing), control, now);
+        let mut meta = self.new_meta(Some(existing), control, now);
+        let lifetime = effective_lifetime(config, &existing.meta, control);
+        let sealed_at = existing.meta.expires_at.saturating_sub(lifetime.as_secs());
+        // near the absolute cap a refresh would not move the expiry
+        let refresh_due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs()
+            && meta.expires_at > existing.meta.expires_at;
+        if existing.server.is_some()
+            && !refresh_due
+            && !existing.stale_key
+            && !control.cycle
+            && control.lifetime.is_none()
+            && control.browser_session.is_none()
+        {
+            // a server-side write keeps the expiry the client's cookie was
+            // last given, so the cookie need not be sent again: record and
+            // cookie are refreshed together, when a refresh is due
+            meta.expires_at = existing.meta.expires_at;
+        }
         match body {
             Some(body) if body != existing.body || forced => Plan::Write { body, meta },
             // unchanged: refresh the expiry when enough of the lifetime has
             // passed, and move a session sealed under an old key to the
             // newest one so the old key can be retired
-            _ if existing.stale_key => Plan::Write {
+            _ if existing.stale_key || refresh_due => Plan::Write {
                 body: existing.body.clone(),
                 meta,
             },
-            _ => {
-                let lifetime = effective_lifetime(config, &existing.meta, control);
-                let sealed_at = existing.meta.expires_at.saturating_sub(lifetime.as_secs());
-                let due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs();
-                // near the absolute cap a refresh would not move the expiry
-                if due && meta.expires_at > existing.meta.expires_at {
-                    Plan::Write {
-                        body: existing.body.clone(),
-                        meta,
-                    }
-                } else {
-                    Plan::Nothing
-                }
-            }
+            _ => Plan::Nothing,
         }
+    }
+
+    /// Whether writing `meta` changes what the client holds: a new expiry
+    /// or cookie kind, or a token signed under an older key. A server-side
+    /// save that changes none of these sends no `Set-Cookie`.
+    pub(crate) fn token_changes(existing: &Existing, meta: &Meta) -> bool {
+        existing.stale_key
+            || existing.meta.expires_at != meta.expires_at
+            || existing.meta.browser_session != meta.browser_session
     }
 
     fn new_meta(&self, existing: Option<&Existing>, control: Control, now: u64) -> Meta {

@@ -1,0 +1,82 @@
+//! The sessionkit configurations: one Tower layer per session type and
+//! mode (axum), and the actix-web middleware.
+
+use crate::{Cart, Counter, NAME, Note, Size, lines, note};
+use axum::Router;
+use axum::routing::get;
+use session_runtime::{BoundedString, BoundedVec, MasterKey, Mode, Session, SessionLayer};
+
+/// The master secret every configuration seals with.
+#[must_use]
+pub fn key() -> MasterKey {
+    MasterKey::from_secret(&[7; 32]).expect("a 32-byte secret")
+}
+
+/// Fills a fresh cart the way the peers' handlers do.
+pub fn fill_cart(cart: &mut Session<Cart>) {
+    if cart.user_id().is_none() {
+        cart.set_user_id(Some(1_234_567));
+        cart.set_name(BoundedString::try_from(NAME).expect("fits"));
+        cart.set_lines(BoundedVec::try_from(lines()).expect("fits"));
+    }
+}
+
+/// Reads and increments the counter.
+pub async fn counter(mut session: Session<Counter>) -> &'static str {
+    *session.counter_mut() += 1;
+    "ok"
+}
+
+/// Reads the cart (filling it on the first request) and increments its
+/// counter.
+pub async fn cart(mut session: Session<Cart>) -> &'static str {
+    fill_cart(&mut session);
+    *session.counter_mut() += 1;
+    "ok"
+}
+
+/// Reads the note (filling it on the first request) and increments its
+/// counter.
+pub async fn note_rw(mut session: Session<Note>) -> &'static str {
+    if session.note().is_empty() {
+        session.set_note(BoundedString::try_from(note()).expect("fits"));
+    }
+    *session.counter_mut() += 1;
+    "ok"
+}
+
+/// A route that never extracts the session.
+pub async fn untouched() -> &'static str {
+    "ok"
+}
+
+/// `/rw` (read + write of `size`) and `/untouched` behind a cookie layer
+/// in `mode`.
+#[must_use]
+pub fn cookie_app(size: Size, mode: Mode) -> Router {
+    let routes = Router::new().route("/untouched", get(untouched));
+    match size {
+        Size::Counter => routes
+            .route("/rw", get(counter))
+            .layer(SessionLayer::<Counter>::new(key()).with_mode(mode)),
+        Size::Cart => routes
+            .route("/rw", get(cart))
+            .layer(SessionLayer::<Cart>::new(key()).with_mode(mode)),
+        Size::Note => routes
+            .route("/rw", get(note_rw))
+            .layer(SessionLayer::<Note>::new(key()).with_mode(mode)),
+    }
+}
+
+/// Reads and increments the counter (actix-web).
+pub async fn actix_counter(mut session: Session<Counter>) -> &'static str {
+    *session.counter_mut() += 1;
+    "ok"
+}
+
+/// The cart handler (actix-web).
+pub async fn actix_cart(mut session: Session<Cart>) -> &'static str {
+    fill_cart(&mut session);
+    *session.counter_mut() += 1;
+    "ok"
+}
