@@ -717,3 +717,35 @@ async fn a_change_to_quick_fields_alone_writes_the_cache_only() {
         quick_only_changes_skip_the_durable_store(memcached, "memcached").await;
     }
 }
+
+#[tokio::test]
+async fn server_side_writes_send_no_cookie_unless_the_token_changes() {
+    let clock = TestClock::new();
+    let layer = SessionLayer::<Account>::with_store(key(), MemoryStore::default())
+        .with_lifetime(Duration::from_secs(100))
+        .unwrap()
+        .with_clock(clock.clone());
+    let mut browser = Browser::new(account_app(layer), "account");
+    let login = browser.send("POST", "/login/4").await;
+    let id = login.set_cookie.expect("a new session sends its ID");
+    for item in 1..=5 {
+        clock.advance(Duration::from_secs(4));
+        let added = browser.send("POST", &format!("/add/{item}")).await;
+        assert_eq!(added.status, StatusCode::OK);
+        assert!(
+            added.set_cookie.is_none(),
+            "write {item}: same ID, expiry not yet due: no Set-Cookie"
+        );
+    }
+    // past a quarter of the lifetime since the cookie was sent: the write
+    // refreshes record and cookie together, under the same ID
+    clock.advance(Duration::from_secs(6));
+    let refreshed = browser.send("POST", "/add/6").await;
+    assert_eq!(refreshed.set_cookie.as_deref(), Some(id.as_str()));
+    // the record lives as long as the cookie it was last given: 100 s from
+    // the refresh at t = 26, whatever the writes in between did
+    clock.advance(Duration::from_secs(99));
+    assert_eq!(browser.send("GET", "/whoami").await.body, "Some(4)");
+    clock.advance(Duration::from_secs(101));
+    assert_eq!(browser.send("GET", "/whoami").await.body, "None");
+}
