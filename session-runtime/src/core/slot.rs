@@ -421,7 +421,9 @@ impl<S: SessionData + Send> Slot<S> {
         if !self.is_server() {
             return Ok(self.load(&incoming));
         }
-        match self.load_server(&incoming).await {
+        // boxed: a store load is a large future, and the cookie path's
+        // extractor (inside every handler's future) should not carry it
+        match Box::pin(self.load_server(&incoming)).await {
             Ok(loaded) => Ok(loaded),
             Err(super::LoadError::Unavailable) => {
                 *self.lock() = Stage::Unavailable;
