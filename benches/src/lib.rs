@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub mod floor;
 pub mod peers;
 pub mod sessionkit;
+pub mod tower_sessions_counted;
 
 /// One cart line.
 #[derive(Serialize, Deserialize, MaxEncodedLen, Clone, Debug, Default)]
@@ -36,6 +37,20 @@ pub struct Counter {
 #[derive(Session, Default, Clone)]
 #[session(cookie = "bench")]
 pub struct Cart {
+    /// The user.
+    pub user_id: Option<u64>,
+    /// Display name.
+    pub name: BoundedString<40>,
+    /// Cart lines.
+    pub lines: BoundedVec<Line, 16>,
+    /// Incremented by every writing request.
+    pub counter: u32,
+}
+
+/// The cart, always kept server-side (the cookie holds a signed ID).
+#[derive(Session, Default, Clone)]
+#[session(cookie = "bench", storage = "server")]
+pub struct ServerCart {
     /// The user.
     pub user_id: Option<u64>,
     /// Display name.

@@ -1,0 +1,247 @@
+//! The server tier side by side, on the same local Redis and PostgreSQL:
+//! sessionkit's RedisStore, PostgresStore and Tiered Redis + PostgreSQL
+//! against tower-sessions 0.14 with tower-sessions-redis-store 0.16 and
+//! tower-sessions-sqlx-store 0.15 (the newest releases that build
+//! together). One client, sequential requests through the in-process
+//! service, configurations interleaved; every store call is counted where
+//! it reaches the real store.
+//!
+//! Needs `SESSIONKIT_REDIS_URL` and `SESSIONKIT_POSTGRES_URL` (from
+//! `tests/servers.sh`; `benches/run.sh` starts them).
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use session_runtime::store::{PostgresStore, RedisStore};
+use session_runtime::{BoundedString, BoundedVec, Session, SessionLayer, SessionStore, Tiered};
+use sessionkit_benches::peers::PeerData;
+use sessionkit_benches::sessionkit::key;
+use sessionkit_benches::tower_sessions_counted::Counted;
+use sessionkit_benches::{NAME, PeerCart, ServerCart, knobs, lines, median};
+use sessionkit_tests::probe::Probe;
+use std::hint::black_box;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tower::ServiceExt as _;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run benches/run.sh, which starts the servers"))
+}
+
+async fn kit_read(cart: Session<ServerCart>) -> String {
+    cart.counter().to_string()
+}
+
+async fn kit_rw(mut cart: Session<ServerCart>) -> &'static str {
+    if cart.user_id().is_none() {
+        cart.set_user_id(Some(1_234_567));
+        cart.set_name(BoundedString::try_from(NAME).expect("fits"));
+        cart.set_lines(BoundedVec::try_from(lines()).expect("fits"));
+    }
+    *cart.counter_mut() += 1;
+    "ok"
+}
+
+const KEY: &str = "bench";
+
+async fn ts_read(session: tower_sessions_014::Session) -> String {
+    let cart: Option<PeerCart> = session.get(KEY).await.expect("store answers");
+    cart.map_or(0, |c| c.counter).to_string()
+}
+
+async fn ts_rw(session: tower_sessions_014::Session) -> &'static str {
+    let mut cart: PeerCart = session.get(KEY).await.expect("store answers").unwrap_or_else(PeerCart::filled);
+    cart.bump();
+    session.insert(KEY, cart).await.expect("store answers");
+    "ok"
+}
+
+fn routes_kit() -> Router {
+    Router::new().route("/read", get(kit_read)).route("/rw", get(kit_rw))
+}
+
+fn routes_ts() -> Router {
+    Router::new().route("/read", get(ts_read)).route("/rw", get(ts_rw))
+}
+
+/// Store calls so far: (cache reads, cache writes, durable reads, durable
+/// writes); a single-store configuration counts as durable.
+type Snapshot = [usize; 4];
+
+struct Config {
+    name: &'static str,
+    app: Router,
+    cookie: String,
+    calls: Box<dyn Fn() -> Snapshot>,
+}
+
+fn probe_calls<S>(probe: &Probe<S>) -> [usize; 2]
+where
+    S: SessionStore,
+{
+    let state = probe.state();
+    [
+        state.loads.load(Ordering::SeqCst),
+        state.writes.load(Ordering::SeqCst) + state.deletes.load(Ordering::SeqCst),
+    ]
+}
+
+async fn send(app: &Router, uri: &str, cookie: Option<&str>) -> Option<String> {
+    let mut builder = Request::get(uri);
+    if let Some(cookie) = cookie {
+        builder = builder.header("cookie", cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(builder.body(Body::empty()).expect("valid"))
+        .await
+        .expect("infallible");
+    assert!(response.status().is_success(), "{uri}: {}", response.status());
+    response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().expect("ascii").split(';').next().unwrap_or_default().to_owned())
+}
+
+struct Measured {
+    micros: Vec<f64>,
+    calls: Snapshot,
+    set_cookies: usize,
+    requests: usize,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let (rounds, per_round) = knobs(7, 150);
+    let redis_url = env("SESSIONKIT_REDIS_URL");
+    let postgres_url = env("SESSIONKIT_POSTGRES_URL");
+
+    let kit_redis = || async {
+        Probe::new(RedisStore::connect(&redis_url).await.expect("redis").with_prefix("bench:kit:"))
+    };
+    let kit_postgres = || async {
+        let store = PostgresStore::connect(&postgres_url).await.expect("postgres");
+        store.migrate().await.expect("migrates");
+        Probe::new(store)
+    };
+    let mut configs = Vec::new();
+    {
+        let store = kit_redis().await;
+        let probe = store.clone();
+        configs.push(("sessionkit RedisStore", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)), Box::new(move || {
+            let [r, w] = probe_calls(&probe);
+            [0, 0, r, w]
+        }) as Box<dyn Fn() -> Snapshot>));
+    }
+    {
+        let store = kit_postgres().await;
+        let probe = store.clone();
+        configs.push(("sessionkit PostgresStore", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)), Box::new(move || {
+            let [r, w] = probe_calls(&probe);
+            [0, 0, r, w]
+        })));
+    }
+    {
+        let cache = kit_redis().await;
+        let durable = kit_postgres().await;
+        let (c, d) = (cache.clone(), durable.clone());
+        configs.push(("sessionkit Tiered Redis + PostgreSQL", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), Tiered::new(cache, durable))), Box::new(move || {
+            let [cr, cw] = probe_calls(&c);
+            let [dr, dw] = probe_calls(&d);
+            [cr, cw, dr, dw]
+        })));
+    }
+    {
+        use tower_sessions_redis_store::fred::prelude::*;
+        let config = Config::from_url(&redis_url).expect("redis url");
+        let pool = Pool::new(config, None, None, None, 1).expect("fred pool");
+        let _connection = pool.connect();
+        pool.wait_for_connect().await.expect("redis");
+        let store = Counted::new(tower_sessions_redis_store::RedisStore::new(pool));
+        let calls = store.calls.clone();
+        configs.push(("tower-sessions 0.14 + tower-sessions-redis-store 0.16", routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)), Box::new(move || {
+            [0, 0, calls.loads.load(Ordering::SeqCst), calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst)]
+        })));
+    }
+    {
+        let pool = sqlx::PgPool::connect(&postgres_url).await.expect("postgres");
+        let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+        store.migrate().await.expect("migrates");
+        let store = Counted::new(store);
+        let calls = store.calls.clone();
+        configs.push(("tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (PostgreSQL)", routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)), Box::new(move || {
+            [0, 0, calls.loads.load(Ordering::SeqCst), calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst)]
+        })));
+    }
+    let mut configs: Vec<Config> = {
+        let mut primed = Vec::new();
+        for (name, app, calls) in configs {
+            let cookie = send(&app, "/rw", None).await.expect("the first write sets a cookie");
+            primed.push(Config { name, app, cookie, calls });
+        }
+        primed
+    };
+
+    let kinds = ["/read", "/rw"];
+    let mut results: Vec<[Measured; 2]> = configs
+        .iter()
+        .map(|_| [0, 1].map(|_| Measured { micros: Vec::new(), calls: [0; 4], set_cookies: 0, requests: 0 }))
+        .collect();
+    for round in 0..=rounds {
+        for (c, config) in configs.iter_mut().enumerate() {
+            for (k, uri) in kinds.iter().enumerate() {
+                let before = (config.calls)();
+                let start = Instant::now();
+                let mut set_cookies = 0;
+                for _ in 0..per_round {
+                    if let Some(set) = send(&config.app, uri, Some(&config.cookie)).await {
+                        set_cookies += 1;
+                        config.cookie = set;
+                    }
+                }
+                let took = start.elapsed();
+                let after = (config.calls)();
+                if round == 0 {
+                    continue; // warm-up
+                }
+                let m = &mut results[c][k];
+                m.micros.push(took.as_secs_f64() * 1e6 / f64::from(per_round));
+                for i in 0..4 {
+                    m.calls[i] += after[i] - before[i];
+                }
+                m.set_cookies += set_cookies;
+                m.requests += per_round as usize;
+            }
+        }
+    }
+    black_box(&results);
+
+    println!("### Server tier, 131-byte cart (µs per request, median of {rounds} interleaved rounds of {per_round}; one client, sequential)\n");
+    println!("| configuration | read: µs | read: store calls per request | read + write: µs | read + write: store calls per request | Set-Cookie on writes |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let per = |m: &Measured| {
+        let n = m.requests as f64;
+        let [cr, cw, dr, dw] = m.calls.map(|c| c as f64 / n);
+        let mut parts = Vec::new();
+        if cr + cw > 0.0 {
+            parts.push(format!("cache {cr:.2} reads, {cw:.2} writes"));
+            parts.push(format!("durable {dr:.2} reads, {dw:.2} writes"));
+        } else {
+            parts.push(format!("{dr:.2} reads, {dw:.2} writes"));
+        }
+        parts.join("; ")
+    };
+    for (config, [read, write]) in configs.iter().zip(results.into_iter()) {
+        println!(
+            "| {} | {:.0} | {} | {:.0} | {} | {} of {} |",
+            config.name,
+            median(read.micros.clone()),
+            per(&read),
+            median(write.micros.clone()),
+            per(&write),
+            write.set_cookies,
+            write.requests
+        );
+    }
+}
