@@ -37,6 +37,9 @@ cargo test --workspace --all-features --locked
 step "fuzz smoke (AFL++ on the stable toolchain, 10 s a target; the long run is fuzz/run.sh)"
 SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh 10
 
+step "bench smoke (every configuration of benches/ answers and prints its table; the full run is benches/run.sh)"
+./benches/run.sh --smoke >/dev/null
+
 step "figures (what ran, how many, the result)"
 cat "$figures"
 

@@ -10,13 +10,13 @@ use actix_web::{App, web};
 use axum::Router;
 use axum::body::Body;
 use http::Request;
+use session_runtime::{Mode, SessionLayer};
 use sessionkit_benches::floor::Floor;
 use sessionkit_benches::peers::{self, PeerData};
 use sessionkit_benches::sessionkit::{self as kit, key};
 use sessionkit_benches::{
     Case, PeerCart, PeerCounter, PeerNote, Size, knobs, run_interleaved, with_peer_data,
 };
-use session_runtime::{Mode, SessionLayer};
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::rc::Rc;
@@ -69,7 +69,14 @@ impl Table {
         self.cases.len() - 1
     }
 
-    fn axum(&mut self, rt: &Runtime, name: String, baseline: Option<usize>, app: Router, uri: &'static str) -> usize {
+    fn axum(
+        &mut self,
+        rt: &Runtime,
+        name: String,
+        baseline: Option<usize>,
+        app: Router,
+        uri: &'static str,
+    ) -> usize {
         let (cookie, set_cookie) = if uri == "/rw" {
             let (cookie, set_cookie) = prime(rt, &app);
             (Some(cookie), set_cookie)
@@ -188,10 +195,19 @@ fn main() {
         Router::new().route("/untouched", axum::routing::get(kit::untouched)),
         "/untouched",
     );
-    rows.push(Row { size: None, index: bare });
+    rows.push(Row {
+        size: None,
+        index: bare,
+    });
     for (name, app) in [
-        ("sessionkit, cookie sent, session not extracted", kit::cookie_app(Size::Cart, Mode::Encrypted)),
-        ("tower-sessions, cookie sent, session not extracted", peers::tower_sessions_app(Size::Cart)),
+        (
+            "sessionkit, cookie sent, session not extracted",
+            kit::cookie_app(Size::Cart, Mode::Encrypted),
+        ),
+        (
+            "tower-sessions, cookie sent, session not extracted",
+            peers::tower_sessions_app(Size::Cart),
+        ),
     ] {
         // prime through /rw so the cookie is a real one, then time /untouched
         let (cookie, _) = prime(&rt, &app);
@@ -220,51 +236,133 @@ fn main() {
     let mut floors = Vec::new();
     for size in Size::ALL {
         for (label, mode) in [("encrypted", Mode::Encrypted), ("signed", Mode::Signed)] {
-            let index = table.axum(&rt, format!("sessionkit, {label}"), Some(bare), kit::cookie_app(size, mode), "/rw");
-            rows.push(Row { size: Some(size), index });
+            let index = table.axum(
+                &rt,
+                format!("sessionkit, {label}"),
+                Some(bare),
+                kit::cookie_app(size, mode),
+                "/rw",
+            );
+            rows.push(Row {
+                size: Some(size),
+                index,
+            });
         }
-        let index = table.axum(&rt, "tower-sessions 0.15, MemoryStore".into(), Some(bare), peers::tower_sessions_app(size), "/rw");
-        rows.push(Row { size: Some(size), index });
+        let index = table.axum(
+            &rt,
+            "tower-sessions 0.15, MemoryStore".into(),
+            Some(bare),
+            peers::tower_sessions_app(size),
+            "/rw",
+        );
+        rows.push(Row {
+            size: Some(size),
+            index,
+        });
         for (label, private) in [("signed", false), ("private", true)] {
-            let index = table.axum(&rt, format!("axum-extra 0.12, {label} jar (JSON)"), Some(bare), peers::jar_app(size, private), "/rw");
-            rows.push(Row { size: Some(size), index });
+            let index = table.axum(
+                &rt,
+                format!("axum-extra 0.12, {label} jar (JSON)"),
+                Some(bare),
+                peers::jar_app(size, private),
+                "/rw",
+            );
+            rows.push(Row {
+                size: Some(size),
+                index,
+            });
         }
         for encrypted in [true, false] {
             let (case, len) = with_peer_data!(size, floor_case(encrypted));
             let index = table.push(case, Some(len));
             floors.push((size, encrypted, index));
-            rows.push(Row { size: Some(size), index });
+            rows.push(Row {
+                size: Some(size),
+                index,
+            });
         }
     }
 
     // actix-web, against bare actix-web
     let system: ActixRuntime = Rc::new(actix_rt::System::new());
-    let actix_bare = actix_case!(table, system, "bare actix-web".into(), None, "/untouched",
-        App::new().route("/untouched", web::get().to(kit::untouched)));
-    let mut actix_rows = vec![Row { size: None, index: actix_bare }];
+    let actix_bare = actix_case!(
+        table,
+        system,
+        "bare actix-web".into(),
+        None,
+        "/untouched",
+        App::new().route("/untouched", web::get().to(kit::untouched))
+    );
+    let mut actix_rows = vec![Row {
+        size: None,
+        index: actix_bare,
+    }];
     for size in [Size::Counter, Size::Cart] {
         let index = match size {
-            Size::Counter => actix_case!(table, system, "sessionkit, encrypted".into(), Some(actix_bare), "/rw",
+            Size::Counter => actix_case!(
+                table,
+                system,
+                "sessionkit, encrypted".into(),
+                Some(actix_bare),
+                "/rw",
                 App::new()
-                    .wrap(session_runtime::actix::SessionMiddleware::new(SessionLayer::<sessionkit_benches::Counter>::new(key())))
-                    .route("/rw", web::get().to(kit::actix_counter))),
-            _ => actix_case!(table, system, "sessionkit, encrypted".into(), Some(actix_bare), "/rw",
+                    .wrap(session_runtime::actix::SessionMiddleware::new(
+                        SessionLayer::<sessionkit_benches::Counter>::new(key())
+                    ))
+                    .route("/rw", web::get().to(kit::actix_counter))
+            ),
+            _ => actix_case!(
+                table,
+                system,
+                "sessionkit, encrypted".into(),
+                Some(actix_bare),
+                "/rw",
                 App::new()
-                    .wrap(session_runtime::actix::SessionMiddleware::new(SessionLayer::<sessionkit_benches::Cart>::new(key())))
-                    .route("/rw", web::get().to(kit::actix_cart))),
+                    .wrap(session_runtime::actix::SessionMiddleware::new(
+                        SessionLayer::<sessionkit_benches::Cart>::new(key())
+                    ))
+                    .route("/rw", web::get().to(kit::actix_cart))
+            ),
         };
-        actix_rows.push(Row { size: Some(size), index });
+        actix_rows.push(Row {
+            size: Some(size),
+            index,
+        });
         let actix_key = actix_web::cookie::Key::from(&[6u8; 64]);
-        let middleware = || actix_session::SessionMiddleware::builder(actix_session::storage::CookieSessionStore::default(), actix_key.clone())
+        let middleware = || {
+            actix_session::SessionMiddleware::builder(
+                actix_session::storage::CookieSessionStore::default(),
+                actix_key.clone(),
+            )
             .cookie_name("bench".into())
-            .build();
-        let index = match size {
-            Size::Counter => actix_case!(table, system, "actix-session 0.11, cookie store (private)".into(), Some(actix_bare), "/rw",
-                App::new().wrap(middleware()).route("/rw", web::get().to(peers::actix_session_rw::<PeerCounter>))),
-            _ => actix_case!(table, system, "actix-session 0.11, cookie store (private)".into(), Some(actix_bare), "/rw",
-                App::new().wrap(middleware()).route("/rw", web::get().to(peers::actix_session_rw::<PeerCart>))),
+            .build()
         };
-        actix_rows.push(Row { size: Some(size), index });
+        let index = match size {
+            Size::Counter => actix_case!(
+                table,
+                system,
+                "actix-session 0.11, cookie store (private)".into(),
+                Some(actix_bare),
+                "/rw",
+                App::new()
+                    .wrap(middleware())
+                    .route("/rw", web::get().to(peers::actix_session_rw::<PeerCounter>))
+            ),
+            _ => actix_case!(
+                table,
+                system,
+                "actix-session 0.11, cookie store (private)".into(),
+                Some(actix_bare),
+                "/rw",
+                App::new()
+                    .wrap(middleware())
+                    .route("/rw", web::get().to(peers::actix_session_rw::<PeerCart>))
+            ),
+        };
+        actix_rows.push(Row {
+            size: Some(size),
+            index,
+        });
     }
     let _ = PeerNote::default();
 
@@ -274,7 +372,9 @@ fn main() {
         None => times[i],
     };
 
-    println!("### Cookie path, axum 0.8 (µs per request, median of {rounds} interleaved rounds of {per_round})\n");
+    println!(
+        "### Cookie path, axum 0.8 (µs per request, median of {rounds} interleaved rounds of {per_round})\n"
+    );
     print_rows(&table, &times, &rows, &overhead);
     println!("\n### Cookie path, actix-web 4 (same run)\n");
     print_rows(&table, &times, &actix_rows, &overhead);
@@ -290,19 +390,29 @@ fn main() {
         rows.iter()
             .filter(|r| r.size == Some(size))
             .map(|r| r.index)
-            .filter(|&i| !table.cases[i].name.starts_with("sessionkit") && !table.cases[i].name.starts_with("floor"))
+            .filter(|&i| {
+                !table.cases[i].name.starts_with("sessionkit")
+                    && !table.cases[i].name.starts_with("floor")
+            })
             .map(|i| (overhead(i), table.cases[i].name.clone()))
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .expect("peers measured")
     };
     let floor_of = |size: Size, encrypted: bool| {
-        floors.iter().find(|f| f.0 == size && f.1 == encrypted).map(|f| f.2).expect("floor measured")
+        floors
+            .iter()
+            .find(|f| f.0 == size && f.1 == encrypted)
+            .map(|f| f.2)
+            .expect("floor measured")
     };
     println!("\n### Targets (ratios of this run)\n");
     println!("| target | measured | met |\n| --- | --- | --- |");
     let verdict = |ok: bool| if ok { "yes" } else { "**no**" };
     let untouched = overhead(rows[1].index);
-    println!("| untouched ≤ +0.20 µs over bare | {untouched:+.3} µs | {} |", verdict(untouched <= 0.20));
+    println!(
+        "| untouched ≤ +0.20 µs over bare | {untouched:+.3} µs | {} |",
+        verdict(untouched <= 0.20)
+    );
     let counter = overhead(find(Size::Counter, "sessionkit, encrypted"));
     let (peer, peer_name) = best_peer(Size::Counter);
     println!(
@@ -339,7 +449,9 @@ fn main() {
 }
 
 fn print_rows(table: &Table, times: &[f64], rows: &[Row], overhead: &dyn Fn(usize) -> f64) {
-    println!("| session | configuration | µs / request | overhead | Set-Cookie |\n| --- | --- | --- | --- | --- |");
+    println!(
+        "| session | configuration | µs / request | overhead | Set-Cookie |\n| --- | --- | --- | --- | --- |"
+    );
     for row in rows {
         let case = &table.cases[row.index];
         let size = row.size.map_or("—", Size::label);
@@ -349,6 +461,9 @@ fn print_rows(table: &Table, times: &[f64], rows: &[Row], overhead: &dyn Fn(usiz
             None => "baseline".into(),
         };
         let set_cookie = table.set_cookie[row.index].map_or("—".into(), |l| format!("{l} B"));
-        println!("| {size} | {} | {:.3} | {over} | {set_cookie} |", case.name, times[row.index]);
+        println!(
+            "| {size} | {} | {:.3} | {over} | {set_cookie} |",
+            case.name, times[row.index]
+        );
     }
 }

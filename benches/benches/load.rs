@@ -26,11 +26,16 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run benches/run.sh, which starts the servers"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run benches/run.sh, which starts the servers")
+    })
 }
 
 async fn kit_read(cart: Session<Cart>) -> String {
@@ -44,8 +49,12 @@ async fn kit_server_read(cart: Session<ServerCart>) -> String {
 async fn kit_server_rw(mut cart: Session<ServerCart>) -> &'static str {
     if cart.user_id().is_none() {
         cart.set_user_id(Some(1_234_567));
-        cart.set_name(session_runtime::BoundedString::try_from(sessionkit_benches::NAME).expect("fits"));
-        cart.set_lines(session_runtime::BoundedVec::try_from(sessionkit_benches::lines()).expect("fits"));
+        cart.set_name(
+            session_runtime::BoundedString::try_from(sessionkit_benches::NAME).expect("fits"),
+        );
+        cart.set_lines(
+            session_runtime::BoundedVec::try_from(sessionkit_benches::lines()).expect("fits"),
+        );
     }
     *cart.counter_mut() += 1;
     "ok"
@@ -65,7 +74,12 @@ async fn ts15_read(session: tower_sessions::Session) -> String {
 }
 
 async fn ts15_rw(session: tower_sessions::Session) -> &'static str {
-    let mut cart: PeerCart = session.get(KEY).await.ok().flatten().unwrap_or_else(PeerCart::filled);
+    let mut cart: PeerCart = session
+        .get(KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(PeerCart::filled);
     cart.bump();
     session.insert(KEY, cart).await.expect("store answers");
     "ok"
@@ -77,7 +91,12 @@ async fn ts14_read(session: tower_sessions_014::Session) -> String {
 }
 
 async fn ts14_rw(session: tower_sessions_014::Session) -> &'static str {
-    let mut cart: PeerCart = session.get(KEY).await.ok().flatten().unwrap_or_else(PeerCart::filled);
+    let mut cart: PeerCart = session
+        .get(KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(PeerCart::filled);
     cart.bump();
     session.insert(KEY, cart).await.expect("store answers");
     "ok"
@@ -96,7 +115,11 @@ fn cpu_seconds() -> [f64; 3] {
         Some((comm, (utime + stime) / 100.0))
     };
     let mut cpu = [0.0; 3];
-    if let Some((_, own)) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(ticks) {
+    if let Some((_, own)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .as_deref()
+        .and_then(ticks)
+    {
         cpu[0] = own;
     }
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -123,11 +146,14 @@ struct Report {
 /// One browser on one keep-alive connection: primes its session with a
 /// write, then loops until `until`.
 async fn browser(port: u16, until: Instant) -> (Vec<f64>, usize) {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connects");
-    stream.set_nodelay(true).expect("nodelay");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+    let stream = TcpStream::connect(("127.0.0.1", port))
         .await
-        .expect("handshake");
+        .expect("connects");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
     tokio::spawn(connection);
     let mut cookie: Option<String> = None;
     let mut latencies = Vec::with_capacity(4096);
@@ -188,7 +214,9 @@ fn run(app: Router, connections: u64, seconds: u64) -> Report {
     let start = Instant::now();
     let until = start + Duration::from_secs(seconds);
     let results = client.block_on(async {
-        let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(browser(port, until))).collect();
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| tokio::spawn(browser(port, until)))
+            .collect();
         let mut results = Vec::new();
         for task in tasks {
             results.push(task.await.expect("browser task"));
@@ -217,7 +245,10 @@ fn run(app: Router, connections: u64, seconds: u64) -> Report {
 fn main() {
     let connections = knob("BENCH_CONNECTIONS", 64);
     let seconds = knob("BENCH_SECONDS", 5);
-    let setup = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let setup = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let redis_url = env("SESSIONKIT_REDIS_URL");
     let postgres_url = env("SESSIONKIT_POSTGRES_URL");
 
@@ -228,23 +259,42 @@ fn main() {
     let ts_memory = Router::new()
         .route("/read", get(ts15_read))
         .route("/rw", get(ts15_rw))
-        .layer(tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default()));
+        .layer(tower_sessions::SessionManagerLayer::new(
+            tower_sessions::MemoryStore::default(),
+        ));
     let kit_tiered = setup.block_on(async {
-        let cache = RedisStore::connect(&redis_url).await.expect("redis").with_prefix("load:kit:");
-        let durable = PostgresStore::connect(&postgres_url).await.expect("postgres");
+        let cache = RedisStore::connect(&redis_url)
+            .await
+            .expect("redis")
+            .with_prefix("load:kit:");
+        let durable = PostgresStore::connect(&postgres_url)
+            .await
+            .expect("postgres");
         durable.migrate().await.expect("migrates");
         Router::new()
             .route("/read", get(kit_server_read))
             .route("/rw", get(kit_server_rw))
-            .layer(SessionLayer::<ServerCart>::with_store(key(), Tiered::new(cache, durable)))
+            .layer(SessionLayer::<ServerCart>::with_store(
+                key(),
+                Tiered::new(cache, durable),
+            ))
     });
     let ts_tiered = setup.block_on(async {
         use tower_sessions_redis_store::fred::prelude::*;
-        let pool = Pool::new(Config::from_url(&redis_url).expect("url"), None, None, None, 2).expect("fred pool");
+        let pool = Pool::new(
+            Config::from_url(&redis_url).expect("url"),
+            None,
+            None,
+            None,
+            2,
+        )
+        .expect("fred pool");
         let _connection = pool.connect();
         pool.wait_for_connect().await.expect("redis");
         let cache = tower_sessions_redis_store::RedisStore::new(pool);
-        let pg = sqlx::PgPool::connect(&postgres_url).await.expect("postgres");
+        let pg = sqlx::PgPool::connect(&postgres_url)
+            .await
+            .expect("postgres");
         let durable = tower_sessions_sqlx_store::PostgresStore::new(pg);
         durable.migrate().await.expect("migrates");
         Router::new()
@@ -258,12 +308,17 @@ fn main() {
         ("sessionkit, sealed cookie (encrypted)", kit_cookie),
         ("tower-sessions 0.15, MemoryStore", ts_memory),
         ("sessionkit, Tiered Redis + PostgreSQL", kit_tiered),
-        ("tower-sessions 0.14, CachingSessionStore(Redis, PostgreSQL)", ts_tiered),
+        (
+            "tower-sessions 0.14, CachingSessionStore(Redis, PostgreSQL)",
+            ts_tiered,
+        ),
     ];
     println!(
         "### Load over loopback sockets: {connections} keep-alive connections, {seconds} s per configuration, 4 reads : 1 write of the 131-byte cart\n"
     );
-    println!("| configuration | requests/s | p50 µs | p99 µs | p99.9 µs | errors | CPU µs per request: bench process (client + server) / redis-server / postgres |\n| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| configuration | requests/s | p50 µs | p99 µs | p99.9 µs | errors | CPU µs per request: bench process (client + server) / redis-server / postgres |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
     let mut rates = Vec::new();
     for (name, app) in configs {
         let mut report = run(app, connections, seconds);
@@ -271,7 +326,9 @@ fn main() {
         let p50 = percentile(&mut report.latencies, 0.5);
         let p99 = percentile(&mut report.latencies, 0.99);
         let p999 = percentile(&mut report.latencies, 0.999);
-        let per = report.cpu.map(|secs| secs * 1e6 / report.requests.max(1) as f64);
+        let per = report
+            .cpu
+            .map(|secs| secs * 1e6 / report.requests.max(1) as f64);
         println!(
             "| {name} | {rate:.0} | {p50:.0} | {p99:.0} | {p999:.0} | {} of {} | {:.1} / {:.1} / {:.1} |",
             report.errors, report.requests, per[0], per[1], per[2]
@@ -279,7 +336,10 @@ fn main() {
         rates.push((rate, p99));
     }
     println!("\n| target | measured | met |\n| --- | --- | --- |");
-    for (label, ours, theirs) in [("cookie path", rates[0], rates[1]), ("Tiered Redis + PostgreSQL", rates[2], rates[3])] {
+    for (label, ours, theirs) in [
+        ("cookie path", rates[0], rates[1]),
+        ("Tiered Redis + PostgreSQL", rates[2], rates[3]),
+    ] {
         let ratio = ours.0 / theirs.0;
         println!(
             "| {label}: ≥ 1.5× tower-sessions' requests/s | {ratio:.2}× | {} |",

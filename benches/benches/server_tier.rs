@@ -26,7 +26,9 @@ use std::time::Instant;
 use tower::ServiceExt as _;
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run benches/run.sh, which starts the servers"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run benches/run.sh, which starts the servers")
+    })
 }
 
 async fn kit_read(cart: Session<ServerCart>) -> String {
@@ -51,18 +53,26 @@ async fn ts_read(session: tower_sessions_014::Session) -> String {
 }
 
 async fn ts_rw(session: tower_sessions_014::Session) -> &'static str {
-    let mut cart: PeerCart = session.get(KEY).await.expect("store answers").unwrap_or_else(PeerCart::filled);
+    let mut cart: PeerCart = session
+        .get(KEY)
+        .await
+        .expect("store answers")
+        .unwrap_or_else(PeerCart::filled);
     cart.bump();
     session.insert(KEY, cart).await.expect("store answers");
     "ok"
 }
 
 fn routes_kit() -> Router {
-    Router::new().route("/read", get(kit_read)).route("/rw", get(kit_rw))
+    Router::new()
+        .route("/read", get(kit_read))
+        .route("/rw", get(kit_rw))
 }
 
 fn routes_ts() -> Router {
-    Router::new().route("/read", get(ts_read)).route("/rw", get(ts_rw))
+    Router::new()
+        .route("/read", get(ts_read))
+        .route("/rw", get(ts_rw))
 }
 
 /// Store calls so far: (cache reads, cache writes, durable reads, durable
@@ -97,11 +107,19 @@ async fn send(app: &Router, uri: &str, cookie: Option<&str>) -> Option<String> {
         .oneshot(builder.body(Body::empty()).expect("valid"))
         .await
         .expect("infallible");
-    assert!(response.status().is_success(), "{uri}: {}", response.status());
-    response
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().expect("ascii").split(';').next().unwrap_or_default().to_owned())
+    assert!(
+        response.status().is_success(),
+        "{uri}: {}",
+        response.status()
+    );
+    response.headers().get("set-cookie").map(|v| {
+        v.to_str()
+            .expect("ascii")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
 }
 
 struct Measured {
@@ -118,10 +136,17 @@ async fn main() {
     let postgres_url = env("SESSIONKIT_POSTGRES_URL");
 
     let kit_redis = || async {
-        Probe::new(RedisStore::connect(&redis_url).await.expect("redis").with_prefix("bench:kit:"))
+        Probe::new(
+            RedisStore::connect(&redis_url)
+                .await
+                .expect("redis")
+                .with_prefix("bench:kit:"),
+        )
     };
     let kit_postgres = || async {
-        let store = PostgresStore::connect(&postgres_url).await.expect("postgres");
+        let store = PostgresStore::connect(&postgres_url)
+            .await
+            .expect("postgres");
         store.migrate().await.expect("migrates");
         Probe::new(store)
     };
@@ -129,28 +154,43 @@ async fn main() {
     {
         let store = kit_redis().await;
         let probe = store.clone();
-        configs.push(("sessionkit RedisStore", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)), Box::new(move || {
-            let [r, w] = probe_calls(&probe);
-            [0, 0, r, w]
-        }) as Box<dyn Fn() -> Snapshot>));
+        configs.push((
+            "sessionkit RedisStore",
+            routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)),
+            Box::new(move || {
+                let [r, w] = probe_calls(&probe);
+                [0, 0, r, w]
+            }) as Box<dyn Fn() -> Snapshot>,
+        ));
     }
     {
         let store = kit_postgres().await;
         let probe = store.clone();
-        configs.push(("sessionkit PostgresStore", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)), Box::new(move || {
-            let [r, w] = probe_calls(&probe);
-            [0, 0, r, w]
-        })));
+        configs.push((
+            "sessionkit PostgresStore",
+            routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)),
+            Box::new(move || {
+                let [r, w] = probe_calls(&probe);
+                [0, 0, r, w]
+            }),
+        ));
     }
     {
         let cache = kit_redis().await;
         let durable = kit_postgres().await;
         let (c, d) = (cache.clone(), durable.clone());
-        configs.push(("sessionkit Tiered Redis + PostgreSQL", routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), Tiered::new(cache, durable))), Box::new(move || {
-            let [cr, cw] = probe_calls(&c);
-            let [dr, dw] = probe_calls(&d);
-            [cr, cw, dr, dw]
-        })));
+        configs.push((
+            "sessionkit Tiered Redis + PostgreSQL",
+            routes_kit().layer(SessionLayer::<ServerCart>::with_store(
+                key(),
+                Tiered::new(cache, durable),
+            )),
+            Box::new(move || {
+                let [cr, cw] = probe_calls(&c);
+                let [dr, dw] = probe_calls(&d);
+                [cr, cw, dr, dw]
+            }),
+        ));
     }
     {
         use tower_sessions_redis_store::fred::prelude::*;
@@ -160,25 +200,52 @@ async fn main() {
         pool.wait_for_connect().await.expect("redis");
         let store = Counted::new(tower_sessions_redis_store::RedisStore::new(pool));
         let calls = store.calls.clone();
-        configs.push(("tower-sessions 0.14 + tower-sessions-redis-store 0.16", routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)), Box::new(move || {
-            [0, 0, calls.loads.load(Ordering::SeqCst), calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst)]
-        })));
+        configs.push((
+            "tower-sessions 0.14 + tower-sessions-redis-store 0.16",
+            routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)),
+            Box::new(move || {
+                [
+                    0,
+                    0,
+                    calls.loads.load(Ordering::SeqCst),
+                    calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst),
+                ]
+            }),
+        ));
     }
     {
-        let pool = sqlx::PgPool::connect(&postgres_url).await.expect("postgres");
+        let pool = sqlx::PgPool::connect(&postgres_url)
+            .await
+            .expect("postgres");
         let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
         store.migrate().await.expect("migrates");
         let store = Counted::new(store);
         let calls = store.calls.clone();
-        configs.push(("tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (PostgreSQL)", routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)), Box::new(move || {
-            [0, 0, calls.loads.load(Ordering::SeqCst), calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst)]
-        })));
+        configs.push((
+            "tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (PostgreSQL)",
+            routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)),
+            Box::new(move || {
+                [
+                    0,
+                    0,
+                    calls.loads.load(Ordering::SeqCst),
+                    calls.writes.load(Ordering::SeqCst) + calls.deletes.load(Ordering::SeqCst),
+                ]
+            }),
+        ));
     }
     let mut configs: Vec<Config> = {
         let mut primed = Vec::new();
         for (name, app, calls) in configs {
-            let cookie = send(&app, "/rw", None).await.expect("the first write sets a cookie");
-            primed.push(Config { name, app, cookie, calls });
+            let cookie = send(&app, "/rw", None)
+                .await
+                .expect("the first write sets a cookie");
+            primed.push(Config {
+                name,
+                app,
+                cookie,
+                calls,
+            });
         }
         primed
     };
@@ -186,7 +253,14 @@ async fn main() {
     let kinds = ["/read", "/rw"];
     let mut results: Vec<[Measured; 2]> = configs
         .iter()
-        .map(|_| [0, 1].map(|_| Measured { micros: Vec::new(), calls: [0; 4], set_cookies: 0, requests: 0 }))
+        .map(|_| {
+            [0, 1].map(|_| Measured {
+                micros: Vec::new(),
+                calls: [0; 4],
+                set_cookies: 0,
+                requests: 0,
+            })
+        })
         .collect();
     for round in 0..=rounds {
         for (c, config) in configs.iter_mut().enumerate() {
@@ -206,7 +280,8 @@ async fn main() {
                     continue; // warm-up
                 }
                 let m = &mut results[c][k];
-                m.micros.push(took.as_secs_f64() * 1e6 / f64::from(per_round));
+                m.micros
+                    .push(took.as_secs_f64() * 1e6 / f64::from(per_round));
                 for i in 0..4 {
                     m.calls[i] += after[i] - before[i];
                 }
@@ -217,8 +292,12 @@ async fn main() {
     }
     black_box(&results);
 
-    println!("### Server tier, 131-byte cart (µs per request, median of {rounds} interleaved rounds of {per_round}; one client, sequential)\n");
-    println!("| configuration | read: µs | read: store calls per request | read + write: µs | read + write: store calls per request | Set-Cookie on writes |");
+    println!(
+        "### Server tier, 131-byte cart (µs per request, median of {rounds} interleaved rounds of {per_round}; one client, sequential)\n"
+    );
+    println!(
+        "| configuration | read: µs | read: store calls per request | read + write: µs | read + write: store calls per request | Set-Cookie on writes |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     let per = |m: &Measured| {
         let n = m.requests as f64;
@@ -232,7 +311,26 @@ async fn main() {
         }
         parts.join("; ")
     };
+    let mut checks = Vec::new();
     for (config, [read, write]) in configs.iter().zip(results.into_iter()) {
+        if config.name == "sessionkit Tiered Redis + PostgreSQL" {
+            let n = |m: &Measured, i: usize| m.calls[i] as f64 / m.requests as f64;
+            checks.push((
+                "hit: 1 cache read, nothing else",
+                n(&read, 0) == 1.0 && n(&read, 1) + n(&read, 2) + n(&read, 3) == 0.0,
+            ));
+            checks.push(("unchanged: 0 writes", n(&read, 1) + n(&read, 3) == 0.0));
+            checks.push((
+                "changed: 1 durable + 1 cache write (1 cache read)",
+                n(&write, 0) == 1.0
+                    && n(&write, 1) == 1.0
+                    && n(&write, 2) == 0.0
+                    && n(&write, 3) == 1.0,
+            ));
+        }
+        if config.name.starts_with("sessionkit") {
+            checks.push((config.name, write.set_cookies == 0));
+        }
         println!(
             "| {} | {:.0} | {} | {:.0} | {} | {} of {} |",
             config.name,
@@ -243,5 +341,14 @@ async fn main() {
             write.set_cookies,
             write.requests
         );
+    }
+    println!("\n| target | met |\n| --- | --- |");
+    for (what, ok) in checks {
+        let what = if what.starts_with("sessionkit") {
+            format!("{what}: no Set-Cookie on a write that keeps the ID and the expiry")
+        } else {
+            format!("Tiered store calls per request, {what}")
+        };
+        println!("| {what} | {} |", if ok { "yes" } else { "**no**" });
     }
 }

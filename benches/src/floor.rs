@@ -57,7 +57,11 @@ impl<T: Serialize + DeserializeOwned> Floor<T> {
             bincode::serde::encode_into_std_write(data, &mut buf, config).expect("encodes");
             let tag = self
                 .aead
-                .encrypt_inout_detached(&Nonce::from(nonce), NAME.as_bytes(), (&mut buf[12..]).into())
+                .encrypt_inout_detached(
+                    &Nonce::from(nonce),
+                    NAME.as_bytes(),
+                    (&mut buf[12..]).into(),
+                )
                 .expect("seals");
             buf.extend_from_slice(&tag);
         } else {
@@ -79,7 +83,12 @@ impl<T: Serialize + DeserializeOwned> Floor<T> {
             let nonce: [u8; 12] = (&*nonce).try_into().ok()?;
             let tag: [u8; 16] = (&*tag).try_into().ok()?;
             self.aead
-                .decrypt_inout_detached(&Nonce::from(nonce), NAME.as_bytes(), ciphertext.into(), &tag.into())
+                .decrypt_inout_detached(
+                    &Nonce::from(nonce),
+                    NAME.as_bytes(),
+                    ciphertext.into(),
+                    &tag.into(),
+                )
                 .ok()?;
             &buf[12..buf.len() - 16]
         } else {
@@ -90,7 +99,9 @@ impl<T: Serialize + DeserializeOwned> Floor<T> {
             mac.verify_slice(tag).ok()?;
             body
         };
-        bincode::serde::decode_from_slice(body, config).ok().map(|(data, _)| data)
+        bincode::serde::decode_from_slice(body, config)
+            .ok()
+            .map(|(data, _)| data)
     }
 
     fn render(&self, value: &str) -> String {

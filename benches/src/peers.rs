@@ -75,7 +75,10 @@ async fn tower_sessions_rw<T: PeerData>(session: tower_sessions::Session) -> &'s
         .flatten()
         .unwrap_or_else(T::filled);
     data.bump();
-    session.insert(KEY, data).await.expect("MemoryStore accepts");
+    session
+        .insert(KEY, data)
+        .await
+        .expect("MemoryStore accepts");
     "ok"
 }
 
