@@ -287,6 +287,12 @@
 //!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The README's Rust snippets are compiled as doctests, so what a new user
+// copies from it builds (needs the `axum` and `sqlite` features).
+#[cfg(all(doctest, feature = "axum", feature = "sqlite"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
