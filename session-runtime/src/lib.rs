@@ -256,10 +256,15 @@
 //! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`) | a token that opened nothing |
 //! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
 //!
-//!
-//! Every store call runs in a `session_store` tracing span (store,
-//! operation, outcome) under the request's span; refused tokens are logged at
-//! debug level with the reason and a salted log tag of any ID.
+//! Tracing, at debug level, under the request's span: each server-side
+//! load runs in a `session_load` span and each save in a `session_save`
+//! span, with the session's cookie name, the store, the ID's log tag (a
+//! keyed 8-character tag, never the ID or its store key) and the outcome
+//! (`loaded`, `refused`, `unknown_or_expired`, `store_failed`,
+//! `unavailable`; `ok`, `failed`, `unavailable` and whether a token was
+//! sent); every store call inside them runs in a `session_store` span
+//! (store, operation, outcome). Refused tokens are debug events with the
+//! reason.
 //!
 //! # Codecs
 //!

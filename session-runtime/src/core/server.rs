@@ -296,8 +296,34 @@ impl<S: SessionData + Send> Slot<S> {
         self.tier().store.splits_quick() && S::FIELDS.iter().any(|field| field.quick)
     }
 
-    /// Loads the session a server layer's token points to.
+    /// Loads the session a server layer's token points to, in a
+    /// `session_load` span (session type, store, the ID's log tag, outcome)
+    /// under the request's.
     pub(crate) async fn load_server(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
+        use tracing::Instrument as _;
+        let span = tracing::debug_span!(
+            "session_load",
+            session = %self.name(),
+            store = self.tier().store.name(),
+            log_tag = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.load_server_in(incoming).instrument(span.clone()).await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(loaded) if loaded.state.existing.is_some() => "loaded",
+                Ok(loaded) if loaded.state.degraded => "store_failed",
+                Ok(loaded) if loaded.state.refused_token => "refused",
+                Ok(loaded) if loaded.state.had_token => "unknown_or_expired",
+                Ok(_) => "no_token",
+                Err(LoadError::Unavailable) => "unavailable",
+            },
+        );
+        result
+    }
+
+    async fn load_server_in(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
         let had_token = incoming.had_token();
         let refused = || {
             let mut fresh = Loaded::fresh(had_token);
@@ -326,6 +352,7 @@ impl<S: SessionData + Send> Slot<S> {
             }
         };
         let key = id.store_key();
+        tracing::Span::current().record("log_tag", id.log_tag(keys));
         let now = unix_secs(&*self.core.settings.clock);
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
@@ -373,8 +400,46 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     /// The store work of a plan (deleting a retired record, writing the
-    /// session), then its outcome.
+    /// session), then its outcome, in a `session_save` span (session type,
+    /// store, the loaded ID's log tag, outcome) under the request's.
     pub(crate) async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
+        use tracing::Instrument as _;
+        let keys = self.core.sealer.keys();
+        let span = tracing::debug_span!(
+            "session_save",
+            session = %self.name(),
+            store = self.tier().store.name(),
+            log_tag = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            sends_token = tracing::field::Empty,
+        );
+        if let Some(server) = loaded
+            .state
+            .existing
+            .as_ref()
+            .and_then(|e| e.server.as_ref())
+        {
+            span.record("log_tag", server.id.log_tag(keys));
+        } else if let Some(id) = &loaded.state.retire {
+            span.record("log_tag", id.log_tag(keys));
+        }
+        let outcome = self
+            .execute_in(loaded, plan, now)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &outcome.replace {
+                Some(replacement) if replacement.status == 503 => "unavailable",
+                Some(_) => "failed",
+                None => "ok",
+            },
+        );
+        span.record("sends_token", outcome.sets_token());
+        outcome
+    }
+
+    async fn execute_in(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         if let Some(id) = &loaded.state.retire {
             // terminated (or timed out): its data must not outlive the cookie
             if let Err(err) = self.tier().delete(&id.store_key()).await {
@@ -593,6 +658,7 @@ impl<S: SessionData + Send> Slot<S> {
             let entry = sealed.entry(meta);
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
+                    tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));
                     crate::telemetry::created(self.label());
                     crate::telemetry::saved(self.label(), "store");
                     return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);

@@ -654,8 +654,9 @@ mod tests {
 
     #[test]
     fn pooled_nonces_are_distinct_across_draws() {
-        let nonces: std::collections::HashSet<_> =
-            (0..NONCES_PER_DRAW * 10 + 3).map(|_| random_nonce()).collect();
+        let nonces: std::collections::HashSet<_> = (0..NONCES_PER_DRAW * 10 + 3)
+            .map(|_| random_nonce())
+            .collect();
         assert_eq!(nonces.len(), NONCES_PER_DRAW * 10 + 3);
         assert!(!nonces.contains(&[0; NONCE_LEN]));
     }
