@@ -30,6 +30,11 @@ impl Field<'_> {
         self.attrs.quick.is_some()
     }
 
+    /// Whether the field names the session's user.
+    pub(crate) fn user(&self) -> bool {
+        self.attrs.user.is_some()
+    }
+
     /// The names of the accessors generated for this field: `x`, `set_x`,
     /// `x_mut`, `take_x` (what `check` compares and `emit` writes).
     pub(crate) fn accessor_names(&self) -> [String; 4] {

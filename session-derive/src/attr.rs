@@ -2,7 +2,9 @@
 //! reported at their second occurrence, unknown keys refused.
 
 use crate::ctxt::Ctxt;
-use crate::symbol::{COOKIE, CRATE, MAX_LEN, PREVIOUS, QUICK, SESSION, SKIP, STORAGE, Symbol};
+use crate::symbol::{
+    COOKIE, CRATE, MAX_LEN, PREVIOUS, QUICK, SESSION, SKIP, STORAGE, Symbol, USER,
+};
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
@@ -137,6 +139,8 @@ pub(crate) struct Field {
     pub(crate) quick: Option<Attr<()>>,
     pub(crate) skip: Option<Attr<()>>,
     pub(crate) max_len: Option<Attr<usize>>,
+    /// The field names the session's user (log out everywhere).
+    pub(crate) user: Option<Attr<()>>,
 }
 
 impl Field {
@@ -144,6 +148,7 @@ impl Field {
         let mut quick = Slot::new(cx, QUICK);
         let mut skip = Slot::new(cx, SKIP);
         let mut max_len = Slot::new(cx, MAX_LEN);
+        let mut user = Slot::new(cx, USER);
         for attr in attrs.iter().filter(|attr| attr.path() == SESSION) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path == QUICK {
@@ -152,6 +157,9 @@ impl Field {
                 } else if meta.path == SKIP {
                     flag(cx, &meta, SKIP)?;
                     skip.set(&meta.path, ());
+                } else if meta.path == USER {
+                    flag(cx, &meta, USER)?;
+                    user.set(&meta.path, ());
                 } else if meta.path == MAX_LEN {
                     let value = meta.value()?;
                     if value.peek(LitInt) {
@@ -165,7 +173,7 @@ impl Field {
                         cx.error_spanned_by(&expr, "expected an integer literal: `max_len = 64`");
                     }
                 } else {
-                    unknown(cx, &meta, "`quick`, `skip` or `max_len`")?;
+                    unknown(cx, &meta, "`quick`, `skip`, `max_len` or `user`")?;
                 }
                 Ok(())
             });
@@ -177,6 +185,7 @@ impl Field {
             quick: quick.get(),
             skip: skip.get(),
             max_len: max_len.get(),
+            user: user.get(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>) {
         check_field_flags(cx, field);
     }
     check_quick_in_cookie(cx, cont);
+    check_user_field(cx, cont);
     check_method_clashes(cx, cont);
 }
 
@@ -30,6 +31,12 @@ fn check_field_flags(cx: &Ctxt, field: &Field<'_>) {
     let Some(skip) = &field.attrs.skip else {
         return;
     };
+    if let Some(user) = &field.attrs.user {
+        cx.syn_error(syn::Error::new(
+            user.span,
+            "`user` and `skip` conflict: the session's user must be stored",
+        ));
+    }
     if let Some(quick) = &field.attrs.quick {
         cx.syn_error(syn::Error::new(
             quick.span,
@@ -62,6 +69,33 @@ fn check_quick_in_cookie(cx: &Ctxt, cont: &Container<'_>) {
                     "`quick` field `{}` needs a cache tier, but `storage = \"cookie\"` has none: remove `quick`, or use `storage = \"auto\"`",
                     field.ident.unraw()
                 ),
+            ));
+        }
+    }
+}
+
+/// One field at most names the session's user, and not a quick one (the
+/// user index lives with the durable record).
+fn check_user_field(cx: &Ctxt, cont: &Container<'_>) {
+    let users: Vec<_> = cont
+        .fields
+        .iter()
+        .filter_map(|field| field.attrs.user.as_ref().map(|user| (field, user)))
+        .collect();
+    for (field, user) in users.iter().skip(1) {
+        cx.syn_error(syn::Error::new(
+            user.span,
+            format!(
+                "`user` on `{}` too: one field names the session's user",
+                field.ident.unraw()
+            ),
+        ));
+    }
+    for (field, user) in &users {
+        if field.quick() {
+            cx.syn_error(syn::Error::new(
+                user.span,
+                "`user` and `quick` conflict: the user index lives with the durable record",
             ));
         }
     }

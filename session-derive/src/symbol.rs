@@ -15,6 +15,7 @@ pub(crate) const PREVIOUS: Symbol = Symbol("previous");
 // field
 pub(crate) const QUICK: Symbol = Symbol("quick");
 pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const USER: Symbol = Symbol("user");
 pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
 
 impl PartialEq<Symbol> for Ident {

@@ -313,6 +313,12 @@ pub trait SessionData: Sized + 'static {
     /// supertrait so that a missing impl is reported once, on the struct.)
     fn default_session() -> Self;
 
+    /// The key of the session's user in the stores' user index: the
+    /// `#[session(user)]` field, if the struct has one and it is `Some`.
+    fn user_key(&self) -> Option<String> {
+        None
+    }
+
     /// Appends the fields of `part` to `out`, in declaration order.
     ///
     /// # Errors

@@ -119,8 +119,7 @@ impl SessionId {
     /// one process, and the tag reveals nothing usable.
     #[must_use]
     pub fn log_tag(&self, keys: &KeyRing) -> String {
-        let tag = tag(keys.current(), &Sha256::digest(self.0));
-        URL_SAFE_NO_PAD.encode(&tag[..6])
+        self.store_key().log_tag(keys)
     }
 }
 
@@ -163,6 +162,34 @@ impl StoreKey {
     #[must_use]
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
+    }
+
+    /// A short tag for logs and "your devices" pages: the first 6 bytes
+    /// of a MAC of the key under the ring's newest key, base64url (8
+    /// characters). The same session always gets the same tag under one
+    /// key; the tag reveals neither the ID nor the key.
+    #[must_use]
+    pub fn log_tag(&self, keys: &KeyRing) -> String {
+        let tag = tag(keys.current(), &self.0);
+        URL_SAFE_NO_PAD.encode(&tag[..6])
+    }
+
+    /// From [`to_hex`](Self::to_hex)'s 64 hex digits (either case).
+    #[must_use]
+    pub fn from_hex(hex: &[u8]) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let digit = |c: u8| {
+            char::from(c)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok())
+        };
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(Self(bytes))
     }
 
     /// Lowercase hex, for stores keyed by text (Redis, memcached).

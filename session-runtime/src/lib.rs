@@ -319,6 +319,7 @@ mod session;
 pub mod store;
 mod telemetry;
 pub mod tower;
+pub mod user;
 
 pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength, MaxEncodedLen};
 #[cfg(feature = "postcard")]
@@ -336,6 +337,7 @@ pub use session::{Session, SessionRejection};
 pub use store::{
     Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
 };
+pub use user::{Device, UserField, UserId};
 
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};

@@ -295,6 +295,119 @@ impl<S: SessionData> Session<S> {
     }
 }
 
+/// Log out everywhere (see [`crate::user`]): the sessions of this session's
+/// user, the one marked `#[session(user)]`. The futures borrow nothing from
+/// the session, so a handler can await them while holding it.
+impl<S: SessionData + Send> Session<S> {
+    /// The current user's sessions, most recently changed first, for a
+    /// "your devices" page: log tags and times, never IDs. Empty while no
+    /// user is logged in.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported) for a
+    /// cookie layer or a store without a user index; a store failure.
+    pub fn user_sessions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::Device>, crate::StoreError>> + Send + 'static {
+        let user = (**self).user_key();
+        let current = self.current_key();
+        let slot = Arc::clone(&self.slot);
+        async move {
+            let Some(user) = user else {
+                return Ok(Vec::new());
+            };
+            let sessions = slot.user_sessions(&user).await?;
+            let keys = slot.core.sealer.keys();
+            Ok(sessions
+                .into_iter()
+                .map(|session| crate::Device {
+                    tag: session.key.log_tag(keys),
+                    created_at: session.created_at,
+                    last_seen: session.last_seen,
+                    expires_at: session.expires_at,
+                    current: Some(session.key) == current,
+                })
+                .collect())
+        }
+    }
+
+    /// Logs the current user out everywhere: deletes their sessions in the
+    /// store in batches of [`REVOKE_BATCH`](crate::user::REVOKE_BATCH), all
+    /// but this one when `keep_this_one` (a password change), this one too
+    /// otherwise (it is terminated: the response expires its cookie).
+    /// Returns how many other sessions ended. A revoked browser's next
+    /// request has no session. Nothing happens while no user is logged in.
+    ///
+    /// # Errors
+    ///
+    /// As [`user_sessions`](Self::user_sessions).
+    pub fn revoke_user_sessions(
+        &mut self,
+        keep_this_one: bool,
+    ) -> impl Future<Output = Result<usize, crate::StoreError>> + Send + 'static {
+        let user = (**self).user_key();
+        let current = self.current_key();
+        if user.is_some() && !keep_this_one {
+            self.terminate();
+        }
+        let slot = Arc::clone(&self.slot);
+        async move {
+            let Some(user) = user else {
+                return Ok(0);
+            };
+            let mut revoked = 0;
+            loop {
+                let batch = slot
+                    .revoke_user(&user, current.as_ref(), crate::user::REVOKE_BATCH)
+                    .await?;
+                revoked += batch;
+                if batch < crate::user::REVOKE_BATCH {
+                    break;
+                }
+            }
+            Ok(revoked)
+        }
+    }
+
+    /// Ends one of the current user's sessions, named by the tag
+    /// [`user_sessions`](Self::user_sessions) listed ("log out that
+    /// device"); `false` when no session of the user has that tag. Ending
+    /// this request's own session this way deletes it from the store; call
+    /// [`terminate`](Self::terminate) to also expire this response's
+    /// cookie.
+    ///
+    /// # Errors
+    ///
+    /// As [`user_sessions`](Self::user_sessions).
+    pub fn revoke_device(
+        &self,
+        tag: &str,
+    ) -> impl Future<Output = Result<bool, crate::StoreError>> + Send + 'static {
+        let user = (**self).user_key();
+        let tag = tag.to_owned();
+        let slot = Arc::clone(&self.slot);
+        async move {
+            let Some(user) = user else {
+                return Ok(false);
+            };
+            let sessions = slot.user_sessions(&user).await?;
+            let keys = slot.core.sealer.keys();
+            let Some(session) = sessions.iter().find(|s| s.key.log_tag(keys) == tag) else {
+                return Ok(false);
+            };
+            slot.delete_session(&session.key).await
+        }
+    }
+
+    /// The store key of the session this request loaded, if server-side.
+    fn current_key(&self) -> Option<crate::id::StoreKey> {
+        let state = self.state.as_ref()?;
+        let server = state.existing.as_ref()?.server.as_ref()?;
+        Some(server.id.store_key())
+    }
+}
+
 impl<S: SessionData> Deref for Session<S> {
     type Target = S::Access;
     fn deref(&self) -> &S::Access {

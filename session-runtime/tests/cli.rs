@@ -266,3 +266,73 @@ async fn stats_counts_live_sessions_by_shape_and_migrate_adds_the_column_to_old_
     store.pool().close().await;
     std::fs::remove_file(path).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_lists_a_user_and_revoke_logs_them_out_everywhere() {
+    let (url, path) = sqlite_url("users");
+    stdout(&sessionkit(&["migrate", "--database-url", &url], &[]));
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let now = now_secs();
+    let secret = MasterKey::generate_secret().unwrap();
+    let keys = KeyRing::new(MasterKey::from_base64(&secret).unwrap());
+    let mut tags = Vec::new();
+    for user in ["42", "42", "42", "7"] {
+        let key = SessionId::generate().unwrap().store_key();
+        let entry = session_runtime::Entry::new(b"sealed", now + 3600).with_user(Some(user), now);
+        assert!(store.create(&key, entry).await.unwrap());
+        if user == "42" {
+            tags.push(key.log_tag(&keys));
+        }
+    }
+    let listed = stdout(&sessionkit(
+        &[
+            "sessions",
+            "--user",
+            "42",
+            "--database-url",
+            &url,
+            "--key-env",
+            "CLI_SECRET",
+        ],
+        &[("CLI_SECRET", &secret)],
+    ));
+    assert!(listed.contains("3 live sessions of user 42"), "{listed}");
+    for tag in &tags {
+        assert!(listed.contains(&format!("tag {tag}")), "{listed}");
+    }
+    let revoked = stdout(&sessionkit(
+        &[
+            "revoke",
+            "--user",
+            "42",
+            "--limit",
+            "2",
+            "--database-url",
+            &url,
+        ],
+        &[],
+    ));
+    assert!(
+        revoked.contains("revoked 3 sessions of user 42 in 2 batches of at most 2"),
+        "{revoked}"
+    );
+    let after = stdout(&sessionkit(
+        &["sessions", "--user", "42", "--database-url", &url],
+        &[],
+    ));
+    assert!(after.contains("0 live sessions of user 42"), "{after}");
+    let other = stdout(&sessionkit(
+        &["sessions", "--user", "7", "--database-url", &url],
+        &[],
+    ));
+    assert!(other.contains("1 live sessions of user 7"), "{other}");
+    store.pool().close().await;
+    std::fs::remove_file(path).ok();
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

@@ -21,12 +21,7 @@ fn entry(data: &[u8], expires_at: u64) -> Entry<'_> {
 
 /// A record with durable data and quick fields, as a tiered store writes it.
 fn entry_with_quick(quick: &[u8]) -> Entry<'_> {
-    Entry {
-        data: b"durable",
-        quick,
-        expires_at: NOW + 60,
-        shape: 0,
-    }
+    Entry::new(b"durable", NOW + 60).with_quick(quick)
 }
 
 /// Runs every scenario against `store`.

@@ -36,6 +36,16 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
         }
     };
     let decode = decode_fn(cont, krate);
+    // spanned on the field: a type that is not `Option<id>` errors there
+    let user = cont.fields.iter().find(|field| field.user()).map(|field| {
+        let member = field.ident;
+        let ty = field.ty;
+        quote_spanned! {ty.span()=>
+            fn user_key(&self) -> ::core::option::Option<::std::string::String> {
+                #krate::UserField::user_key(&self.#member)
+            }
+        }
+    });
     let take_fields = cont
         .fields
         .iter()
@@ -70,6 +80,7 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             }
 
             #previous
+            #user
         }
     }
 }

@@ -6,6 +6,8 @@
 //! sessionkit reap --database-url postgres://app@db/app --dormant-for 1d --limit 1000
 //! sessionkit inspect 'cart=AbsB…' --key-env SESSION_SECRET
 //! sessionkit stats --database-url mysql://app@db/app
+//! sessionkit sessions --user 42 --database-url postgres://app@db/app --key-env SESSION_SECRET
+//! sessionkit revoke --user 42 --database-url postgres://app@db/app
 //! ```
 
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +66,31 @@ enum Command {
     /// Count sessions, live and expired, and live ones by schema shape
     /// (fingerprint), to tell when a `#[session(previous = ..)]` can go.
     Stats(Database),
+    /// List a user's live sessions (those whose `#[session(user)]` field
+    /// holds USER): log tag, created, last saved, expiry. Never the IDs.
+    Sessions {
+        #[command(flatten)]
+        database: Database,
+        /// The user, as the session's user field holds it (`42`, `ada`).
+        #[arg(long)]
+        user: String,
+        /// The environment variable holding the secret: sessions are then
+        /// shown by the log tag the application's logs use.
+        #[arg(long)]
+        key_env: Option<String>,
+    },
+    /// Log a user out everywhere: delete every session of theirs, in
+    /// batches of `--limit` rows (a password reset, a stolen account).
+    Revoke {
+        #[command(flatten)]
+        database: Database,
+        /// The user, as the session's user field holds it.
+        #[arg(long)]
+        user: String,
+        /// Rows per batch: each batch is one short DELETE.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+    },
 }
 
 #[derive(Args)]
@@ -212,8 +239,79 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
+        Command::Sessions {
+            database,
+            user,
+            key_env,
+        } => {
+            let keys = key_env
+                .map(|name| MasterKey::from_env(&name).map(KeyRing::new))
+                .transpose()?;
+            let user = session_runtime::user::index_key(user);
+            let now = now();
+            let sessions = with_store!(database.connect().await?, |store| store
+                .user_sessions(&user, now)
+                .await?);
+            println!("{} live sessions of user {user}", sessions.len());
+            for session in &sessions {
+                let name = match &keys {
+                    Some(keys) => format!("tag {}", session.key.log_tag(keys)),
+                    // without the key: a prefix of the row key, which
+                    // reveals nothing of the ID either
+                    None => format!("row {}…", &session.key.to_hex()[..12]),
+                };
+                println!(
+                    "{name}  created {}  last saved {}  expires in {}",
+                    ago(now, session.created_at),
+                    ago(now, session.last_seen),
+                    span(session.expires_at.saturating_sub(now)),
+                );
+            }
+        }
+        Command::Revoke {
+            database,
+            user,
+            limit,
+        } => {
+            let limit = usize::try_from(limit)?;
+            let user = session_runtime::user::index_key(user);
+            let (revoked, batches) = with_store!(database.connect().await?, |store| {
+                let mut revoked = 0;
+                let mut batches = 0;
+                loop {
+                    let batch = store.revoke_user(&user, None, limit).await?;
+                    revoked += batch;
+                    batches += 1;
+                    if batch < limit {
+                        break;
+                    }
+                }
+                (revoked, batches)
+            });
+            println!(
+                "revoked {revoked} sessions of user {user} in {batches} batches of at most {limit}"
+            );
+        }
     }
     Ok(())
+}
+
+/// `when` (Unix seconds) as an age relative to `now`.
+fn ago(now: u64, when: u64) -> String {
+    if when == 0 {
+        return "(not recorded)".to_owned();
+    }
+    format!("{} ago", span(now.saturating_sub(when)))
+}
+
+/// A duration in the largest whole unit.
+fn span(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m", secs / 60),
+        3_600..86_400 => format!("{}h", secs / 3_600),
+        _ => format!("{}d", secs / 86_400),
+    }
 }
 
 async fn reap<S: SessionStore>(

@@ -136,18 +136,18 @@ impl ServerTier {
 struct Sealed<S> {
     data: Vec<u8>,
     quick: Vec<u8>,
+    /// The session's user, for the stores' user index.
+    user: Option<String>,
     _session: std::marker::PhantomData<fn() -> S>,
 }
 
 impl<S: SessionData> Sealed<S> {
-    /// What the store writes, living as long as `meta` says.
-    fn entry(&self, meta: &Meta) -> Entry<'_> {
-        Entry {
-            data: &self.data,
-            quick: &self.quick,
-            expires_at: meta.expires_at,
-            shape: S::FINGERPRINT,
-        }
+    /// What the store writes at `now`, living as long as `meta` says.
+    fn entry(&self, meta: &Meta, now: u64) -> Entry<'_> {
+        Entry::new(&self.data, meta.expires_at)
+            .with_shape(S::FINGERPRINT)
+            .with_user(self.user.as_deref(), now)
+            .with_quick(&self.quick)
     }
 }
 
@@ -388,6 +388,46 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
+    /// The sessions of `user` in the layer's store, under its timeout and
+    /// breaker; `Unsupported` for a layer without a store.
+    pub(crate) async fn user_sessions(
+        &self,
+        user: &str,
+    ) -> Result<Vec<crate::user::UserSession>, crate::StoreError> {
+        let tier = self.user_tier()?;
+        let now = unix_secs(&*self.core.settings.clock);
+        tier.call("user_sessions", tier.store.user_sessions(user, now))
+            .await
+    }
+
+    /// Revokes at most `limit` of `user`'s sessions but `except`.
+    pub(crate) async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, crate::StoreError> {
+        let tier = self.user_tier()?;
+        tier.call("revoke_user", tier.store.revoke_user(user, except, limit))
+            .await
+    }
+
+    /// Deletes one session's record (a cache keeps a tombstone).
+    pub(crate) async fn delete_session(&self, key: &StoreKey) -> Result<bool, crate::StoreError> {
+        let tier = self.user_tier()?;
+        tier.delete(key).await
+    }
+
+    fn user_tier(&self) -> Result<&ServerTier, crate::StoreError> {
+        self.core
+            .server
+            .as_ref()
+            .ok_or(crate::StoreError::Unsupported {
+                store: "cookie",
+                what: "revoking sessions: a sealed cookie is valid until it expires",
+            })
+    }
+
     /// Carries out the lifecycle plan for a server layer: at once when no
     /// store call is needed (a read-only request allocates no future).
     pub(crate) fn finish_server(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
@@ -594,7 +634,7 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = sealed.entry(meta);
+            let entry = sealed.entry(meta, now);
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
                     crate::telemetry::saved(self.label(), "store");
@@ -655,7 +695,7 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = sealed.entry(meta);
+            let entry = sealed.entry(meta, now);
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
                     tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));
@@ -674,9 +714,10 @@ impl<S: SessionData + Send> Slot<S> {
     fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<Sealed<S>, Outcome> {
         self.core
             .seal_record(key, meta, data, self.split_quick())
-            .map(|(data, quick)| Sealed {
-                data,
+            .map(|(sealed, quick)| Sealed {
+                data: sealed,
                 quick,
+                user: data.user_key(),
                 _session: std::marker::PhantomData,
             })
             .map_err(|err| Outcome::failed(format!("the session could not be saved: {err}")))

@@ -2,7 +2,7 @@
 //! not grow a store parameter. One boxed future per store call: noise next
 //! to a network round trip.
 
-use super::{Entry, Record, Saved, SessionStore, StoreError};
+use super::{Entry, Record, Saved, SessionStore, StoreError, UserSession};
 use crate::id::StoreKey;
 use std::future::Future;
 use std::pin::Pin;
@@ -38,9 +38,37 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         version: u64,
         now: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>>;
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<usize, StoreError>>;
 }
 
 impl<T: SessionStore> ErasedStore for T {
+    fn user_sessions<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        Box::pin(SessionStore::user_sessions(self, user, now))
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        user: &'a str,
+        except: Option<&'a StoreKey>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(SessionStore::revoke_user(self, user, except, limit))
+    }
+
     fn name(&self) -> &'static str {
         T::NAME
     }

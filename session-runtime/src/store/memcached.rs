@@ -316,10 +316,8 @@ impl SessionStore for MemcachedStore {
             return Ok(false);
         }
         let entry = Entry {
-            data: &current.data,
             quick,
-            expires_at: current.expires_at,
-            shape: 0,
+            ..current.entry()
         };
         StoreError::check_size(&entry, self.max_record)?;
         let done = self
@@ -369,12 +367,7 @@ mod tests {
 
     #[test]
     fn items_round_trip_and_refuse_garbage() {
-        let entry = Entry {
-            data: b"durable",
-            quick: b"quick",
-            expires_at: 1_900_000_000,
-            shape: 0,
-        };
+        let entry = Entry::new(b"durable", 1_900_000_000).with_quick(b"quick");
         let record = decode(&encode(entry, 7)).unwrap();
         assert_eq!(record, entry.to_record(7));
         assert!(decode(b"short").is_err());

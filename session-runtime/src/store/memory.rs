@@ -2,12 +2,12 @@
 
 use super::{
     DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats,
-    TOMBSTONE_TTL,
+    TOMBSTONE_TTL, UserSession,
 };
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
-use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Sessions in a bounded map in process memory.
@@ -48,6 +48,11 @@ struct Held {
     written: Instant,
     /// The session type's fingerprint, for stats.
     shape: u64,
+    /// The session's user, in the user index.
+    user: Option<Arc<str>>,
+    /// When the record was created and last saved, Unix seconds.
+    created_at: u64,
+    written_at: u64,
 }
 
 impl Held {
@@ -69,6 +74,8 @@ struct Inner {
     by_expiry: BTreeSet<(u64, StoreKey)>,
     /// Deleted keys and when their tombstone lapses, oldest first.
     tombstones: LinkedHashMap<StoreKey, Instant>,
+    /// User → their records' keys (see [`crate::user`]).
+    users: HashMap<Arc<str>, HashSet<StoreKey>>,
 }
 
 impl Inner {
@@ -126,6 +133,14 @@ impl Inner {
         };
         self.bytes -= held.bytes();
         self.by_expiry.remove(&(held.record.expires_at, *key));
+        if let Some(user) = &held.user
+            && let Some(keys) = self.users.get_mut(user)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.users.remove(user);
+            }
+        }
         Some(held.record)
     }
 
@@ -133,13 +148,23 @@ impl Inner {
     /// probation; then evicts until the bounds hold again.
     fn write(&mut self, key: StoreKey, entry: Entry<'_>, version: u64, bounds: (usize, usize)) {
         let (capacity, max_bytes) = bounds;
+        let created_at = self
+            .get(&key)
+            .map_or(entry.written_at, |held| held.created_at);
+        let user: Option<Arc<str>> = entry.user.map(Arc::from);
         let held = Held {
             record: entry.to_record(version),
             written: Instant::now(),
             shape: entry.shape,
+            user: user.clone(),
+            created_at,
+            written_at: entry.written_at,
         };
         let promoted = self.protected.contains_key(&key);
         self.remove(&key);
+        if let Some(user) = user {
+            self.users.entry(user).or_default().insert(key);
+        }
         self.bytes += held.bytes();
         self.by_expiry.insert((held.record.expires_at, key));
         if promoted {
@@ -314,12 +339,15 @@ impl SessionStore for MemoryStore {
         }
         let (data, expires_at, shape) =
             (held.record.data.clone(), held.record.expires_at, held.shape);
+        let (user, written_at) = (held.user.clone(), held.written_at);
         StoreError::check_size(&Entry::new(&data, expires_at), self.max_record)?;
         let entry = Entry {
             data: &data,
             quick,
             expires_at,
             shape,
+            user: user.as_deref(),
+            written_at,
         };
         inner.write(*key, entry, version, self.bounds());
         Ok(true)
@@ -380,6 +408,29 @@ impl SessionStore for MemoryStore {
             inner.remove(key);
         }
         Ok(doomed.len())
+    }
+
+    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+        let inner = self.lock();
+        let mut sessions: Vec<UserSession> = inner
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let held = inner.get(key)?;
+                (held.record.expires_at > now).then(|| {
+                    UserSession::new(
+                        *key,
+                        held.created_at,
+                        held.written_at,
+                        held.record.expires_at,
+                    )
+                })
+            })
+            .collect();
+        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        Ok(sessions)
     }
 
     async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

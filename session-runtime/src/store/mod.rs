@@ -68,6 +68,7 @@ pub use sql::SqliteStore;
 pub use tiered::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_STALENESS, Tiered};
 
 use crate::id::StoreKey;
+pub use crate::user::UserSession;
 use std::future::Future;
 use std::time::Duration;
 
@@ -148,10 +149,18 @@ pub struct Entry<'a> {
     /// kept in the clear beside the sealed data so operators can count the
     /// sessions of each shape ([`StoreStats::shapes`]); `0` when unknown.
     pub shape: u64,
+    /// The session's user (its `#[session(user)]` field, see
+    /// [`crate::user`]), kept in the clear in the store's user index;
+    /// `None` for an anonymous session or a cache fill.
+    pub user: Option<&'a str>,
+    /// When this write happens, Unix seconds: a new record's creation time
+    /// and every record's "last seen" in a user's session list (`0`:
+    /// unknown).
+    pub written_at: u64,
 }
 
 impl<'a> Entry<'a> {
-    /// An entry without quick fields, of no stated shape.
+    /// An entry without quick fields, of no stated shape or user.
     #[must_use]
     pub fn new(data: &'a [u8], expires_at: u64) -> Self {
         Self {
@@ -159,6 +168,8 @@ impl<'a> Entry<'a> {
             quick: &[],
             expires_at,
             shape: 0,
+            user: None,
+            written_at: 0,
         }
     }
 
@@ -166,6 +177,22 @@ impl<'a> Entry<'a> {
     #[must_use]
     pub fn with_shape(self, shape: u64) -> Self {
         Self { shape, ..self }
+    }
+
+    /// The entry of `user`'s session, written at `written_at`.
+    #[must_use]
+    pub fn with_user(self, user: Option<&'a str>, written_at: u64) -> Self {
+        Self {
+            user,
+            written_at,
+            ..self
+        }
+    }
+
+    /// The entry with `quick` as its quick-fields blob.
+    #[must_use]
+    pub fn with_quick(self, quick: &'a [u8]) -> Self {
+        Self { quick, ..self }
     }
 
     /// The entry without its quick fields: what a durable store keeps.
@@ -208,6 +235,8 @@ impl Record {
             quick: &self.quick,
             expires_at: self.expires_at,
             shape: 0,
+            user: None,
+            written_at: 0,
         }
     }
 }
@@ -241,6 +270,15 @@ pub enum StoreError {
     CircuitOpen {
         /// Which store.
         store: &'static str,
+    },
+    /// The store cannot do what was asked (a memcached store keeps no
+    /// user index).
+    #[error("session store `{store}` does not support {what}")]
+    Unsupported {
+        /// Which store.
+        store: &'static str,
+        /// What it cannot do.
+        what: &'static str,
     },
     /// A record larger than the store accepts.
     #[error("session record of {len} bytes exceeds the store's limit of {max}")]
@@ -431,6 +469,59 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
+    /// The records of `user` (see [`crate::user`]) that are live at `now`
+    /// (every one with `now = 0`), most recently saved first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] for a store that keeps no user index
+    /// (the default), or when the backend fails.
+    fn user_sessions(
+        &self,
+        user: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
+        let _ = (user, now);
+        async {
+            Err(StoreError::Unsupported {
+                store: Self::NAME,
+                what: "a user index",
+            })
+        }
+    }
+
+    /// Deletes at most `limit` of `user`'s records, all but `except` (the
+    /// session that asked, to stay logged in there); returns how many.
+    /// Call it again until it returns less than `limit` to revoke a user
+    /// with many sessions in bounded batches. Cache stores leave
+    /// tombstones as [`delete`](Self::delete) does. The default lists
+    /// with [`user_sessions`](Self::user_sessions) and deletes one by one.
+    ///
+    /// # Errors
+    ///
+    /// As [`user_sessions`](Self::user_sessions) and
+    /// [`delete`](Self::delete).
+    fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async move {
+            let sessions = self.user_sessions(user, 0).await?;
+            let mut revoked = 0;
+            for session in sessions
+                .iter()
+                .filter(|session| Some(&session.key) != except)
+                .take(limit)
+            {
+                self.delete(&session.key).await?;
+                revoked += 1;
+            }
+            Ok(revoked)
+        }
+    }
+
     /// Removes at most `limit` records that expired at least `dormant_for`
     /// seconds before `now`; returns how many. Call it repeatedly until it
     /// returns less than `limit` to clean up in bounded batches (see
@@ -526,6 +617,23 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         S::save_quick(self, key, quick, version, now)
+    }
+
+    fn user_sessions(
+        &self,
+        user: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
+        S::user_sessions(self, user, now)
+    }
+
+    fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        S::revoke_user(self, user, except, limit)
     }
 
     fn delete_expired(

@@ -2,6 +2,7 @@
 
 use super::{
     DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
+    UserSession,
 };
 use crate::id::StoreKey;
 use redis::Value;
@@ -11,12 +12,37 @@ use std::sync::{Arc, LazyLock};
 const NAME: &str = "redis";
 
 /// Creates the hash unless the key exists (a live session or a
-/// tombstone). KEYS[1]; ARGV: data, quick, expires_at, version.
+/// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
+/// user; ARGV: data, quick, expires_at, version, written_at, user.
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'c', ARGV[5], 'u', ARGV[5], 'w', ARGV[6])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
+if KEYS[2] then
+  redis.call('SADD', KEYS[2], KEYS[1])
+  if redis.call('EXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('EXPIREAT', KEYS[2], ARGV[3]) end
+end
 return 1
+";
+
+/// A user's live sessions: KEYS[1] the user's set; ARGV: user, now.
+/// Members that are gone, tombstoned, expired or now another user's are
+/// pruned from the set on the way. Returns key, expiry, created, last
+/// saved for each.
+const USER_SESSIONS: &str = r"
+local out = {}
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', k, 'e', 'c', 'u', 'w', 'v')
+  if f[5] and f[4] == ARGV[1] and tonumber(f[1]) > tonumber(ARGV[2]) then
+    table.insert(out, k)
+    table.insert(out, f[1])
+    table.insert(out, f[2] or '0')
+    table.insert(out, f[3] or '0')
+  elseif not (f[5] and f[4] == ARGV[1]) then
+    redis.call('SREM', KEYS[1], k)
+  end
+end
+return out
 ";
 
 /// A cache fill: writes the hash unless it holds this version or a newer
@@ -50,25 +76,32 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return live
 ";
 
-/// Compare-and-set on the version. ARGV: data, quick, expires_at, expected
-/// version, now. Returns {0} missing, {1, d, q, e, v} conflict, {2, v} saved.
+/// Compare-and-set on the version. KEYS[1], and KEYS[2] the user's set
+/// when the session has a user; ARGV: data, quick, expires_at, expected
+/// version, now, written_at, user. Returns {0} missing, {1, d, q, e, v}
+/// conflict, {2, v} saved.
 const SAVE: &str = r"
 local cur = redis.call('HMGET', KEYS[1], 'd', 'q', 'e', 'v')
 if not cur[4] or tonumber(cur[3]) <= tonumber(ARGV[5]) then return {0} end
 if cur[4] ~= ARGV[4] then return {1, cur[1], cur[2], cur[3], cur[4]} end
 local v = tonumber(ARGV[4]) + 1
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v)
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v, 'u', ARGV[6], 'w', ARGV[7])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
+if KEYS[2] then
+  redis.call('SADD', KEYS[2], KEYS[1])
+  if redis.call('EXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('EXPIREAT', KEYS[2], ARGV[3]) end
+end
 return {2, v}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 5]> = LazyLock::new(|| {
+static SCRIPTS: LazyLock<[redis::Script; 6]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
         redis::Script::new(SAVE),
         redis::Script::new(DELETE),
         redis::Script::new(SAVE_QUICK),
+        redis::Script::new(USER_SESSIONS),
     ]
 });
 
@@ -82,9 +115,15 @@ enum Connection {
 /// Sessions in Redis, one hash per session (`d` data, `q` quick fields,
 /// `e` expiry, `v` version) that Redis expires by itself at the session's
 /// expiry. A deleted session leaves a tombstone hash (`x`) for
-/// [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which refuses cache fills. Saves are Lua scripts, so the version check and the write are
-/// one atomic step. Every script touches one key, which is what Redis
-/// Cluster needs ([`RedisStore::cluster`], feature `redis-cluster`).
+/// [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which refuses cache fills.
+/// Saves are Lua scripts, so the version check and the write are one
+/// atomic step. A session with a user (`#[session(user)]`) is also a member
+/// of the set `<prefix>user:<user>`, which lives as long as the user's
+/// longest session; members that ended are pruned when the set is read.
+/// On Redis Cluster ([`RedisStore::cluster`], feature `redis-cluster`)
+/// every script touches one key, and there is no user index (a user's sets
+/// and sessions hash to different slots): use it as the cache of a
+/// [`Tiered`](crate::Tiered) store, whose durable tier keeps the index.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), session_runtime::StoreError> {
@@ -207,6 +246,19 @@ impl RedisStore {
         format!("{}{}", self.prefix, key.to_hex())
     }
 
+    /// The set of `user`'s sessions.
+    fn user_key(&self, user: &str) -> String {
+        format!("{}user:{user}", self.prefix)
+    }
+
+    /// Adds the user's set as the script's second key, on a single server
+    /// (a cluster keeps no user index).
+    fn user_set(&self, invocation: &mut redis::ScriptInvocation<'_>, user: Option<&str>) {
+        if let (Some(user), Connection::Single(_)) = (user, &self.connection) {
+            invocation.key(self.user_key(user));
+        }
+    }
+
     async fn run(&self, invocation: redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
         match self.connection.clone() {
             Connection::Single(mut connection) => invocation.invoke_async(&mut connection).await,
@@ -249,7 +301,17 @@ impl SessionStore for RedisStore {
     const TOMBSTONES: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        let created = self.write(&SCRIPTS[0], key, entry, 1).await?;
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut invocation = SCRIPTS[0].key(self.key(key));
+        self.user_set(&mut invocation, entry.user);
+        invocation
+            .arg(entry.data)
+            .arg(entry.quick)
+            .arg(entry.expires_at)
+            .arg(1)
+            .arg(entry.written_at)
+            .arg(entry.user.unwrap_or_default());
+        let created = self.run(invocation).await?;
         Ok(number(&created)? == 1)
     }
 
@@ -292,12 +354,15 @@ impl SessionStore for RedisStore {
     ) -> Result<Saved, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[2].key(self.key(key));
+        self.user_set(&mut invocation, entry.user);
         invocation
             .arg(entry.data)
             .arg(entry.quick)
             .arg(entry.expires_at)
             .arg(version)
-            .arg(now);
+            .arg(now)
+            .arg(entry.written_at)
+            .arg(entry.user.unwrap_or_default());
         let Value::Array(reply) = self.run(invocation).await? else {
             return Err(malformed("save"));
         };
@@ -319,6 +384,38 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let written = self.write(&SCRIPTS[1], key, entry, version).await?;
         Ok(number(&written)? == 1)
+    }
+
+    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+        if !matches!(self.connection, Connection::Single(_)) {
+            return Err(StoreError::Unsupported {
+                store: NAME,
+                what: "a user index on Redis Cluster",
+            });
+        }
+        let mut invocation = SCRIPTS[5].key(self.user_key(user));
+        invocation.arg(user).arg(now);
+        let Value::Array(flat) = self.run(invocation).await? else {
+            return Err(malformed("user sessions"));
+        };
+        let mut sessions = Vec::with_capacity(flat.len() / 4);
+        for row in flat.chunks_exact(4) {
+            let Value::BulkString(name) = &row[0] else {
+                return Err(malformed("user sessions"));
+            };
+            let key = name
+                .strip_prefix(self.prefix.as_bytes())
+                .and_then(StoreKey::from_hex)
+                .ok_or_else(|| malformed("user sessions"))?;
+            sessions.push(UserSession::new(
+                key,
+                number(&row[2])?,
+                number(&row[3])?,
+                number(&row[1])?,
+            ));
+        }
+        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        Ok(sessions)
     }
 
     async fn save_quick(

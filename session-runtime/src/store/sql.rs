@@ -46,9 +46,16 @@ struct Statements {
     count: Arc<str>,
     count_expired: Arc<str>,
     count_shapes: Arc<str>,
-    /// Counts the `shape` column (0 in a table made before it existed).
-    has_shape: Arc<str>,
-    add_shape: Arc<str>,
+    /// Counts the column named by the bound parameter (0 in a table made
+    /// before it existed).
+    has_column: Arc<str>,
+    /// Columns added since the first release, with their `ALTER TABLE`.
+    added_columns: Vec<(&'static str, Arc<str>)>,
+    /// The user index, for a table that just gained `user_id` (MySQL: the
+    /// new table declares it; SQLite, PostgreSQL: `IF NOT EXISTS`).
+    user_index: Arc<str>,
+    user_sessions: Arc<str>,
+    revoke_user: Arc<str>,
 }
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
@@ -66,14 +73,16 @@ impl Statements {
             Dialect::Sqlite => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, \
-                     expires_at INTEGER NOT NULL, version INTEGER NOT NULL, shape INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
+                     expires_at INTEGER NOT NULL, version INTEGER NOT NULL, shape INTEGER NOT NULL DEFAULT 0, \
+                     user_id TEXT, created_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
             Dialect::Postgres => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BYTEA PRIMARY KEY NOT NULL, data BYTEA NOT NULL, \
-                     expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0)"
+                     expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
+                     user_id VARCHAR(160), created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0)"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
@@ -82,15 +91,16 @@ impl Statements {
             Dialect::MySql => vec![format!(
                 "CREATE TABLE IF NOT EXISTS {t} (id BINARY(32) NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, \
                  expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
-                 INDEX {t}_expires_at (expires_at))"
+                 user_id VARCHAR(160), created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0, \
+                 INDEX {t}_expires_at (expires_at), INDEX {t}_user_id (user_id))"
             )],
         };
         let create = match dialect {
             Dialect::MySql => format!(
-                "INSERT IGNORE INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, 1)"
+                "INSERT IGNORE INTO {t} (id, data, expires_at, shape, user_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
             ),
             _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
+                "INSERT INTO {t} (id, data, expires_at, shape, user_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
         // a fill never replaces a newer version
@@ -131,7 +141,7 @@ impl Statements {
                 "SELECT data, expires_at, version FROM {t} WHERE id = ? AND expires_at > ?"
             )),
             save: render(format!(
-                "UPDATE {t} SET data = ?, expires_at = ?, shape = ?, version = version + 1 \
+                "UPDATE {t} SET data = ?, expires_at = ?, shape = ?, user_id = ?, updated_at = ?, version = version + 1 \
                  WHERE id = ? AND version = ? AND expires_at > ?"
             )),
             current: render(format!(
@@ -145,22 +155,42 @@ impl Statements {
             count_shapes: render(format!(
                 "SELECT shape, COUNT(*) FROM {t} WHERE expires_at > ? GROUP BY shape ORDER BY COUNT(*) DESC, shape"
             )),
-            has_shape: render(match dialect {
+            has_column: render(match dialect {
                 Dialect::Sqlite => {
-                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = 'shape'")
+                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = ?")
                 }
                 Dialect::Postgres => format!(
                     "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
-                     AND table_name = '{t}' AND column_name = 'shape'"
+                     AND table_name = '{t}' AND column_name = ?"
                 ),
                 Dialect::MySql => format!(
                     "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
-                     AND table_name = '{t}' AND column_name = 'shape'"
+                     AND table_name = '{t}' AND column_name = ?"
                 ),
             }),
-            add_shape: render(format!(
-                "ALTER TABLE {t} ADD COLUMN shape BIGINT NOT NULL DEFAULT 0"
+            added_columns: [
+                ("shape", "shape BIGINT NOT NULL DEFAULT 0"),
+                ("user_id", "user_id VARCHAR(160)"),
+                ("created_at", "created_at BIGINT NOT NULL DEFAULT 0"),
+                ("updated_at", "updated_at BIGINT NOT NULL DEFAULT 0"),
+            ]
+            .into_iter()
+            .map(|(name, column)| (name, render(format!("ALTER TABLE {t} ADD COLUMN {column}"))))
+            .collect(),
+            user_index: render(match dialect {
+                Dialect::MySql => format!("ALTER TABLE {t} ADD INDEX {t}_user_id (user_id)"),
+                _ => format!("CREATE INDEX IF NOT EXISTS {t}_user_id ON {t} (user_id)"),
+            }),
+            user_sessions: render(format!(
+                "SELECT id, created_at, updated_at, expires_at FROM {t} WHERE user_id = ? AND expires_at > ? \
+                 ORDER BY updated_at DESC, id"
             )),
+            revoke_user: render(match dialect {
+                Dialect::MySql => format!("DELETE FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?"),
+                _ => format!(
+                    "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?)"
+                ),
+            }),
         }
     }
 }
@@ -300,9 +330,21 @@ macro_rules! sql_store {
                         .await
                         .map_err(Self::error)?;
                 }
-                // tables made before the `shape` column existed
-                if self.count(&self.sql.has_shape, None).await? == 0 {
-                    Self::query(&self.sql.add_shape)
+                // tables made by an earlier release lack the newer columns
+                let mut added_user = false;
+                for (name, alter) in &self.sql.added_columns {
+                    let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.has_column)))
+                        .bind(*name)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                    if present == 0 {
+                        Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
+                        added_user |= *name == "user_id";
+                    }
+                }
+                if added_user || $dialect != Dialect::MySql {
+                    Self::query(&self.sql.user_index)
                         .execute(&self.pool)
                         .await
                         .map_err(Self::error)?;
@@ -366,6 +408,9 @@ macro_rules! sql_store {
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
                     .bind(shape_to_sql(entry.shape))
+                    .bind(entry.user)
+                    .bind(to_sql(entry.written_at))
+                    .bind(to_sql(entry.written_at))
                     .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
@@ -394,6 +439,8 @@ macro_rules! sql_store {
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
                     .bind(shape_to_sql(entry.shape))
+                    .bind(entry.user)
+                    .bind(to_sql(entry.written_at))
                     .bind(key.as_bytes().as_slice())
                     .bind(to_sql(version))
                     .bind(to_sql(now))
@@ -458,6 +505,53 @@ macro_rules! sql_store {
                 let cutoff = now.saturating_sub(dormant_for);
                 let done = Self::query(&self.sql.delete_expired)
                     .bind(to_sql(cutoff))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+            }
+
+            async fn user_sessions(
+                &self,
+                user: &str,
+                now: u64,
+            ) -> Result<Vec<super::UserSession>, StoreError> {
+                use sqlx::Row as _;
+                let rows = Self::query(&self.sql.user_sessions)
+                    .bind(user)
+                    .bind(to_sql(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                rows.into_iter()
+                    .map(|row| {
+                        let id: Vec<u8> = row.try_get(0)?;
+                        let key = <[u8; 32]>::try_from(id.as_slice()).map_err(|_| {
+                            sqlx::Error::Decode("a session id of another length".into())
+                        })?;
+                        Ok(super::UserSession::new(
+                            crate::id::StoreKey::from_bytes(key),
+                            from_sql(row.try_get(1)?),
+                            from_sql(row.try_get(2)?),
+                            from_sql(row.try_get(3)?),
+                        ))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Self::error)
+            }
+
+            async fn revoke_user(
+                &self,
+                user: &str,
+                except: Option<&crate::id::StoreKey>,
+                limit: usize,
+            ) -> Result<usize, StoreError> {
+                // no real key is all zeros (SHA-256 output)
+                let except = except.map_or([0u8; 32], |key| *key.as_bytes());
+                let done = Self::query(&self.sql.revoke_user)
+                    .bind(user)
+                    .bind(except.as_slice())
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .execute(&self.pool)
                     .await

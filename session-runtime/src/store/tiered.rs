@@ -1,7 +1,7 @@
 //! [`Tiered`]: a cache store in front of a durable one.
 
 use super::guard::Breaker;
-use super::{Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats};
+use super::{Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats, UserSession};
 use crate::id::StoreKey;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -405,6 +405,13 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     ) -> Result<usize, StoreError> {
         // cache entries carry their own expiry
         self.durable.delete_expired(now, dormant_for, limit).await
+    }
+
+    /// The durable tier's index: a cache (memcached, Redis Cluster) need
+    /// keep none. Revoking (the default `revoke_user`) deletes through
+    /// this store, so every cache keeps a tombstone.
+    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+        self.durable.user_sessions(user, now).await
     }
 
     async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

@@ -1,0 +1,148 @@
+//! Log out everywhere: the user a session belongs to, and the index every
+//! store keeps from a user to their sessions.
+//!
+//! One field of a session marked `#[session(user)]` (an `Option` of an id
+//! type) names its user. Every save writes that user next to the record,
+//! and the store keeps an index on it (a SQL column with an index, a Redis
+//! set, a map in [`MemoryStore`](crate::MemoryStore); memcached has no way
+//! to keep one: use it as the cache of a [`Tiered`](crate::Tiered) store,
+//! whose durable tier keeps the index). A handler lists the user's sessions
+//! for a "your devices" page and revokes one or all of them
+//! ([`Session::user_sessions`](crate::Session::user_sessions),
+//! [`Session::revoke_user_sessions`](crate::Session::revoke_user_sessions));
+//! jobs and the CLI use the store's
+//! [`user_sessions`](crate::SessionStore::user_sessions) and
+//! [`revoke_user`](crate::SessionStore::revoke_user), which delete in
+//! bounded batches.
+//!
+//! Only server-side sessions can be revoked this way: a sealed cookie is
+//! valid until it expires (see the crate docs' security notes).
+
+use crate::bound::BoundedString;
+use crate::id::StoreKey;
+use sha2::Digest as _;
+
+/// Revocations per store call when a session revokes its user's
+/// sessions: bounded batches, however many sessions the user has.
+pub const REVOKE_BATCH: usize = 1_000;
+
+/// The longest user key kept as it is; longer ones are replaced by
+/// `sha256:<hex>` of the id, so every index (MySQL's `VARCHAR(255)`
+/// included) can hold them.
+pub const MAX_USER_KEY_LEN: usize = 128;
+
+/// A type that identifies a user: its text form is the key of the store's
+/// user index. Implemented for the integer types, `String` and
+/// [`BoundedString`]; implement it for your own id type.
+pub trait UserId {
+    /// The id as text (distinct ids give distinct text).
+    fn to_user_key(&self) -> String;
+}
+
+macro_rules! integer_ids {
+    ($($t:ty),*) => {$(
+        impl UserId for $t {
+            fn to_user_key(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+integer_ids!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+impl UserId for String {
+    fn to_user_key(&self) -> String {
+        self.clone()
+    }
+}
+
+impl<const N: usize> UserId for BoundedString<N> {
+    fn to_user_key(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// The field type `#[session(user)]` accepts: an `Option` of a [`UserId`].
+#[diagnostic::on_unimplemented(
+    message = "`#[session(user)]` needs an `Option<…>` of a user id type, not `{Self}`",
+    label = "not an `Option` of a `UserId`",
+    note = "`UserId` is implemented for the integer types, `String` and `BoundedString<N>`; implement it for your own id type"
+)]
+pub trait UserField {
+    /// The key of the session's user in the store's index; `None` while
+    /// nobody is logged in.
+    fn user_key(&self) -> Option<String>;
+}
+
+impl<T: UserId> UserField for Option<T> {
+    fn user_key(&self) -> Option<String> {
+        self.as_ref().map(|id| index_key(id.to_user_key()))
+    }
+}
+
+/// `key` as the index keeps it: as it is up to [`MAX_USER_KEY_LEN`]
+/// bytes, else its SHA-256 in hex.
+#[must_use]
+pub fn index_key(key: String) -> String {
+    if key.len() <= MAX_USER_KEY_LEN {
+        return key;
+    }
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut hex = String::with_capacity(7 + 64);
+    hex.push_str("sha256:");
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// One of a user's sessions, as a store lists it: never the session's ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserSession {
+    /// The record's key (SHA-256 of the ID): what
+    /// [`delete`](crate::SessionStore::delete) takes. Show
+    /// [`StoreKey::log_tag`] to people, not this.
+    pub key: StoreKey,
+    /// When the record was created, Unix seconds (`0`: written before the
+    /// store kept it).
+    pub created_at: u64,
+    /// When the session was last saved, Unix seconds: reads write nothing,
+    /// so this is the last change, not the last request.
+    pub last_seen: u64,
+    /// When it expires, Unix seconds.
+    pub expires_at: u64,
+}
+
+impl UserSession {
+    /// A listed session.
+    #[must_use]
+    pub fn new(key: StoreKey, created_at: u64, last_seen: u64, expires_at: u64) -> Self {
+        Self {
+            key,
+            created_at,
+            last_seen,
+            expires_at,
+        }
+    }
+}
+
+/// One of the current user's sessions, for a "your devices" page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Device {
+    /// The session's log tag (a keyed 8-character tag, the same the logs
+    /// show): what [`Session::revoke_device`](crate::Session::revoke_device)
+    /// takes.
+    pub tag: String,
+    /// When the session was created (logged in), Unix seconds.
+    pub created_at: u64,
+    /// When it was last changed, Unix seconds.
+    pub last_seen: u64,
+    /// When it expires, Unix seconds.
+    pub expires_at: u64,
+    /// Whether it is the session of the request that asked.
+    pub current: bool,
+}

@@ -1,0 +1,321 @@
+//! Log out everywhere: a user's sessions across browsers, listed and
+//! revoked from a handler, on every store configuration; and a user with
+//! 10,000 sessions revoked in bounded batches through the store API.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use session_runtime::id::SessionId;
+use session_runtime::{
+    Entry, MasterKey, MemoryStore, Session, SessionLayer, SessionStore, StoreError, Tiered,
+};
+use sessionkit_tests::http::send;
+use sessionkit_tests::stores;
+
+const COOKIE: &str = "account";
+
+#[derive(Session, Default, Debug)]
+#[session(cookie = "account", storage = "server")]
+struct Account {
+    #[session(user)]
+    user: Option<u64>,
+    visits: u32,
+}
+
+fn key() -> MasterKey {
+    MasterKey::from_secret(&[77; 32]).unwrap()
+}
+
+fn status_of(err: &StoreError) -> StatusCode {
+    match err {
+        StoreError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn app(layer: SessionLayer<Account>) -> Router {
+    Router::new()
+        .route(
+            "/login/{user}",
+            post(
+                |mut account: Session<Account>, Path(user): Path<u64>| async move {
+                    account.set_user(Some(user));
+                    account.cycle_id();
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/whoami",
+            get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
+        )
+        .route(
+            "/visit",
+            post(|mut account: Session<Account>| async move {
+                *account.visits_mut() += 1;
+                "ok"
+            }),
+        )
+        .route(
+            "/devices",
+            get(|account: Session<Account>| async move {
+                match account.user_sessions().await {
+                    Ok(devices) => {
+                        let current = devices.iter().filter(|d| d.current).count();
+                        let tags: Vec<&str> = devices.iter().map(|d| d.tag.as_str()).collect();
+                        let ordered = devices.windows(2).all(|w| w[0].last_seen >= w[1].last_seen);
+                        let timed = devices.iter().all(|d| {
+                            d.created_at > 0
+                                && d.last_seen >= d.created_at
+                                && d.expires_at > d.last_seen
+                        });
+                        (
+                            StatusCode::OK,
+                            format!(
+                                "{}|{current}|{}|{ordered}|{timed}",
+                                devices.len(),
+                                tags.join(",")
+                            ),
+                        )
+                    }
+                    Err(err) => (status_of(&err), err.to_string()),
+                }
+            }),
+        )
+        .route(
+            "/logout-everywhere",
+            post(|mut account: Session<Account>| async move {
+                match account.revoke_user_sessions(true).await {
+                    Ok(revoked) => (StatusCode::OK, revoked.to_string()),
+                    Err(err) => (status_of(&err), err.to_string()),
+                }
+            }),
+        )
+        .route(
+            "/logout-device/{tag}",
+            post(
+                |account: Session<Account>, Path(tag): Path<String>| async move {
+                    match account.revoke_device(&tag).await {
+                        Ok(found) => (StatusCode::OK, found.to_string()),
+                        Err(err) => (status_of(&err), err.to_string()),
+                    }
+                },
+            ),
+        )
+        .layer(layer)
+}
+
+async fn login(app: &Router, user: u64) -> String {
+    let reply = send(app, "POST", &format!("/login/{user}"), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.set_cookie.expect("a new session")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_logged_in_from_five_browsers_is_logged_out_everywhere_but_here() {
+    for (name, layer) in stores::every_server_layer::<Account>(&key(), "everywhere").await {
+        let app = app(layer);
+        let user = 1_000 + u64::from(rand_u16());
+        let browsers: Vec<String> = five_browsers(&app, user).await;
+        let other = login(&app, user + 1).await;
+        let devices = send(&app, "GET", "/devices", Some((COOKIE, &browsers[0]))).await;
+        if name == "memcached" {
+            // memcached keeps no user index: said plainly, nothing revoked
+            assert_eq!(
+                devices.status,
+                StatusCode::NOT_IMPLEMENTED,
+                "{name}: {}",
+                devices.body
+            );
+            assert!(devices.body.contains("user index"), "{}", devices.body);
+            continue;
+        }
+        assert_eq!(devices.status, StatusCode::OK, "{name}: {}", devices.body);
+        let fields: Vec<&str> = devices.body.split('|').collect();
+        assert_eq!(
+            fields[0], "5",
+            "{name}: five devices listed: {}",
+            devices.body
+        );
+        assert_eq!(fields[1], "1", "{name}: one is this one");
+        assert_eq!(fields[3], "true", "{name}: most recent first");
+        assert_eq!(
+            fields[4], "true",
+            "{name}: created, last seen and expiry are kept"
+        );
+        for browser in &browsers {
+            assert!(
+                !devices.body.contains(browser.as_str()),
+                "{name}: a signed ID was listed"
+            );
+        }
+
+        // log out one other device by its tag
+        let tags: Vec<String> = fields[2].split(',').map(str::to_owned).collect();
+        let first_tag =
+            SessionId::verify(&browsers[4], &session_runtime::KeyRing::new(key()), COOKIE)
+                .unwrap()
+                .0
+                .log_tag(&session_runtime::KeyRing::new(key()));
+        assert!(tags.contains(&first_tag), "{name}: listed by log tag");
+        let one = send(
+            &app,
+            "POST",
+            &format!("/logout-device/{first_tag}"),
+            Some((COOKIE, &browsers[0])),
+        )
+        .await;
+        assert_eq!(
+            (one.status, one.body.as_str()),
+            (StatusCode::OK, "true"),
+            "{name}"
+        );
+        let gone = send(&app, "GET", "/whoami", Some((COOKIE, &browsers[4]))).await;
+        assert_eq!(
+            gone.body, "None",
+            "{name}: the revoked device is logged out"
+        );
+
+        // then every other device
+        let revoked = send(
+            &app,
+            "POST",
+            "/logout-everywhere",
+            Some((COOKIE, &browsers[0])),
+        )
+        .await;
+        assert_eq!(
+            (revoked.status, revoked.body.as_str()),
+            (StatusCode::OK, "3"),
+            "{name}"
+        );
+        assert!(
+            revoked.set_cookie.is_none() || revoked.set_cookie.as_deref() != Some(""),
+            "{name}: this browser stays"
+        );
+        for (i, browser) in browsers.iter().enumerate().skip(1) {
+            let reply = send(&app, "GET", "/whoami", Some((COOKIE, browser))).await;
+            assert_eq!(
+                reply.body, "None",
+                "{name}: browser {i} is refused on its next request"
+            );
+            let write = send(&app, "POST", "/visit", Some((COOKIE, browser))).await;
+            assert_ne!(
+                write.set_cookie.as_deref(),
+                Some(browser.as_str()),
+                "{name}: a write never revives browser {i}"
+            );
+        }
+        let here = send(&app, "GET", "/whoami", Some((COOKIE, &browsers[0]))).await;
+        assert_eq!(
+            here.body,
+            format!("Some({user})"),
+            "{name}: the browser that asked stays logged in"
+        );
+        let elsewhere = send(&app, "GET", "/whoami", Some((COOKIE, &other))).await;
+        assert_eq!(
+            elsewhere.body,
+            format!("Some({})", user + 1),
+            "{name}: another user is untouched"
+        );
+        let listed = send(&app, "GET", "/devices", Some((COOKIE, &browsers[0]))).await;
+        assert!(
+            listed.body.starts_with("1|1|"),
+            "{name}: one device left: {}",
+            listed.body
+        );
+        sessionkit_tests::figure(&format!(
+            "log out everywhere store={name}: 5 browsers, 1 revoked by tag, 3 by revoke_user_sessions, 4 of 4 refused, 1 kept"
+        ));
+    }
+}
+
+/// Five browsers of `user`, logged in one after another (distinct times).
+async fn five_browsers(app: &Router, user: u64) -> Vec<String> {
+    let mut browsers = Vec::new();
+    for _ in 0..5 {
+        browsers.push(login(app, user).await);
+    }
+    // browser 0 writes last: the most recently seen
+    let visit = send(app, "POST", "/visit", Some((COOKIE, &browsers[0]))).await;
+    assert_eq!(visit.status, StatusCode::OK);
+    browsers
+}
+
+/// A random number, so reruns over the same databases use fresh users.
+fn rand_u16() -> u16 {
+    let key = SessionId::generate().unwrap().store_key();
+    u16::from_le_bytes([key.as_bytes()[0], key.as_bytes()[1]])
+}
+
+async fn ten_thousand<S: SessionStore>(name: &str, store: S) {
+    const SESSIONS: usize = 10_000;
+    const BATCH: usize = 1_000;
+    let user = format!("bulk-{}", rand_u16());
+    let now = 1_800_000_000;
+    let keep = SessionId::generate().unwrap().store_key();
+    assert!(
+        store
+            .create(
+                &keep,
+                Entry::new(b"kept", now + 3600).with_user(Some(&user), now)
+            )
+            .await
+            .unwrap()
+    );
+    for _ in 1..SESSIONS {
+        let key = SessionId::generate().unwrap().store_key();
+        let entry = Entry::new(b"sealed", now + 3600).with_user(Some(&user), now);
+        assert!(store.create(&key, entry).await.unwrap());
+    }
+    assert_eq!(
+        store.user_sessions(&user, now).await.unwrap().len(),
+        SESSIONS,
+        "{name}"
+    );
+    let mut batches = Vec::new();
+    loop {
+        let revoked = store.revoke_user(&user, Some(&keep), BATCH).await.unwrap();
+        batches.push(revoked);
+        if revoked < BATCH {
+            break;
+        }
+    }
+    assert!(
+        batches.iter().all(|&n| n <= BATCH),
+        "{name}: bounded batches {batches:?}"
+    );
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        SESSIONS - 1,
+        "{name}: {batches:?}"
+    );
+    let left = store.user_sessions(&user, now).await.unwrap();
+    assert_eq!(left.len(), 1, "{name}");
+    assert_eq!(left[0].key, keep, "{name}: the excepted session stays");
+    sessionkit_tests::figure(&format!(
+        "revoke_user store={name}: {SESSIONS} sessions, {} batches of at most {BATCH}, 1 kept",
+        batches.len()
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_ten_thousand_sessions_is_revoked_in_bounded_batches() {
+    ten_thousand("memory", MemoryStore::default()).await;
+    ten_thousand("sqlite", stores::sqlite_file("bulk_sqlite").await).await;
+    if let Some(store) = stores::postgres("bulk_pg").await {
+        ten_thousand("postgres", store).await;
+    }
+    if let Some(store) = stores::mysql("bulk_my").await {
+        ten_thousand("mariadb", store).await;
+    }
+    if let Some(store) = stores::redis().await {
+        ten_thousand("redis", store).await;
+    }
+    if let (Some(cache), Some(durable)) =
+        (stores::redis().await, stores::postgres("bulk_tpg").await)
+    {
+        ten_thousand("tiered redis+postgres", Tiered::new(cache, durable)).await;
+    }
+}

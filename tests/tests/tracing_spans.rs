@@ -1,0 +1,151 @@
+//! The tracing spans a server-side session runs in. Alone in its test
+//! binary: tracing caches each callsite's interest process-wide, so a test
+//! running in parallel without a subscriber could switch the spans off for
+//! this one's thread-local subscriber.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{Request, header};
+use axum::routing::{get, post};
+use session_runtime::id::SessionId;
+use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use std::sync::Arc;
+use tower::ServiceExt as _;
+
+#[derive(Session, Default, Debug)]
+#[session(cookie = "account", storage = "server")]
+struct Account {
+    user: Option<u64>,
+    cart: Vec<u32>,
+}
+
+fn key() -> MasterKey {
+    MasterKey::from_secret(&[42; 32]).unwrap()
+}
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/whoami",
+            get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
+        )
+        .route(
+            "/login/{user}",
+            post(
+                |mut account: Session<Account>, Path(user): Path<u64>| async move {
+                    account.set_user(Some(user));
+                    account.cycle_id();
+                    "ok"
+                },
+            ),
+        )
+        .route(
+            "/add/{item}",
+            post(
+                |mut account: Session<Account>, Path(item): Path<u32>| async move {
+                    account.cart_mut().push(item);
+                    "ok"
+                },
+            ),
+        )
+        .layer(SessionLayer::<Account>::with_store(
+            key(),
+            MemoryStore::default(),
+        ))
+}
+
+/// Sends a request with `cookie`; the new cookie value, if one was set.
+async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -> Option<String> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(value) = cookie {
+        builder = builder.header(header::COOKIE, format!("account={value}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(builder.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    response.headers().get(header::SET_COOKIE).map(|value| {
+        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+        parsed.value().to_owned()
+    })
+}
+
+/// Collects what a `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn loads_and_saves_run_in_spans_with_the_log_tag_never_the_id() {
+    use tracing::Instrument as _;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let id = tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = app();
+            let mut cookie: Option<String> = None;
+            for (n, (method, uri)) in [("POST", "/login/7"), ("POST", "/add/1"), ("GET", "/whoami")]
+                .into_iter()
+                .enumerate()
+            {
+                let set = send(&app, method, uri, cookie.as_deref())
+                    .instrument(tracing::info_span!("request", n))
+                    .await;
+                cookie = set.or(cookie);
+            }
+            cookie.unwrap()
+        })
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let tag = SessionId::verify(&id, &KeyRing::new(key()), "account")
+        .unwrap()
+        .0
+        .log_tag(&KeyRing::new(key()));
+    // request 0 creates the session (its new ID's tag), 1 loads and saves
+    // it without a new token, 2 loads it
+    assert!(
+        text.contains(&format!(
+            "request{{n=0}}:session_save{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=true}}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "request{{n=1}}:session_load{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"loaded\"}}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "request{{n=1}}:session_save{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=false}}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("request{n=2}:session_load{"), "{text}");
+    assert!(text.contains("session_store{"), "{text}");
+    assert!(!text.contains(&id), "the signed ID leaked into the logs");
+    let (session_id, _) = SessionId::verify(&id, &KeyRing::new(key()), "account").unwrap();
+    assert!(!text.contains(&session_id.store_key().to_hex()));
+}
