@@ -134,7 +134,7 @@
 //! | `redis` | no | [`store::RedisStore`] over a connection manager |
 //! | `redis-cluster` | no | `RedisStore::cluster` for Redis Cluster |
 //! | `memcached` | no | [`store::MemcachedStore`] (several servers) |
-//! | `cli` | no | the `sessionkit` binary: `keygen`, `migrate`, `reap`, `inspect`, `stats` |
+//! | `cli` | no | the `sessionkit` binary: `keygen`, `migrate`, `reap`, `inspect`, `stats`, `sessions`, `revoke` |
 //!
 //! # Server-side sessions
 //!
@@ -287,7 +287,9 @@
 //!   of them, or use the default encrypted mode.
 //! * A cookie session cannot be revoked before it expires: whoever holds the
 //!   cookie holds the session. `#[session(storage = "server")]` is for data
-//!   that must be revocable: [`Session::terminate`] deletes its row.
+//!   that must be revocable: [`Session::terminate`] deletes its row, and a
+//!   `#[session(user)]` field lets a user's sessions be listed and revoked
+//!   everywhere ([`user`]).
 //! * Server rows are sealed too, with the row's key as associated data: a
 //!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]
