@@ -4,14 +4,12 @@
 //! this one's thread-local subscriber.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{Request, header};
 use axum::routing::{get, post};
 use session_runtime::id::SessionId;
 use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use sessionkit_tests::http::send;
 use std::sync::Arc;
-use tower::ServiceExt as _;
 
 #[derive(Session, Default, Debug)]
 #[session(cookie = "account", storage = "server")]
@@ -55,24 +53,6 @@ fn app() -> Router {
         ))
 }
 
-/// Sends a request with `cookie`; the new cookie value, if one was set.
-async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -> Option<String> {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(value) = cookie {
-        builder = builder.header(header::COOKIE, format!("account={value}"));
-    }
-    let response = app
-        .clone()
-        .oneshot(builder.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    response.headers().get(header::SET_COOKIE).map(|value| {
-        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
-        parsed.value().to_owned()
-    })
-}
-
 /// Collects what a `fmt` subscriber writes.
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
@@ -110,10 +90,11 @@ fn loads_and_saves_run_in_spans_with_the_log_tag_never_the_id() {
                 .into_iter()
                 .enumerate()
             {
-                let set = send(&app, method, uri, cookie.as_deref())
+                let reply = send(&app, method, uri, cookie.as_deref().map(|c| ("account", c)))
                     .instrument(tracing::info_span!("request", n))
                     .await;
-                cookie = set.or(cookie);
+                assert!(reply.status.is_success(), "{}", reply.body);
+                cookie = reply.set_cookie.or(cookie);
             }
             cookie.unwrap()
         })
