@@ -313,6 +313,9 @@ pub trait SessionData: Sized + 'static {
     /// supertrait so that a missing impl is reported once, on the struct.)
     fn default_session() -> Self;
 
+    /// Whether the struct has a `#[session(user)]` field.
+    const HAS_USER: bool = false;
+
     /// The key of the session's user in the stores' user index: the
     /// `#[session(user)]` field, if the struct has one and it is `Some`.
     fn user_key(&self) -> Option<String> {

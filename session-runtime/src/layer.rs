@@ -6,7 +6,7 @@ use crate::codec::{Bincode, Codec};
 use crate::config::{Clock, ConfigError, SameSite, Settings, check_duration, check_short_duration};
 use crate::core::codec_ops_for;
 use crate::core::{
-    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy, ServerTier,
+    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy, Revocation, ServerTier,
 };
 use crate::data::{SessionData, Storage};
 use crate::seal::{KeyRing, Mode, Sealer};
@@ -144,6 +144,7 @@ where
             sealer: Sealer::new(keys, Mode::default()),
             codec: codec_ops_for::<S, Bincode>(),
             server,
+            revocation: None,
             cookie_attributes: String::new(),
             cookie_name: String::new(),
             label: metrics::SharedString::const_str(""),
@@ -451,6 +452,40 @@ where
     pub fn with_contention_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
         let timeout = check_short_duration("the contention timeout", timeout)?;
         self.edit_server(|tier| tier.contention = timeout)
+    }
+
+    /// Logs users out everywhere even where their sessions live in a
+    /// cookie: `store` keeps a per-user "not valid before" time, which
+    /// [`Session::revoke_user_sessions`](crate::Session::revoke_user_sessions)
+    /// (and `sessionkit revoke`) raises, and every request that loads a
+    /// session with a user (`#[session(user)]`) reads it: **one store read
+    /// per such request** (a Redis `GET`, a primary-key `SELECT`; see
+    /// BENCHMARKS.md). A session issued before the time is refused like an
+    /// expired one. Pass the layer's own store for an `Adaptive` session,
+    /// so that its small, cookie-held sessions are covered too. When the
+    /// store fails, the request fails (503): a revoked session is never let
+    /// through. Store calls have the layer's store timeout (2 s by default)
+    /// and a circuit breaker.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoUserField`] for a session type without a
+    /// `#[session(user)]` field.
+    pub fn with_user_revocation(self, store: impl SessionStore) -> Result<Self, ConfigError> {
+        if !S::HAS_USER {
+            return Err(ConfigError::NoUserField(std::any::type_name::<S>()));
+        }
+        let timeout = self
+            .core
+            .server
+            .as_ref()
+            .map_or(DEFAULT_STORE_TIMEOUT, |tier| tier.timeout);
+        let revocation = Revocation {
+            store: Arc::new(store),
+            breaker: Arc::default(),
+            timeout,
+        };
+        Ok(self.edit(|core| core.revocation = Some(revocation)))
     }
 
     fn edit_server(self, change: impl FnOnce(&mut ServerTier)) -> Result<Self, ConfigError> {

@@ -332,35 +332,61 @@ impl<S: SessionData + Send> Session<S> {
         }
     }
 
-    /// Logs the current user out everywhere: deletes their sessions in the
-    /// store in batches of [`REVOKE_BATCH`](crate::user::REVOKE_BATCH), all
-    /// but this one when `keep_this_one` (a password change), this one too
-    /// otherwise (it is terminated: the response expires its cookie).
-    /// Returns how many other sessions ended. A revoked browser's next
-    /// request has no session. Nothing happens while no user is logged in.
+    /// Logs the current user out everywhere. Server-side sessions of the
+    /// user are deleted in batches of
+    /// [`REVOKE_BATCH`](crate::user::REVOKE_BATCH); with
+    /// [`with_user_revocation`](crate::SessionLayer::with_user_revocation)
+    /// the user's revocation time is also raised to now, so their sessions
+    /// issued up to this second, in cookies too, are refused from their
+    /// next request. With `keep_this_one` (a password change) this session
+    /// survives: it gets a new identity ([`cycle_id`](Self::cycle_id)) and
+    /// is issued a second after the revocation;
+    /// otherwise it is terminated too (the response expires its cookie).
+    /// Returns how many other server-side sessions were deleted (cookie
+    /// sessions are not counted: they are refused when they come back).
+    /// Nothing happens while no user is logged in.
     ///
     /// # Errors
     ///
-    /// As [`user_sessions`](Self::user_sessions).
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported) for a
+    /// cookie layer without user revocation, or a store without a user
+    /// index and no revocation store; a store failure.
     pub fn revoke_user_sessions(
         &mut self,
         keep_this_one: bool,
     ) -> impl Future<Output = Result<usize, crate::StoreError>> + Send + 'static {
         let user = (**self).user_key();
         let current = self.current_key();
-        if user.is_some() && !keep_this_one {
-            self.terminate();
+        let revocation = self.slot.core.revocation.clone();
+        let now = crate::config::unix_secs(&*self.slot.core.settings.clock);
+        if user.is_some() {
+            if !keep_this_one {
+                self.terminate();
+            } else if revocation.is_some() {
+                // re-issued after the revocation below, so not covered by it
+                self.cycle_id();
+                self.state().control.issued_after = now;
+            }
         }
         let slot = Arc::clone(&self.slot);
         async move {
             let Some(user) = user else {
                 return Ok(0);
             };
+            if let Some(revocation) = &revocation {
+                revocation.revoke(&user, now).await?;
+            }
             let mut revoked = 0;
             loop {
-                let batch = slot
+                let batch = match slot
                     .revoke_user(&user, current.as_ref(), crate::user::REVOKE_BATCH)
-                    .await?;
+                    .await
+                {
+                    Ok(batch) => batch,
+                    // the revocation time covers what an index cannot
+                    Err(crate::StoreError::Unsupported { .. }) if revocation.is_some() => 0,
+                    Err(err) => return Err(err),
+                };
                 revoked += batch;
                 if batch < crate::user::REVOKE_BATCH {
                     break;

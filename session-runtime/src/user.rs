@@ -26,6 +26,12 @@ use sha2::Digest as _;
 /// sessions: bounded batches, however many sessions the user has.
 pub const REVOKE_BATCH: usize = 1_000;
 
+/// How long a user's revocation time is kept
+/// ([`SessionStore::revoke_before`](crate::SessionStore::revoke_before)):
+/// longer than any cookie a browser keeps (400 days is the most browsers
+/// honour).
+pub const KEEP_REVOCATIONS: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
+
 /// The longest user key kept as it is; longer ones are replaced by
 /// `sha256:<hex>` of the id, so every index (MySQL's `VARCHAR(255)`
 /// included) can hold them.

@@ -3,6 +3,7 @@
 //! the store goes down. Every call that passes goes to the real store.
 
 use session_runtime::id::StoreKey;
+use session_runtime::store::UserSession;
 use session_runtime::{Entry, Lookup, Record, Saved, SessionStore, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -146,5 +147,31 @@ impl<S: SessionStore> SessionStore for Probe<S> {
     ) -> Result<usize, StoreError> {
         self.check(&self.state.deletes).await?;
         self.inner.delete_expired(now, dormant_for, limit).await
+    }
+
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.check(&self.state.writes).await?;
+        self.inner.save_quick(key, quick, version, now).await
+    }
+
+    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+        self.check(&self.state.loads).await?;
+        self.inner.user_sessions(user, now).await
+    }
+
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        self.check(&self.state.loads).await?;
+        self.inner.revoked_before(user).await
+    }
+
+    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+        self.check(&self.state.writes).await?;
+        self.inner.revoke_before(user, at, keep_for).await
     }
 }

@@ -10,6 +10,7 @@ use session_runtime::id::SessionId;
 use session_runtime::{
     Entry, MasterKey, MemoryStore, Session, SessionLayer, SessionStore, StoreError, Tiered,
 };
+use sessionkit_tests::TestClock;
 use sessionkit_tests::http::send;
 use sessionkit_tests::stores;
 
@@ -318,4 +319,226 @@ async fn a_user_with_ten_thousand_sessions_is_revoked_in_bounded_batches() {
     {
         ten_thousand("tiered redis+postgres", Tiered::new(cache, durable)).await;
     }
+}
+
+/// Bounded: lives in a sealed cookie.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "badge")]
+struct Badge {
+    #[session(user)]
+    user: Option<u32>,
+    theme: u8,
+}
+
+/// Unbounded but small here: an `Adaptive` session that stays in its cookie.
+#[derive(Session, Default, Debug)]
+#[session(cookie = "notes")]
+struct Notes {
+    #[session(user)]
+    user: Option<u32>,
+    text: String,
+}
+
+/// The routes of a cookie-held session type with a `user: Option<u32>`.
+macro_rules! cookie_routes {
+    ($session:ty, $layer:expr) => {
+        Router::new()
+            .route(
+                "/login/{user}",
+                post(
+                    |mut s: Session<$session>, Path(user): Path<u32>| async move {
+                        s.set_user(Some(user));
+                        s.cycle_id();
+                        "ok"
+                    },
+                ),
+            )
+            .route(
+                "/whoami",
+                get(|s: Session<$session>| async move { format!("{:?}", s.user()) }),
+            )
+            .route(
+                "/logout-everywhere",
+                post(|mut s: Session<$session>| async move {
+                    match s.revoke_user_sessions(true).await {
+                        Ok(n) => (StatusCode::OK, n.to_string()),
+                        Err(err) => (status_of(&err), err.to_string()),
+                    }
+                }),
+            )
+            .layer($layer)
+    };
+}
+
+/// Five browsers of one user, one revokes the others: checked on `app`.
+async fn cookie_sessions_revoked(name: &str, cookie: &str, app: Router, clock: &TestClock) {
+    let user = u32::from(rand_u16());
+    let mut browsers = Vec::new();
+    for _ in 0..5 {
+        let reply = send(&app, "POST", &format!("/login/{user}"), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+        let value = reply.set_cookie.expect("a sealed cookie");
+        assert!(value.len() > 64, "{name}: the session lives in the cookie");
+        browsers.push(value);
+    }
+    let other = send(&app, "POST", &format!("/login/{}", user + 1), None)
+        .await
+        .set_cookie
+        .unwrap();
+    let revoke = send(
+        &app,
+        "POST",
+        "/logout-everywhere",
+        Some((cookie, &browsers[0])),
+    )
+    .await;
+    assert_eq!(revoke.status, StatusCode::OK, "{name}: {}", revoke.body);
+    let kept = revoke
+        .set_cookie
+        .expect("this browser's session is re-issued");
+    for (i, browser) in browsers.iter().enumerate().skip(1) {
+        let reply = send(&app, "GET", "/whoami", Some((cookie, browser))).await;
+        assert_eq!(
+            reply.body, "None",
+            "{name}: browser {i} is refused on its next request"
+        );
+        assert_eq!(
+            reply.set_cookie.as_deref(),
+            Some(""),
+            "{name}: and its cookie is cleared"
+        );
+    }
+    let here = send(&app, "GET", "/whoami", Some((cookie, &kept))).await;
+    assert_eq!(
+        here.body,
+        format!("Some({user})"),
+        "{name}: the browser that asked stays"
+    );
+    let elsewhere = send(&app, "GET", "/whoami", Some((cookie, &other))).await;
+    assert_eq!(
+        elsewhere.body,
+        format!("Some({})", user + 1),
+        "{name}: another user is untouched"
+    );
+    // a login after the revocation's second is a new, valid session (one
+    // in the same second is refused: the safe side of a one-second clock)
+    clock.advance(std::time::Duration::from_secs(1));
+    let again = send(&app, "POST", &format!("/login/{user}"), None)
+        .await
+        .set_cookie
+        .unwrap();
+    let fresh = send(&app, "GET", "/whoami", Some((cookie, &again))).await;
+    assert_eq!(
+        fresh.body,
+        format!("Some({user})"),
+        "{name}: logging in again works"
+    );
+    sessionkit_tests::figure(&format!(
+        "cookie sessions revoked store={name}: 5 browsers, 4 of 4 refused and cleared, 1 kept"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_and_adaptive_sessions_are_logged_out_everywhere_with_user_revocation() {
+    async fn both<St: SessionStore + Clone>(name: &str, store: St) {
+        let clock = TestClock::new();
+        let badge = SessionLayer::<Badge>::new(key())
+            .with_clock(clock.clone())
+            .with_user_revocation(store.clone())
+            .unwrap();
+        let app = cookie_routes!(Badge, badge);
+        cookie_sessions_revoked(&format!("{name}, cookie"), "badge", app, &clock).await;
+        let notes = SessionLayer::<Notes>::with_store(key(), store.clone())
+            .with_clock(clock.clone())
+            .with_user_revocation(store)
+            .unwrap();
+        let app = cookie_routes!(Notes, notes);
+        cookie_sessions_revoked(&format!("{name}, adaptive"), "notes", app, &clock).await;
+    }
+    both("memory", std::sync::Arc::new(MemoryStore::default())).await;
+    both("sqlite", stores::sqlite_file("nvb_sqlite").await).await;
+    if let Some(store) = stores::postgres("nvb_pg").await {
+        both("postgres", store).await;
+    }
+    if let Some(store) = stores::mysql("nvb_my").await {
+        both("mariadb", store).await;
+    }
+    if let Some(store) = stores::redis().await {
+        both("redis", store).await;
+    }
+    if let (Some(cache), Some(durable)) = (stores::redis().await, stores::postgres("nvb_tpg").await)
+    {
+        both(
+            "tiered redis+postgres",
+            std::sync::Arc::new(Tiered::new(cache, durable)),
+        )
+        .await;
+    }
+}
+
+#[test]
+fn user_revocation_needs_a_user_field() {
+    #[derive(Session, Default)]
+    struct Anonymous {
+        theme: u8,
+    }
+    let err = SessionLayer::<Anonymous>::new(key())
+        .with_user_revocation(MemoryStore::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("#[session(user)]"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failing_revocation_store_never_lets_a_session_through() {
+    let probe = sessionkit_tests::probe::Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Badge>::new(key())
+        .with_user_revocation(probe.clone())
+        .unwrap();
+    let app = cookie_routes!(Badge, layer);
+    let cookie = send(&app, "POST", "/login/5", None)
+        .await
+        .set_cookie
+        .unwrap();
+    assert_eq!(
+        send(&app, "GET", "/whoami", Some(("badge", &cookie)))
+            .await
+            .body,
+        "Some(5)"
+    );
+    let reads = probe
+        .state()
+        .loads
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        reads >= 1,
+        "the revocation time is read for a session with a user"
+    );
+    probe.set_down(true);
+    let down = send(&app, "GET", "/whoami", Some(("badge", &cookie))).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    probe.set_down(false);
+    assert_eq!(
+        send(&app, "GET", "/whoami", Some(("badge", &cookie)))
+            .await
+            .body,
+        "Some(5)"
+    );
+    // an anonymous request reads nothing
+    let before = probe
+        .state()
+        .loads
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(send(&app, "GET", "/whoami", None).await.body, "None");
+    assert_eq!(
+        probe
+            .state()
+            .loads
+            .load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
 }

@@ -41,6 +41,8 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
         let member = field.ident;
         let ty = field.ty;
         quote_spanned! {ty.span()=>
+            const HAS_USER: bool = true;
+
             fn user_key(&self) -> ::core::option::Option<::std::string::String> {
                 #krate::UserField::user_key(&self.#member)
             }

@@ -79,8 +79,10 @@ enum Command {
         #[arg(long)]
         key_env: Option<String>,
     },
-    /// Log a user out everywhere: delete every session of theirs, in
-    /// batches of `--limit` rows (a password reset, a stolen account).
+    /// Log a user out everywhere: delete every server-side session of
+    /// theirs, in batches of `--limit` rows, and refuse from now on those
+    /// in cookies of layers with user revocation on this database (a
+    /// password reset, a stolen account).
     Revoke {
         #[command(flatten)]
         database: Database,
@@ -275,7 +277,17 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         } => {
             let limit = usize::try_from(limit)?;
             let user = session_runtime::user::index_key(user);
+            let now = now();
             let (revoked, batches) = with_store!(database.connect().await?, |store| {
+                // sessions that live in cookies (`with_user_revocation` on
+                // this database) are refused from their next request
+                store
+                    .revoke_before(
+                        &user,
+                        now,
+                        session_runtime::user::KEEP_REVOCATIONS.as_secs(),
+                    )
+                    .await?;
                 let mut revoked = 0;
                 let mut batches = 0;
                 loop {

@@ -16,6 +16,7 @@
 
 pub(crate) mod cache;
 mod codec_ops;
+mod revocation;
 mod server;
 mod slot;
 pub(crate) mod token;
@@ -26,6 +27,7 @@ pub(crate) use codec_ops::CodecOps;
 pub(crate) fn codec_ops_for<S: SessionData, C: crate::codec::Codec>() -> Arc<dyn CodecOps<S>> {
     Arc::new(codec_ops::With::<C>::new())
 }
+pub(crate) use revocation::Revocation;
 pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub(crate) use server::{LoadError, ServerTier};
 pub(crate) use slot::{
@@ -45,6 +47,8 @@ pub(crate) struct Core<S: SessionData> {
     pub(crate) codec: Arc<dyn CodecOps<S>>,
     /// Set for layers built with a store.
     pub(crate) server: Option<ServerTier>,
+    /// Per-user revocation times (`with_user_revocation`).
+    pub(crate) revocation: Option<Revocation>,
     /// Rendered from `settings` when the layer is configured.
     pub(crate) cookie_attributes: String,
     /// The cookie's name on the wire (with its prefix).
@@ -61,6 +65,7 @@ impl<S: SessionData> Clone for Core<S> {
             sealer: self.sealer.clone(),
             codec: Arc::clone(&self.codec),
             server: self.server.clone(),
+            revocation: self.revocation.clone(),
             cookie_attributes: self.cookie_attributes.clone(),
             cookie_name: self.cookie_name.clone(),
             label: self.label.clone(),

@@ -50,6 +50,9 @@ pub(crate) struct Control {
     pub(crate) terminated: bool,
     pub(crate) lifetime: Option<Duration>,
     pub(crate) browser_session: Option<bool>,
+    /// Re-issued by a user revocation at this time (Unix seconds; 0: not):
+    /// the new issue time is after it, so the revocation does not cover it.
+    pub(crate) issued_after: u64,
 }
 
 /// One recorded `Session::atomically` closure.
@@ -322,7 +325,11 @@ impl<S: SessionData> Slot<S> {
         self.extracted.store(true, Ordering::Relaxed);
         let mut stage = self.lock();
         match std::mem::replace(&mut *stage, Stage::Out) {
-            Stage::Unloaded(incoming) if self.is_server() && incoming.value().is_some() => {
+            // a store must be asked: the async load does that
+            Stage::Unloaded(incoming)
+                if (self.is_server() || self.core.revocation.is_some())
+                    && incoming.value().is_some() =>
+            {
                 *stage = Stage::Unloaded(incoming);
                 Err(TakeError::NeedsAsync)
             }
@@ -418,14 +425,49 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             }
         };
-        if !self.is_server() {
-            return Ok(self.load(&incoming));
+        let loaded = if self.is_server() {
+            // boxed: a store load is a large future, and the cookie path's
+            // extractor (inside every handler's future) should not carry it
+            match Box::pin(self.load_server(&incoming)).await {
+                Ok(loaded) => loaded,
+                Err(super::LoadError::Unavailable) => {
+                    *self.lock() = Stage::Unavailable;
+                    return Err(TakeError::Unavailable);
+                }
+            }
+        } else {
+            self.load(&incoming)
+        };
+        if self.core.revocation.is_none() {
+            return Ok(loaded);
         }
-        // boxed: a store load is a large future, and the cookie path's
-        // extractor (inside every handler's future) should not carry it
-        match Box::pin(self.load_server(&incoming)).await {
-            Ok(loaded) => Ok(loaded),
-            Err(super::LoadError::Unavailable) => {
+        Box::pin(self.unless_revoked(loaded)).await
+    }
+
+    /// With `with_user_revocation`: a session of a user issued before the
+    /// user's revocation time is refused (and its record, if any, deleted
+    /// at the end of the request). A store failure fails the request: a
+    /// revoked session is never let through.
+    async fn unless_revoked(&self, loaded: Loaded<S>) -> Result<Loaded<S>, TakeError> {
+        let (Some(revocation), Some(existing)) = (&self.core.revocation, &loaded.state.existing)
+        else {
+            return Ok(loaded);
+        };
+        let Some(user) = loaded.data.user_key() else {
+            return Ok(loaded);
+        };
+        match revocation.is_revoked(&user, existing.meta.issued_at).await {
+            Ok(false) => Ok(loaded),
+            Ok(true) => {
+                crate::telemetry::refused(self.label(), "revoked");
+                tracing::debug!(cookie = %self.name(), "session issued before its user's revocation: starting a new session");
+                let mut fresh = Loaded::refused(loaded.state.had_token);
+                fresh.state.retire = existing.server.as_ref().map(|server| server.id.clone());
+                Ok(fresh)
+            }
+            Err(err) => {
+                tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not served");
+                crate::telemetry::outage(self.label(), revocation.store.name(), "revoked_before");
                 *self.lock() = Stage::Unavailable;
                 Err(TakeError::Unavailable)
             }
@@ -605,7 +647,11 @@ impl<S: SessionData + Send> Slot<S> {
         let issued_at = match existing {
             Some(existing) if !control.cycle => existing.meta.issued_at,
             _ => now,
-        };
+        }
+        .max(match control.issued_after {
+            0 => 0,
+            at => at.saturating_add(1),
+        });
         let lifetime = match existing {
             Some(existing) => effective_lifetime(config, &existing.meta, control),
             None => control.lifetime.unwrap_or(config.lifetime),

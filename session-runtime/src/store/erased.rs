@@ -49,9 +49,35 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         except: Option<&'a StoreKey>,
         limit: usize,
     ) -> BoxFuture<'a, Result<usize, StoreError>>;
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+    fn revoke_before<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        keep_for: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl<T: SessionStore> ErasedStore for T {
+    fn revoked_before<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(SessionStore::revoked_before(self, user))
+    }
+
+    fn revoke_before<'a>(
+        &'a self,
+        user: &'a str,
+        at: u64,
+        keep_for: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(SessionStore::revoke_before(self, user, at, keep_for))
+    }
+
     fn user_sessions<'a>(
         &'a self,
         user: &'a str,

@@ -76,6 +76,9 @@ struct Inner {
     tombstones: LinkedHashMap<StoreKey, Instant>,
     /// User → their records' keys (see [`crate::user`]).
     users: HashMap<Arc<str>, HashSet<StoreKey>>,
+    /// User → (revoked before, kept until) (see
+    /// [`SessionStore::revoked_before`]).
+    revocations: HashMap<String, (u64, Instant)>,
 }
 
 impl Inner {
@@ -431,6 +434,31 @@ impl SessionStore for MemoryStore {
             .collect();
         sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
         Ok(sessions)
+    }
+
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .revocations
+            .get(user)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(at, _)| *at))
+    }
+
+    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let until = now + Duration::from_secs(keep_for);
+        // bounded like the records: lapsed entries go first
+        if inner.revocations.len() >= self.capacity {
+            inner.revocations.retain(|_, (_, kept)| *kept > now);
+        }
+        let entry = inner
+            .revocations
+            .entry(user.to_owned())
+            .or_insert((at, until));
+        *entry = (entry.0.max(at), entry.1.max(until));
+        Ok(())
     }
 
     async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

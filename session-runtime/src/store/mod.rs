@@ -522,6 +522,50 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
+    /// When `user`'s sessions were last revoked as a whole (Unix seconds):
+    /// a session of theirs issued before it is refused. This is how
+    /// sessions that live in a cookie are logged out everywhere (see
+    /// [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] for a store that cannot keep it reliably
+    /// (the default; memcached, which may evict it), or a backend failure.
+    fn revoked_before(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        let _ = user;
+        async {
+            Err(StoreError::Unsupported {
+                store: Self::NAME,
+                what: "user revocation times",
+            })
+        }
+    }
+
+    /// Records that `user`'s sessions issued before `at` are revoked,
+    /// for at least `keep_for` seconds (longer than any session of theirs
+    /// can live). A later call with an earlier `at` changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`revoked_before`](Self::revoked_before).
+    fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (user, at, keep_for);
+        async {
+            Err(StoreError::Unsupported {
+                store: Self::NAME,
+                what: "user revocation times",
+            })
+        }
+    }
+
     /// Removes at most `limit` records that expired at least `dormant_for`
     /// seconds before `now`; returns how many. Call it repeatedly until it
     /// returns less than `limit` to clean up in bounded batches (see
@@ -634,6 +678,22 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         S::revoke_user(self, user, except, limit)
+    }
+
+    fn revoked_before(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        S::revoked_before(self, user)
+    }
+
+    fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        S::revoke_before(self, user, at, keep_for)
     }
 
     fn delete_expired(

@@ -94,7 +94,15 @@ end
 return {2, v}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 6]> = LazyLock::new(|| {
+/// Raises a user's revocation time: KEYS[1]; ARGV: at, keep_for seconds.
+const REVOKE_BEFORE: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+";
+
+static SCRIPTS: LazyLock<[redis::Script; 7]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
@@ -102,6 +110,7 @@ static SCRIPTS: LazyLock<[redis::Script; 6]> = LazyLock::new(|| {
         redis::Script::new(DELETE),
         redis::Script::new(SAVE_QUICK),
         redis::Script::new(USER_SESSIONS),
+        redis::Script::new(REVOKE_BEFORE),
     ]
 });
 
@@ -416,6 +425,21 @@ impl SessionStore for RedisStore {
         }
         sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
         Ok(sessions)
+    }
+
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        let mut command = redis::cmd("GET");
+        command.arg(format!("{}revoked:{user}", self.prefix));
+        match self.query(&command).await? {
+            Value::Nil => Ok(None),
+            value => number(&value).map(Some),
+        }
+    }
+
+    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+        let mut invocation = SCRIPTS[6].key(format!("{}revoked:{user}", self.prefix));
+        invocation.arg(at).arg(keep_for);
+        self.run(invocation).await.map(|_| ())
     }
 
     async fn save_quick(

@@ -56,6 +56,8 @@ struct Statements {
     user_index: Arc<str>,
     user_sessions: Arc<str>,
     revoke_user: Arc<str>,
+    revoked_before: Arc<str>,
+    revoke_before: Arc<str>,
 }
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
@@ -95,6 +97,18 @@ impl Statements {
                  INDEX {t}_expires_at (expires_at), INDEX {t}_user_id (user_id))"
             )],
         };
+        // per-user revocation times, for sessions that live in a cookie
+        let mut ddl = ddl;
+        ddl.push(match dialect {
+            Dialect::Sqlite => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id TEXT PRIMARY KEY NOT NULL, \
+                 not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL) WITHOUT ROWID"
+            ),
+            _ => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id VARCHAR(160) NOT NULL PRIMARY KEY, \
+                 not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL)"
+            ),
+        });
         let create = match dialect {
             Dialect::MySql => format!(
                 "INSERT IGNORE INTO {t} (id, data, expires_at, shape, user_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
@@ -185,6 +199,26 @@ impl Statements {
                 "SELECT id, created_at, updated_at, expires_at FROM {t} WHERE user_id = ? AND expires_at > ? \
                  ORDER BY updated_at DESC, id"
             )),
+            revoked_before: render(format!(
+                "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
+            )),
+            revoke_before: render(match dialect {
+                Dialect::MySql => format!(
+                    "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
+                     ON DUPLICATE KEY UPDATE not_before = GREATEST(not_before, VALUES(not_before)), \
+                     keep_until = GREATEST(keep_until, VALUES(keep_until))"
+                ),
+                Dialect::Sqlite => format!(
+                    "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
+                     ON CONFLICT (user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before), \
+                     keep_until = max(keep_until, excluded.keep_until)"
+                ),
+                Dialect::Postgres => format!(
+                    "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
+                     ON CONFLICT (user_id) DO UPDATE SET not_before = GREATEST({t}_revoked.not_before, excluded.not_before), \
+                     keep_until = GREATEST({t}_revoked.keep_until, excluded.keep_until)"
+                ),
+            }),
             revoke_user: render(match dialect {
                 Dialect::MySql => format!("DELETE FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?"),
                 _ => format!(
@@ -557,6 +591,26 @@ macro_rules! sql_store {
                     .await
                     .map_err(Self::error)?;
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+            }
+
+            async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+                let at: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.revoked_before)))
+                    .bind(user)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(at.map(from_sql))
+            }
+
+            async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+                Self::query(&self.sql.revoke_before)
+                    .bind(user)
+                    .bind(to_sql(at))
+                    .bind(to_sql(at.saturating_add(keep_for)))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(())
             }
 
             async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

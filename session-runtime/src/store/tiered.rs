@@ -414,6 +414,15 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.user_sessions(user, now).await
     }
 
+    /// The durable tier's: a cache may lose it.
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        self.durable.revoked_before(user).await
+    }
+
+    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+        self.durable.revoke_before(user, at, keep_for).await
+    }
+
     async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
         self.durable.stats(now).await
     }

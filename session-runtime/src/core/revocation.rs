@@ -1,0 +1,55 @@
+//! User revocation for sessions that live in a cookie: a per-user "not
+//! valid before" time kept in a store and checked when a session of that
+//! user is loaded (see `SessionLayer::with_user_revocation`).
+
+use crate::store::ErasedStore;
+use crate::store::StoreError;
+use crate::store::guard::{Breaker, with_timeout};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The store that keeps users' revocation times, behind the layer's
+/// timeout and its own circuit breaker.
+#[derive(Clone)]
+pub(crate) struct Revocation {
+    pub(crate) store: Arc<dyn ErasedStore>,
+    pub(crate) breaker: Arc<Breaker>,
+    pub(crate) timeout: Duration,
+}
+
+impl std::fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocation")
+            .field("store", &self.store.name())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Revocation {
+    /// Whether a session of `user` issued at `issued_at` was revoked: at
+    /// or before the revocation's second (the safe side of a one-second
+    /// clock; the session that asked is re-issued a second later).
+    pub(crate) async fn is_revoked(&self, user: &str, issued_at: u64) -> Result<bool, StoreError> {
+        let store = self.store.name();
+        let started = std::time::Instant::now();
+        let result = self
+            .breaker
+            .call(store, self.timeout, self.store.revoked_before(user))
+            .await;
+        crate::telemetry::store_call(store, "revoked_before", started.elapsed());
+        Ok(result?.is_some_and(|before| issued_at <= before))
+    }
+
+    /// Revokes every session of `user` issued before `at`.
+    pub(crate) async fn revoke(&self, user: &str, at: u64) -> Result<(), StoreError> {
+        let store = self.store.name();
+        with_timeout(
+            store,
+            self.timeout,
+            self.store
+                .revoke_before(user, at, crate::user::KEEP_REVOCATIONS.as_secs()),
+        )
+        .await
+    }
+}
