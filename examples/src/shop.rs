@@ -38,7 +38,8 @@ pub struct Line {
 #[derive(Session, Default, Debug)]
 #[session(cookie = "cart")]
 pub struct Cart {
-    /// The logged-in user's name.
+    /// The logged-in user's name: the key of "log out everywhere".
+    #[session(user)]
     pub user: Option<BoundedString<32>>,
     /// What is in the cart.
     pub lines: BoundedVec<Line, 12>,
@@ -139,6 +140,7 @@ pub fn app(
         .route("/about", get(about))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .route("/logout-others", post(logout_others))
         .route("/cart/add", post(add))
         .route("/cart/remove", post(remove))
         .route("/cart/note", post(note))
@@ -213,9 +215,23 @@ pub fn layers(
     store: impl SessionStore,
 ) -> Result<(SessionLayer<Cart>, SessionLayer<Prefs>), ConfigError> {
     let keys = keys.into();
-    let cart = SessionLayer::<Cart>::with_store(keys.clone(), store)
+    let store = std::sync::Arc::new(store);
+    let mut cart = SessionLayer::<Cart>::with_store(keys.clone(), std::sync::Arc::clone(&store))
         .with_cookie_threshold(CART_COOKIE_THRESHOLD)?
         .with_secure(secure)?;
+    // the store also keeps each user's revocation time, so "log out other
+    // devices" reaches carts that live in a cookie too; memcached alone
+    // cannot keep them (other devices' server-side carts still end)
+    match cart.clone().with_user_revocation(store) {
+        Ok(revoking) => cart = revoking,
+        Err(ConfigError::NoRevocations(name)) => {
+            tracing::warn!(
+                store = name,
+                "no user revocation times: carts in cookies stay logged in on other devices"
+            );
+        }
+        Err(err) => return Err(err),
+    }
     let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
     Ok((cart, prefs))
 }
@@ -255,7 +271,8 @@ pub fn page(cart: Option<&Session<Cart>>, prefs: Option<&Session<Prefs>>) -> Str
         Some(name) => {
             let _ = write!(
                 page,
-                "<p>Signed in as <b>{}</b>. <form method=post action=/logout><button>Log out</button></form></p>",
+                "<p>Signed in as <b>{}</b>. <form method=post action=/logout><button>Log out</button></form> \
+                 <form method=post action=/logout-others><button>Log out other devices</button></form></p>",
                 escape(name)
             );
         }
@@ -383,6 +400,30 @@ pub mod actions {
         cart.terminate();
     }
 
+    /// Logs the shopper out on every other device (browsers, phones):
+    /// their carts, in cookies or on the server, are refused from their
+    /// next request. This one stays.
+    ///
+    /// # Errors
+    ///
+    /// The session store failed.
+    pub async fn logout_others(cart: &mut Session<Cart>) -> Result<(), Refused> {
+        match cart.revoke_user_sessions(true).await {
+            Ok(_) => Ok(()),
+            Err(session_runtime::StoreError::Unsupported { .. }) => Err(Refused {
+                status: 501,
+                message: "this shop's session store cannot log out other devices",
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "log out other devices failed");
+                Err(Refused {
+                    status: 503,
+                    message: "the session store is unavailable; please retry",
+                })
+            }
+        }
+    }
+
     /// Adds one of `sku`.
     ///
     /// # Errors
@@ -471,6 +512,10 @@ fn done(result: Result<(), Refused>) -> Response {
 
 async fn login(mut cart: Session<Cart>, Form(form): Form<LoginForm>) -> Response {
     done(actions::login(&mut cart, &form.name))
+}
+
+async fn logout_others(mut cart: Session<Cart>) -> Response {
+    done(actions::logout_others(&mut cart).await)
 }
 
 async fn logout(mut cart: Session<Cart>) -> Redirect {

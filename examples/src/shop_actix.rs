@@ -37,6 +37,7 @@ pub fn scope(
         .route("/about", web::get().to(about))
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
+        .route("/logout-others", web::post().to(logout_others))
         .route("/cart/add", web::post().to(add))
         .route("/cart/remove", web::post().to(remove))
         .route("/cart/note", web::post().to(note))
@@ -79,6 +80,10 @@ struct LoginForm {
 
 async fn login(mut cart: Session<Cart>, form: web::Form<LoginForm>) -> HttpResponse {
     done(actions::login(&mut cart, &form.name))
+}
+
+async fn logout_others(mut cart: Session<Cart>) -> HttpResponse {
+    done(actions::logout_others(&mut cart).await)
 }
 
 async fn logout(mut cart: Session<Cart>) -> HttpResponse {

@@ -470,10 +470,14 @@ where
     /// # Errors
     ///
     /// [`ConfigError::NoUserField`] for a session type without a
-    /// `#[session(user)]` field.
-    pub fn with_user_revocation(self, store: impl SessionStore) -> Result<Self, ConfigError> {
+    /// `#[session(user)]` field; [`ConfigError::NoRevocations`] for a store
+    /// that cannot keep revocation times (memcached).
+    pub fn with_user_revocation<St: SessionStore>(self, store: St) -> Result<Self, ConfigError> {
         if !S::HAS_USER {
             return Err(ConfigError::NoUserField(std::any::type_name::<S>()));
+        }
+        if !St::KEEPS_REVOCATIONS {
+            return Err(ConfigError::NoRevocations(St::NAME));
         }
         let timeout = self
             .core

@@ -92,6 +92,7 @@ impl<S: SessionStore> SessionStore for Probe<S> {
     const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
     const SHARED: bool = S::SHARED;
     const TOMBSTONES: bool = S::TOMBSTONES;
+    const KEEPS_REVOCATIONS: bool = S::KEEPS_REVOCATIONS;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         self.check(&self.state.writes).await?;

@@ -365,3 +365,59 @@ async fn every_documented_store_combination_serves_the_shop() {
     ));
     assert_eq!(served, 15);
 }
+
+#[tokio::test]
+async fn log_out_other_devices_reaches_carts_in_cookies_and_on_the_server_on_both_shops() {
+    for addr in [serve().await, serve_actix()] {
+        let url = |path: &str| format!("http://{addr}{path}");
+        let user = format!("ada{}", addr.port());
+        let (phone, laptop, desk) = (browser(), browser(), browser());
+        for client in [&phone, &laptop, &desk] {
+            let login = client
+                .post(url("/login"))
+                .form(&[("name", user.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(login.status(), 303);
+        }
+        // the desk's cart outgrows its cookie: it lives on the server
+        let long_note = "x".repeat(900);
+        let note = desk
+            .post(url("/cart/note"))
+            .form(&[("note", long_note.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(note.status(), 303);
+        let others = laptop.post(url("/logout-others")).send().await.unwrap();
+        assert_eq!(others.status(), 303, "{addr}");
+        for (name, client) in [("phone", &phone), ("desk", &desk)] {
+            let page = client
+                .get(url("/"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                !page.contains("Signed in as"),
+                "{addr}: the {name} is logged out"
+            );
+            assert!(page.contains("Log in"), "{addr}: {name}");
+        }
+        let page = laptop
+            .get(url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("Signed in as <b>{user}</b>")),
+            "{addr}: the laptop stays"
+        );
+    }
+}

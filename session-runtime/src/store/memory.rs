@@ -275,6 +275,7 @@ impl SessionStore for MemoryStore {
     const NAME: &'static str = "memory";
     const SHARED: bool = false;
     const TOMBSTONES: bool = true;
+    const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;

@@ -365,6 +365,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Durable stores have no fills to refuse.
     const TOMBSTONES: bool = false;
 
+    /// Whether the store keeps users' revocation times reliably
+    /// ([`revoked_before`](Self::revoked_before)): what
+    /// [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
+    /// requires. Not memcached, which may evict them.
+    const KEEPS_REVOCATIONS: bool = false;
+
     /// Inserts a record with version 1, unless the key is taken (by a live
     /// or an expired record): `Ok(false)` then, and nothing changes.
     ///
@@ -604,6 +610,7 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
     const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
     const SHARED: bool = S::SHARED;
     const TOMBSTONES: bool = S::TOMBSTONES;
+    const KEEPS_REVOCATIONS: bool = S::KEEPS_REVOCATIONS;
 
     fn create(
         &self,

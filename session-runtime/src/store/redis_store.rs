@@ -308,6 +308,7 @@ impl SessionStore for RedisStore {
     const NAME: &'static str = NAME;
     const EXPIRES_ITSELF: bool = true;
     const TOMBSTONES: bool = true;
+    const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;

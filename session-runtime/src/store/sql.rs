@@ -428,6 +428,7 @@ macro_rules! sql_store {
         impl super::SessionStore for $name {
             const NAME: &'static str = $store_name;
             const KEEPS_QUICK: bool = false;
+            const KEEPS_REVOCATIONS: bool = true;
 
             async fn create(
                 &self,

@@ -261,6 +261,7 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     const EXPIRES_ITSELF: bool = Durable::EXPIRES_ITSELF;
     const SHARED: bool = Durable::SHARED;
     const TOMBSTONES: bool = Cache::TOMBSTONES;
+    const KEEPS_REVOCATIONS: bool = Durable::KEEPS_REVOCATIONS;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         let durable = entry.without_quick();
