@@ -42,5 +42,6 @@ step "bench smoke (every configuration of benches/ answers and prints its table;
 
 step "figures (what ran, how many, the result)"
 cat "$figures"
+echo "browser walk screenshots: $(ls target/browser-walk/*.png 2>/dev/null | wc -l) in target/browser-walk/"
 
 step "done"

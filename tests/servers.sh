@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (from Debian packages) and starts the servers the store tests run
 # against, each on loopback with its own port and data directory, then
-# prints `export` lines for their addresses. Sourced by tests/run.sh:
+# prints `export` lines for their addresses; it also installs headless
+# Chromium and chromedriver for the browser walk. Sourced by tests/run.sh:
 #
 #   eval "$(./tests/servers.sh)"
 #
@@ -45,6 +46,9 @@ install_missing() {
     command -v memcached >/dev/null || packages+=(memcached)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
     command -v mariadbd >/dev/null || packages+=(mariadb-server)
+    # the browser walk (tests/tests/browser.rs): headless Chromium + WebDriver
+    command -v chromium >/dev/null || packages+=(chromium)
+    command -v chromedriver >/dev/null || packages+=(chromium-driver)
     [ ${#packages[@]} -eq 0 ] && return 0
     say "installing ${packages[*]}"
     local sudo=()
@@ -157,7 +161,14 @@ start_mariadb() {
     echo "export SESSIONKIT_MYSQL_URL=mysql://root@127.0.0.1:$port/sessionkit"
 }
 
+check_browser() {
+    command -v chromium >/dev/null || { fail "chromium is not installed"; return; }
+    command -v chromedriver >/dev/null || { fail "chromedriver (chromium-driver) is not installed"; return; }
+    echo "export SESSIONKIT_CHROMEDRIVER=$(command -v chromedriver)"
+}
+
 install_missing
+check_browser
 start_redis
 start_redis_cluster
 start_memcached
