@@ -289,7 +289,9 @@
 //!   cookie holds the session. `#[session(storage = "server")]` is for data
 //!   that must be revocable: [`Session::terminate`] deletes its row, and a
 //!   `#[session(user)]` field lets a user's sessions be listed and revoked
-//!   everywhere ([`user`]).
+//!   everywhere ([`user`]); with
+//!   [`SessionLayer::with_user_revocation`] that reaches sessions in
+//!   cookies too, at one store read per request of a logged-in user.
 //! * Server rows are sealed too, with the row's key as associated data: a
 //!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -15,8 +15,10 @@
 //! [`revoke_user`](crate::SessionStore::revoke_user), which delete in
 //! bounded batches.
 //!
-//! Only server-side sessions can be revoked this way: a sealed cookie is
-//! valid until it expires (see the crate docs' security notes).
+//! Sessions that live in a cookie have no record to delete: a layer built
+//! with [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
+//! keeps a per-user revocation time in a store and refuses a user's
+//! sessions issued at or before it ([`SessionStore::revoked_before`](crate::SessionStore::revoked_before)).
 
 use crate::bound::BoundedString;
 use crate::id::StoreKey;
