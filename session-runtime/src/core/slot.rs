@@ -444,9 +444,9 @@ impl<S: SessionData + Send> Slot<S> {
         Box::pin(self.unless_revoked(loaded)).await
     }
 
-    /// With `with_user_revocation`: a session of a user issued before the
-    /// user's revocation time is refused (and its record, if any, deleted
-    /// at the end of the request). A store failure fails the request: a
+    /// With `with_user_revocation`: a session of a user issued at or before
+    /// the user's revocation time is refused (and its record, if any,
+    /// deleted at the end of the request). A store failure fails the request: a
     /// revoked session is never let through.
     async fn unless_revoked(&self, loaded: Loaded<S>) -> Result<Loaded<S>, TakeError> {
         let (Some(revocation), Some(existing)) = (&self.core.revocation, &loaded.state.existing)
