@@ -1,6 +1,7 @@
 //! Shared fixtures for the end-to-end tests: a small axum app over a
 //! cookie-tier session, a controllable clock, and helpers to read responses.
 
+pub mod account;
 pub mod conformance;
 pub mod frameworks;
 pub mod http;

@@ -14,6 +14,7 @@ use session_runtime::{
     KeyRing, MasterKey, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
 };
 use sessionkit_tests::TestClock;
+use sessionkit_tests::account::{Account, app as account_app};
 use sessionkit_tests::probe::Probe;
 use sessionkit_tests::servers::address;
 use std::sync::Arc;
@@ -30,14 +31,6 @@ struct Notes {
     /// Cache-only with a tiered store.
     #[session(quick)]
     flash: String,
-}
-
-/// Always server-side.
-#[derive(Session, Default, Debug)]
-#[session(cookie = "account", storage = "server")]
-struct Account {
-    user: Option<u64>,
-    cart: Vec<u32>,
 }
 
 fn key() -> MasterKey {
@@ -120,41 +113,6 @@ fn notes_app(layer: SessionLayer<Notes>, barrier: Option<Arc<tokio::sync::Barrie
             }),
         )
         .with_state(barrier)
-        .layer(layer)
-}
-
-fn account_app(layer: SessionLayer<Account>) -> Router {
-    Router::new()
-        .route(
-            "/whoami",
-            get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
-        )
-        .route(
-            "/login/{user}",
-            post(
-                |mut account: Session<Account>, Path(user): Path<u64>| async move {
-                    account.set_user(Some(user));
-                    account.cycle_id();
-                    "ok"
-                },
-            ),
-        )
-        .route(
-            "/add/{item}",
-            post(
-                |mut account: Session<Account>, Path(item): Path<u32>| async move {
-                    account.cart_mut().push(item);
-                    "ok"
-                },
-            ),
-        )
-        .route(
-            "/logout",
-            post(|mut account: Session<Account>| async move {
-                account.terminate();
-                "bye"
-            }),
-        )
         .layer(layer)
 }
 

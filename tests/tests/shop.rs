@@ -17,6 +17,11 @@ async fn serve() -> SocketAddr {
     listen(sessionkit_examples::shop::app(key, false, store).unwrap()).await
 }
 
+/// The text of the page at `url`.
+async fn page_text(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
     response
         .headers()
@@ -133,14 +138,7 @@ async fn walk(addr: SocketAddr) {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    let page = client
-        .get(url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/")).await;
     assert!(page.contains("2 × Hazelnut spread"));
     assert!(!page.contains("× Sourdough loaf"), "removed again");
 
@@ -154,14 +152,7 @@ async fn walk(addr: SocketAddr) {
     let cookies = set_cookies(&response);
     assert_eq!(cookies.len(), 1);
     assert!(cookies[0].starts_with("prefs="));
-    let page = client
-        .get(url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/")).await;
     assert!(
         page.contains("#1d1f21") && page.contains("$14.90"),
         "dark theme, USD prices"
@@ -175,14 +166,7 @@ async fn walk(addr: SocketAddr) {
         .await
         .unwrap();
     assert_eq!(set_cookies(&response).len(), 1);
-    let page = client
-        .get(url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/")).await;
     assert!(
         page.contains("Signed in as <b>&lt;Ada&gt;</b>"),
         "the name is escaped"
@@ -201,14 +185,7 @@ async fn walk(addr: SocketAddr) {
     let cookies = set_cookies(&response);
     let value = cookie_value(&cookies[0]);
     assert_eq!(value.len(), SIGNED_ID_LEN, "a signed id: {}", cookies[0]);
-    let page = client
-        .get(url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/")).await;
     assert!(page.contains("Happy birthday!") && page.contains("2 × Hazelnut spread"));
     let response = client
         .post(url("/cart/note"))
@@ -231,14 +208,7 @@ async fn walk(addr: SocketAddr) {
         "{}",
         cookies[0]
     );
-    let page = client
-        .get(url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/")).await;
     assert!(page.contains("Empty.") && page.contains("Log in"));
     assert!(page.contains("#1d1f21"), "preferences survive logout");
 }
@@ -283,14 +253,7 @@ async fn the_shop_exposes_session_metrics_for_prometheus() {
         .send()
         .await
         .unwrap();
-    let page = client
-        .get(url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&client, url("/metrics")).await;
     for expected in [
         "sessionkit_sessions_saved_total{session=\"cart\",tier=\"cookie\"}",
         "sessionkit_sessions_saved_total{session=\"cart\",tier=\"store\"}",
@@ -345,14 +308,7 @@ async fn every_documented_store_combination_serves_the_shop() {
                 .await
                 .unwrap();
             assert_eq!(response.status(), 303, "{cache} over {database}");
-            let page = client
-                .get(format!("http://{addr}/"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = page_text(&client, format!("http://{addr}/")).await;
             assert!(
                 page.contains("gift gift"),
                 "{cache} over {database}: the note came back"
@@ -393,28 +349,14 @@ async fn log_out_other_devices_reaches_carts_in_cookies_and_on_the_server_on_bot
         let others = laptop.post(url("/logout-others")).send().await.unwrap();
         assert_eq!(others.status(), 303, "{addr}");
         for (name, client) in [("phone", &phone), ("desk", &desk)] {
-            let page = client
-                .get(url("/"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = page_text(client, url("/")).await;
             assert!(
                 !page.contains("Signed in as"),
                 "{addr}: the {name} is logged out"
             );
             assert!(page.contains("Log in"), "{addr}: {name}");
         }
-        let page = laptop
-            .get(url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page_text(&laptop, url("/")).await;
         assert!(
             page.contains(&format!("Signed in as <b>{user}</b>")),
             "{addr}: the laptop stays"

@@ -4,53 +4,21 @@
 //! this one's thread-local subscriber.
 
 use axum::Router;
-use axum::extract::Path;
-use axum::routing::{get, post};
 use session_runtime::id::SessionId;
-use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use session_runtime::{KeyRing, MasterKey, MemoryStore, SessionLayer};
+use sessionkit_tests::account::{self, Account};
 use sessionkit_tests::http::send;
 use std::sync::Arc;
-
-#[derive(Session, Default, Debug)]
-#[session(cookie = "account", storage = "server")]
-struct Account {
-    user: Option<u64>,
-    cart: Vec<u32>,
-}
 
 fn key() -> MasterKey {
     MasterKey::from_secret(&[42; 32]).unwrap()
 }
 
 fn app() -> Router {
-    Router::new()
-        .route(
-            "/whoami",
-            get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
-        )
-        .route(
-            "/login/{user}",
-            post(
-                |mut account: Session<Account>, Path(user): Path<u64>| async move {
-                    account.set_user(Some(user));
-                    account.cycle_id();
-                    "ok"
-                },
-            ),
-        )
-        .route(
-            "/add/{item}",
-            post(
-                |mut account: Session<Account>, Path(item): Path<u32>| async move {
-                    account.cart_mut().push(item);
-                    "ok"
-                },
-            ),
-        )
-        .layer(SessionLayer::<Account>::with_store(
-            key(),
-            MemoryStore::default(),
-        ))
+    account::app(SessionLayer::<Account>::with_store(
+        key(),
+        MemoryStore::default(),
+    ))
 }
 
 /// Collects what a `fmt` subscriber writes.
