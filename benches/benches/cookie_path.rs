@@ -309,7 +309,7 @@ fn main() {
                     .wrap(session_runtime::actix::SessionMiddleware::new(
                         SessionLayer::<sessionkit_benches::Counter>::new(key())
                     ))
-                    .route("/rw", web::get().to(kit::actix_counter))
+                    .route("/rw", web::get().to(kit::counter))
             ),
             _ => actix_case!(
                 table,
@@ -321,7 +321,7 @@ fn main() {
                     .wrap(session_runtime::actix::SessionMiddleware::new(
                         SessionLayer::<sessionkit_benches::Cart>::new(key())
                     ))
-                    .route("/rw", web::get().to(kit::actix_cart))
+                    .route("/rw", web::get().to(kit::cart))
             ),
         };
         actix_rows.push(Row {

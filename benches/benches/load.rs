@@ -18,10 +18,10 @@ use http::Request;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
 use session_runtime::store::{PostgresStore, RedisStore};
-use session_runtime::{Mode, Session, SessionLayer, Tiered};
-use sessionkit_benches::peers::PeerData;
-use sessionkit_benches::sessionkit::{fill_cart, key};
-use sessionkit_benches::{Cart, PeerCart, ServerCart, percentile};
+use session_runtime::{Mode, SessionLayer, Tiered};
+use sessionkit_benches::peers;
+use sessionkit_benches::sessionkit::{self as kit, key};
+use sessionkit_benches::{Cart, ServerCart, percentile};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
@@ -36,70 +36,6 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run benches/run.sh, which starts the servers")
     })
-}
-
-async fn kit_read(cart: Session<Cart>) -> String {
-    cart.counter().to_string()
-}
-
-async fn kit_server_read(cart: Session<ServerCart>) -> String {
-    cart.counter().to_string()
-}
-
-async fn kit_server_rw(mut cart: Session<ServerCart>) -> &'static str {
-    if cart.user_id().is_none() {
-        cart.set_user_id(Some(1_234_567));
-        cart.set_name(
-            session_runtime::BoundedString::try_from(sessionkit_benches::NAME).expect("fits"),
-        );
-        cart.set_lines(
-            session_runtime::BoundedVec::try_from(sessionkit_benches::lines()).expect("fits"),
-        );
-    }
-    *cart.counter_mut() += 1;
-    "ok"
-}
-
-async fn kit_rw(mut cart: Session<Cart>) -> &'static str {
-    fill_cart(&mut cart);
-    *cart.counter_mut() += 1;
-    "ok"
-}
-
-const KEY: &str = "bench";
-
-async fn ts15_read(session: tower_sessions::Session) -> String {
-    let cart: Option<PeerCart> = session.get(KEY).await.ok().flatten();
-    cart.map_or(0, |c| c.counter).to_string()
-}
-
-async fn ts15_rw(session: tower_sessions::Session) -> &'static str {
-    let mut cart: PeerCart = session
-        .get(KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(PeerCart::filled);
-    cart.bump();
-    session.insert(KEY, cart).await.expect("store answers");
-    "ok"
-}
-
-async fn ts14_read(session: tower_sessions_014::Session) -> String {
-    let cart: Option<PeerCart> = session.get(KEY).await.ok().flatten();
-    cart.map_or(0, |c| c.counter).to_string()
-}
-
-async fn ts14_rw(session: tower_sessions_014::Session) -> &'static str {
-    let mut cart: PeerCart = session
-        .get(KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(PeerCart::filled);
-    cart.bump();
-    session.insert(KEY, cart).await.expect("store answers");
-    "ok"
 }
 
 /// CPU seconds used so far by this process, by every `redis-server` and by
@@ -160,7 +96,7 @@ async fn browser(port: u16, until: Instant) -> (Vec<f64>, usize) {
     let mut errors = 0;
     let mut n: u64 = 0;
     loop {
-        let uri = if n % 5 == 0 { "/rw" } else { "/read" };
+        let uri = if n.is_multiple_of(5) { "/rw" } else { "/read" };
         let mut request = Request::get(uri).header("host", "localhost");
         if let Some(cookie) = &cookie {
             request = request.header("cookie", cookie.as_str());
@@ -253,12 +189,12 @@ fn main() {
     let postgres_url = env("SESSIONKIT_POSTGRES_URL");
 
     let kit_cookie = Router::new()
-        .route("/read", get(kit_read))
-        .route("/rw", get(kit_rw))
+        .route("/read", get(kit::cart_read))
+        .route("/rw", get(kit::cart))
         .layer(SessionLayer::<Cart>::new(key()).with_mode(Mode::Encrypted));
     let ts_memory = Router::new()
-        .route("/read", get(ts15_read))
-        .route("/rw", get(ts15_rw))
+        .route("/read", get(peers::tower_sessions_read))
+        .route("/rw", get(peers::tower_sessions_rw_cart))
         .layer(tower_sessions::SessionManagerLayer::new(
             tower_sessions::MemoryStore::default(),
         ));
@@ -272,8 +208,8 @@ fn main() {
             .expect("postgres");
         durable.migrate().await.expect("migrates");
         Router::new()
-            .route("/read", get(kit_server_read))
-            .route("/rw", get(kit_server_rw))
+            .route("/read", get(kit::server_cart_read))
+            .route("/rw", get(kit::server_cart))
             .layer(SessionLayer::<ServerCart>::with_store(
                 key(),
                 Tiered::new(cache, durable),
@@ -298,8 +234,8 @@ fn main() {
         let durable = tower_sessions_sqlx_store::PostgresStore::new(pg);
         durable.migrate().await.expect("migrates");
         Router::new()
-            .route("/read", get(ts14_read))
-            .route("/rw", get(ts14_rw))
+            .route("/read", get(peers::tower_sessions_014_read))
+            .route("/rw", get(peers::tower_sessions_014_rw))
             .layer(tower_sessions_014::SessionManagerLayer::new(
                 tower_sessions_014::CachingSessionStore::new(cache, durable),
             ))

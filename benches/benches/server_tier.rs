@@ -14,11 +14,11 @@ use axum::body::Body;
 use axum::routing::get;
 use http::Request;
 use session_runtime::store::{PostgresStore, RedisStore};
-use session_runtime::{BoundedString, BoundedVec, Session, SessionLayer, SessionStore, Tiered};
-use sessionkit_benches::peers::PeerData;
-use sessionkit_benches::sessionkit::key;
+use session_runtime::{SessionLayer, SessionStore, Tiered};
+use sessionkit_benches::peers;
+use sessionkit_benches::sessionkit::{self as kit, key};
 use sessionkit_benches::tower_sessions_counted::Counted;
-use sessionkit_benches::{NAME, PeerCart, ServerCart, knobs, lines, median};
+use sessionkit_benches::{ServerCart, knobs, median};
 use sessionkit_tests::probe::Probe;
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
@@ -31,48 +31,16 @@ fn env(name: &str) -> String {
     })
 }
 
-async fn kit_read(cart: Session<ServerCart>) -> String {
-    cart.counter().to_string()
-}
-
-async fn kit_rw(mut cart: Session<ServerCart>) -> &'static str {
-    if cart.user_id().is_none() {
-        cart.set_user_id(Some(1_234_567));
-        cart.set_name(BoundedString::try_from(NAME).expect("fits"));
-        cart.set_lines(BoundedVec::try_from(lines()).expect("fits"));
-    }
-    *cart.counter_mut() += 1;
-    "ok"
-}
-
-const KEY: &str = "bench";
-
-async fn ts_read(session: tower_sessions_014::Session) -> String {
-    let cart: Option<PeerCart> = session.get(KEY).await.expect("store answers");
-    cart.map_or(0, |c| c.counter).to_string()
-}
-
-async fn ts_rw(session: tower_sessions_014::Session) -> &'static str {
-    let mut cart: PeerCart = session
-        .get(KEY)
-        .await
-        .expect("store answers")
-        .unwrap_or_else(PeerCart::filled);
-    cart.bump();
-    session.insert(KEY, cart).await.expect("store answers");
-    "ok"
-}
-
 fn routes_kit() -> Router {
     Router::new()
-        .route("/read", get(kit_read))
-        .route("/rw", get(kit_rw))
+        .route("/read", get(kit::server_cart_read))
+        .route("/rw", get(kit::server_cart))
 }
 
 fn routes_ts() -> Router {
     Router::new()
-        .route("/read", get(ts_read))
-        .route("/rw", get(ts_rw))
+        .route("/read", get(peers::tower_sessions_014_read))
+        .route("/rw", get(peers::tower_sessions_014_rw))
 }
 
 /// Store calls so far: (cache reads, cache writes, durable reads, durable

@@ -83,7 +83,6 @@ async fn tower_sessions_rw<T: PeerData>(session: tower_sessions::Session) -> &'s
 }
 
 /// tower-sessions 0.15 over its MemoryStore, secure cookies as in production.
-#[must_use]
 pub fn tower_sessions_app(size: Size) -> Router {
     fn app<T: PeerData>() -> Router {
         Router::new()
@@ -95,6 +94,46 @@ pub fn tower_sessions_app(size: Size) -> Router {
     }
     with_peer_data!(size, app())
 }
+
+/// The cart handlers of a tower-sessions release (0.15 for the cookie
+/// path, 0.14 for its Redis and sqlx stores): a store error is a 503.
+macro_rules! tower_sessions_cart {
+    ($session:ty, $read:ident, $rw:ident) => {
+        /// Reads the cart's counter.
+        pub async fn $read(session: $session) -> Result<String, http::StatusCode> {
+            let cart: Option<PeerCart> = session
+                .get(KEY)
+                .await
+                .map_err(|_| http::StatusCode::SERVICE_UNAVAILABLE)?;
+            Ok(cart.map_or(0, |c| c.counter).to_string())
+        }
+
+        /// Reads the cart (filling it on the first request) and increments
+        /// its counter.
+        pub async fn $rw(session: $session) -> Result<&'static str, http::StatusCode> {
+            let unavailable = |_| http::StatusCode::SERVICE_UNAVAILABLE;
+            let mut cart: PeerCart = session
+                .get(KEY)
+                .await
+                .map_err(unavailable)?
+                .unwrap_or_else(PeerCart::filled);
+            cart.bump();
+            session.insert(KEY, cart).await.map_err(unavailable)?;
+            Ok("ok")
+        }
+    };
+}
+
+tower_sessions_cart!(
+    tower_sessions::Session,
+    tower_sessions_read,
+    tower_sessions_rw_cart
+);
+tower_sessions_cart!(
+    tower_sessions_014::Session,
+    tower_sessions_014_read,
+    tower_sessions_014_rw
+);
 
 fn jar_cookie(value: String) -> Cookie<'static> {
     Cookie::build((KEY, value))
@@ -127,7 +166,6 @@ async fn private_rw<T: PeerData>(jar: PrivateCookieJar) -> (PrivateCookieJar, &'
 }
 
 /// axum-extra 0.12's cookie jar, signed (`private = false`) or private.
-#[must_use]
 pub fn jar_app(size: Size, private: bool) -> Router {
     fn app<T: PeerData>(private: bool) -> Router {
         let routes = Router::new().route("/untouched", get(crate::sessionkit::untouched));

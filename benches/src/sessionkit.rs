@@ -1,7 +1,8 @@
 //! The sessionkit configurations: one Tower layer per session type and
-//! mode (axum), and the actix-web middleware.
+//! mode, and the handlers (`Session<S>` extracts on axum and actix-web
+//! alike, so one handler serves both).
 
-use crate::{Cart, Counter, NAME, Note, Size, lines, note};
+use crate::{Cart, Counter, NAME, Note, ServerCart, Size, lines, note};
 use axum::Router;
 use axum::routing::get;
 use session_runtime::{BoundedString, BoundedVec, MasterKey, Mode, Session, SessionLayer};
@@ -12,28 +13,42 @@ pub fn key() -> MasterKey {
     MasterKey::from_secret(&[7; 32]).expect("a 32-byte secret")
 }
 
-/// Fills a fresh cart the way the peers' handlers do.
-pub fn fill_cart(cart: &mut Session<Cart>) {
-    if cart.user_id().is_none() {
-        cart.set_user_id(Some(1_234_567));
-        cart.set_name(BoundedString::try_from(NAME).expect("fits"));
-        cart.set_lines(BoundedVec::try_from(lines()).expect("fits"));
-    }
-}
-
 /// Reads and increments the counter.
 pub async fn counter(mut session: Session<Counter>) -> &'static str {
     *session.counter_mut() += 1;
     "ok"
 }
 
-/// Reads the cart (filling it on the first request) and increments its
-/// counter.
-pub async fn cart(mut session: Session<Cart>) -> &'static str {
-    fill_cart(&mut session);
-    *session.counter_mut() += 1;
-    "ok"
+/// The handlers of a cart type (the same fields kept in a cookie or on
+/// the server), for axum and actix-web alike.
+macro_rules! cart_handlers {
+    ($session:ty, $fill:ident, $read:ident, $rw:ident) => {
+        /// Fills a fresh cart the way the peers' handlers do.
+        pub fn $fill(cart: &mut Session<$session>) {
+            if cart.user_id().is_none() {
+                cart.set_user_id(Some(1_234_567));
+                cart.set_name(BoundedString::try_from(NAME).expect("fits"));
+                cart.set_lines(BoundedVec::try_from(lines()).expect("fits"));
+            }
+        }
+
+        /// Reads the cart's counter.
+        pub async fn $read(cart: Session<$session>) -> String {
+            cart.counter().to_string()
+        }
+
+        /// Reads the cart (filling it on the first request) and increments
+        /// its counter.
+        pub async fn $rw(mut cart: Session<$session>) -> &'static str {
+            $fill(&mut cart);
+            *cart.counter_mut() += 1;
+            "ok"
+        }
+    };
 }
+
+cart_handlers!(Cart, fill_cart, cart_read, cart);
+cart_handlers!(ServerCart, fill_server_cart, server_cart_read, server_cart);
 
 /// Reads the note (filling it on the first request) and increments its
 /// counter.
@@ -52,7 +67,6 @@ pub async fn untouched() -> &'static str {
 
 /// `/rw` (read + write of `size`) and `/untouched` behind a cookie layer
 /// in `mode`.
-#[must_use]
 pub fn cookie_app(size: Size, mode: Mode) -> Router {
     let routes = Router::new().route("/untouched", get(untouched));
     match size {
@@ -66,17 +80,4 @@ pub fn cookie_app(size: Size, mode: Mode) -> Router {
             .route("/rw", get(note_rw))
             .layer(SessionLayer::<Note>::new(key()).with_mode(mode)),
     }
-}
-
-/// Reads and increments the counter (actix-web).
-pub async fn actix_counter(mut session: Session<Counter>) -> &'static str {
-    *session.counter_mut() += 1;
-    "ok"
-}
-
-/// The cart handler (actix-web).
-pub async fn actix_cart(mut session: Session<Cart>) -> &'static str {
-    fill_cart(&mut session);
-    *session.counter_mut() += 1;
-    "ok"
 }
