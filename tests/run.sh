@@ -12,6 +12,14 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A fresh checkout gains nothing from incremental compilation but its
+# gigabytes of cache; a developer's repeated runs keep it.
+if [[ "${CI:-}" == "true" ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+# what the build has to work with (a full build writes about 3 GB)
+df -h "$root" | awk 'NR == 2 { print "disk: " $4 " free of " $2 " on " $6 }'
+
 step "formatting"
 cargo fmt --all -- --check
 
@@ -43,5 +51,7 @@ step "bench smoke (every configuration of benches/ answers and prints its table;
 step "figures (what ran, how many, the result)"
 cat "$figures"
 echo "browser walk screenshots: $(ls target/browser-walk/*.png 2>/dev/null | wc -l) in target/browser-walk/"
+
+echo "build footprint: $(du -sh target | cut -f1) in target/"
 
 step "done"
