@@ -347,20 +347,21 @@ pub trait SessionData: Sized + 'static {
     /// `#[session(previous = ..)]` chain.
     const VERSIONS: usize = 1;
 
-    /// Decodes `body` (the fields of `part`) sealed under `fingerprint`:
-    /// this type's own shape, or with `#[session(previous = Old)]` any
-    /// shape of the chain before it, converted with `From`. `None` when no
-    /// shape of the chain has that fingerprint.
+    /// Decodes `body` (the fields of `part`) sealed in `shape` (the
+    /// envelope's [`shape_tag`](crate::seal::envelope::shape_tag) of a
+    /// fingerprint): this type's own shape, or with `#[session(previous =
+    /// Old)]` any shape of the chain before it, converted with `From`.
+    /// `None` when no shape of the chain has that tag.
     ///
     /// # Errors
     ///
     /// `Some(Err(..))` when the shape matches but the bytes do not decode.
     fn open_shape<C: Codec>(
-        fingerprint: u64,
+        shape: u32,
         part: Part,
         body: &[u8],
     ) -> Option<Result<Self, CodecError>> {
-        if fingerprint != Self::FINGERPRINT {
+        if shape != crate::seal::envelope::shape_tag(Self::FINGERPRINT) {
             return None;
         }
         let mut data = Self::default_session();
@@ -381,7 +382,7 @@ pub trait PreviousShape: Sized {
     const FINGERPRINT: u64;
     const STORAGE: Storage;
     fn open_shape<C: Codec>(
-        fingerprint: u64,
+        shape: u32,
         part: Part,
         body: &[u8],
     ) -> Option<Result<Self, CodecError>>;
@@ -392,11 +393,11 @@ impl<T: SessionData> PreviousShape for T {
     const FINGERPRINT: u64 = T::FINGERPRINT;
     const STORAGE: Storage = T::STORAGE;
     fn open_shape<C: Codec>(
-        fingerprint: u64,
+        shape: u32,
         part: Part,
         body: &[u8],
     ) -> Option<Result<Self, CodecError>> {
-        T::open_shape::<C>(fingerprint, part, body)
+        T::open_shape::<C>(shape, part, body)
     }
 }
 

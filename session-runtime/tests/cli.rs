@@ -161,7 +161,8 @@ fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
         ));
         assert!(out.contains(&format!("{mode:?}")), "{out}");
         assert!(out.contains("body (5 bytes): 68656c6c6f"), "{out}");
-        assert!(out.contains("0x000000000000feed"), "{out}");
+        // the envelope carries the fingerprint's folded 32 bits
+        assert!(out.contains("schema shape: 0x0000feed"), "{out}");
         assert!(out.contains("issued at: 1700000000"), "{out}");
 
         // under another name the binding fails: refused, with a reason
@@ -251,15 +252,17 @@ async fn stats_counts_live_sessions_by_shape_and_migrate_adds_the_column_to_old_
 
     let stats = stdout(&sessionkit(&["stats", "--database-url", &url], &[]));
     assert!(
-        stats.contains("live sessions of shape 0x00000000000000aa: 3"),
+        stats.contains("live sessions of shape 0x00000000000000aa (tag 0x000000aa): 3"),
         "{stats}"
     );
     assert!(
-        stats.contains("live sessions of shape 0x00000000000000bb: 1"),
+        stats.contains("live sessions of shape 0x00000000000000bb (tag 0x000000bb): 1"),
         "{stats}"
     );
     assert!(
-        stats.contains("live sessions of shape 0x0000000000000000 (not recorded): 1"),
+        stats.contains(
+            "live sessions of shape 0x0000000000000000 (tag 0x00000000) (not recorded): 1"
+        ),
         "{stats}"
     );
     assert!(!stats.contains("0x00000000000000cc"), "{stats}");

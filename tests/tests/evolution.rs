@@ -8,6 +8,7 @@ use axum::extract::Path;
 use axum::routing::{get, post};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
+use session_runtime::seal::envelope::shape_tag;
 use session_runtime::{
     Bincode, BoundedString, MasterKey, MaxEncodedLen, Part, Postcard, Session, SessionData,
     SessionLayer, SessionStore, Storage,
@@ -375,18 +376,18 @@ proptest! {
     fn migrate_then_encode_equals_encoding_the_conversion(old in v1_cart()) {
         fn check<C: session_runtime::Codec>(old: &v1::Cart) {
             let bytes = session_runtime::encode_to_vec::<v1::Cart, C>(old).unwrap();
-            let migrated = v2::Cart::open_shape::<C>(v1::Cart::FINGERPRINT, Part::All, &bytes)
+            let migrated = v2::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes)
                 .unwrap()
                 .unwrap();
             assert_eq!(
                 session_runtime::encode_to_vec::<v2::Cart, C>(&migrated).unwrap(),
                 session_runtime::encode_to_vec::<v2::Cart, C>(&v2::Cart::from(old.clone())).unwrap()
             );
-            let twice = v3::Cart::open_shape::<C>(v1::Cart::FINGERPRINT, Part::All, &bytes)
+            let twice = v3::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes)
                 .unwrap()
                 .unwrap();
             assert_eq!(twice, v3::Cart::from(v2::Cart::from(old.clone())));
-            // a fingerprint outside the chain opens nothing
+            // a shape outside the chain opens nothing
             assert!(v3::Cart::open_shape::<C>(0x1234, Part::All, &bytes).is_none());
         }
         check::<Bincode>(&old);

@@ -106,17 +106,17 @@ fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
         const VERSIONS: usize = #prev_shape::VERSIONS + 1;
 
         fn open_shape<__C: #krate::Codec>(
-            fingerprint: u64,
+            shape: u32,
             part: #krate::Part,
             body: &[u8],
         ) -> ::core::option::Option<::core::result::Result<Self, #krate::CodecError>> {
-            if fingerprint == <Self as #krate::SessionData>::FINGERPRINT {
+            if shape == #krate::seal::envelope::shape_tag(<Self as #krate::SessionData>::FINGERPRINT) {
                 let mut __data = <Self as #krate::SessionData>::default_session();
                 return ::core::option::Option::Some(
                     #krate::SessionData::decode::<__C>(&mut __data, part, body).map(|()| __data),
                 );
             }
-            match #prev_shape::open_shape::<__C>(fingerprint, part, body) {
+            match #prev_shape::open_shape::<__C>(shape, part, body) {
                 ::core::option::Option::Some(::core::result::Result::Ok(__old)) => {
                     ::core::option::Option::Some(::core::result::Result::Ok(#migrate(__old)))
                 }

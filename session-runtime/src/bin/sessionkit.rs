@@ -48,7 +48,7 @@ enum Command {
         limit: u32,
     },
     /// Open a session cookie with the key in an environment variable and
-    /// print what it holds (times, codec, schema fingerprint, encoded body).
+    /// print what it holds (times, codec, schema shape, encoded body).
     Inspect {
         /// The cookie as `name=value`, or its value with `--cookie-name`.
         cookie: String,
@@ -237,7 +237,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 // its `previous` chain: a shape nobody has any more can go
                 for (shape, count) in &stats.shapes {
                     let label = if *shape == 0 { " (not recorded)" } else { "" };
-                    println!("live sessions of shape {shape:#018x}{label}: {count}");
+                    // the tag is what `inspect` shows of a cookie's shape
+                    let tag = session_runtime::seal::envelope::shape_tag(*shape);
+                    println!(
+                        "live sessions of shape {shape:#018x} (tag {tag:#010x}){label}: {count}"
+                    );
                 }
             }
         }
@@ -388,7 +392,7 @@ fn inspect(
                     if opened.stale_key { ", older key" } else { "" }
                 );
                 println!("codec: {codec} ({})", opened.codec_id);
-                println!("schema fingerprint: {:#018x}", opened.fingerprint);
+                println!("schema shape: {:#010x}", opened.shape);
                 println!(
                     "issued at: {} ({} s ago)",
                     opened.meta.issued_at,

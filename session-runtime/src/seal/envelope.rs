@@ -3,13 +3,21 @@
 //! ```text
 //! envelope  = header sealed                      (then base64url, no padding)
 //! header    = format:u8 key_id:u8 codec_id:u8
-//! format    = 0x01 (v1, AES-256-GCM) | 0x02 (v1, HMAC-SHA256)
-//! sealed    = nonce[12] ciphertext(payload) tag[16]        (format 0x01)
-//!           | payload mac[32]                               (format 0x02)
-//! payload   = fingerprint:u64 issued_at:u64 expires_at:u64 lifetime:u32 flags:u8 body
+//! format    = 0x03 (v2, AES-256-GCM) | 0x04 (v2, HMAC-SHA256)
+//! sealed    = nonce[12] ciphertext(payload) tag[16]        (format 0x03)
+//!           | payload mac[32]                               (format 0x04)
+//! payload   = shape:u32 issued_at:u32 valid_for:varint lifetime_flags:varint body
+//! valid_for = expires_at - issued_at
+//! lifetime_flags = lifetime << 1 | browser_session
 //! ```
 //!
-//! Integers are little-endian; times are Unix seconds. The AEAD's associated
+//! Fixed integers are little-endian; varints are LEB128 (at most 5 bytes,
+//! 32 bits); times are Unix seconds, kept in 32 bits (until 2106). `shape`
+//! is [`shape_tag`] of the session type's fingerprint. A typical cookie's
+//! metadata is 12 bytes (a week's validity in 3, the layer's default
+//! lifetime in 1): with the header, nonce and tag an encrypted envelope
+//! adds 43 bytes to the encoded session (v1, with 64-bit times and
+//! fingerprint, added 60). The AEAD's associated
 //! data, and the MAC's input before the payload, is the *binding*:
 //! `len(name):u32 name header` — so a value cannot be replayed under another
 //! cookie name, key id, codec or format. Server-side records bind their store
@@ -17,10 +25,10 @@
 
 use super::Meta;
 
-/// The format byte of a v1 encrypted envelope.
-pub const FORMAT_ENCRYPTED: u8 = 0x01;
-/// The format byte of a v1 signed envelope.
-pub const FORMAT_SIGNED: u8 = 0x02;
+/// The format byte of a v2 encrypted envelope.
+pub const FORMAT_ENCRYPTED: u8 = 0x03;
+/// The format byte of a v2 signed envelope.
+pub const FORMAT_SIGNED: u8 = 0x04;
 /// Bytes of the clear header.
 pub const HEADER_LEN: usize = 3;
 /// Bytes of an AES-GCM nonce.
@@ -29,8 +37,13 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Bytes of an HMAC-SHA256 tag.
 pub const MAC_LEN: usize = 32;
-/// Bytes of the payload's fixed prefix before the body.
-pub const META_LEN: usize = 8 + 8 + 8 + 4 + 1;
+/// The fewest bytes of the payload's metadata before the body.
+pub const META_MIN_LEN: usize = 4 + 4 + 1 + 1;
+/// The most bytes of the payload's metadata before the body (both varints
+/// at their longest).
+pub const META_LEN: usize = 4 + 4 + VARINT_MAX + VARINT_MAX;
+/// Bytes of a 32-bit LEB128 varint at most.
+const VARINT_MAX: usize = 5;
 /// The most bytes sealing adds to a body, in the larger of the two modes.
 pub const MAX_OVERHEAD: usize = HEADER_LEN + META_LEN + max(NONCE_LEN + TAG_LEN, MAC_LEN);
 /// Browsers keep at most this many bytes of a cookie's name and value.
@@ -40,7 +53,7 @@ pub const COOKIE_LIMIT: usize = 4096;
 pub const NAME_PREFIX_ALLOWANCE: usize = "__Host-".len();
 
 /// Flag bit: a browser-session cookie (no `Max-Age`).
-const FLAG_BROWSER_SESSION: u8 = 0b1;
+const FLAG_BROWSER_SESSION: u64 = 0b1;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
@@ -77,38 +90,80 @@ pub const fn sealed_len(body_len: usize, encrypted: bool) -> usize {
     base64_len(HEADER_LEN + META_LEN + tags + body_len)
 }
 
-/// Appends the payload's fixed prefix: fingerprint, times, lifetime, flags.
-pub(crate) fn write_meta(meta: &Meta, fingerprint: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(&fingerprint.to_le_bytes());
-    out.extend_from_slice(&meta.issued_at.to_le_bytes());
-    out.extend_from_slice(&meta.expires_at.to_le_bytes());
-    out.extend_from_slice(&meta.lifetime.to_le_bytes());
-    out.push(if meta.browser_session {
-        FLAG_BROWSER_SESSION
-    } else {
-        0
-    });
+/// The 32 bits of a session type's 64-bit fingerprint that an envelope
+/// carries: both halves folded, so a change anywhere in the shape shows.
+/// Telling a handful of shapes of one session type apart needs no more.
+#[must_use]
+pub const fn shape_tag(fingerprint: u64) -> u32 {
+    (fingerprint ^ (fingerprint >> 32)) as u32
 }
 
-/// Reads the payload's fixed prefix: the fingerprint and the times.
-pub(crate) fn read_meta(payload: &[u8]) -> Option<(u64, Meta)> {
-    let fixed: &[u8; META_LEN] = payload.get(..META_LEN)?.try_into().ok()?;
-    let u64_at = |at: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&fixed[at..at + 8]);
-        u64::from_le_bytes(bytes)
+/// Appends the payload's metadata: shape, times, lifetime, flags. Times
+/// past 2106 are kept as 2106.
+pub(crate) fn write_meta(meta: &Meta, shape: u32, out: &mut Vec<u8>) {
+    let issued_at = u32::try_from(meta.issued_at).unwrap_or(u32::MAX);
+    let expires_at = u32::try_from(meta.expires_at).unwrap_or(u32::MAX);
+    out.extend_from_slice(&shape.to_le_bytes());
+    out.extend_from_slice(&issued_at.to_le_bytes());
+    // an expiry before the issue time says "expired" as well as "at it"
+    write_varint(u64::from(expires_at.saturating_sub(issued_at)), out);
+    let lifetime_flags = u64::from(meta.lifetime) << 1
+        | if meta.browser_session {
+            FLAG_BROWSER_SESSION
+        } else {
+            0
+        };
+    write_varint(lifetime_flags, out);
+}
+
+/// Reads the payload's metadata: the shape tag, the times and how many
+/// bytes they took.
+pub(crate) fn read_meta(payload: &[u8]) -> Option<(u32, Meta, usize)> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(
+            payload.get(at..at + 4)?.try_into().ok()?,
+        ))
     };
-    let mut lifetime = [0u8; 4];
-    lifetime.copy_from_slice(&fixed[24..28]);
+    let shape = u32_at(0)?;
+    let issued_at = u32_at(4)?;
+    let (valid_for, used) = read_varint(payload.get(8..)?)?;
+    let mut at = 8 + used;
+    let (lifetime_flags, used) = read_varint(payload.get(at..)?)?;
+    at += used;
+    let lifetime = u32::try_from(lifetime_flags >> 1).ok()?;
     Some((
-        u64_at(0),
+        shape,
         Meta {
-            issued_at: u64_at(8),
-            expires_at: u64_at(16),
-            lifetime: u32::from_le_bytes(lifetime),
-            browser_session: fixed[28] & FLAG_BROWSER_SESSION != 0,
+            issued_at: u64::from(issued_at),
+            expires_at: u64::from(issued_at) + valid_for,
+            lifetime,
+            browser_session: lifetime_flags & u64::from(FLAG_BROWSER_SESSION) != 0,
         },
+        at,
     ))
+}
+
+fn write_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A LEB128 varint of at most [`VARINT_MAX`] bytes (33 bits): the value
+/// and its length. Only what [`write_varint`] writes is accepted (no
+/// padding bytes), so every value has one encoding.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().take(VARINT_MAX).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            // a last byte of 0 after others is padding
+            return (i == 0 || byte != 0).then_some((value, i + 1));
+        }
+    }
+    None
 }
 
 /// Contexts up to this long (every sensible cookie name, and a store key in
@@ -180,6 +235,92 @@ mod tests {
                 len <= INLINE_CONTEXT
             );
         }
+    }
+
+    fn meta(issued_at: u64, expires_at: u64, lifetime: u32, browser_session: bool) -> Meta {
+        Meta {
+            issued_at,
+            expires_at,
+            lifetime,
+            browser_session,
+        }
+    }
+
+    #[test]
+    fn meta_round_trips_at_every_varint_length() {
+        let issued = 1_700_000_000;
+        for valid_for in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            604_800,
+            u64::from(u32::MAX) - issued,
+        ] {
+            for lifetime in [0, 1, 63, 64, 604_800, u32::MAX] {
+                for browser_session in [false, true] {
+                    let meta = meta(issued, issued + valid_for, lifetime, browser_session);
+                    let mut out = Vec::new();
+                    write_meta(&meta, 0xdead_beef, &mut out);
+                    assert!((META_MIN_LEN..=META_LEN).contains(&out.len()));
+                    out.extend_from_slice(b"body");
+                    let (shape, read, used) = read_meta(&out).expect("reads back");
+                    assert_eq!(
+                        (shape, read, &out[used..]),
+                        (0xdead_beef, meta, &b"body"[..])
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_default_week_long_cookie_has_twelve_bytes_of_metadata() {
+        let mut out = Vec::new();
+        write_meta(&meta(1_700_000_000, 1_700_604_800, 0, false), 1, &mut out);
+        assert_eq!(out.len(), 12);
+    }
+
+    #[test]
+    fn times_past_2106_and_expiry_before_issue_stay_expired_safe() {
+        let mut out = Vec::new();
+        write_meta(&meta(u64::MAX, u64::MAX, 0, false), 1, &mut out);
+        let (_, read, _) = read_meta(&out).unwrap();
+        assert_eq!(
+            (read.issued_at, read.expires_at),
+            (u64::from(u32::MAX), u64::from(u32::MAX))
+        );
+        // an expiry before the issue time reads as expiring at issue time
+        out.clear();
+        write_meta(&meta(2_000, 1_000, 0, false), 1, &mut out);
+        let (_, read, _) = read_meta(&out).unwrap();
+        assert_eq!(read.expires_at, 2_000);
+    }
+
+    #[test]
+    fn truncated_or_padded_metadata_is_refused() {
+        let mut out = Vec::new();
+        write_meta(&meta(1_700_000_000, 1_700_604_800, 300, true), 1, &mut out);
+        for len in 0..out.len() {
+            assert!(read_meta(&out[..len]).is_none(), "{len} bytes");
+        }
+        // a varint with a padding byte (0x80 0x00 for 0) has no meaning
+        let mut padded = out[..8].to_vec();
+        padded.extend_from_slice(&[0x80, 0x00, 0x00]);
+        assert!(read_meta(&padded).is_none());
+        // six continuation bytes: longer than any 32-bit varint
+        let mut long = out[..8].to_vec();
+        long.extend_from_slice(&[0xff; 6]);
+        assert!(read_meta(&long).is_none());
+    }
+
+    #[test]
+    fn shape_tag_folds_both_halves() {
+        assert_ne!(shape_tag(1), shape_tag(1 << 32 | 1));
+        assert_ne!(shape_tag(1 << 40), shape_tag(0));
+        assert_eq!(shape_tag(0x0123_4567_89ab_cdef), 0x0123_4567 ^ 0x89ab_cdef);
     }
 
     #[test]

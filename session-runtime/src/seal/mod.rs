@@ -23,7 +23,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::NO_PAD;
 use base64::engine::simd::Simd;
 use envelope::{
-    FORMAT_ENCRYPTED, FORMAT_SIGNED, HEADER_LEN, MAC_LEN, META_LEN, NONCE_LEN, TAG_LEN,
+    FORMAT_ENCRYPTED, FORMAT_SIGNED, HEADER_LEN, MAC_LEN, META_MIN_LEN, NONCE_LEN, TAG_LEN,
+    shape_tag,
 };
 use hmac::Mac as _;
 
@@ -152,12 +153,13 @@ pub enum OpenError {
     #[error("sealed value failed authentication")]
     Forged,
     /// Written by a different version of the session struct.
-    #[error("session schema changed (fingerprint {found:#018x}, expected {expected:#018x})")]
+    #[error("session schema changed (shape {found:#010x}, expected {expected:#010x})")]
     SchemaChanged {
-        /// The struct's current fingerprint.
-        expected: u64,
-        /// The fingerprint in the envelope.
-        found: u64,
+        /// The struct's current shape ([`envelope::shape_tag`] of its
+        /// fingerprint).
+        expected: u32,
+        /// The shape in the envelope.
+        found: u32,
     },
     /// Past its expiry time.
     #[error("session expired at {0}")]
@@ -193,8 +195,9 @@ pub struct Inspection {
     pub key_id: u8,
     /// The codec's id (see [`Codec::ID`]).
     pub codec_id: u8,
-    /// The session struct's fingerprint at sealing time.
-    pub fingerprint: u64,
+    /// The session struct's shape at sealing time ([`envelope::shape_tag`]
+    /// of its fingerprint).
+    pub shape: u32,
     /// The sealed times.
     pub meta: Meta,
     /// The encoded session.
@@ -324,7 +327,7 @@ impl Sealer {
                 let nonce = nonce();
                 buf.extend_from_slice(&nonce);
                 let start = buf.len();
-                envelope::write_meta(meta, fingerprint, &mut buf);
+                envelope::write_meta(meta, shape_tag(fingerprint), &mut buf);
                 body(&mut buf)?;
                 let tag = key
                     .aead()
@@ -337,7 +340,7 @@ impl Sealer {
                 buf.extend_from_slice(&tag);
             }
             Mode::Signed => {
-                envelope::write_meta(meta, fingerprint, &mut buf);
+                envelope::write_meta(meta, shape_tag(fingerprint), &mut buf);
                 body(&mut buf)?;
                 let mut mac = key.mac();
                 mac.update(binding.context_part());
@@ -392,17 +395,17 @@ impl Sealer {
         {
             return Err(OpenError::Expired(opened.meta.expires_at));
         }
-        let data = match S::open_shape::<C>(opened.fingerprint, part, &opened.body) {
+        let data = match S::open_shape::<C>(opened.shape, part, &opened.body) {
             Some(Ok(data)) => data,
             Some(Err(err)) => return Err(OpenError::Decode(err)),
             None => {
                 return Err(OpenError::SchemaChanged {
-                    expected: S::FINGERPRINT,
-                    found: opened.fingerprint,
+                    expected: shape_tag(S::FINGERPRINT),
+                    found: opened.shape,
                 });
             }
         };
-        let migrated = opened.fingerprint != S::FINGERPRINT;
+        let migrated = opened.shape != shape_tag(S::FINGERPRINT);
         let body = if migrated {
             let mut body = Vec::with_capacity(opened.body.len());
             data.encode::<C>(part, &mut body)
@@ -456,7 +459,8 @@ impl Sealer {
         buf: Vec<u8>,
         fingerprint: u64,
     ) -> Result<(Meta, Vec<u8>, bool), OpenError> {
-        let opened = self.authenticate(context, buf, Some((C::ID, Some(fingerprint))))?;
+        let opened =
+            self.authenticate(context, buf, Some((C::ID, Some(shape_tag(fingerprint)))))?;
         Ok((opened.meta, opened.body, opened.stale_key))
     }
 
@@ -475,13 +479,13 @@ impl Sealer {
         self.authenticate(context, buf, None)
     }
 
-    /// Authenticates `buf`, then checks the codec and fingerprint when
-    /// `expect` gives them.
+    /// Authenticates `buf`, then checks the codec and shape when `expect`
+    /// gives them.
     fn authenticate(
         &self,
         context: &str,
         mut buf: Vec<u8>,
-        expect: Option<(u8, Option<u64>)>,
+        expect: Option<(u8, Option<u32>)>,
     ) -> Result<Inspection, OpenError> {
         if buf.len() > crate::codec::DECODE_LIMIT + 1024 {
             return Err(OpenError::Oversize(buf.len()));
@@ -490,7 +494,7 @@ impl Sealer {
             Mode::Encrypted => NONCE_LEN + TAG_LEN,
             Mode::Signed => MAC_LEN,
         };
-        if buf.len() < HEADER_LEN + META_LEN + tags {
+        if buf.len() < HEADER_LEN + META_MIN_LEN + tags {
             return Err(OpenError::Truncated);
         }
         let header = [buf[0], buf[1], buf[2]];
@@ -554,21 +558,21 @@ impl Sealer {
         };
         let payload_end = buf.len() - trailer;
         let payload = &buf[payload_start..payload_end];
-        let (found, meta) = envelope::read_meta(payload).ok_or(OpenError::Truncated)?;
-        if let Some((_, Some(fingerprint))) = expect
-            && found != fingerprint
+        let (found, meta, meta_len) = envelope::read_meta(payload).ok_or(OpenError::Truncated)?;
+        if let Some((_, Some(shape))) = expect
+            && found != shape
         {
             return Err(OpenError::SchemaChanged {
-                expected: fingerprint,
+                expected: shape,
                 found,
             });
         }
         buf.truncate(payload_end);
-        buf.drain(..payload_start + META_LEN);
+        buf.drain(..payload_start + meta_len);
         Ok(Inspection {
             key_id: header[1],
             codec_id: header[2],
-            fingerprint: found,
+            shape: found,
             meta,
             body: buf,
             stale_key,
@@ -600,9 +604,8 @@ mod tests {
         lifetime: 604_800,
         browser_session: false,
     };
-    const ENCRYPTED: &str =
-        "AbsBZGVmZ2hpamtsbW5vfSn1X54SxPqofmATQcUErkJy4XtsSNMoZuugoo9khh7MWUpgE5Q0NcM07AR9UIZP3Zs";
-    const SIGNED: &str = "ArsB782riWdFIwEA8VNlAAAAAIArXWUAAAAAgDoJAABoZWxsb3ZFcIpalg6qq5TAZQr1Zx1isgPa3Hlcl1aRyuPjnZB2";
+    const ENCRYPTED: &str = "A7sBZGVmZ2hpamtsbW5vGmzWXvmmtJ4oehf2q4xsy64102rAFPm6nwt3tc8cS6shH20";
+    const SIGNED: &str = "BLsBiIiIiADxU2WA9SSA6kloZWxsbxympj3RVCT3TunZ3440gJq1Lb1Pmc39MbnRyM0q0PVn";
 
     fn sealer(mode: Mode) -> Sealer {
         Sealer::new(MasterKey::from_secret(&SECRET).unwrap(), mode)
