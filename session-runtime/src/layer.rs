@@ -147,7 +147,7 @@ where
             revocation: None,
             cookie_attributes: String::new(),
             cookie_name: String::new(),
-            label: metrics::SharedString::const_str(""),
+            metrics: crate::telemetry::SessionMetrics::new(""),
         };
         core.refresh();
         Self {

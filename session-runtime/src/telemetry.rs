@@ -18,56 +18,127 @@
 
 use crate::id::IdError;
 use crate::seal::OpenError;
-use metrics::{SharedString, counter, histogram};
+use metrics::{Key, Label, Level, Metadata, SharedString, counter, histogram};
 use std::time::Duration;
 
-pub(crate) fn loaded(session: &SharedString) {
-    counter!("sessionkit_sessions_loaded_total", "session" => session.clone()).increment(1);
+/// What the `counter!` macro would pass for a metric of this module.
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// One layer's metric keys, built when the layer is configured: a counter
+/// on the request path is one recorder lookup and one increment, with no
+/// key (and label list) allocated per call. The recorder is looked up at
+/// each call, so one installed after the layer was built still counts.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionMetrics {
+    /// The `session` label (the cookie name), for the rarer metrics
+    /// whose other labels vary per call.
+    label: SharedString,
+    loaded: Key,
+    created: Key,
+    saved_cookie: Key,
+    saved_store: Key,
+    saved_quick: Key,
+    unchanged: Key,
+    conflicts: Key,
+    merges: Key,
+    replays: Key,
 }
 
-pub(crate) fn created(session: &SharedString) {
-    counter!("sessionkit_sessions_created_total", "session" => session.clone()).increment(1);
-}
+impl SessionMetrics {
+    pub(crate) fn new(session: &str) -> Self {
+        let label = SharedString::from_shared(std::sync::Arc::from(session));
+        let key = |name: &'static str| {
+            Key::from_parts(name, vec![Label::new("session", label.clone())])
+        };
+        let saved = |tier: &'static str| {
+            Key::from_parts(
+                "sessionkit_sessions_saved_total",
+                vec![
+                    Label::new("session", label.clone()),
+                    Label::new("tier", tier),
+                ],
+            )
+        };
+        Self {
+            loaded: key("sessionkit_sessions_loaded_total"),
+            created: key("sessionkit_sessions_created_total"),
+            saved_cookie: saved("cookie"),
+            saved_store: saved("store"),
+            saved_quick: saved("quick"),
+            unchanged: key("sessionkit_sessions_unchanged_total"),
+            conflicts: key("sessionkit_save_conflicts_total"),
+            merges: key("sessionkit_save_merges_total"),
+            replays: key("sessionkit_save_replays_total"),
+            label,
+        }
+    }
 
-pub(crate) fn saved(session: &SharedString, tier: &'static str) {
-    counter!("sessionkit_sessions_saved_total", "session" => session.clone(), "tier" => tier)
+    fn increment(key: &Key, by: u64) {
+        metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(by);
+    }
+
+    pub(crate) fn loaded(&self) {
+        Self::increment(&self.loaded, 1);
+    }
+
+    pub(crate) fn created(&self) {
+        Self::increment(&self.created, 1);
+    }
+
+    pub(crate) fn saved(&self, tier: Tier) {
+        let key = match tier {
+            Tier::Cookie => &self.saved_cookie,
+            Tier::Store => &self.saved_store,
+            Tier::Quick => &self.saved_quick,
+        };
+        Self::increment(key, 1);
+    }
+
+    pub(crate) fn unchanged(&self) {
+        Self::increment(&self.unchanged, 1);
+    }
+
+    pub(crate) fn conflict(&self) {
+        Self::increment(&self.conflicts, 1);
+    }
+
+    pub(crate) fn merged(&self, replayed: usize) {
+        Self::increment(&self.merges, 1);
+        if replayed > 0 {
+            Self::increment(&self.replays, replayed as u64);
+        }
+    }
+
+    pub(crate) fn outage(&self, store: &'static str, operation: &'static str) {
+        counter!(
+            "sessionkit_store_outages_total",
+            "session" => self.label.clone(),
+            "store" => store,
+            "operation" => operation
+        )
         .increment(1);
-}
+    }
 
-pub(crate) fn unchanged(session: &SharedString) {
-    counter!("sessionkit_sessions_unchanged_total", "session" => session.clone()).increment(1);
-}
-
-pub(crate) fn conflict(session: &SharedString) {
-    counter!("sessionkit_save_conflicts_total", "session" => session.clone()).increment(1);
-}
-
-pub(crate) fn merged(session: &SharedString, replayed: usize) {
-    counter!("sessionkit_save_merges_total", "session" => session.clone()).increment(1);
-    if replayed > 0 {
-        counter!("sessionkit_save_replays_total", "session" => session.clone())
-            .increment(replayed as u64);
+    pub(crate) fn refused(&self, reason: &'static str) {
+        counter!("sessionkit_refused_total", "session" => self.label.clone(), "reason" => reason)
+            .increment(1);
     }
 }
 
-pub(crate) fn outage(session: &SharedString, store: &'static str, operation: &'static str) {
-    counter!(
-        "sessionkit_store_outages_total",
-        "session" => session.clone(),
-        "store" => store,
-        "operation" => operation
-    )
-    .increment(1);
+/// The `tier` label of `sessionkit_sessions_saved_total`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tier {
+    /// A sealed cookie.
+    Cookie,
+    /// The server-side record.
+    Store,
+    /// Only the quick fields, in the cache.
+    Quick,
 }
 
 pub(crate) fn store_call(store: &'static str, operation: &'static str, took: Duration) {
     histogram!("sessionkit_store_seconds", "store" => store, "operation" => operation)
         .record(took.as_secs_f64());
-}
-
-pub(crate) fn refused(session: &SharedString, reason: &'static str) {
-    counter!("sessionkit_refused_total", "session" => session.clone(), "reason" => reason)
-        .increment(1);
 }
 
 /// The `reason` label of a sealed value that did not open.

@@ -53,9 +53,8 @@ pub(crate) struct Core<S: SessionData> {
     pub(crate) cookie_attributes: String,
     /// The cookie's name on the wire (with its prefix).
     pub(crate) cookie_name: String,
-    /// The same name as the metrics' `session` label: shared, so a metric
-    /// costs a reference count, not an allocation.
-    pub(crate) label: metrics::SharedString,
+    /// The metric keys, labelled with the cookie name.
+    pub(crate) metrics: crate::telemetry::SessionMetrics,
 }
 
 impl<S: SessionData> Clone for Core<S> {
@@ -68,7 +67,7 @@ impl<S: SessionData> Clone for Core<S> {
             revocation: self.revocation.clone(),
             cookie_attributes: self.cookie_attributes.clone(),
             cookie_name: self.cookie_name.clone(),
-            label: self.label.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -78,8 +77,7 @@ impl<S: SessionData> Core<S> {
     pub(crate) fn refresh(&mut self) {
         self.cookie_attributes = token::attribute_suffix(&self.settings);
         self.cookie_name = self.settings.cookie_name().into_owned();
-        self.label =
-            metrics::SharedString::from_shared(std::sync::Arc::from(self.cookie_name.as_str()));
+        self.metrics = crate::telemetry::SessionMetrics::new(&self.cookie_name);
     }
 
     /// The state of a new request: whether it came over HTTPS, and the

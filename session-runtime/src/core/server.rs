@@ -346,7 +346,7 @@ impl<S: SessionData + Send> Slot<S> {
         let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {
             Ok(verified) => verified,
             Err(reason) => {
-                crate::telemetry::refused(self.label(), crate::telemetry::id_reason(&reason));
+                self.metrics().refused(crate::telemetry::id_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
                 return Ok(refused());
             }
@@ -357,7 +357,7 @@ impl<S: SessionData + Send> Slot<S> {
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
-                crate::telemetry::refused(self.label(), "unknown_id");
+                self.metrics().refused("unknown_id");
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
                 return Ok(Loaded::fresh(had_token));
             }
@@ -376,12 +376,12 @@ impl<S: SessionData + Send> Slot<S> {
         let version = record.version;
         match self.core.open_record(&key, record, now, self.split_quick()) {
             Ok(mut opened) => {
-                crate::telemetry::loaded(self.label());
+                self.metrics().loaded();
                 opened.stale_key |= stale_id;
                 Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
             }
             Err(reason) => {
-                crate::telemetry::refused(self.label(), crate::telemetry::open_reason(&reason));
+                self.metrics().refused(crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
                 Ok(Loaded::fresh(had_token))
             }
@@ -523,7 +523,7 @@ impl<S: SessionData + Send> Slot<S> {
                         Err(err) => return self.save_failed("delete", &err),
                     }
                 }
-                crate::telemetry::saved(self.label(), "cookie");
+                self.metrics().saved(crate::telemetry::Tier::Cookie);
                 return self.token(&value, meta, now);
             }
         }
@@ -534,7 +534,7 @@ impl<S: SessionData + Send> Slot<S> {
                     && self.write_quick(key, blob, previous.version, now).await
                 {
                     // the cookie (the ID) and the durable record are unchanged
-                    crate::telemetry::saved(self.label(), "quick");
+                    self.metrics().saved(crate::telemetry::Tier::Quick);
                     return Outcome::nothing();
                 }
                 self.save_existing(previous, loaded, meta, now).await
@@ -637,7 +637,7 @@ impl<S: SessionData + Send> Slot<S> {
             let entry = sealed.entry(meta, now);
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
-                    crate::telemetry::saved(self.label(), "store");
+                    self.metrics().saved(crate::telemetry::Tier::Store);
                     if !resend {
                         // same ID, same expiry: the client's token stands
                         return Outcome::nothing();
@@ -650,7 +650,7 @@ impl<S: SessionData + Send> Slot<S> {
                 }
                 Ok(Saved::Missing) => return self.ended_meanwhile(&server.id),
                 Ok(Saved::Conflict(current)) => {
-                    crate::telemetry::conflict(self.label());
+                    self.metrics().conflict();
                     current
                 }
                 Err(err) => return self.save_failed("save", &err),
@@ -659,7 +659,7 @@ impl<S: SessionData + Send> Slot<S> {
             version = current.version;
             match self.core.open_record(&key, current, now, split) {
                 Ok(opened) => {
-                    crate::telemetry::merged(self.label(), replay.steps.len());
+                    self.metrics().merged(replay.steps.len());
                     data = replay.rebase(opened.data, &mut data, &changed);
                 }
                 Err(reason) => {
@@ -699,8 +699,8 @@ impl<S: SessionData + Send> Slot<S> {
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
                     tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));
-                    crate::telemetry::created(self.label());
-                    crate::telemetry::saved(self.label(), "store");
+                    self.metrics().created();
+                    self.metrics().saved(crate::telemetry::Tier::Store);
                     return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
                 }
                 Ok(false) => continue,
@@ -724,7 +724,7 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     fn log_outage(&self, operation: &'static str, err: &StoreError) {
-        crate::telemetry::outage(self.label(), self.tier().store.name(), operation);
+        self.metrics().outage(self.tier().store.name(), operation);
         tracing::error!(
             cookie = %self.name(),
             store = self.tier().store.name(),

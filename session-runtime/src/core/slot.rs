@@ -307,9 +307,9 @@ impl<S: SessionData> Slot<S> {
         &self.core.cookie_name
     }
 
-    /// The metrics' `session` label.
-    pub(crate) fn label(&self) -> &metrics::SharedString {
-        &self.core.label
+    /// The layer's metrics.
+    pub(crate) fn metrics(&self) -> &crate::telemetry::SessionMetrics {
+        &self.core.metrics
     }
 
     fn lock(&self) -> MutexGuard<'_, Stage<S>> {
@@ -361,11 +361,11 @@ impl<S: SessionData> Slot<S> {
         });
         match opened {
             Ok(opened) => {
-                crate::telemetry::loaded(self.label());
+                self.metrics().loaded();
                 self.loaded(opened, None, now, incoming.had_token())
             }
             Err(reason) => {
-                crate::telemetry::refused(self.label(), crate::telemetry::open_reason(&reason));
+                self.metrics().refused(crate::telemetry::open_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
                 Loaded::refused(incoming.had_token())
             }
@@ -459,7 +459,7 @@ impl<S: SessionData + Send> Slot<S> {
         match revocation.is_revoked(&user, existing.meta.issued_at).await {
             Ok(false) => Ok(loaded),
             Ok(true) => {
-                crate::telemetry::refused(self.label(), "revoked");
+                self.metrics().refused("revoked");
                 tracing::debug!(cookie = %self.name(), "session issued before its user's revocation: starting a new session");
                 let mut fresh = Loaded::refused(loaded.state.had_token);
                 fresh.state.retire = existing.server.as_ref().map(|server| server.id.clone());
@@ -467,7 +467,7 @@ impl<S: SessionData + Send> Slot<S> {
             }
             Err(err) => {
                 tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not served");
-                crate::telemetry::outage(self.label(), revocation.store.name(), "revoked_before");
+                self.metrics().outage(revocation.store.name(), "revoked_before");
                 *self.lock() = Stage::Unavailable;
                 Err(TakeError::Unavailable)
             }
@@ -528,7 +528,7 @@ impl<S: SessionData + Send> Slot<S> {
             && (loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. }));
         if !needs_store {
             if matches!(plan, Plan::Nothing) && loaded.state.existing.is_some() {
-                crate::telemetry::unchanged(self.label());
+                self.metrics().unchanged();
             }
             return Finish::Ready(self.settle(plan, loaded.state.refused_token, now));
         }
@@ -546,7 +546,7 @@ impl<S: SessionData + Send> Slot<S> {
             Plan::Nothing => Outcome::nothing(),
             Plan::Remove => self.removal(),
             Plan::Write { body, meta } => {
-                crate::telemetry::saved(self.label(), "cookie");
+                self.metrics().saved(crate::telemetry::Tier::Cookie);
                 self.write(&body, &meta, now)
             }
             Plan::Failed(reason) => Outcome::failed(reason),

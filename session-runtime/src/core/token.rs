@@ -216,7 +216,13 @@ pub(crate) fn set_cookie(
     max_age: Option<u64>,
 ) -> String {
     use std::fmt::Write as _;
-    let mut line = String::with_capacity(name.len() + value.len() + attributes.len() + 24);
+    // exactly the line's length: the header value then takes the buffer
+    // as it is (`Bytes` from a full `Vec`), with no second allocation
+    let max_age_len = max_age.map_or(0, |secs| {
+        "; Max-Age=".len() + secs.checked_ilog10().map_or(1, |digits| digits as usize + 1)
+    });
+    let mut line =
+        String::with_capacity(name.len() + 1 + value.len() + attributes.len() + max_age_len);
     line.push_str(name);
     line.push('=');
     line.push_str(value);
@@ -285,6 +291,15 @@ mod tests {
         assert_eq!(parsed.max_age(), reference.max_age());
         let browser = set_cookie("prefs", "abc", &attribute_suffix(&config), None);
         assert!(!browser.contains("Max-Age"));
+    }
+
+    #[test]
+    fn set_cookie_lines_are_allocated_at_their_exact_length() {
+        let attributes = attribute_suffix(&Settings::new("prefs"));
+        for max_age in [None, Some(0), Some(9), Some(10), Some(604_800), Some(u64::MAX)] {
+            let line = set_cookie("prefs", "abc", &attributes, max_age);
+            assert_eq!(line.capacity(), line.len(), "{line}");
+        }
     }
 
     #[test]
