@@ -137,7 +137,7 @@ pub(crate) fn read_meta(payload: &[u8]) -> Option<(u32, Meta, usize)> {
             issued_at: u64::from(issued_at),
             expires_at: u64::from(issued_at) + valid_for,
             lifetime,
-            browser_session: lifetime_flags & u64::from(FLAG_BROWSER_SESSION) != 0,
+            browser_session: lifetime_flags & FLAG_BROWSER_SESSION != 0,
         },
         at,
     ))
