@@ -61,19 +61,11 @@ pub fn open_authentic_record<S: SessionData>(
         expires_at: u64::MAX,
         ..crate::seal::Meta::default()
     };
-    let sealed = layer
+    let blob = layer
         .core
         .codec
         .seal_value(&layer.core.sealer, &context, &meta, body);
-    let Ok(blob) = base64_decode(&sealed) else {
-        return false;
-    };
     open_record(layer, key, blob, Vec::new(), false)
-}
-
-fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text)
 }
 
 /// Decodes a memcached session item.

@@ -20,8 +20,9 @@ pub(crate) trait CodecOps<S>: Send + Sync + 'static {
         value: &str,
         now: u64,
     ) -> Result<Opened<S>, OpenError>;
-    /// An encoded body sealed as a cookie or token value.
-    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> String;
+    /// An encoded body sealed for a cookie or token value (raw bytes: the
+    /// caller base64-encodes them where the value goes).
+    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> Vec<u8>;
     /// The fields of `part`, sealed as a raw blob for a store.
     fn seal_part(
         &self,
@@ -70,8 +71,8 @@ impl<S: SessionData, C: Codec> CodecOps<S> for With<C> {
         sealer.open::<S, C>(context, value, now)
     }
 
-    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> String {
-        sealer.seal_body::<C>(context, S::FINGERPRINT, meta, body)
+    fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> Vec<u8> {
+        sealer.seal_raw::<C>(context, S::FINGERPRINT, meta, body)
     }
 
     fn seal_part(

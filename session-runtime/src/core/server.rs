@@ -13,7 +13,6 @@ use super::{Core, Finish, Loaded, Outcome, ServerRef, Slot};
 use crate::config::unix_secs;
 use crate::data::{FieldSet, Part, SessionData, Storage};
 use crate::id::{SIGNED_ID_LEN, SessionId, StoreKey};
-use crate::seal::envelope::COOKIE_LIMIT;
 use crate::seal::{Meta, OpenError, Opened};
 use crate::store::guard::Breaker;
 use crate::store::{Entry, ErasedStore, Record, Saved, StoreError};
@@ -509,11 +508,11 @@ impl<S: SessionData + Send> Slot<S> {
             .as_ref()
             .and_then(|e| e.server.clone());
         if tier.storage == Storage::Adaptive && body.len() <= tier.threshold {
-            let value = self
+            let sealed = self
                 .core
                 .codec
                 .seal_value(&self.core.sealer, self.name(), meta, body);
-            if self.name().len() + 1 + value.len() <= COOKIE_LIMIT {
+            if let Some(outcome) = self.sealed_token(&sealed, meta, now) {
                 if let Some(previous) = previous {
                     // small again: back to the cookie, unless a concurrent
                     // request ended the session meanwhile
@@ -524,7 +523,7 @@ impl<S: SessionData + Send> Slot<S> {
                     }
                 }
                 self.metrics().saved(crate::telemetry::Tier::Cookie);
-                return self.token(&value, meta, now);
+                return outcome;
             }
         }
         match previous {

@@ -677,28 +677,64 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     pub(crate) fn write(&self, body: &[u8], meta: &Meta, now: u64) -> Outcome {
-        let value = self
+        let sealed = self
             .core
             .codec
             .seal_value(&self.core.sealer, self.name(), meta, body);
-        if self.name().len() + 1 + value.len() > crate::seal::envelope::COOKIE_LIMIT {
-            // only a hand-written MaxEncodedLen that understates can get here
-            tracing::error!(cookie = %self.name(), len = value.len(), "sealed session exceeds 4096 bytes: not saved");
-            return Outcome::failed("the session is too large for its cookie".to_owned());
+        match self.sealed_token(&sealed, meta, now) {
+            Some(outcome) => outcome,
+            None => {
+                // only a hand-written MaxEncodedLen that understates can get here
+                tracing::error!(cookie = %self.name(), len = sealed.len(), "sealed session exceeds 4096 bytes: not saved");
+                Outcome::failed("the session is too large for its cookie".to_owned())
+            }
         }
-        self.token(&value, meta, now)
     }
 
-    /// The token `value` (a sealed session or a signed ID), living as long
-    /// as `meta` says: in a `Set-Cookie`, in the token header, or both.
+    /// A sealed session as the token, base64-encoded where it goes; `None`
+    /// when the cookie would be over the browsers' 4096 bytes.
+    pub(crate) fn sealed_token(&self, sealed: &[u8], meta: &Meta, now: u64) -> Option<Outcome> {
+        let value_len = crate::seal::envelope::base64_len(sealed.len());
+        if self.name().len() + 1 + value_len > crate::seal::envelope::COOKIE_LIMIT {
+            return None;
+        }
+        let sealer = &self.core.sealer;
+        Some(self.token_with(value_len, meta, now, |out| {
+            sealer.encode_into(sealed, out);
+        }))
+    }
+
+    /// The token `value` (a signed ID), living as long as `meta` says: in a
+    /// `Set-Cookie`, in the token header, or both.
     pub(crate) fn token(&self, value: &str, meta: &Meta, now: u64) -> Outcome {
+        self.token_with(value.len(), meta, now, |out| out.push_str(value))
+    }
+
+    /// A token of `value_len` characters that `write_value` appends.
+    fn token_with(
+        &self,
+        value_len: usize,
+        meta: &Meta,
+        now: u64,
+        write_value: impl Fn(&mut String),
+    ) -> Outcome {
         let max_age = (!meta.browser_session).then(|| meta.expires_at.saturating_sub(now));
         let (cookie, header) = self.channels();
         Outcome {
             set_cookie: cookie.then(|| {
-                token::set_cookie(self.name(), value, &self.core.cookie_attributes, max_age)
+                token::set_cookie_with(
+                    self.name(),
+                    value_len,
+                    &self.core.cookie_attributes,
+                    max_age,
+                    &write_value,
+                )
             }),
-            token: header.then(|| value.to_owned()),
+            token: header.then(|| {
+                let mut value = String::with_capacity(value_len);
+                write_value(&mut value);
+                value
+            }),
             replace: None,
         }
     }

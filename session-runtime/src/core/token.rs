@@ -215,6 +215,21 @@ pub(crate) fn set_cookie(
     attributes: &str,
     max_age: Option<u64>,
 ) -> String {
+    set_cookie_with(name, value.len(), attributes, max_age, |line| {
+        line.push_str(value);
+    })
+}
+
+/// As [`set_cookie`], with the value's `value_len` characters written by
+/// `write_value` straight into the line (a sealed value is base64-encoded
+/// there, not into a string of its own first).
+pub(crate) fn set_cookie_with(
+    name: &str,
+    value_len: usize,
+    attributes: &str,
+    max_age: Option<u64>,
+    write_value: impl FnOnce(&mut String),
+) -> String {
     use std::fmt::Write as _;
     // exactly the line's length: the header value then takes the buffer
     // as it is (`Bytes` from a full `Vec`), with no second allocation
@@ -222,10 +237,11 @@ pub(crate) fn set_cookie(
         "; Max-Age=".len() + secs.checked_ilog10().map_or(1, |digits| digits as usize + 1)
     });
     let mut line =
-        String::with_capacity(name.len() + 1 + value.len() + attributes.len() + max_age_len);
+        String::with_capacity(name.len() + 1 + value_len + attributes.len() + max_age_len);
     line.push_str(name);
     line.push('=');
-    line.push_str(value);
+    write_value(&mut line);
+    debug_assert_eq!(line.len(), name.len() + 1 + value_len, "value length");
     line.push_str(attributes);
     if let Some(secs) = max_age {
         let _ = write!(line, "; Max-Age={secs}");

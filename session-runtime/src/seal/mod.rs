@@ -279,8 +279,14 @@ impl Sealer {
             .encode(self.seal_raw::<C>(context, fingerprint, meta, body))
     }
 
+    /// Appends sealed bytes as the base64url text of a cookie or token
+    /// value.
+    pub(crate) fn encode_into(&self, sealed: &[u8], out: &mut String) {
+        self.base64.encode_string(sealed, out);
+    }
+
     /// As [`seal_body`](Self::seal_body), as raw bytes: a server record's
-    /// compact blob.
+    /// compact blob, or a cookie value before base64.
     #[must_use]
     pub(crate) fn seal_raw<C: Codec>(
         &self,
