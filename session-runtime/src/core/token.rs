@@ -209,6 +209,7 @@ pub(crate) fn attribute_suffix(config: &Settings) -> String {
 
 /// `Set-Cookie` for a session value: `name=value`, the pre-rendered
 /// attributes, and `Max-Age` unless it is a browser session.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn set_cookie(
     name: &str,
     value: &str,
