@@ -26,6 +26,13 @@ cargo fmt --all -- --check
 step "clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "each feature of session-runtime alone (no dead code or warning behind a feature set)"
+features="$(sed -n '/^\[features\]/,/^\[/p' session-runtime/Cargo.toml | grep -oE '^[a-z-]+ =' | cut -d' ' -f1 | grep -vx default)"
+for feature in "" $features; do
+    echo "session-runtime --no-default-features ${feature:+--features $feature}"
+    cargo clippy -p session-runtime --no-default-features ${feature:+--features "$feature"} --locked --quiet -- -D warnings
+done
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 

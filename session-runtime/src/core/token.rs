@@ -121,6 +121,7 @@ pub(crate) fn find(headers: &http::HeaderMap, name: &str) -> Lookup<RawValue> {
 }
 
 /// Finds cookie `name` in header lines of any framework, copying it out.
+#[cfg(any(test, feature = "actix", feature = "fuzzing"))]
 pub(crate) fn find_in_lines<'a>(
     lines: impl IntoIterator<Item = &'a [u8]> + Clone,
     name: &str,
