@@ -9,7 +9,7 @@
 //!
 //! Arguments: `counter` | `cart` | `note`, `signed` | `encrypted`, the
 //! number of requests, and `untouched` to call the route that never
-//! extracts the session. Prints µs per request (wall clock: compare runs
+//! extracts the session (`bare`: the same route without the layer). Prints µs per request (wall clock: compare runs
 //! with callgrind's instruction counts, which do not vary).
 
 use axum::body::Body;
@@ -32,7 +32,7 @@ fn main() {
         _ => Mode::Encrypted,
     };
     let requests: usize = arg(2).and_then(|n| n.parse().ok()).unwrap_or(10_000);
-    let uri = if arg(3) == Some("untouched") {
+    let uri = if matches!(arg(3), Some("untouched" | "bare")) {
         "/untouched"
     } else {
         "/rw"
@@ -41,7 +41,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let app = cookie_app(size, mode);
+    let app = if arg(3) == Some("bare") {
+        axum::Router::new().route(
+            "/untouched",
+            axum::routing::get(sessionkit_benches::sessionkit::untouched),
+        )
+    } else {
+        cookie_app(size, mode)
+    };
     let send = |cookie: Option<&str>| {
         let mut request = Request::get(uri);
         if let Some(cookie) = cookie {
@@ -52,7 +59,9 @@ fn main() {
     };
     // the cookie a first write gives, sent with every request after
     let first = Request::get("/rw").body(Body::empty()).expect("a request");
-    let first = rt.block_on(app.clone().oneshot(first)).expect("infallible");
+    let first = rt
+        .block_on(cookie_app(size, mode).oneshot(first))
+        .expect("infallible");
     let cookie = first
         .headers()
         .get("set-cookie")
