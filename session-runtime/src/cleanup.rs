@@ -17,11 +17,16 @@ pub struct Reaped {
     pub removed: usize,
     /// Batches run (the last one removed less than the limit).
     pub batches: usize,
+    /// User revocation times removed: kept past their `keep_for`, when
+    /// every session they could refuse has expired.
+    pub revocations: usize,
 }
 
 /// Removes every session that expired at least `dormant_for` before `now`
 /// (Unix seconds), `limit` at a time, calling `progress` with the running
-/// total after each batch.
+/// total after each batch; then, in batches of the same size, the user
+/// revocation times kept past their time
+/// ([`SessionStore::delete_expired_revocations`]).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -61,6 +66,13 @@ pub async fn delete_expired_in_batches<S: SessionStore>(
         reaped.batches += 1;
         progress(reaped.removed);
         if removed < limit {
+            break;
+        }
+    }
+    loop {
+        let removed = store.delete_expired_revocations(now, limit).await?;
+        reaped.revocations += removed;
+        if removed < limit {
             return Ok(reaped);
         }
     }
@@ -77,7 +89,8 @@ mod reaper {
     use std::sync::Arc;
     use std::time::Duration;
 
-    /// A background task that removes expired sessions every `interval`
+    /// A background task that removes expired sessions (and lapsed user
+    /// revocation times) every `interval`
     /// (gae-sessions' cleanup cron, vishnu's `delete_expired_sessions`).
     /// A failing run is logged and retried at the next tick: the task never
     /// stops on a store error.

@@ -22,7 +22,8 @@ use metrics::{Key, Label, Level, Metadata, SharedString, counter, histogram};
 use std::time::Duration;
 
 /// What the `counter!` macro would pass for a metric of this module.
-static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// One layer's metric keys, built when the layer is configured: a counter
 /// on the request path is one recorder lookup and one increment, with no
@@ -47,9 +48,8 @@ pub(crate) struct SessionMetrics {
 impl SessionMetrics {
     pub(crate) fn new(session: &str) -> Self {
         let label = SharedString::from_shared(std::sync::Arc::from(session));
-        let key = |name: &'static str| {
-            Key::from_parts(name, vec![Label::new("session", label.clone())])
-        };
+        let key =
+            |name: &'static str| Key::from_parts(name, vec![Label::new("session", label.clone())]);
         let saved = |tier: &'static str| {
             Key::from_parts(
                 "sessionkit_sessions_saved_total",

@@ -60,6 +60,12 @@ async fn reap_deletes_100000_expired_rows_in_batches_and_keeps_live_ones() {
         .unwrap();
     let before = store.stats(2_000).await.unwrap().unwrap();
     assert_eq!((before.records, before.expired), (100_010, 100_000));
+    // one user's revocation time kept past its time, one still live
+    store.revoke_before("lapsed", 100, 10).await.unwrap();
+    store
+        .revoke_before("live", 100, u64::from(u32::MAX))
+        .await
+        .unwrap();
 
     let out = stdout(&sessionkit(
         &["reap", "--database-url", &url, "--limit", "5000"],
@@ -69,6 +75,12 @@ async fn reap_deletes_100000_expired_rows_in_batches_and_keeps_live_ones() {
         out.contains("removed 100000 expired sessions in 21 batches of at most 5000"),
         "{out}"
     );
+    assert!(
+        out.contains("removed 1 user revocation times past their keep"),
+        "{out}"
+    );
+    assert_eq!(store.revoked_before("lapsed").await.unwrap(), None);
+    assert_eq!(store.revoked_before("live").await.unwrap(), Some(100));
     let after = store.stats(2_000).await.unwrap().unwrap();
     assert_eq!(
         (after.records, after.expired),

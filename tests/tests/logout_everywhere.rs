@@ -549,3 +549,57 @@ async fn a_failing_revocation_store_never_lets_a_session_through() {
         before
     );
 }
+
+/// Revocation times are kept `keep_for` past the revocation, then reaped
+/// with the expired sessions; a live one stays and still refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_times_past_their_keep_are_reaped_with_expired_sessions() {
+    use session_runtime::cleanup::delete_expired_in_batches;
+
+    async fn reaps<St: SessionStore>(name: &str, store: St) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let user = format!("reaped-{}", rand_u16());
+        let kept = format!("kept-{}", rand_u16());
+        // lapsed at once (SQL counts from the revocation time, MemoryStore
+        // from the call: both are past by the reap below)
+        store.revoke_before(&user, now - 10, 0).await.unwrap();
+        store.revoke_before(&kept, now, 3_600).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let reaped =
+            delete_expired_in_batches(&store, now + 1, std::time::Duration::ZERO, 1, |_| {})
+                .await
+                .unwrap();
+        assert!(reaped.revocations >= 1, "{name}: {reaped:?}");
+        assert_eq!(
+            store.revoked_before(&user).await.unwrap(),
+            None,
+            "{name}: the lapsed time is gone"
+        );
+        assert_eq!(
+            store.revoked_before(&kept).await.unwrap(),
+            Some(now),
+            "{name}: the live one still refuses"
+        );
+        sessionkit_tests::figure(&format!(
+            "revocation times reaped store={name}: {} lapsed removed in batches of 1, the live one kept",
+            reaped.revocations
+        ));
+    }
+    reaps("memory", MemoryStore::default()).await;
+    reaps("sqlite", stores::sqlite_file("reap_rev_sqlite").await).await;
+    if let Some(store) = stores::postgres("reap_rev_pg").await {
+        reaps("postgres", store).await;
+    }
+    if let Some(store) = stores::mysql("reap_rev_my").await {
+        reaps("mariadb", store).await;
+    }
+    if let (Some(cache), Some(durable)) = (
+        stores::redis().await,
+        stores::postgres("reap_rev_tpg").await,
+    ) {
+        reaps("tiered redis+postgres", Tiered::new(cache, durable)).await;
+    }
+}

@@ -36,7 +36,8 @@ enum Command {
     Keygen,
     /// Create the sessions table and its index, if missing (idempotent).
     Migrate(Database),
-    /// Delete expired sessions in batches of `--limit` rows.
+    /// Delete expired sessions in batches of `--limit` rows, then user
+    /// revocation times kept past their time.
     Reap {
         #[command(flatten)]
         database: Database,
@@ -218,6 +219,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 "removed {} expired sessions in {} batches of at most {limit}",
                 reaped.removed, reaped.batches
             );
+            if reaped.revocations > 0 {
+                println!(
+                    "removed {} user revocation times past their keep",
+                    reaped.revocations
+                );
+            }
         }
         Command::Inspect {
             cookie,

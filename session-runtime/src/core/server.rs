@@ -380,7 +380,8 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
             }
             Err(reason) => {
-                self.metrics().refused(crate::telemetry::open_reason(&reason));
+                self.metrics()
+                    .refused(crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
                 Ok(Loaded::fresh(had_token))
             }

@@ -365,7 +365,8 @@ impl<S: SessionData> Slot<S> {
                 self.loaded(opened, None, now, incoming.had_token())
             }
             Err(reason) => {
-                self.metrics().refused(crate::telemetry::open_reason(&reason));
+                self.metrics()
+                    .refused(crate::telemetry::open_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
                 Loaded::refused(incoming.had_token())
             }
@@ -467,7 +468,8 @@ impl<S: SessionData + Send> Slot<S> {
             }
             Err(err) => {
                 tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not served");
-                self.metrics().outage(revocation.store.name(), "revoked_before");
+                self.metrics()
+                    .outage(revocation.store.name(), "revoked_before");
                 *self.lock() = Stage::Unavailable;
                 Err(TakeError::Unavailable)
             }

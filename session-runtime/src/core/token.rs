@@ -236,7 +236,10 @@ pub(crate) fn set_cookie_with(
     // exactly the line's length: the header value then takes the buffer
     // as it is (`Bytes` from a full `Vec`), with no second allocation
     let max_age_len = max_age.map_or(0, |secs| {
-        "; Max-Age=".len() + secs.checked_ilog10().map_or(1, |digits| digits as usize + 1)
+        "; Max-Age=".len()
+            + secs
+                .checked_ilog10()
+                .map_or(1, |digits| digits as usize + 1)
     });
     let mut line =
         String::with_capacity(name.len() + 1 + value_len + attributes.len() + max_age_len);
@@ -314,7 +317,14 @@ mod tests {
     #[test]
     fn set_cookie_lines_are_allocated_at_their_exact_length() {
         let attributes = attribute_suffix(&Settings::new("prefs"));
-        for max_age in [None, Some(0), Some(9), Some(10), Some(604_800), Some(u64::MAX)] {
+        for max_age in [
+            None,
+            Some(0),
+            Some(9),
+            Some(10),
+            Some(604_800),
+            Some(u64::MAX),
+        ] {
             let line = set_cookie("prefs", "abc", &attributes, max_age);
             assert_eq!(line.capacity(), line.len(), "{line}");
         }

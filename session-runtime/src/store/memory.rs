@@ -437,6 +437,28 @@ impl SessionStore for MemoryStore {
         Ok(sessions)
     }
 
+    /// Revocation times whose keep has lapsed (on the monotonic clock the
+    /// store keeps them by; `now` is not used).
+    async fn delete_expired_revocations(
+        &self,
+        _now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let lapsed: Vec<String> = inner
+            .revocations
+            .iter()
+            .filter(|(_, (_, kept))| *kept <= now)
+            .map(|(user, _)| user.clone())
+            .take(limit)
+            .collect();
+        for user in &lapsed {
+            inner.revocations.remove(user);
+        }
+        Ok(lapsed.len())
+    }
+
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let inner = self.lock();
         Ok(inner

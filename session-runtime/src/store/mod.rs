@@ -587,6 +587,23 @@ pub trait SessionStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
+    /// Removes at most `limit` user revocation times kept past their
+    /// `keep_for` ([`revoke_before`](Self::revoke_before)) as of `now`;
+    /// returns how many. Stores that expire them by themselves (Redis), or
+    /// keep none, remove nothing (the default).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the backend fails.
+    fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = (now, limit);
+        async { Ok(0) }
+    }
+
     /// Counts records, where the backend can tell cheaply.
     ///
     /// # Errors
@@ -710,6 +727,14 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         S::delete_expired(self, now, dormant_for, limit)
+    }
+
+    fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        S::delete_expired_revocations(self, now, limit)
     }
 
     fn stats(

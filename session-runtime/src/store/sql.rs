@@ -43,6 +43,8 @@ struct Statements {
     put: Arc<str>,
     delete: Arc<str>,
     delete_expired: Arc<str>,
+    /// Revocation times past their keep, in a bounded batch.
+    delete_expired_revocations: Arc<str>,
     count: Arc<str>,
     count_expired: Arc<str>,
     count_shapes: Arc<str>,
@@ -142,6 +144,13 @@ impl Statements {
                 "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
             ),
         };
+        let delete_expired_revocations = match dialect {
+            Dialect::MySql => format!("DELETE FROM {t}_revoked WHERE keep_until <= ? LIMIT ?"),
+            _ => format!(
+                "DELETE FROM {t}_revoked WHERE user_id IN \
+                 (SELECT user_id FROM {t}_revoked WHERE keep_until <= ? LIMIT ?)"
+            ),
+        };
         let render = |sql: String| -> Arc<str> {
             match dialect {
                 Dialect::Postgres => numbered_placeholders(&sql).into(),
@@ -164,6 +173,7 @@ impl Statements {
             put: render(put),
             delete: render(format!("DELETE FROM {t} WHERE id = ?")),
             delete_expired: render(delete_expired),
+            delete_expired_revocations: render(delete_expired_revocations),
             count: render(format!("SELECT COUNT(*) FROM {t}")),
             count_expired: render(format!("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?")),
             count_shapes: render(format!(
@@ -587,6 +597,20 @@ macro_rules! sql_store {
                 let done = Self::query(&self.sql.revoke_user)
                     .bind(user)
                     .bind(except.as_slice())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+            }
+
+            async fn delete_expired_revocations(
+                &self,
+                now: u64,
+                limit: usize,
+            ) -> Result<usize, StoreError> {
+                let done = Self::query(&self.sql.delete_expired_revocations)
+                    .bind(to_sql(now))
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .execute(&self.pool)
                     .await

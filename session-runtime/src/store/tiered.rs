@@ -408,6 +408,15 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.delete_expired(now, dormant_for, limit).await
     }
 
+    async fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        // revocation times live in the durable tier only
+        self.durable.delete_expired_revocations(now, limit).await
+    }
+
     /// The durable tier's index: a cache (memcached, Redis Cluster) need
     /// keep none. Revoking (the default `revoke_user`) deletes through
     /// this store, so every cache keeps a tombstone.
