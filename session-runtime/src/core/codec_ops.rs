@@ -17,7 +17,7 @@ pub(crate) trait CodecOps<S>: Send + Sync + 'static {
         &self,
         sealer: &Sealer,
         context: &str,
-        value: &str,
+        value: &[u8],
         now: u64,
     ) -> Result<Opened<S>, OpenError>;
     /// An encoded body sealed for a cookie or token value (raw bytes: the
@@ -65,7 +65,7 @@ impl<S: SessionData, C: Codec> CodecOps<S> for With<C> {
         &self,
         sealer: &Sealer,
         context: &str,
-        value: &str,
+        value: &[u8],
         now: u64,
     ) -> Result<Opened<S>, OpenError> {
         sealer.open::<S, C>(context, value, now)

@@ -15,7 +15,7 @@ use super::token::{self, Incoming};
 use crate::config::{Settings, unix_secs};
 use crate::data::{FieldSet, SessionAccess, SessionData};
 use crate::id::SessionId;
-use crate::seal::{Meta, OpenError, Opened};
+use crate::seal::{Meta, Opened};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -354,11 +354,10 @@ impl<S: SessionData> Slot<S> {
             return Loaded::refused(incoming.had_token());
         };
         let now = unix_secs(&*self.core.settings.clock);
-        let opened = raw.value().ok_or(OpenError::NotBase64).and_then(|value| {
-            self.core
-                .codec
-                .open_value(&self.core.sealer, self.name(), value, now)
-        });
+        let opened = self
+            .core
+            .codec
+            .open_value(&self.core.sealer, self.name(), raw.bytes(), now);
         match opened {
             Ok(opened) => {
                 self.metrics().loaded();
@@ -485,6 +484,11 @@ impl<S: SessionData + Send> Slot<S> {
             return Finish::Ready(Outcome::nothing());
         }
         if config.ssl_only && !self.https {
+            return Finish::Ready(Outcome::nothing());
+        }
+        if !self.was_extracted() && !config.always_save {
+            // the common case, a route that never looked at the session:
+            // nothing to decide, the stage is left as it is
             return Finish::Ready(Outcome::nothing());
         }
         let stage = std::mem::replace(&mut *self.lock(), Stage::Out);

@@ -23,6 +23,17 @@ pub(crate) enum RawValue {
 }
 
 impl RawValue {
+    /// The value's bytes, unchecked: base64 decoding refuses anything
+    /// that is not base64url, so a sealed value needs no UTF-8 check first.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Shared { header, range } => {
+                header.as_bytes().get(range.clone()).unwrap_or_default()
+            }
+            Self::Owned(value) => value.as_bytes(),
+        }
+    }
+
     /// The value, or `None` when it is not ASCII (no sealed value is).
     pub(crate) fn value(&self) -> Option<&str> {
         match self {

@@ -370,9 +370,10 @@ impl Sealer {
     pub fn open<S: SessionData, C: Codec>(
         &self,
         context: &str,
-        value: &str,
+        value: impl AsRef<[u8]>,
         now: u64,
     ) -> Result<Opened<S>, OpenError> {
+        let value = value.as_ref();
         // refuse before decoding anything: no sealed cookie can be this long
         if value.len() > crate::codec::DECODE_LIMIT * 2 {
             return Err(OpenError::Oversize(value.len()));
