@@ -223,11 +223,12 @@ fn apply<B, S: SessionData>(
         headers.insert(name, value);
         sets_token = true;
     }
+    let token_header = slot.core.settings.token_header.as_ref();
     if sets_token {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        vary_on_cookie(headers);
+        vary_on_token(headers, token_header);
     } else if slot.was_extracted() {
-        vary_on_cookie(headers);
+        vary_on_token(headers, token_header);
         let directive =
             cache::private_cache_control(headers.get_all(CACHE_CONTROL).map(HeaderValue::as_bytes));
         if let Some(value) = directive.and_then(|value| HeaderValue::try_from(value).ok()) {
@@ -237,9 +238,20 @@ fn apply<B, S: SessionData>(
     response.map_into_left_body()
 }
 
-fn vary_on_cookie(headers: &mut HeaderMap) {
-    if !cache::varies_on_cookie(headers.get_all(VARY).map(HeaderValue::as_bytes)) {
+/// `Vary: Cookie`, and the token header when the layer reads one (as the
+/// Tower adapter does).
+fn vary_on_token(headers: &mut HeaderMap, token_header: Option<&http::HeaderName>) {
+    let varies = |headers: &HeaderMap, name: &str| {
+        cache::varies_on(headers.get_all(VARY).map(HeaderValue::as_bytes), name)
+    };
+    if !varies(headers, "cookie") {
         headers.append(VARY, HeaderValue::from_static("cookie"));
+    }
+    if let Some(name) = token_header
+        && !varies(headers, name.as_str())
+        && let Ok(value) = HeaderValue::from_str(name.as_str())
+    {
+        headers.append(VARY, value);
     }
 }
 

@@ -212,6 +212,17 @@ async fn a_token_header_serves_clients_without_cookies<H: Harness>(app: H, _: Se
         .send("GET", "/whoami", &[("x-session", &token)], "account")
         .await;
     assert_eq!(whoami.body, "Some(5)");
+    // the page depends on the header as much as on the cookie: a shared
+    // cache must key on both
+    for reply in [&first, &whoami] {
+        let vary: Vec<&str> = reply
+            .headers
+            .get_all("vary")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(vary, ["cookie", "x-session"], "{vary:?}");
+    }
     let add = app
         .send(
             "POST",

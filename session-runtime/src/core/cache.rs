@@ -1,13 +1,13 @@
 //! Cache directives for responses built from a session, as strings, so
 //! every adapter applies the same rule to its own header types.
 
-/// Whether `Vary` values already cover `Cookie` (or `*`).
-pub(crate) fn varies_on_cookie<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+/// Whether `Vary` values already cover `header` (or `*`).
+pub(crate) fn varies_on<'a>(values: impl IntoIterator<Item = &'a [u8]>, header: &str) -> bool {
     values.into_iter().any(|value| {
         std::str::from_utf8(value).is_ok_and(|v| {
             v.split(',').any(|item| {
                 let item = item.trim();
-                item == "*" || item.eq_ignore_ascii_case("cookie")
+                item == "*" || item.eq_ignore_ascii_case(header)
             })
         })
     })
@@ -58,7 +58,9 @@ mod tests {
             Some("private, max-age=60".to_owned())
         );
         assert_eq!(private_cache_control([&b"no-store"[..]]), None);
-        assert!(varies_on_cookie([&b"Accept-Encoding, Cookie"[..]]));
-        assert!(!varies_on_cookie([&b"accept-encoding"[..]]));
+        assert!(varies_on([&b"Accept-Encoding, Cookie"[..]], "cookie"));
+        assert!(!varies_on([&b"accept-encoding"[..]], "cookie"));
+        assert!(varies_on([&b"cookie"[..], &b"X-Session"[..]], "x-session"));
+        assert!(varies_on([&b"*"[..]], "x-session"));
     }
 }

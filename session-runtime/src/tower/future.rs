@@ -113,23 +113,36 @@ fn apply<B: From<String>, S: SessionData>(
     if sets_token {
         // a response that sets a session token is private to its user
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        vary_on_cookie(headers);
+        vary_on_token(headers, slot.core.settings.token_header.as_ref());
     } else if slot.was_extracted() {
-        mark_private(headers);
+        mark_private(headers, slot.core.settings.token_header.as_ref());
     }
     response
 }
 
-/// `Vary: Cookie`, merged with what the response already varies on.
-fn vary_on_cookie(headers: &mut HeaderMap) {
-    if !cache::varies_on_cookie(headers.get_all(VARY).iter().map(HeaderValue::as_bytes)) {
+/// `Vary: Cookie`, and the token header when the layer reads one, merged
+/// with what the response already varies on: a shared cache must not give
+/// one client's page to another.
+fn vary_on_token(headers: &mut HeaderMap, token_header: Option<&HeaderName>) {
+    let varies = |headers: &HeaderMap, name: &str| {
+        cache::varies_on(
+            headers.get_all(VARY).iter().map(HeaderValue::as_bytes),
+            name,
+        )
+    };
+    if !varies(headers, "cookie") {
         headers.append(VARY, HeaderValue::from_static("cookie"));
+    }
+    if let Some(name) = token_header
+        && !varies(headers, name.as_str())
+    {
+        headers.append(VARY, HeaderValue::from(name.clone()));
     }
 }
 
 /// A response built from the session must not be stored by shared caches.
-fn mark_private(headers: &mut HeaderMap) {
-    vary_on_cookie(headers);
+fn mark_private(headers: &mut HeaderMap, token_header: Option<&HeaderName>) {
+    vary_on_token(headers, token_header);
     let directive = cache::private_cache_control(
         headers
             .get_all(CACHE_CONTROL)
