@@ -4,6 +4,7 @@
 #
 #   ./benches/run.sh            # the full run (a few minutes)
 #   ./benches/run.sh --smoke    # tiny knobs, prints the tables, writes nothing
+#   ./benches/run.sh --notes    # keeps the measured tables, takes NOTES.md again
 #
 # Starts the test servers (Redis, PostgreSQL, ...) as the test suite does.
 set -euo pipefail
@@ -12,6 +13,17 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 smoke=false
 [[ "${1:-}" == "--smoke" ]] && smoke=true
+
+if [[ "${1:-}" == "--notes" ]]; then
+    # the prose below the tables changed, the figures did not
+    first="$(head -1 benches/NOTES.md)"
+    keep="$(grep -n -m1 -Fx "$first" BENCHMARKS.md | cut -d: -f1)"
+    [[ -n "$keep" ]] || { echo "BENCHMARKS.md has no '$first' section" >&2; exit 1; }
+    { head -n "$((keep - 1))" BENCHMARKS.md; cat benches/NOTES.md; } >BENCHMARKS.md.new
+    mv BENCHMARKS.md.new BENCHMARKS.md
+    echo "BENCHMARKS.md: notes taken again, tables kept"
+    exit 0
+fi
 
 servers_env="$(./tests/servers.sh)"
 eval "$servers_env"
