@@ -68,7 +68,7 @@ impl<S: SessionData, C: Codec> CodecOps<S> for With<C> {
         value: &[u8],
         now: u64,
     ) -> Result<Opened<S>, OpenError> {
-        sealer.open::<S, C>(context, value, now)
+        sealer.open_bytes::<S, C>(context, value, now)
     }
 
     fn seal_value(&self, sealer: &Sealer, context: &str, meta: &Meta, body: &[u8]) -> Vec<u8> {

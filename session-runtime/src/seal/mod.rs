@@ -370,10 +370,21 @@ impl Sealer {
     pub fn open<S: SessionData, C: Codec>(
         &self,
         context: &str,
-        value: impl AsRef<[u8]>,
+        value: &str,
         now: u64,
     ) -> Result<Opened<S>, OpenError> {
-        let value = value.as_ref();
+        self.open_bytes::<S, C>(context, value.as_bytes(), now)
+    }
+
+    /// As [`open`](Self::open), for a value still in header bytes: base64
+    /// decoding refuses anything that is not base64url, so no UTF-8 check
+    /// is needed first.
+    pub(crate) fn open_bytes<S: SessionData, C: Codec>(
+        &self,
+        context: &str,
+        value: &[u8],
+        now: u64,
+    ) -> Result<Opened<S>, OpenError> {
         // refuse before decoding anything: no sealed cookie can be this long
         if value.len() > crate::codec::DECODE_LIMIT * 2 {
             return Err(OpenError::Oversize(value.len()));
