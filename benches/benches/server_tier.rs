@@ -6,6 +6,11 @@
 //! service, configurations interleaved; every store call is counted where
 //! it reaches the real store.
 //!
+//! A second table measures what "log out everywhere" costs a session that
+//! lives in a cookie: the same cart with a `#[session(user)]` field, with
+//! and without `with_user_revocation` on each store (one store read per
+//! request that loads a session with a user).
+//!
 //! Needs `SESSIONKIT_REDIS_URL` and `SESSIONKIT_POSTGRES_URL` (from
 //! `tests/servers.sh`; `benches/run.sh` starts them).
 
@@ -18,7 +23,7 @@ use session_runtime::{SessionLayer, SessionStore, Tiered};
 use sessionkit_benches::peers;
 use sessionkit_benches::sessionkit::{self as kit, key};
 use sessionkit_benches::tower_sessions_counted::Counted;
-use sessionkit_benches::{ServerCart, knobs, median};
+use sessionkit_benches::{ServerCart, UserCart, knobs, median};
 use sessionkit_tests::probe::Probe;
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
@@ -37,6 +42,12 @@ fn routes_kit() -> Router {
         .route("/rw", get(kit::server_cart))
 }
 
+fn routes_user_cart() -> Router {
+    Router::new()
+        .route("/read", get(kit::user_cart_read))
+        .route("/rw", get(kit::user_cart))
+}
+
 fn routes_ts() -> Router {
     Router::new()
         .route("/read", get(peers::tower_sessions_014_read))
@@ -47,8 +58,18 @@ fn routes_ts() -> Router {
 /// writes); a single-store configuration counts as durable.
 type Snapshot = [usize; 4];
 
+/// Which table a configuration belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// Server-side sessions, side by side with tower-sessions.
+    Server,
+    /// A sealed cookie with a user, with and without user revocation.
+    Revocation,
+}
+
 struct Config {
     name: &'static str,
+    group: Group,
     app: Router,
     cookie: String,
     calls: Box<dyn Fn() -> Snapshot>,
@@ -123,6 +144,7 @@ async fn main() {
         let store = kit_redis().await;
         let probe = store.clone();
         configs.push((
+            Group::Server,
             "sessionkit RedisStore",
             routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)),
             Box::new(move || {
@@ -135,6 +157,7 @@ async fn main() {
         let store = kit_postgres().await;
         let probe = store.clone();
         configs.push((
+            Group::Server,
             "sessionkit PostgresStore",
             routes_kit().layer(SessionLayer::<ServerCart>::with_store(key(), store)),
             Box::new(move || {
@@ -148,6 +171,7 @@ async fn main() {
         let durable = kit_postgres().await;
         let (c, d) = (cache.clone(), durable.clone());
         configs.push((
+            Group::Server,
             "sessionkit Tiered Redis + PostgreSQL",
             routes_kit().layer(SessionLayer::<ServerCart>::with_store(
                 key(),
@@ -169,6 +193,7 @@ async fn main() {
         let store = Counted::new(tower_sessions_redis_store::RedisStore::new(pool));
         let calls = store.calls.clone();
         configs.push((
+            Group::Server,
             "tower-sessions 0.14 + tower-sessions-redis-store 0.16",
             routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)),
             Box::new(move || {
@@ -190,6 +215,7 @@ async fn main() {
         let store = Counted::new(store);
         let calls = store.calls.clone();
         configs.push((
+            Group::Server,
             "tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (PostgreSQL)",
             routes_ts().layer(tower_sessions_014::SessionManagerLayer::new(store)),
             Box::new(move || {
@@ -202,14 +228,55 @@ async fn main() {
             }),
         ));
     }
+    configs.push((
+        Group::Revocation,
+        "sealed cookie, no revocation",
+        routes_user_cart().layer(SessionLayer::<UserCart>::new(key())),
+        Box::new(|| [0; 4]),
+    ));
+    {
+        let store = kit_redis().await;
+        let probe = store.clone();
+        configs.push((
+            Group::Revocation,
+            "sealed cookie + user revocation on RedisStore",
+            routes_user_cart().layer(
+                SessionLayer::<UserCart>::new(key())
+                    .with_user_revocation(store)
+                    .expect("Redis keeps revocation times"),
+            ),
+            Box::new(move || {
+                let [r, w] = probe_calls(&probe);
+                [0, 0, r, w]
+            }),
+        ));
+    }
+    {
+        let store = kit_postgres().await;
+        let probe = store.clone();
+        configs.push((
+            Group::Revocation,
+            "sealed cookie + user revocation on PostgresStore",
+            routes_user_cart().layer(
+                SessionLayer::<UserCart>::new(key())
+                    .with_user_revocation(store)
+                    .expect("PostgreSQL keeps revocation times"),
+            ),
+            Box::new(move || {
+                let [r, w] = probe_calls(&probe);
+                [0, 0, r, w]
+            }),
+        ));
+    }
     let mut configs: Vec<Config> = {
         let mut primed = Vec::new();
-        for (name, app, calls) in configs {
+        for (group, name, app, calls) in configs {
             let cookie = send(&app, "/rw", None)
                 .await
                 .expect("the first write sets a cookie");
             primed.push(Config {
                 name,
+                group,
                 app,
                 cookie,
                 calls,
@@ -280,7 +347,12 @@ async fn main() {
         parts.join("; ")
     };
     let mut checks = Vec::new();
+    let mut revocation = Vec::new();
     for (config, [read, write]) in configs.iter().zip(results.into_iter()) {
+        if config.group == Group::Revocation {
+            revocation.push((config.name, read, write));
+            continue;
+        }
         if config.name == "sessionkit Tiered Redis + PostgreSQL" {
             let n = |m: &Measured, i: usize| m.calls[i] as f64 / m.requests as f64;
             checks.push((
@@ -318,5 +390,47 @@ async fn main() {
             format!("Tiered store calls per request, {what}")
         };
         println!("| {what} | {} |", if ok { "yes" } else { "**no**" });
+    }
+    print_revocation(rounds, per_round, &revocation);
+}
+
+/// The cost of `with_user_revocation` for a cookie session with a user:
+/// µs over the same layer without it, and store reads per request.
+fn print_revocation(rounds: usize, per_round: u32, rows: &[(&str, Measured, Measured)]) {
+    println!(
+        "\n### Log out everywhere for sessions in a cookie: the revocation check (the 131-byte cart with a `#[session(user)]`, encrypted; median of {rounds} interleaved rounds of {per_round}, sequential)\n"
+    );
+    println!(
+        "| configuration | read: µs | read + write: µs | store reads per request | added to a read |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let Some((_, base, _)) = rows.first() else {
+        return;
+    };
+    let base = median(base.micros.clone());
+    let mut checks = Vec::new();
+    for (name, read, write) in rows {
+        let reads =
+            (read.calls[2] + write.calls[2]) as f64 / (read.requests + write.requests) as f64;
+        let read_micros = median(read.micros.clone());
+        println!(
+            "| {name} | {read_micros:.1} | {:.1} | {reads:.2} | {} |",
+            median(write.micros.clone()),
+            if name.contains("revocation on") {
+                format!("+{:.1} µs", read_micros - base)
+            } else {
+                "baseline".to_owned()
+            }
+        );
+        if name.contains("revocation on") {
+            checks.push((*name, reads == 1.0));
+        }
+    }
+    println!("\n| target | met |\n| --- | --- |");
+    for (name, ok) in checks {
+        println!(
+            "| {name}: one store read per request that loads a session with a user | {} |",
+            if ok { "yes" } else { "**no**" }
+        );
     }
 }

@@ -38,7 +38,9 @@ fn main() {
     let mut small = [7u8; 24];
     per_call("aes-256-gcm seal, 24 B", ROUNDS, |i| seal(&mut small, i));
     let mut large = vec![7u8; 1024];
-    per_call("aes-256-gcm seal, 1 KiB", ROUNDS / 10, |i| seal(&mut large, i));
+    per_call("aes-256-gcm seal, 1 KiB", ROUNDS / 10, |i| {
+        seal(&mut large, i)
+    });
 
     let aes = <aes_gcm::aes::Aes256 as aes_gcm::aes::cipher::KeyInit>::new(&[3u8; 32].into());
     let mut block = aes_gcm::aes::Block::default();

@@ -55,7 +55,8 @@ fn main() {
             request = request.header("cookie", cookie);
         }
         let request = request.body(Body::empty()).expect("a request");
-        rt.block_on(app.clone().oneshot(request)).expect("infallible")
+        rt.block_on(app.clone().oneshot(request))
+            .expect("infallible")
     };
     // the cookie a first write gives, sent with every request after
     let first = Request::get("/rw").body(Body::empty()).expect("a request");

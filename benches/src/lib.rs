@@ -61,6 +61,23 @@ pub struct ServerCart {
     pub counter: u32,
 }
 
+/// The cart in a sealed cookie, its user marked for "log out everywhere"
+/// (`SessionLayer::with_user_revocation`).
+#[derive(Session, Default, Clone)]
+#[session(cookie = "bench")]
+pub struct UserCart {
+    /// The user: a session with one is checked against the user's
+    /// revocation time when it loads.
+    #[session(user)]
+    pub user_id: Option<u64>,
+    /// Display name.
+    pub name: BoundedString<40>,
+    /// Cart lines.
+    pub lines: BoundedVec<Line, 16>,
+    /// Incremented by every writing request.
+    pub counter: u32,
+}
+
 /// About 1 KiB encoded: a long note and a counter.
 #[derive(Session, Default, Clone)]
 #[session(cookie = "bench")]

@@ -2,7 +2,7 @@
 //! mode, and the handlers (`Session<S>` extracts on axum and actix-web
 //! alike, so one handler serves both).
 
-use crate::{Cart, Counter, NAME, Note, ServerCart, Size, lines, note};
+use crate::{Cart, Counter, NAME, Note, ServerCart, Size, UserCart, lines, note};
 use axum::Router;
 use axum::routing::get;
 use session_runtime::{BoundedString, BoundedVec, MasterKey, Mode, Session, SessionLayer};
@@ -49,6 +49,7 @@ macro_rules! cart_handlers {
 
 cart_handlers!(Cart, fill_cart, cart_read, cart);
 cart_handlers!(ServerCart, fill_server_cart, server_cart_read, server_cart);
+cart_handlers!(UserCart, fill_user_cart, user_cart_read, user_cart);
 
 /// Reads the note (filling it on the first request) and increments its
 /// counter.
