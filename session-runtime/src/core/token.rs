@@ -37,9 +37,7 @@ impl RawValue {
     /// The value, or `None` when it is not ASCII (no sealed value is).
     pub(crate) fn value(&self) -> Option<&str> {
         match self {
-            Self::Shared { header, range } => {
-                std::str::from_utf8(header.as_bytes().get(range.clone())?).ok()
-            }
+            Self::Shared { .. } => std::str::from_utf8(self.bytes()).ok(),
             Self::Owned(value) => Some(value),
         }
     }

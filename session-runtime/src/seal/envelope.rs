@@ -79,7 +79,8 @@ pub const fn cookie_body_budget(cookie_name_len: usize) -> usize {
     envelope.saturating_sub(MAX_OVERHEAD)
 }
 
-/// The sealed length of a body of `body_len` bytes, as base64url characters.
+/// The most base64url characters a body of `body_len` bytes seals to (the
+/// metadata's varints at their longest).
 #[must_use]
 pub const fn sealed_len(body_len: usize, encrypted: bool) -> usize {
     let tags = if encrypted {
