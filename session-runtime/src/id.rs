@@ -22,8 +22,30 @@ pub const ID_LEN: usize = 32;
 /// Bytes of the ID's signature in the cookie (a truncated HMAC-SHA256:
 /// 128 bits is far beyond guessing over a network).
 pub const ID_TAG_LEN: usize = 16;
-/// Characters of a signed ID in a cookie: key id, ID and tag, base64url.
-pub const SIGNED_ID_LEN: usize = crate::seal::envelope::base64_len(1 + ID_LEN + ID_TAG_LEN);
+/// The first byte of a signed ID. No sealed envelope starts with it (their
+/// format bytes are 0x03 and 0x04, whose base64url begins `A` or `B`), and
+/// in base64url it begins `C`: which kind a token is follows from its first
+/// character, never from its length.
+pub const FORMAT_ID: u8 = 0x08;
+/// Bytes of a signed ID before base64url: format, key id, ID and tag.
+const SIGNED_RAW_LEN: usize = 2 + ID_LEN + ID_TAG_LEN;
+/// Characters of a signed ID in a cookie: format, key id, ID and tag,
+/// base64url.
+pub const SIGNED_ID_LEN: usize = crate::seal::envelope::base64_len(SIGNED_RAW_LEN);
+/// The first character of every signed ID (see [`FORMAT_ID`]).
+pub const SIGNED_ID_FIRST_CHAR: u8 = b'C';
+/// Characters of a signed ID issued before IDs had a format byte (key id,
+/// ID and tag): still accepted, and re-signed in the current form on the
+/// next write. A sealed session can have this length too, so a value of it
+/// is taken for an old ID only when it does not open as a sealed session.
+pub const LEGACY_SIGNED_ID_LEN: usize = crate::seal::envelope::base64_len(1 + ID_LEN + ID_TAG_LEN);
+
+/// Whether a token is a signed server ID in the current form, from its
+/// first character and length alone (no decoding, no key).
+#[must_use]
+pub fn is_signed_id(value: &[u8]) -> bool {
+    value.len() == SIGNED_ID_LEN && value.first() == Some(&SIGNED_ID_FIRST_CHAR)
+}
 
 /// A server-side session's identifier. Never printed: `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -72,46 +94,56 @@ impl SessionId {
     #[must_use]
     pub fn sign(&self, keys: &KeyRing, cookie: &str) -> String {
         let key = keys.current();
-        let mut raw = [0u8; 1 + ID_LEN + ID_TAG_LEN];
-        raw[0] = key.id();
-        raw[1..=ID_LEN].copy_from_slice(&self.0);
-        raw[1 + ID_LEN..].copy_from_slice(&bound_tag(key, cookie, &self.0));
+        let mut raw = [0u8; SIGNED_RAW_LEN];
+        raw[0] = FORMAT_ID;
+        raw[1] = key.id();
+        raw[2..2 + ID_LEN].copy_from_slice(&self.0);
+        raw[2 + ID_LEN..].copy_from_slice(&bound_tag(key, cookie, &self.0));
         URL_SAFE_NO_PAD.encode(raw)
     }
 
     /// Verifies a signed ID from the cookie named `cookie`. Constant-time
     /// comparison; no store is involved. The second value is `true` when an
-    /// older key of the ring signed it (re-sign on the next write).
+    /// older key of the ring signed it, or it is in the form IDs had before
+    /// their format byte ([`LEGACY_SIGNED_ID_LEN`]): re-sign on the next
+    /// write.
     ///
     /// # Errors
     ///
     /// An [`IdError`] saying why the value is not a valid signed ID (under
     /// another cookie name it is [`IdError::Forged`]).
     pub fn verify(signed: &str, keys: &KeyRing, cookie: &str) -> Result<(Self, bool), IdError> {
-        if signed.len() != SIGNED_ID_LEN {
-            return Err(IdError::Malformed);
-        }
-        let mut raw = [0u8; 1 + ID_LEN + ID_TAG_LEN];
-        match URL_SAFE_NO_PAD.decode_slice(signed, &mut raw) {
-            Ok(len) if len == raw.len() => {}
+        let mut raw = [0u8; SIGNED_RAW_LEN];
+        // the legacy form is the current one without its format byte
+        let (body, legacy) = match signed.len() {
+            SIGNED_ID_LEN => (&mut raw[..], false),
+            LEGACY_SIGNED_ID_LEN => (&mut raw[1..], true),
+            _ => return Err(IdError::Malformed),
+        };
+        match URL_SAFE_NO_PAD.decode_slice(signed, body) {
+            Ok(len) if len == body.len() => {}
             _ => return Err(IdError::Malformed),
         }
+        if !legacy && raw[0] != FORMAT_ID {
+            return Err(IdError::Malformed);
+        }
+        let key_id = raw[1];
         let mut id = [0u8; ID_LEN];
-        id.copy_from_slice(&raw[1..=ID_LEN]);
+        id.copy_from_slice(&raw[2..2 + ID_LEN]);
         let mut known = false;
-        for (key, current) in keys.candidates(raw[0]) {
+        for (key, current) in keys.candidates(key_id) {
             known = true;
             let mut mac = key.id_mac();
             update_binding(&mut mac, cookie);
             mac.update(&id);
-            if mac.verify_truncated_left(&raw[1 + ID_LEN..]).is_ok() {
-                return Ok((Self(id), !current));
+            if mac.verify_truncated_left(&raw[2 + ID_LEN..]).is_ok() {
+                return Ok((Self(id), !current || legacy));
             }
         }
         Err(if known {
             IdError::Forged
         } else {
-            IdError::UnknownKey(raw[0])
+            IdError::UnknownKey(key_id)
         })
     }
 
@@ -231,6 +263,7 @@ mod tests {
         let id = SessionId::generate().unwrap();
         let signed = id.sign(&keys, "s");
         assert_eq!(signed.len(), SIGNED_ID_LEN);
+        assert!(is_signed_id(signed.as_bytes()));
         assert_eq!(
             SessionId::verify(&signed, &keys, "s"),
             Ok((id.clone(), false))
@@ -261,6 +294,50 @@ mod tests {
         );
         let foreign = SessionId::generate().unwrap().sign(&ring(2), "s");
         assert!(SessionId::verify(&foreign, &keys, "s").is_err());
+    }
+
+    #[test]
+    fn the_first_character_tells_ids_from_sealed_envelopes() {
+        use crate::seal::envelope::{FORMAT_ENCRYPTED, FORMAT_SIGNED};
+        // every envelope format byte, and any key id after it
+        for format in [FORMAT_ENCRYPTED, FORMAT_SIGNED] {
+            for second in [0u8, 1, 255] {
+                let value = URL_SAFE_NO_PAD.encode([format, second, 0, 0, 0, 0]);
+                assert_ne!(value.as_bytes()[0], SIGNED_ID_FIRST_CHAR, "{format:#x}");
+            }
+        }
+        let keys = ring(1);
+        for _ in 0..64 {
+            let signed = SessionId::generate().unwrap().sign(&keys, "s");
+            assert_eq!(signed.as_bytes()[0], SIGNED_ID_FIRST_CHAR);
+        }
+        // a value of the ID's length that is not an ID
+        assert!(!is_signed_id("A".repeat(SIGNED_ID_LEN).as_bytes()));
+        assert!(!is_signed_id("C".repeat(SIGNED_ID_LEN - 1).as_bytes()));
+    }
+
+    #[test]
+    fn ids_signed_before_the_format_byte_still_verify_and_are_re_signed() {
+        let keys = ring(1);
+        let id = SessionId::generate().unwrap();
+        let current = id.sign(&keys, "s");
+        // the old form: the current raw bytes without the format byte
+        let raw = URL_SAFE_NO_PAD.decode(&current).unwrap();
+        let legacy = URL_SAFE_NO_PAD.encode(&raw[1..]);
+        assert_eq!(legacy.len(), LEGACY_SIGNED_ID_LEN);
+        assert_eq!(
+            SessionId::verify(&legacy, &keys, "s"),
+            Ok((id.clone(), true)),
+            "verified, and flagged for re-signing"
+        );
+        assert_eq!(SessionId::verify(&legacy, &keys, "t"), Err(IdError::Forged));
+        // a current-length value with another format byte is no ID
+        let mut other = raw.clone();
+        other[0] = 0x09;
+        assert_eq!(
+            SessionId::verify(&URL_SAFE_NO_PAD.encode(&other), &keys, "s"),
+            Err(IdError::Malformed)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use session_runtime::cleanup::delete_expired_in_batches;
-use session_runtime::id::{SIGNED_ID_LEN, SessionId};
+use session_runtime::id::{self, SessionId};
 use session_runtime::store::{DEFAULT_TABLE, MySqlStore, PostgresStore, SqliteStore};
 use session_runtime::{KeyRing, MasterKey, Mode, SessionStore, StoreError};
 use std::process::ExitCode;
@@ -373,14 +373,8 @@ fn inspect(
     if let Some(previous) = previous_key_env {
         keys = keys.with_previous(MasterKey::from_env(&previous)?);
     }
-    if value.len() == SIGNED_ID_LEN {
-        let (id, stale) = SessionId::verify(&value, &keys, &name)?;
-        println!(
-            "server-side session id (signature valid{})",
-            if stale { ", older key" } else { "" }
-        );
-        println!("store key: {}", id.store_key().to_hex());
-        return Ok(());
+    if id::is_signed_id(value.as_bytes()) {
+        return print_signed_id(&value, &keys, &name);
     }
     let mut last_error = None;
     for mode in [Mode::Encrypted, Mode::Signed] {
@@ -421,10 +415,29 @@ fn inspect(
             Err(err) => last_error = Some(err),
         }
     }
+    if value.len() == id::LEGACY_SIGNED_ID_LEN {
+        // an ID of the form before the format byte (a sealed value may have
+        // its length too: that was tried first)
+        return print_signed_id(&value, &keys, &name);
+    }
     Err(match last_error {
         Some(err) => Box::new(err),
         None => "no mode to try".into(),
     })
+}
+
+fn print_signed_id(
+    value: &str,
+    keys: &KeyRing,
+    name: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (id, stale) = SessionId::verify(value, keys, name)?;
+    println!(
+        "server-side session id (signature valid{})",
+        if stale { ", older key or form" } else { "" }
+    );
+    println!("store key: {}", id.store_key().to_hex());
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

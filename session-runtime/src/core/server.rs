@@ -12,7 +12,7 @@ use super::token::Incoming;
 use super::{Core, Finish, Loaded, Outcome, ServerRef, Slot};
 use crate::config::unix_secs;
 use crate::data::{FieldSet, Part, SessionData, Storage};
-use crate::id::{SIGNED_ID_LEN, SessionId, StoreKey};
+use crate::id::{self, SessionId, StoreKey};
 use crate::seal::{Meta, OpenError, Opened};
 use crate::store::guard::Breaker;
 use crate::store::{Entry, ErasedStore, Record, Saved, StoreError};
@@ -333,13 +333,22 @@ impl<S: SessionData + Send> Slot<S> {
             return Ok(refused());
         };
         let value = raw.value().unwrap_or_default();
-        if value.len() != SIGNED_ID_LEN {
-            // a sealed value: where small Adaptive sessions live
-            if self.tier().storage == Storage::Server {
+        let adaptive = self.tier().storage != Storage::Server;
+        if !id::is_signed_id(value.as_bytes()) {
+            // an ID of the old form has no format byte, so a sealed value
+            // may have its length: it is an ID only if it does not open
+            let legacy = value.len() == id::LEGACY_SIGNED_ID_LEN;
+            if adaptive && !legacy {
+                // a sealed value: where small Adaptive sessions live
+                return Ok(self.load(incoming));
+            }
+            if adaptive && let Some(loaded) = self.load_sealed(raw.bytes(), had_token) {
+                return Ok(loaded);
+            }
+            if !legacy {
                 tracing::debug!(cookie = %self.name(), "data token for a server-only session: starting a new session");
                 return Ok(refused());
             }
-            return Ok(self.load(incoming));
         }
         let keys = self.core.sealer.keys();
         let (id, stale_id) = match SessionId::verify(value, keys, self.name()) {

@@ -372,6 +372,19 @@ impl<S: SessionData> Slot<S> {
         }
     }
 
+    /// A sealed token opened, or `None` when it does not open (nothing is
+    /// logged: the caller tries it as an ID of the old form next).
+    pub(crate) fn load_sealed(&self, value: &[u8], had_token: bool) -> Option<Loaded<S>> {
+        let now = unix_secs(&*self.core.settings.clock);
+        let opened = self
+            .core
+            .codec
+            .open_value(&self.core.sealer, self.name(), value, now)
+            .ok()?;
+        self.metrics().loaded();
+        Some(self.loaded(opened, None, now, had_token))
+    }
+
     /// An opened session, unless it is past its absolute timeout.
     pub(crate) fn loaded(
         &self,
