@@ -21,7 +21,10 @@ pub fn cookie_scan(lines: &[&[u8]], name: &str) -> Option<String> {
 /// The token request header's parsing.
 #[must_use]
 pub fn token_header(value: &[u8]) -> Option<String> {
-    token::token_from_header(value).and_then(|raw| raw.value().map(str::to_owned))
+    match token::token_from_header(value) {
+        token::HeaderToken::Token(raw) => raw.value().map(str::to_owned),
+        token::HeaderToken::Asked => None,
+    }
 }
 
 /// Opens a server record for `layer`'s session type, as the store handed

@@ -360,11 +360,15 @@ where
 
     /// Also accepts the session token in request header `name` (for API
     /// and mobile clients that keep no cookies), e.g. `x-session`, or
-    /// `authorization` with the value `Session <token>`. A request whose
-    /// token came in the header gets a new token in the same response
-    /// header when it changes (empty when the session ended); a request
-    /// that brought no token gets both the cookie and the header. The
-    /// token is the same sealed value or signed ID, with the same checks.
+    /// `authorization` with the value `Session <token>`. A token travels
+    /// only on the channel it came in: a request whose token came in the
+    /// header gets a new token in the same response header when it changes
+    /// (empty when the session ended), never a cookie; a cookie request,
+    /// or one with no token at all, is answered in `Set-Cookie` alone, so
+    /// the token never reaches a header the page's scripts can read. A
+    /// header client that has no token yet asks for one by sending the
+    /// header empty (`x-session:` or `Authorization: Session`). The token
+    /// is the same sealed value or signed ID, with the same checks.
     ///
     /// # Errors
     ///

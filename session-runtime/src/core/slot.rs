@@ -285,7 +285,7 @@ impl<S: SessionData> Slot<S> {
     pub(crate) fn new(core: Arc<Core<S>>, incoming: Incoming, https: bool) -> Self {
         Self {
             core,
-            from_header: matches!(incoming, Incoming::Header(_)),
+            from_header: incoming.by_header(),
             stage: Mutex::new(Stage::Unloaded(incoming)),
             extracted: AtomicBool::new(false),
             https,
@@ -769,14 +769,13 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// Which channels answer: the one the token came in; both when none
-    /// came and the layer accepts a token header.
+    /// Which channel answers, cookie or header: the one the token came in
+    /// (a header client without a token asks by sending the header empty).
+    /// Never both: a token in a response header is readable by scripts
+    /// and logged by proxies, which a cookie client's `HttpOnly` rules out.
     fn channels(&self) -> (bool, bool) {
-        match (&self.core.settings.token_header, self.from_header) {
-            (None, _) => (true, false),
-            (Some(_), true) => (false, true),
-            (Some(_), false) => (true, true),
-        }
+        let header = self.from_header && self.core.settings.token_header.is_some();
+        (!header, header)
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) enum Incoming {
     Cookie(RawValue),
     /// The token request header (clients that keep no cookies).
     Header(RawValue),
+    /// The token request header came empty: a header client without a
+    /// token yet, answered in the header when a session starts.
+    HeaderAsked,
     /// A session cookie came but was refused before anything was decoded
     /// (duplicated, oversize; logged then): the response clears it.
     Refused,
@@ -63,13 +66,20 @@ impl Incoming {
     pub(crate) fn value(&self) -> Option<&RawValue> {
         match self {
             Self::Cookie(raw) | Self::Header(raw) => Some(raw),
-            Self::None | Self::Refused => None,
+            Self::None | Self::HeaderAsked | Self::Refused => None,
         }
     }
 
     /// Whether the client sent a session token, valid or not.
     pub(crate) fn had_token(&self) -> bool {
-        !matches!(self, Self::None)
+        !matches!(self, Self::None | Self::HeaderAsked)
+    }
+
+    /// Whether the client uses the token header: it is answered there, and
+    /// only there (a cookie request is answered in the cookie alone, so a
+    /// token never reaches where `HttpOnly` keeps it from scripts).
+    pub(crate) fn by_header(&self) -> bool {
+        matches!(self, Self::Header(_) | Self::HeaderAsked)
     }
 }
 
@@ -143,22 +153,45 @@ pub(crate) fn find_in_lines<'a>(
     })
 }
 
-/// A token from its request header: the whole value, trimmed, with an
-/// optional `Session ` scheme (for `Authorization: Session …`).
-pub(crate) fn token_from_header(value: &[u8]) -> Option<RawValue> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    let text = text.strip_prefix("Session ").unwrap_or(text).trim();
-    if text.is_empty() || text.len() > MAX_VALUE_LEN {
-        return None;
+/// What the token request header says.
+#[derive(Clone, Debug)]
+pub(crate) enum HeaderToken {
+    /// A token (it may still fail to open).
+    Token(RawValue),
+    /// The header came empty (or `Authorization: Session` alone): a client
+    /// that uses header transport and has no token yet asks for one.
+    Asked,
+}
+
+/// The token request header's value, trimmed, with an optional `Session `
+/// scheme (for `Authorization: Session …`). A value that is not UTF-8 or is
+/// longer than any token we issue is a token that will not open: refused
+/// (and answered with an empty header) like a forged one.
+pub(crate) fn token_from_header(value: &[u8]) -> HeaderToken {
+    const NOT_OURS: &str = "!";
+    let Ok(text) = std::str::from_utf8(value) else {
+        return HeaderToken::Token(RawValue::Owned(NOT_OURS.into()));
+    };
+    let text = text.trim();
+    let text = if text == "Session" {
+        ""
+    } else {
+        text.strip_prefix("Session ").unwrap_or(text).trim()
+    };
+    if text.is_empty() {
+        return HeaderToken::Asked;
     }
-    Some(RawValue::Owned(text.into()))
+    if text.len() > MAX_VALUE_LEN {
+        return HeaderToken::Token(RawValue::Owned(NOT_OURS.into()));
+    }
+    HeaderToken::Token(RawValue::Owned(text.into()))
 }
 
 /// The incoming token: the session cookie, else (when the layer accepts
 /// one) the token header.
 pub(crate) fn incoming(
     cookie: Lookup<RawValue>,
-    header: impl FnOnce() -> Option<RawValue>,
+    header: impl FnOnce() -> Option<HeaderToken>,
 ) -> Incoming {
     match cookie {
         Lookup::Found(raw) => Incoming::Cookie(raw),
@@ -166,7 +199,11 @@ pub(crate) fn incoming(
             tracing::debug!(reason, "session cookie refused: starting a new session");
             Incoming::Refused
         }
-        Lookup::Absent => header().map_or(Incoming::None, Incoming::Header),
+        Lookup::Absent => match header() {
+            None => Incoming::None,
+            Some(HeaderToken::Token(raw)) => Incoming::Header(raw),
+            Some(HeaderToken::Asked) => Incoming::HeaderAsked,
+        },
     }
 }
 
@@ -350,11 +387,18 @@ mod tests {
             find_in_lines([&b"cart=1; cart=2"[..]], "cart"),
             Lookup::Refused(_)
         ));
-        assert_eq!(
-            token_from_header(b"Session abc").and_then(|raw| raw.value().map(str::to_owned)),
-            Some("abc".to_owned())
-        );
-        assert!(token_from_header(b"  ").is_none());
+        let token = |bytes: &[u8]| match token_from_header(bytes) {
+            HeaderToken::Token(raw) => raw.value().map(str::to_owned),
+            HeaderToken::Asked => None,
+        };
+        assert_eq!(token(b"Session abc").as_deref(), Some("abc"));
+        assert_eq!(token(b" abc ").as_deref(), Some("abc"));
+        for asking in [&b""[..], b"  ", b"Session", b"Session  "] {
+            assert!(matches!(token_from_header(asking), HeaderToken::Asked));
+        }
+        // not ours, but a token: refused (and answered empty), not ignored
+        assert_eq!(token(b"\xff\xfe").as_deref(), Some("!"));
+        assert_eq!(token("A".repeat(5000).as_bytes()).as_deref(), Some("!"));
     }
 
     #[test]
