@@ -707,3 +707,73 @@ async fn server_side_writes_send_no_cookie_unless_the_token_changes() {
     clock.advance(Duration::from_secs(101));
     assert_eq!(browser.send("GET", "/whoami").await.body, "None");
 }
+
+/// A signed ID whose record is gone (unknown, expired, revoked) is cleared
+/// from the browser like a tampered cookie, and a header client gets an
+/// empty token: left in place, a dead ID costs a store lookup on every
+/// request, forever.
+#[tokio::test]
+async fn dead_ids_are_cleared_like_tampered_ones() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let layer = SessionLayer::<Notes>::with_store(key(), Arc::clone(&store))
+        .with_token_header("x-session")
+        .unwrap()
+        .with_clock(clock.clone());
+    let app = notes_app(layer, None);
+    let keys = KeyRing::new(key());
+
+    // unknown: the record deleted behind the layer's back
+    let mut browser = Browser::new(app.clone(), "notes");
+    browser.send("POST", "/long/5000").await;
+    let id = browser.cookie.clone().unwrap();
+    let (session, _) = SessionId::verify(&id, &keys, "notes").unwrap();
+    assert!(store.delete(&session.store_key()).await.unwrap());
+    let read = request(&app, "GET", "/show", Some(&id), "notes").await;
+    assert_eq!(read.body, "|0|");
+    assert_eq!(
+        read.set_cookie.as_deref(),
+        Some(""),
+        "the dead ID is cleared"
+    );
+
+    // expired: past the lifetime, the record is gone from the store's view
+    let mut browser = Browser::new(app.clone(), "notes");
+    browser.send("POST", "/long/5000").await;
+    let id = browser.cookie.clone().unwrap();
+    clock.advance(Duration::from_secs(8 * 86_400));
+    let read = request(&app, "GET", "/show", Some(&id), "notes").await;
+    assert_eq!(
+        read.set_cookie.as_deref(),
+        Some(""),
+        "the expired ID is cleared"
+    );
+
+    // a header client is told with an empty token, and gets no cookie
+    let asked = app
+        .clone()
+        .oneshot(
+            Request::post("/long/5000")
+                .header("x-session", "")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(asked.headers().get(header::SET_COOKIE).is_none());
+    let token = asked.headers()["x-session"].to_str().unwrap().to_owned();
+    let (session, _) = SessionId::verify(&token, &keys, "notes").unwrap();
+    assert!(store.delete(&session.store_key()).await.unwrap());
+    let dead = app
+        .clone()
+        .oneshot(
+            Request::get("/show")
+                .header("x-session", &token)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dead.headers()["x-session"], "", "an empty token ends it");
+    assert!(dead.headers().get(header::SET_COOKIE).is_none());
+}

@@ -367,7 +367,9 @@ impl<S: SessionData + Send> Slot<S> {
             Ok(None) => {
                 self.metrics().refused("unknown_id");
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
-                return Ok(Loaded::fresh(had_token));
+                // cleared like a tampered token: left in the browser, a
+                // dead ID costs a store lookup on every request
+                return Ok(refused());
             }
             Err(err) => {
                 self.log_outage("load", &err);
@@ -392,7 +394,7 @@ impl<S: SessionData + Send> Slot<S> {
                 self.metrics()
                     .refused(crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
-                Ok(Loaded::fresh(had_token))
+                Ok(refused())
             }
         }
     }

@@ -400,8 +400,8 @@ impl<S: SessionData> Slot<S> {
             .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
         if absolute_end.is_some_and(|end| now >= end) {
             tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
-            let mut fresh = Loaded::fresh(had_token);
-            // the old record goes with it
+            // the old record goes with it, and the token is cleared
+            let mut fresh = Loaded::refused(had_token);
             fresh.state.retire = server.map(|server| server.id);
             return fresh;
         }
