@@ -1,6 +1,6 @@
 //! `Session<S>`: the handle a handler works with.
 
-use crate::core::{Control, Loaded, Replay, RequestState, Slot, TakeError};
+use crate::core::{Loaded, RequestState, Slot, TakeError};
 use crate::data::{SessionAccess, SessionData};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -263,17 +263,45 @@ impl<S: SessionData> Session<S> {
     /// path and domain). Values set after this call start a new session,
     /// with a new ID.
     pub fn terminate(&mut self) {
-        self.access = Some(S::Access::from_data(S::default_session()));
-        let state = self.state();
-        state.changed = crate::data::FieldSet::new();
-        state.replay = Replay::default();
-        if let Some(server) = state.existing.take().and_then(|existing| existing.server) {
-            state.retire = Some(server.id);
-        }
-        state.control = Control {
-            terminated: true,
-            ..Control::default()
-        };
+        drop(self.restart());
+    }
+
+    /// Ends the session as [`terminate`](Self::terminate) does and returns
+    /// its data: what the handler sets next starts a fresh session, with a
+    /// new ID and issue time. This is the login call when the user may
+    /// change: nothing of the previous user's session survives unless the
+    /// handler copies it over, as an anonymous cart may be.
+    ///
+    /// ```
+    /// # use session_runtime::{Session, BoundedVec};
+    /// #[derive(Session, Default)]
+    /// struct Shop {
+    ///     #[session(user)]
+    ///     user: Option<u64>,
+    ///     cart: BoundedVec<u32, 8>,
+    ///     admin: bool,
+    /// }
+    ///
+    /// fn log_in(session: &mut Session<Shop>, user: u64) {
+    ///     let before = session.restart();
+    ///     session.set_user(Some(user));
+    ///     if before.user.is_none() {
+    ///         // an anonymous cart carries over; another user's never does
+    ///         session.set_cart(before.cart);
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// Setting the `#[session(user)]` field alone also gives the session a
+    /// new identity (as [`cycle_id`](Self::cycle_id)), but keeps every other
+    /// field.
+    pub fn restart(&mut self) -> S {
+        let before = self
+            .access
+            .replace(S::Access::from_data(S::default_session()))
+            .map(|access| access.into_parts().0);
+        self.state().end();
+        before.unwrap_or_else(S::default_session)
     }
 
     /// Gives this session its own lifetime (idle timeout) from now on,
@@ -340,7 +368,10 @@ impl<S: SessionData + Send> Session<S> {
     /// issued up to this second, in cookies too, are refused from their
     /// next request. With `keep_this_one` (a password change) this session
     /// survives: it gets a new identity ([`cycle_id`](Self::cycle_id)) and
-    /// is issued a second after the revocation;
+    /// is issued after the revocation — unless another revocation of the
+    /// user (another device's log out everywhere, `sessionkit revoke`)
+    /// already covered it or comes before the response: then it ends too,
+    /// so a stolen session cannot keep itself alive by calling this;
     /// otherwise it is terminated too (the response expires its cookie).
     /// Returns how many other server-side sessions were deleted (cookie
     /// sessions are not counted: they are refused when they come back).
@@ -359,13 +390,18 @@ impl<S: SessionData + Send> Session<S> {
         let current = self.current_key();
         let revocation = self.slot.core.revocation.clone();
         let now = crate::config::unix_secs(&*self.slot.core.settings.clock);
+        let issued_at = self.state.as_ref().and_then(|state| {
+            state
+                .existing
+                .as_ref()
+                .map(|existing| existing.meta.issued_at)
+        });
         if user.is_some() {
             if !keep_this_one {
                 self.terminate();
             } else if revocation.is_some() {
                 // re-issued after the revocation below, so not covered by it
                 self.cycle_id();
-                self.state().control.issued_after = now;
             }
         }
         let slot = Arc::clone(&self.slot);
@@ -374,7 +410,10 @@ impl<S: SessionData + Send> Session<S> {
                 return Ok(0);
             };
             if let Some(revocation) = &revocation {
-                revocation.revoke(&user, now).await?;
+                let revoked = revocation.revoke(&user, now).await?;
+                if keep_this_one {
+                    slot.keep_after(revoked, issued_at);
+                }
             }
             let mut revoked = 0;
             loop {

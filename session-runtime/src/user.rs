@@ -106,6 +106,35 @@ pub fn index_key(key: String) -> String {
     hex
 }
 
+/// What [`SessionStore::revoke_before`](crate::SessionStore::revoke_before)
+/// did: the user's revocation time before the call and after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Revoked {
+    /// The revocation time kept before (Unix seconds), if any.
+    pub previous: Option<u64>,
+    /// The revocation time kept now: sessions of the user issued at or
+    /// before it are refused.
+    pub before: u64,
+}
+
+impl Revoked {
+    /// What a store reports: the time it kept before and the time it keeps
+    /// now.
+    #[must_use]
+    pub fn new(previous: Option<u64>, before: u64) -> Self {
+        Self { previous, before }
+    }
+
+    /// The revocation time a store keeps after revoking at `at` over
+    /// `previous`: the later of `at` and one past `previous`.
+    #[must_use]
+    pub fn after(previous: Option<u64>, at: u64) -> Self {
+        let before = previous.map_or(at, |kept| at.max(kept.saturating_add(1)));
+        Self { previous, before }
+    }
+}
+
 /// One of a user's sessions, as a store lists it: never the session's ID.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

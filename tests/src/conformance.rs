@@ -40,6 +40,7 @@ pub async fn run<S: SessionStore>(store: &S) {
     deletes_leave_a_tombstone_in_caches(store).await;
     quick_only_saves_touch_the_quick_blob_alone(store).await;
     quick_fields_follow_the_store_kind(store).await;
+    revocations_never_share_a_time(store).await;
     if S::EXPIRES_ITSELF {
         assert_eq!(store.delete_expired(NOW, 0, 10).await.unwrap(), 0);
     } else {
@@ -342,4 +343,29 @@ async fn quick_only_saves_touch_the_quick_blob_alone<S: SessionStore>(store: &S)
         "never on a deleted session"
     );
     assert_eq!(store.load(&key, NOW).await.unwrap(), None);
+}
+
+/// A user's revocation time only moves forward, and two revocations never
+/// share one: the second in the same second is one past the first, and
+/// each call reports the time it replaced (stores that keep no revocation
+/// times say `Unsupported`).
+async fn revocations_never_share_a_time<S: SessionStore>(store: &S) {
+    let user = format!("conformance-{}", fresh_key().to_hex());
+    match store.revoked_before(&user).await {
+        Err(session_runtime::StoreError::Unsupported { .. }) => return,
+        other => assert_eq!(other.unwrap(), None, "no revocation yet"),
+    }
+    let keep = 3_600;
+    let first = store.revoke_before(&user, NOW, keep).await.unwrap();
+    assert_eq!((first.previous, first.before), (None, NOW));
+    let same_second = store.revoke_before(&user, NOW, keep).await.unwrap();
+    assert_eq!(
+        (same_second.previous, same_second.before),
+        (Some(NOW), NOW + 1)
+    );
+    let earlier = store.revoke_before(&user, NOW - 100, keep).await.unwrap();
+    assert_eq!((earlier.previous, earlier.before), (Some(NOW + 1), NOW + 2));
+    let later = store.revoke_before(&user, NOW + 50, keep).await.unwrap();
+    assert_eq!((later.previous, later.before), (Some(NOW + 2), NOW + 50));
+    assert_eq!(store.revoked_before(&user).await.unwrap(), Some(NOW + 50));
 }

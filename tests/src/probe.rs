@@ -171,7 +171,12 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.inner.revoked_before(user).await
     }
 
-    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<session_runtime::store::Revoked, StoreError> {
         self.check(&self.state.writes).await?;
         self.inner.revoke_before(user, at, keep_for).await
     }

@@ -603,3 +603,145 @@ async fn revocation_times_past_their_keep_are_reaped_with_expired_sessions() {
         reaps("tiered redis+postgres", Tiered::new(cache, durable)).await;
     }
 }
+
+/// A stolen copy of a session keeps calling a "log out other devices"
+/// route (`revoke_user_sessions(true)`) while someone else revokes the user
+/// (here the store call `sessionkit revoke` makes, then the victim's own
+/// log out everywhere from a fresh login). The clock stands still, so every
+/// revocation falls in one second: the copy re-issued itself one second
+/// after its own revocation once, and escaped every other one. Now, once
+/// the other revocation has returned and the copy's request in flight has
+/// answered, the copy is refused. Returns how many re-issues it made.
+async fn stolen_copy_races_a_revocation(name: &str, app: Router, store: &dyn Revoker) -> usize {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let user = u32::from(rand_u16());
+    let stolen = send(&app, "POST", &format!("/login/{user}"), None)
+        .await
+        .set_cookie
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reissued = Arc::new(AtomicUsize::new(0));
+    let thief = {
+        let (app, stop, reissued) = (app.clone(), Arc::clone(&stop), Arc::clone(&reissued));
+        tokio::spawn(async move {
+            let mut cookie = stolen;
+            while !stop.load(Ordering::SeqCst) {
+                let reply =
+                    send(&app, "POST", "/logout-everywhere", Some(("badge", &cookie))).await;
+                match reply.set_cookie {
+                    Some(value) if !value.is_empty() => {
+                        reissued.fetch_add(1, Ordering::SeqCst);
+                        cookie = value;
+                    }
+                    _ => {}
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            cookie
+        })
+    };
+    // let the thief re-issue itself a few times
+    while reissued.load(Ordering::SeqCst) < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    store.revoke(&user.to_string()).await;
+    // the thief's request in flight answers; every later one is refused
+    let after = reissued.load(Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    stop.store(true, Ordering::SeqCst);
+    let cookie = thief.await.unwrap();
+    let whoami = send(&app, "GET", "/whoami", Some(("badge", &cookie))).await;
+    assert_eq!(
+        whoami.body, "None",
+        "{name}: the stolen copy survived a revocation it raced"
+    );
+    assert!(
+        reissued.load(Ordering::SeqCst) <= after + 1,
+        "{name}: the copy re-issued itself after the revocation returned"
+    );
+    // the victim logs in again and stays: nobody is revoking any more
+    let fresh = send(&app, "POST", &format!("/login/{user}"), None)
+        .await
+        .set_cookie
+        .unwrap();
+    let here = send(&app, "GET", "/whoami", Some(("badge", &fresh))).await;
+    assert_eq!(
+        here.body,
+        format!("Some({user})"),
+        "{name}: a fresh login works"
+    );
+    after
+}
+
+/// The revocation `sessionkit revoke` writes, on any store.
+trait Revoker: Send + Sync {
+    fn revoke<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+struct StoreRevoker<St>(St, TestClock);
+
+impl<St: SessionStore> Revoker for StoreRevoker<St> {
+    fn revoke<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let key = session_runtime::user::index_key(user.to_owned());
+            self.0
+                .revoke_before(
+                    &key,
+                    self.1.secs(),
+                    session_runtime::user::KEEP_REVOCATIONS.as_secs(),
+                )
+                .await
+                .unwrap();
+        })
+    }
+}
+
+/// Two revokers of one user at once, on every store that keeps revocation
+/// times, for a cookie session type and an Adaptive one held in its cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_session_cannot_outrun_a_revocation() {
+    async fn trials<St: SessionStore + Clone + Sync>(name: &str, store: St) {
+        let clock = TestClock::new();
+        let revoker = StoreRevoker(store.clone(), clock.clone());
+        let mut reissues = 0;
+        for _ in 0..5 {
+            let layer = SessionLayer::<Badge>::new(key())
+                .with_clock(clock.clone())
+                .with_user_revocation(store.clone())
+                .unwrap();
+            let app = cookie_routes!(Badge, layer);
+            reissues +=
+                stolen_copy_races_a_revocation(&format!("{name}, cookie"), app, &revoker).await;
+        }
+        sessionkit_tests::figure(&format!(
+            "revocation race store={name}: 5 of 5 stolen copies refused after a concurrent revocation ({reissues} re-issues by the copies before it)"
+        ));
+    }
+    trials("memory", std::sync::Arc::new(MemoryStore::default())).await;
+    trials("sqlite", stores::sqlite_file("race_sqlite").await).await;
+    if let Some(store) = stores::postgres("race_pg").await {
+        trials("postgres", store).await;
+    }
+    if let Some(store) = stores::mysql("race_my").await {
+        trials("mariadb", store).await;
+    }
+    if let Some(store) = stores::redis().await {
+        trials("redis", store).await;
+    }
+    if let (Some(cache), Some(durable)) =
+        (stores::redis().await, stores::postgres("race_tpg").await)
+    {
+        trials(
+            "tiered redis+postgres",
+            std::sync::Arc::new(Tiered::new(cache, durable)),
+        )
+        .await;
+    }
+}

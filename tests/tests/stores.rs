@@ -227,3 +227,33 @@ async fn the_reaper_cleans_up_in_the_background_and_survives_store_errors() {
     assert_eq!(records, 5, "every expired session removed, live ones kept");
     reaper.stop();
 }
+
+/// A revocation table made before the `previous` column existed gains it
+/// from `migrate`, keeps its rows, and reports the replaced time after.
+#[tokio::test]
+async fn migrate_adds_the_previous_revocation_column_to_old_tables() {
+    let name = table("old_revoked");
+    let store = SqliteStore::in_memory()
+        .await
+        .unwrap()
+        .with_table(&name)
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {name}_revoked (user_id TEXT PRIMARY KEY NOT NULL, \
+         not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL) WITHOUT ROWID"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {name}_revoked VALUES ('alice', 100, 99999999999)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap(); // idempotent
+    assert_eq!(store.revoked_before("alice").await.unwrap(), Some(100));
+    let revoked = store.revoke_before("alice", 100, 60).await.unwrap();
+    assert_eq!((revoked.previous, revoked.before), (Some(100), 101));
+}

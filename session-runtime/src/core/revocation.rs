@@ -5,6 +5,7 @@
 use crate::store::ErasedStore;
 use crate::store::StoreError;
 use crate::store::guard::{Breaker, with_timeout};
+use crate::user::Revoked;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,9 +29,17 @@ impl std::fmt::Debug for Revocation {
 
 impl Revocation {
     /// Whether a session of `user` issued at `issued_at` was revoked: at
-    /// or before the revocation's second (the safe side of a one-second
-    /// clock; the session that asked is re-issued a second later).
+    /// or before the user's revocation time.
     pub(crate) async fn is_revoked(&self, user: &str, issued_at: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .revoked_before(user)
+            .await?
+            .is_some_and(|before| issued_at <= before))
+    }
+
+    /// The user's revocation time, if any: sessions of theirs issued at
+    /// or before it are refused.
+    pub(crate) async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let store = self.store.name();
         let started = std::time::Instant::now();
         let result = self
@@ -38,11 +47,12 @@ impl Revocation {
             .call(store, self.timeout, self.store.revoked_before(user))
             .await;
         crate::telemetry::store_call(store, "revoked_before", started.elapsed());
-        Ok(result?.is_some_and(|before| issued_at <= before))
+        result
     }
 
-    /// Revokes every session of `user` issued before `at`.
-    pub(crate) async fn revoke(&self, user: &str, at: u64) -> Result<(), StoreError> {
+    /// Revokes every session of `user` issued at or before `at` (or one
+    /// past the time already kept, whichever is later).
+    pub(crate) async fn revoke(&self, user: &str, at: u64) -> Result<Revoked, StoreError> {
         let store = self.store.name();
         with_timeout(
             store,

@@ -18,7 +18,7 @@ use crate::id::SessionId;
 use crate::seal::{Meta, Opened};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -119,6 +119,9 @@ pub(crate) struct RequestState<S: SessionData> {
     pub(crate) degraded: bool,
     /// `Session::atomically` closures, for a server layer.
     pub(crate) replay: Replay<S>,
+    /// The `#[session(user)]` of the session as it was loaded: a session
+    /// saved with another user is a login, and takes a new identity.
+    pub(crate) loaded_user: Option<String>,
 }
 
 impl<S: SessionData> RequestState<S> {
@@ -132,7 +135,22 @@ impl<S: SessionData> RequestState<S> {
             retire: None,
             degraded: false,
             replay: Replay::default(),
+            loaded_user: None,
         }
+    }
+
+    /// Ends the session this request loaded: a server record is deleted at
+    /// the end of the request, and the response expires the token.
+    pub(crate) fn end(&mut self) {
+        self.changed = FieldSet::new();
+        self.replay = Replay::default();
+        if let Some(server) = self.existing.take().and_then(|existing| existing.server) {
+            self.retire = Some(server.id);
+        }
+        self.control = Control {
+            terminated: true,
+            ..Control::default()
+        };
     }
 }
 
@@ -269,6 +287,12 @@ pub(crate) struct Slot<S: SessionData> {
     /// Where the token came from, to answer in the same place.
     from_header: bool,
     https: bool,
+    /// The revocation time this request's `revoke_user_sessions(true)`
+    /// wrote (0: none): the session it keeps is issued after it.
+    own_revocation: AtomicU64,
+    /// Another revocation of the user came first while this request ran:
+    /// the session it meant to keep is ended instead.
+    revoked_meanwhile: AtomicBool,
 }
 
 /// Taking the session out of the slot failed.
@@ -289,6 +313,25 @@ impl<S: SessionData> Slot<S> {
             stage: Mutex::new(Stage::Unloaded(incoming)),
             extracted: AtomicBool::new(false),
             https,
+            own_revocation: AtomicU64::new(0),
+            revoked_meanwhile: AtomicBool::new(false),
+        }
+    }
+
+    /// What this request's revocation of its user did, for the session it
+    /// keeps (loaded with issue time `issued_at`): if the time kept before
+    /// already covered it, another revocation came first and the session
+    /// ends; else it is re-issued after the new time.
+    pub(crate) fn keep_after(&self, revoked: crate::user::Revoked, issued_at: Option<u64>) {
+        let covered = revoked
+            .previous
+            .zip(issued_at)
+            .is_some_and(|(previous, issued_at)| previous >= issued_at);
+        if covered {
+            self.revoked_meanwhile.store(true, Ordering::SeqCst);
+        } else {
+            self.own_revocation
+                .fetch_max(revoked.before, Ordering::SeqCst);
         }
     }
 
@@ -406,7 +449,6 @@ impl<S: SessionData> Slot<S> {
             return fresh;
         }
         Loaded {
-            data: opened.data,
             state: RequestState {
                 existing: Some(Existing {
                     meta: opened.meta,
@@ -414,8 +456,14 @@ impl<S: SessionData> Slot<S> {
                     stale_key: opened.stale_key,
                     server,
                 }),
+                loaded_user: if S::HAS_USER {
+                    opened.data.user_key()
+                } else {
+                    None
+                },
                 ..RequestState::fresh(had_token)
             },
+            data: opened.data,
         }
     }
 }
@@ -531,11 +579,81 @@ impl<S: SessionData + Send> Slot<S> {
             }
             Stage::In(loaded) => loaded,
         };
-        let now = unix_secs(&*config.clock);
-        if server {
+        let mut loaded = loaded;
+        if S::HAS_USER {
+            rotate_on_login(&mut loaded);
+        }
+        if self.core.revocation.is_some() && issues_anew(&loaded) {
+            // a session of a user about to be issued anew: checked against
+            // the user's revocation time first, and issued after it
+            let slot = Arc::clone(self);
+            return Finish::Pending(Box::pin(async move {
+                let loaded = match slot.check_before_issue(loaded).await {
+                    Ok(loaded) => loaded,
+                    Err(outcome) => return outcome,
+                };
+                match slot.carry_on(loaded) {
+                    Finish::Ready(outcome) => outcome,
+                    Finish::Pending(saving) => saving.await,
+                }
+            }));
+        }
+        self.carry_on(loaded)
+    }
+
+    /// The plan carried out in the tier of the layer.
+    fn carry_on(self: &Arc<Self>, loaded: Loaded<S>) -> Finish {
+        let now = unix_secs(&*self.core.settings.clock);
+        if self.is_server() {
             return self.finish_server(loaded, now);
         }
         self.carry_out(loaded, now)
+    }
+
+    /// Before a session of a user is issued anew (a login, `cycle_id`, the
+    /// session `revoke_user_sessions(true)` keeps), the user's revocation
+    /// time is read again and the new issue time put after it. A session
+    /// revoked by anyone else while this request ran is ended instead, so
+    /// a racing request cannot re-issue itself past a revocation.
+    async fn check_before_issue(&self, mut loaded: Loaded<S>) -> Result<Loaded<S>, Outcome> {
+        let (Some(revocation), Some(user)) = (&self.core.revocation, loaded.data.user_key()) else {
+            return Ok(loaded);
+        };
+        let before = match revocation.revoked_before(&user).await {
+            Ok(before) => before.unwrap_or(0),
+            Err(err) => {
+                tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not issued");
+                self.metrics()
+                    .outage(revocation.store.name(), "revoked_before");
+                return Err(Outcome::unavailable(
+                    "the session store is unavailable; nothing was changed, please retry"
+                        .to_owned(),
+                ));
+            }
+        };
+        let own = self.own_revocation.load(Ordering::SeqCst);
+        let state = &loaded.state;
+        let same_user = state.loaded_user.as_deref() == Some(user.as_str());
+        let revoked = if self.revoked_meanwhile.load(Ordering::SeqCst) {
+            true
+        } else if own > 0 {
+            // every revocation after ours is later than ours
+            before > own
+        } else if same_user && let Some(existing) = &state.existing {
+            before >= existing.meta.issued_at
+        } else {
+            // a login: the new session starts after any revocation
+            false
+        };
+        if revoked {
+            self.metrics().refused("revoked");
+            tracing::debug!(cookie = %self.name(), "session revoked while the request ran: ended, not re-issued");
+            loaded.data = S::default_session();
+            loaded.state.end();
+            return Ok(loaded);
+        }
+        loaded.state.control.issued_after = before.max(own);
+        Ok(loaded)
     }
 
     /// Carries out the lifecycle plan: at once when no store call is needed
@@ -787,4 +905,28 @@ fn effective_lifetime(config: &Settings, meta: &Meta, control: Control) -> Durat
             config.lifetime
         }
     })
+}
+
+/// A session saved with another `#[session(user)]` than it was loaded with
+/// is a login (or a switch of user): it takes a new identity, a new ID on
+/// the server tier and a new issue time in a cookie, against fixation.
+fn rotate_on_login<S: SessionData>(loaded: &mut Loaded<S>) {
+    let state = &mut loaded.state;
+    if state.existing.is_some()
+        && !state.control.terminated
+        && loaded.data.user_key() != state.loaded_user
+    {
+        state.control.cycle = true;
+    }
+}
+
+/// Whether the response would issue a session of a user with a new issue
+/// time: a new session, or a cycled one, that something is written for.
+fn issues_anew<S: SessionData>(loaded: &Loaded<S>) -> bool {
+    let state = &loaded.state;
+    S::HAS_USER
+        && !state.control.terminated
+        && (state.control.cycle || state.existing.is_none())
+        && (state.control.cycle || !state.changed.is_empty())
+        && loaded.data.user_key().is_some()
 }

@@ -58,7 +58,7 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
         user: &'a str,
         at: u64,
         keep_for: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<crate::user::Revoked, StoreError>>;
 }
 
 impl<T: SessionStore> ErasedStore for T {
@@ -74,7 +74,7 @@ impl<T: SessionStore> ErasedStore for T {
         user: &'a str,
         at: u64,
         keep_for: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<crate::user::Revoked, StoreError>> {
         Box::pin(SessionStore::revoke_before(self, user, at, keep_for))
     }
 

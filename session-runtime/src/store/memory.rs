@@ -1,8 +1,8 @@
 //! [`MemoryStore`]: sessions in process memory.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats,
-    TOMBSTONE_TTL, UserSession,
+    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
+    StoreStats, TOMBSTONE_TTL, UserSession,
 };
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
@@ -468,7 +468,12 @@ impl SessionStore for MemoryStore {
             .map(|(at, _)| *at))
     }
 
-    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<Revoked, StoreError> {
         let mut inner = self.lock();
         let now = Instant::now();
         let until = now + Duration::from_secs(keep_for);
@@ -476,12 +481,20 @@ impl SessionStore for MemoryStore {
         if inner.revocations.len() >= self.capacity {
             inner.revocations.retain(|_, (_, kept)| *kept > now);
         }
-        let entry = inner
+        let previous = inner
             .revocations
-            .entry(user.to_owned())
-            .or_insert((at, until));
-        *entry = (entry.0.max(at), entry.1.max(until));
-        Ok(())
+            .get(user)
+            .filter(|(_, kept)| *kept > now)
+            .map(|(before, _)| *before);
+        let revoked = Revoked::after(previous, at);
+        let kept = inner
+            .revocations
+            .get(user)
+            .map_or(until, |(_, kept)| (*kept).max(until));
+        inner
+            .revocations
+            .insert(user.to_owned(), (revoked.before, kept));
+        Ok(revoked)
     }
 
     async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

@@ -68,7 +68,7 @@ pub use sql::SqliteStore;
 pub use tiered::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_STALENESS, Tiered};
 
 use crate::id::StoreKey;
-pub use crate::user::UserSession;
+pub use crate::user::{Revoked, UserSession};
 use std::future::Future;
 use std::time::Duration;
 
@@ -550,9 +550,13 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
-    /// Records that `user`'s sessions issued before `at` are revoked,
-    /// for at least `keep_for` seconds (longer than any session of theirs
-    /// can live). A later call with an earlier `at` changes nothing.
+    /// Revokes `user`'s sessions issued at or before `at`, for at least
+    /// `keep_for` seconds (longer than any session of theirs can live), in
+    /// one atomic step: the revocation time becomes the later of `at` and
+    /// one past the time already kept, so two revocations never share a
+    /// time (a session re-issued after one, at its time plus one, is
+    /// covered by every later one, even within the same second). Returns
+    /// the time kept before and the time now kept.
     ///
     /// # Errors
     ///
@@ -562,7 +566,7 @@ pub trait SessionStore: Send + Sync + 'static {
         user: &str,
         at: u64,
         keep_for: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> impl Future<Output = Result<Revoked, StoreError>> + Send {
         let _ = (user, at, keep_for);
         async {
             Err(StoreError::Unsupported {
@@ -716,7 +720,7 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         user: &str,
         at: u64,
         keep_for: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> impl Future<Output = Result<Revoked, StoreError>> + Send {
         S::revoke_before(self, user, at, keep_for)
     }
 

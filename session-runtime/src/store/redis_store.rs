@@ -1,8 +1,8 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
-    UserSession,
+    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
+    TOMBSTONE_TTL, UserSession,
 };
 use crate::id::StoreKey;
 use redis::Value;
@@ -94,12 +94,23 @@ end
 return {2, v}
 ";
 
-/// Raises a user's revocation time: KEYS[1]; ARGV: at, keep_for seconds.
+/// Raises a user's revocation time to the later of `at` and one past the
+/// time kept: KEYS[1]; ARGV: at, keep_for seconds. Returns {previous (-1:
+/// none), now kept}. Validated before anything is written.
 const REVOKE_BEFORE: &str = r"
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
-if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return 1
+local at = tonumber(ARGV[1])
+local keep = tonumber(ARGV[2])
+if not at or not keep or keep < 1 then return redis.error_reply('bad revocation arguments') end
+local kept = redis.call('GET', KEYS[1])
+local prev = -1
+local new = at
+if kept then
+  prev = tonumber(kept)
+  if prev + 1 > new then new = prev + 1 end
+end
+redis.call('SET', KEYS[1], new, 'KEEPTTL')
+if redis.call('TTL', KEYS[1]) < keep then redis.call('EXPIRE', KEYS[1], keep) end
+return {prev, new}
 ";
 
 static SCRIPTS: LazyLock<[redis::Script; 7]> = LazyLock::new(|| {
@@ -437,10 +448,24 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<Revoked, StoreError> {
         let mut invocation = SCRIPTS[6].key(format!("{}revoked:{user}", self.prefix));
         invocation.arg(at).arg(keep_for);
-        self.run(invocation).await.map(|_| ())
+        match self.run(invocation).await? {
+            Value::Array(values) if values.len() == 2 => {
+                let previous = match &values[0] {
+                    Value::Int(-1) => None,
+                    value => Some(number(value)?),
+                };
+                Ok(Revoked::new(previous, number(&values[1])?))
+            }
+            _ => Err(malformed("a revocation")),
+        }
     }
 
     async fn save_quick(

@@ -16,7 +16,7 @@
 //! to call at every start. The three stores share one implementation
 //! (a macro over the sqlx pool type); only the SQL dialect differs.
 
-use super::{Entry, Record, Saved, StoreError, StoreStats};
+use super::{Entry, Record, Revoked, Saved, StoreError, StoreStats};
 use std::sync::Arc;
 
 /// The default table name.
@@ -60,6 +60,12 @@ struct Statements {
     revoke_user: Arc<str>,
     revoked_before: Arc<str>,
     revoke_before: Arc<str>,
+    /// MySQL: the revocation times after `revoke_before`, in its transaction.
+    read_revoked: Arc<str>,
+    /// As `has_column`, for the revocation table.
+    has_revoked_column: Arc<str>,
+    /// The revocation table's `previous` column, for tables made before it.
+    add_revoked_previous: Arc<str>,
 }
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
@@ -102,13 +108,15 @@ impl Statements {
         // per-user revocation times, for sessions that live in a cookie
         let mut ddl = ddl;
         ddl.push(match dialect {
+            // `previous`: the time before the last revocation, returned by
+            // the same atomic statement that raises it
             Dialect::Sqlite => format!(
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id TEXT PRIMARY KEY NOT NULL, \
-                 not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL) WITHOUT ROWID"
+                 not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL, previous INTEGER) WITHOUT ROWID"
             ),
             _ => format!(
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id VARCHAR(160) NOT NULL PRIMARY KEY, \
-                 not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL)"
+                 not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
             ),
         });
         let create = match dialect {
@@ -212,22 +220,50 @@ impl Statements {
             revoked_before: render(format!(
                 "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
             )),
+            // two revocations never share a time: the new one is the later
+            // of `at` and one past the kept one (see `SessionStore::revoke_before`)
             revoke_before: render(match dialect {
+                // MySQL assigns left to right: `previous` takes the old time
+                // before `not_before` changes; the caller reads both back in
+                // the same transaction
                 Dialect::MySql => format!(
                     "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
-                     ON DUPLICATE KEY UPDATE not_before = GREATEST(not_before, VALUES(not_before)), \
+                     ON DUPLICATE KEY UPDATE previous = not_before, \
+                     not_before = GREATEST(not_before + 1, VALUES(not_before)), \
                      keep_until = GREATEST(keep_until, VALUES(keep_until))"
                 ),
                 Dialect::Sqlite => format!(
                     "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
-                     ON CONFLICT (user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before), \
-                     keep_until = max(keep_until, excluded.keep_until)"
+                     ON CONFLICT (user_id) DO UPDATE SET previous = not_before, \
+                     not_before = max(not_before + 1, excluded.not_before), \
+                     keep_until = max(keep_until, excluded.keep_until) RETURNING previous, not_before"
                 ),
                 Dialect::Postgres => format!(
                     "INSERT INTO {t}_revoked (user_id, not_before, keep_until) VALUES (?, ?, ?) \
-                     ON CONFLICT (user_id) DO UPDATE SET not_before = GREATEST({t}_revoked.not_before, excluded.not_before), \
-                     keep_until = GREATEST({t}_revoked.keep_until, excluded.keep_until)"
+                     ON CONFLICT (user_id) DO UPDATE SET previous = {t}_revoked.not_before, \
+                     not_before = GREATEST({t}_revoked.not_before + 1, excluded.not_before), \
+                     keep_until = GREATEST({t}_revoked.keep_until, excluded.keep_until) RETURNING previous, not_before"
                 ),
+            }),
+            read_revoked: render(format!(
+                "SELECT previous, not_before FROM {t}_revoked WHERE user_id = ?"
+            )),
+            has_revoked_column: render(match dialect {
+                Dialect::Sqlite => {
+                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}_revoked') WHERE name = ?")
+                }
+                Dialect::Postgres => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                     AND table_name = '{t}_revoked' AND column_name = ?"
+                ),
+                Dialect::MySql => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+                     AND table_name = '{t}_revoked' AND column_name = ?"
+                ),
+            }),
+            add_revoked_previous: render(match dialect {
+                Dialect::Sqlite => format!("ALTER TABLE {t}_revoked ADD COLUMN previous INTEGER"),
+                _ => format!("ALTER TABLE {t}_revoked ADD COLUMN previous BIGINT"),
             }),
             revoke_user: render(match dialect {
                 Dialect::MySql => format!("DELETE FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?"),
@@ -386,6 +422,17 @@ macro_rules! sql_store {
                         Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
                         added_user |= *name == "user_id";
                     }
+                }
+                let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.has_revoked_column)))
+                    .bind("previous")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                if present == 0 {
+                    Self::query(&self.sql.add_revoked_previous)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
                 }
                 if added_user || $dialect != Dialect::MySql {
                     Self::query(&self.sql.user_index)
@@ -627,15 +674,30 @@ macro_rules! sql_store {
                 Ok(at.map(from_sql))
             }
 
-            async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
-                Self::query(&self.sql.revoke_before)
+            async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<Revoked, StoreError> {
+                use sqlx::Row as _;
+                let revoke = Self::query(&self.sql.revoke_before)
                     .bind(user)
                     .bind(to_sql(at))
-                    .bind(to_sql(at.saturating_add(keep_for)))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::error)?;
-                Ok(())
+                    .bind(to_sql(at.saturating_add(keep_for)));
+                let row = if $dialect == Dialect::MySql {
+                    // no RETURNING on MySQL: read back under the row lock
+                    // the upsert holds until the commit
+                    let mut tx = self.pool.begin().await.map_err(Self::error)?;
+                    revoke.execute(&mut *tx).await.map_err(Self::error)?;
+                    let row = Self::query(&self.sql.read_revoked)
+                        .bind(user)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(Self::error)?;
+                    tx.commit().await.map_err(Self::error)?;
+                    row
+                } else {
+                    revoke.fetch_one(&self.pool).await.map_err(Self::error)?
+                };
+                let previous: Option<i64> = row.try_get(0).map_err(Self::error)?;
+                let before: i64 = row.try_get(1).map_err(Self::error)?;
+                Ok(Revoked::new(previous.map(from_sql), from_sql(before)))
             }
 
             async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {

@@ -429,7 +429,12 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.revoked_before(user).await
     }
 
-    async fn revoke_before(&self, user: &str, at: u64, keep_for: u64) -> Result<(), StoreError> {
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<crate::user::Revoked, StoreError> {
         self.durable.revoke_before(user, at, keep_for).await
     }
 
