@@ -13,6 +13,14 @@ pub const HOST_PREFIX: &str = "__Host-";
 /// Seven days: gae-sessions' default lifetime.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The longest any session lives: 400 days, the most browsers keep a
+/// cookie (RFC 6265bis) and the time revocations are kept
+/// ([`KEEP_REVOCATIONS`](crate::user::KEEP_REVOCATIONS)), so no revoked
+/// session can outlive its revocation. The layer refuses longer settings,
+/// [`Session::set_lifetime`](crate::Session::set_lifetime) clamps to it,
+/// and the stores never keep a record longer.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+
 /// A session layer was configured in a way that cannot work or would be
 /// unsafe. Returned by the fallible `with_*` builders, never panicked.
 #[derive(Debug, thiserror::Error)]
@@ -281,8 +289,7 @@ pub(crate) fn check_short_duration(
 }
 
 pub(crate) fn check_duration(what: &'static str, d: Duration) -> Result<Duration, ConfigError> {
-    const MAX: Duration = Duration::from_secs(400 * 24 * 3600);
-    if d < Duration::from_secs(1) || d > MAX {
+    if d < Duration::from_secs(1) || d > MAX_LIFETIME {
         return Err(ConfigError::Duration { what });
     }
     Ok(d)

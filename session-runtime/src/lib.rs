@@ -329,7 +329,7 @@ pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength,
 #[cfg(feature = "postcard")]
 pub use codec::Postcard;
 pub use codec::{Bincode, Codec, CodecError};
-pub use config::{Clock, ConfigError, SameSite, SystemClock};
+pub use config::{Clock, ConfigError, MAX_LIFETIME, SameSite, SystemClock};
 pub use core::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,

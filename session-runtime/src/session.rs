@@ -309,9 +309,14 @@ impl<S: SessionData> Session<S> {
     /// [`browser_session`](Self::browser_session) (or on a layer with
     /// `with_browser_session(true)`), this is the "remember me" upgrade
     /// that brings `Max-Age` back.
+    ///
+    /// The lifetime is kept between 1 second and
+    /// [`MAX_LIFETIME`](crate::MAX_LIFETIME) (400 days): a longer "remember
+    /// me" would outlive the browser's cookie and the revocations kept
+    /// against it.
     pub fn set_lifetime(&mut self, lifetime: Duration) {
         let control = &mut self.state().control;
-        control.lifetime = Some(lifetime.max(Duration::from_secs(1)));
+        control.lifetime = Some(lifetime.clamp(Duration::from_secs(1), crate::MAX_LIFETIME));
         control.browser_session = Some(false);
     }
 

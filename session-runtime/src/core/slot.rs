@@ -791,7 +791,10 @@ impl<S: SessionData + Send> Slot<S> {
         });
         let lifetime = match existing {
             Some(existing) => effective_lifetime(config, &existing.meta, control),
-            None => control.lifetime.unwrap_or(config.lifetime),
+            None => control
+                .lifetime
+                .unwrap_or(config.lifetime)
+                .min(crate::MAX_LIFETIME),
         };
         let mut expires_at = now.saturating_add(lifetime.as_secs());
         if let Some(limit) = config.absolute_timeout {
@@ -898,13 +901,16 @@ impl<S: SessionData + Send> Slot<S> {
 }
 
 fn effective_lifetime(config: &Settings, meta: &Meta, control: Control) -> Duration {
-    control.lifetime.unwrap_or_else(|| {
-        if meta.lifetime > 0 {
-            Duration::from_secs(meta.lifetime.into())
-        } else {
-            config.lifetime
-        }
-    })
+    control
+        .lifetime
+        .unwrap_or_else(|| {
+            if meta.lifetime > 0 {
+                Duration::from_secs(meta.lifetime.into())
+            } else {
+                config.lifetime
+            }
+        })
+        .min(crate::MAX_LIFETIME)
 }
 
 /// A session saved with another `#[session(user)]` than it was loaded with

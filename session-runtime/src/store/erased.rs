@@ -108,7 +108,8 @@ impl<T: SessionStore> ErasedStore for T {
         key: &'a StoreKey,
         entry: Entry<'a>,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::create(self, key, entry))
+        let now = entry.written_at;
+        Box::pin(SessionStore::create(self, key, entry.capped(now)))
     }
 
     fn load<'a>(
@@ -126,7 +127,13 @@ impl<T: SessionStore> ErasedStore for T {
         version: u64,
         now: u64,
     ) -> BoxFuture<'a, Result<Saved, StoreError>> {
-        Box::pin(SessionStore::save(self, key, entry, version, now))
+        Box::pin(SessionStore::save(
+            self,
+            key,
+            entry.capped(now),
+            version,
+            now,
+        ))
     }
 
     fn delete<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<bool, StoreError>> {

@@ -195,6 +195,25 @@ impl<'a> Entry<'a> {
         Self { quick, ..self }
     }
 
+    /// The entry expiring no later than [`MAX_LIFETIME`](crate::MAX_LIFETIME)
+    /// after `now` (and within the 32-bit times a sealed session carries):
+    /// what every store of a layer is handed, so no record, cache entry or
+    /// TTL outlives the longest session, whatever expiry was computed.
+    #[must_use]
+    pub fn capped(self, now: u64) -> Self {
+        // `0`: the time of the write is unknown, only the 32-bit bound holds
+        let latest = match now {
+            0 => u64::from(u32::MAX),
+            now => now
+                .saturating_add(crate::MAX_LIFETIME.as_secs())
+                .min(u64::from(u32::MAX)),
+        };
+        Self {
+            expires_at: self.expires_at.min(latest),
+            ..self
+        }
+    }
+
     /// The entry without its quick fields: what a durable store keeps.
     #[must_use]
     pub fn without_quick(self) -> Self {

@@ -11,10 +11,15 @@ use std::sync::{Arc, LazyLock};
 
 const NAME: &str = "redis";
 
+/// The scripts that write a record check its expiry (ARGV[3]) before they
+/// write anything: an expiry `EXPIREAT` refuses would otherwise leave a
+/// hash written without a TTL.
+///
 /// Creates the hash unless the key exists (a live session or a
 /// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
 /// user; ARGV: data, quick, expires_at, version, written_at, user.
 const CREATE: &str = r"
+if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'c', ARGV[5], 'u', ARGV[5], 'w', ARGV[6])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
@@ -48,6 +53,7 @@ return out
 /// A cache fill: writes the hash unless it holds this version or a newer
 /// one, or is a tombstone (field `x`).
 const PUT: &str = r"
+if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
 local cur = redis.call('HMGET', KEYS[1], 'v', 'x')
 if cur[2] then return 0 end
 if cur[1] and tonumber(cur[1]) >= tonumber(ARGV[4]) then return 0 end
@@ -81,6 +87,7 @@ return live
 /// version, now, written_at, user. Returns {0} missing, {1, d, q, e, v}
 /// conflict, {2, v} saved.
 const SAVE: &str = r"
+if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
 local cur = redis.call('HMGET', KEYS[1], 'd', 'q', 'e', 'v')
 if not cur[4] or tonumber(cur[3]) <= tonumber(ARGV[5]) then return {0} end
 if cur[4] ~= ARGV[4] then return {1, cur[1], cur[2], cur[3], cur[4]} end
@@ -304,6 +311,8 @@ impl RedisStore {
         entry: Entry<'_>,
         version: u64,
     ) -> Result<Value, StoreError> {
+        // the time of the write is not known here: the 32-bit bound holds
+        let entry = entry.capped(0);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = script.key(self.key(key));
         invocation
@@ -322,6 +331,7 @@ impl SessionStore for RedisStore {
     const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        let entry = entry.capped(entry.written_at);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[0].key(self.key(key));
         self.user_set(&mut invocation, entry.user);
@@ -373,6 +383,7 @@ impl SessionStore for RedisStore {
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
+        let entry = entry.capped(now);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[2].key(self.key(key));
         self.user_set(&mut invocation, entry.user);
