@@ -384,9 +384,13 @@ impl<S: SessionData + Send> Session<S> {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported) for a
-    /// cookie layer without user revocation, or a store without a user
-    /// index and no revocation store; a store failure.
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported), with
+    /// nothing revoked and this session left as it is, for a layer whose
+    /// sessions may live in a cookie (a cookie layer, or an `Adaptive`
+    /// type's) without
+    /// [`with_user_revocation`](crate::SessionLayer::with_user_revocation),
+    /// or a store without a user index and no revocation store; a store
+    /// failure.
     pub fn revoke_user_sessions(
         &mut self,
         keep_this_one: bool,
@@ -394,6 +398,19 @@ impl<S: SessionData + Send> Session<S> {
         let user = (**self).user_key();
         let current = self.current_key();
         let revocation = self.slot.core.revocation.clone();
+        // sessions that live in a cookie end only through revocation times:
+        // without them, success would be reported for sessions that still
+        // open, so nothing is done and the error says how to configure it
+        let in_cookies = self
+            .slot
+            .core
+            .server
+            .as_ref()
+            .is_none_or(|tier| tier.storage == crate::Storage::Adaptive);
+        let refused = (in_cookies && revocation.is_none()).then_some(crate::StoreError::Unsupported {
+            store: "cookie",
+            what: "revoking sessions held in cookies without revocation times: build the layer with `SessionLayer::with_user_revocation(store)`",
+        });
         let now = crate::config::unix_secs(&*self.slot.core.settings.clock);
         let issued_at = self.state.as_ref().and_then(|state| {
             state
@@ -401,7 +418,7 @@ impl<S: SessionData + Send> Session<S> {
                 .as_ref()
                 .map(|existing| existing.meta.issued_at)
         });
-        if user.is_some() {
+        if user.is_some() && refused.is_none() {
             if !keep_this_one {
                 self.terminate();
             } else if revocation.is_some() {
@@ -414,6 +431,9 @@ impl<S: SessionData + Send> Session<S> {
             let Some(user) = user else {
                 return Ok(0);
             };
+            if let Some(refused) = refused {
+                return Err(refused);
+            }
             if let Some(revocation) = &revocation {
                 let revoked = revocation.revoke(&user, now).await?;
                 if keep_this_one {

@@ -745,3 +745,45 @@ async fn a_stolen_session_cannot_outrun_a_revocation() {
         .await;
     }
 }
+
+/// An Adaptive (or cookie) layer without revocation times cannot end the
+/// user's sessions held in cookies: it says so and changes nothing, rather
+/// than answering success for sessions that still open.
+#[tokio::test]
+async fn revoking_without_revocation_times_is_refused_where_cookies_hold_sessions() {
+    let notes = SessionLayer::<Notes>::with_store(key(), MemoryStore::default());
+    let badge = SessionLayer::<Badge>::new(key());
+    for (name, cookie, app) in [
+        ("adaptive", "notes", cookie_routes!(Notes, notes)),
+        ("cookie", "badge", cookie_routes!(Badge, badge)),
+    ] {
+        let first = send(&app, "POST", "/login/42", None)
+            .await
+            .set_cookie
+            .unwrap();
+        let second = send(&app, "POST", "/login/42", None)
+            .await
+            .set_cookie
+            .unwrap();
+        let revoke = send(&app, "POST", "/logout-everywhere", Some((cookie, &first))).await;
+        assert_eq!(
+            revoke.status,
+            StatusCode::NOT_IMPLEMENTED,
+            "{name}: {}",
+            revoke.body
+        );
+        assert!(
+            revoke.body.contains("with_user_revocation"),
+            "{name}: the error names the fix: {}",
+            revoke.body
+        );
+        assert_eq!(
+            revoke.set_cookie, None,
+            "{name}: this session is left as it was"
+        );
+        for value in [&first, &second] {
+            let whoami = send(&app, "GET", "/whoami", Some((cookie, value))).await;
+            assert_eq!(whoami.body, "Some(42)", "{name}");
+        }
+    }
+}
