@@ -787,3 +787,50 @@ async fn revoking_without_revocation_times_is_refused_where_cookies_hold_session
         }
     }
 }
+
+/// Always-save loads like an extraction: a revoked cookie is not re-sealed
+/// on a route that never extracts the session, it is cleared.
+#[tokio::test]
+async fn always_save_checks_revocation_like_any_load() {
+    let store = std::sync::Arc::new(MemoryStore::default());
+    let clock = TestClock::new();
+    let layer = SessionLayer::<Badge>::new(key())
+        .with_clock(clock.clone())
+        .with_always_save(true)
+        .with_user_revocation(std::sync::Arc::clone(&store))
+        .unwrap();
+    let app = Router::new()
+        .route("/plain", get(|| async { "no session here" }))
+        .route(
+            "/login/{user}",
+            post(|mut s: Session<Badge>, Path(user): Path<u32>| async move {
+                s.set_user(Some(user));
+                "ok"
+            }),
+        )
+        .layer(layer);
+    let cookie = send(&app, "POST", "/login/77", None)
+        .await
+        .set_cookie
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(5));
+    let slid = send(&app, "GET", "/plain", Some(("badge", &cookie))).await;
+    let slid = slid
+        .set_cookie
+        .expect("always-save re-seals a valid session");
+    assert!(!slid.is_empty());
+    store
+        .revoke_before(
+            "77",
+            clock.secs(),
+            session_runtime::user::KEEP_REVOCATIONS.as_secs(),
+        )
+        .await
+        .unwrap();
+    let revoked = send(&app, "GET", "/plain", Some(("badge", &slid))).await;
+    assert_eq!(
+        revoked.set_cookie.as_deref(),
+        Some(""),
+        "a revoked session is cleared, not slid"
+    );
+}

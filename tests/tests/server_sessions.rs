@@ -777,3 +777,49 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
     assert_eq!(dead.headers()["x-session"], "", "an empty token ends it");
     assert!(dead.headers().get(header::SET_COOKIE).is_none());
 }
+
+/// `with_always_save(true)` slides a server-side session on every request,
+/// as the README says: each response re-issues the token with a new expiry
+/// (routes that never extract the session too), so a session used daily
+/// outlives its first lifetime; on every store configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_save_slides_server_sessions_on_every_tier() {
+    for (name, layer) in
+        sessionkit_tests::stores::every_server_layer::<Account>(&key(), "always").await
+    {
+        let clock = TestClock::new();
+        let layer = layer.with_clock(clock.clone()).with_always_save(true);
+        let app = Router::new()
+            .route("/plain", get(|| async { "no session here" }))
+            .route(
+                "/whoami",
+                get(|account: Session<Account>| async move { format!("{:?}", account.user()) }),
+            )
+            .route(
+                "/login/{user}",
+                post(
+                    |mut account: Session<Account>, Path(user): Path<u64>| async move {
+                        account.set_user(Some(user));
+                        "ok"
+                    },
+                ),
+            )
+            .layer(layer);
+        let login = request(&app, "POST", "/login/9", None, "account").await;
+        let mut cookie = login.set_cookie.expect("a session");
+        // twelve days of daily use: past the first 7-day lifetime
+        for day in 1..=12 {
+            clock.advance(Duration::from_secs(86_400));
+            let uri = if day % 2 == 0 { "/whoami" } else { "/plain" };
+            let reply = request(&app, "GET", uri, Some(&cookie), "account").await;
+            assert_eq!(reply.status, StatusCode::OK, "{name} day {day}");
+            let token = reply.set_cookie.unwrap_or_else(|| {
+                panic!("{name} day {day}: always-save re-issues the token on {uri}")
+            });
+            assert!(!token.is_empty(), "{name} day {day}: not cleared");
+            cookie = token;
+        }
+        let whoami = request(&app, "GET", "/whoami", Some(&cookie), "account").await;
+        assert_eq!(whoami.body, "Some(9)", "{name}: alive after 12 days of use");
+    }
+}

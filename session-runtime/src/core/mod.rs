@@ -30,9 +30,7 @@ pub(crate) fn codec_ops_for<S: SessionData, C: crate::codec::Codec>() -> Arc<dyn
 pub(crate) use revocation::Revocation;
 pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub(crate) use server::{LoadError, ServerTier};
-pub(crate) use slot::{
-    Control, Finish, Loaded, Outcome, Replay, RequestState, ServerRef, Slot, TakeError,
-};
+pub(crate) use slot::{Finish, Loaded, Outcome, RequestState, ServerRef, Slot, TakeError};
 
 use crate::config::Settings;
 use crate::data::SessionData;

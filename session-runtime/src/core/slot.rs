@@ -486,10 +486,17 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             }
         };
+        self.load_checked(&incoming).await
+    }
+
+    /// Loads the incoming token with every check a load makes: from the
+    /// store for a server layer, then against the user's revocation time.
+    /// Handlers' extraction and always-save use this one path.
+    async fn load_checked(&self, incoming: &Incoming) -> Result<Loaded<S>, TakeError> {
         let loaded = if self.is_server() {
             // boxed: a store load is a large future, and the cookie path's
             // extractor (inside every handler's future) should not carry it
-            match Box::pin(self.load_server(&incoming)).await {
+            match Box::pin(self.load_server(incoming)).await {
                 Ok(loaded) => loaded,
                 Err(super::LoadError::Unavailable) => {
                     *self.lock() = Stage::Unavailable;
@@ -497,7 +504,7 @@ impl<S: SessionData + Send> Slot<S> {
                 }
             }
         } else {
-            self.load(&incoming)
+            self.load(incoming)
         };
         if self.core.revocation.is_none() {
             return Ok(loaded);
@@ -553,22 +560,19 @@ impl<S: SessionData + Send> Slot<S> {
             return Finish::Ready(Outcome::nothing());
         }
         let stage = std::mem::replace(&mut *self.lock(), Stage::Out);
-        let server = self.is_server();
+        let needs_io = self.is_server() || self.core.revocation.is_some();
         let loaded = match stage {
             Stage::Unloaded(Incoming::None) | Stage::Unavailable => {
                 return Finish::Ready(Outcome::nothing());
             }
-            Stage::Unloaded(incoming) if config.always_save && server => {
+            Stage::Unloaded(incoming) if config.always_save && needs_io => {
+                // loaded as an extraction would: store, revocation and all
                 let slot = Arc::clone(self);
                 return Finish::Pending(Box::pin(async move {
-                    let Ok(loaded) = slot.load_server(&incoming).await else {
+                    let Ok(loaded) = slot.load_checked(&incoming).await else {
                         return Outcome::nothing();
                     };
-                    let now = unix_secs(&*slot.core.settings.clock);
-                    match slot.finish_server(loaded, now) {
-                        Finish::Ready(outcome) => outcome,
-                        Finish::Pending(saving) => saving.await,
-                    }
+                    finish_now(slot.conclude(loaded)).await
                 }));
             }
             Stage::Unloaded(incoming) if config.always_save => self.load(&incoming),
@@ -579,7 +583,13 @@ impl<S: SessionData + Send> Slot<S> {
             }
             Stage::In(loaded) => loaded,
         };
-        let mut loaded = loaded;
+        self.conclude(loaded)
+    }
+
+    /// The lifecycle of a loaded session to its outcome: a change of user
+    /// rotates the identity, a session issued anew is checked against its
+    /// user's revocation time, then the plan is carried out in the tier.
+    fn conclude(self: &Arc<Self>, mut loaded: Loaded<S>) -> Finish {
         if S::HAS_USER {
             rotate_on_login(&mut loaded);
         }
@@ -588,13 +598,9 @@ impl<S: SessionData + Send> Slot<S> {
             // the user's revocation time first, and issued after it
             let slot = Arc::clone(self);
             return Finish::Pending(Box::pin(async move {
-                let loaded = match slot.check_before_issue(loaded).await {
-                    Ok(loaded) => loaded,
-                    Err(outcome) => return outcome,
-                };
-                match slot.carry_on(loaded) {
-                    Finish::Ready(outcome) => outcome,
-                    Finish::Pending(saving) => saving.await,
+                match slot.check_before_issue(loaded).await {
+                    Ok(loaded) => finish_now(slot.carry_on(loaded)).await,
+                    Err(outcome) => outcome,
                 }
             }));
         }
@@ -746,6 +752,7 @@ impl<S: SessionData + Send> Slot<S> {
         let refresh_due = now.saturating_sub(sealed_at) >= config.refresh_after(lifetime).as_secs()
             && meta.expires_at > existing.meta.expires_at;
         if existing.server.is_some()
+            && !config.always_save
             && !refresh_due
             && !existing.stale_key
             && !control.cycle
@@ -935,4 +942,12 @@ fn issues_anew<S: SessionData>(loaded: &Loaded<S>) -> bool {
         && (state.control.cycle || state.existing.is_none())
         && (state.control.cycle || !state.changed.is_empty())
         && loaded.data.user_key().is_some()
+}
+
+/// The outcome of `finish`, waiting for the store when it must.
+async fn finish_now(finish: Finish) -> Outcome {
+    match finish {
+        Finish::Ready(outcome) => outcome,
+        Finish::Pending(saving) => saving.await,
+    }
 }
