@@ -87,9 +87,11 @@ impl StorageError {
                 out.push(b" bytes: use bounded types with smaller `N`, or `storage = \"auto\"`");
             }
             None => {
-                out.push(b"`storage = \"cookie\"` but the session has an unbounded field (budget ");
+                // an unbounded field is reported on the field; what is left
+                // is a sum of known bounds that does not fit a `usize`
+                out.push(b"`storage = \"cookie\"` but the session's fields' size bounds add up past `usize::MAX`, over the cookie budget of ");
                 out.push_number(self.budget);
-                out.push(b" bytes): use `BoundedString<N>`, `BoundedVec<T, N>` or `#[session(max_len = N)]`");
+                out.push(b" bytes: use bounded types with smaller `N`, or `storage = \"auto\"`");
             }
         }
         (out.buf, out.len)
