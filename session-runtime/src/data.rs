@@ -311,6 +311,13 @@ pub trait SessionData: Sized + 'static {
     /// Where the session lives; see [`Storage`].
     const STORAGE: Storage;
 
+    /// Not public API: [`STORAGE`](Self::STORAGE) as a type, which the
+    /// layer's constructors require in a trait bound (`SessionLayer::new`
+    /// a cookie-only type, `SessionLayer::with_store` any other), so a
+    /// mismatch is a type error at the call under `cargo check` too.
+    #[doc(hidden)]
+    type Tier: crate::tier::Tier;
+
     /// A fresh session: the struct's `Default`. (`Default` is not a
     /// supertrait so that a missing impl is reported once, on the struct.)
     fn default_session() -> Self;

@@ -322,6 +322,7 @@ pub mod seal;
 mod session;
 pub mod store;
 mod telemetry;
+mod tier;
 pub mod tower;
 pub mod user;
 
@@ -356,6 +357,10 @@ pub mod __private {
     pub use crate::field::{
         BoundedField, DeserializeField, Holds, ItemBound, LimitedField, SendField, SerializeField,
         ValueBound, ensure_len, refuse_over,
+    };
+    pub use crate::tier::{
+        Adaptive, Cookie, CookieTier, Server, StoreTier, Tier, TierCode, TierOf, Unknown,
+        tier_agrees, tier_code,
     };
     pub use core;
     pub use serde;

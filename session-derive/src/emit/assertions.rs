@@ -100,8 +100,14 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
         #previous
 
         // evaluate the storage decision now, so a cookie-only struct that does
-        // not fit fails to compile even if it is never used
-        const _: #krate::Storage = <#ident as #krate::SessionData>::STORAGE;
+        // not fit fails to compile even if it is never used; and check that
+        // the layer constructors' bounds (`Tier`) say the same as `STORAGE`
+        const _: () = ::core::assert!(
+            #krate::__private::tier_agrees::<<#ident as #krate::SessionData>::Tier>(
+                <#ident as #krate::SessionData>::STORAGE,
+            ),
+            "sessionkit bug: `Tier` and `STORAGE` disagree",
+        );
     }
 }
 

@@ -74,6 +74,13 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             const FINGERPRINT: u64 = #fingerprint;
             const MAX_ENCODED_LEN: ::core::option::Option<usize> = __MAX_ENCODED_LEN;
             const STORAGE: #krate::Storage = #storage;
+            // the same decision as a type, for the layer constructors'
+            // bounds; computed from the consts beside the impl, not from
+            // `Self`, which an anonymous const cannot name (and which
+            // would be a cycle)
+            type Tier = <#krate::__private::TierOf<{
+                #krate::__private::tier_code(__STORAGE)
+            }> as #krate::__private::TierCode>::Tier;
 
             #default_session
 
@@ -135,7 +142,7 @@ fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
 
 /// `__STORAGE`: the table on `Storage` applied to the fields' bound, the
 /// cookie name and the `storage` attribute, as a const next to the impl
-/// (`STORAGE` reads it).
+/// (`STORAGE` and `Tier` are both read from it, so they cannot disagree).
 fn storage_decision(cont: &Container<'_>, krate: &Path, cookie_name: &str) -> TokenStream {
     let request = match cont.attrs.storage.as_ref().map(|s| s.value) {
         None | Some(StorageKind::Auto) => quote!(Auto),
