@@ -34,6 +34,8 @@ pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
                 const FINGERPRINT: u64 = 0;
                 const MAX_ENCODED_LEN: ::core::option::Option<usize> = ::core::option::Option::None;
                 const STORAGE: #krate::Storage = #krate::Storage::Server;
+                // accepted by both layer constructors: no second error
+                type Tier = #krate::__private::Unknown;
                 fn default_session() -> Self {
                     ::core::unimplemented!()
                 }

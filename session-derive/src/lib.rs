@@ -44,7 +44,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `crate = path` | struct | path to `session_runtime` when it is re-exported |
 /// | `quick` | field | cache tier only; not allowed with `storage = "cookie"` |
 /// | `skip` | field | not stored; default on every request (must still be `Send`) |
-/// | `max_len = N` | field | limit for a `String`, `Vec`, set or map: setter refuses, save checks |
+/// | `max_len = N` | field | limit for a `String`, `Vec`, set or map: setter refuses, save checks; bounds the field only when its items (keys, values) are bounded |
 ///
 /// Unknown, duplicate and malformed attributes are errors, all reported in
 /// one build.

@@ -87,9 +87,11 @@ impl StorageError {
                 out.push(b" bytes: use bounded types with smaller `N`, or `storage = \"auto\"`");
             }
             None => {
-                out.push(b"`storage = \"cookie\"` but the session has an unbounded field (budget ");
+                // an unbounded field is reported on the field; what is left
+                // is a sum of known bounds that does not fit a `usize`
+                out.push(b"`storage = \"cookie\"` but the session's fields' size bounds add up past `usize::MAX`, over the cookie budget of ");
                 out.push_number(self.budget);
-                out.push(b" bytes): use `BoundedString<N>`, `BoundedVec<T, N>` or `#[session(max_len = N)]`");
+                out.push(b" bytes: use bounded types with smaller `N`, or `storage = \"auto\"`");
             }
         }
         (out.buf, out.len)
@@ -308,6 +310,13 @@ pub trait SessionData: Sized + 'static {
 
     /// Where the session lives; see [`Storage`].
     const STORAGE: Storage;
+
+    /// Not public API: [`STORAGE`](Self::STORAGE) as a type, which the
+    /// layer's constructors require in a trait bound (`SessionLayer::new`
+    /// a cookie-only type, `SessionLayer::with_store` any other), so a
+    /// mismatch is a type error at the call under `cargo check` too.
+    #[doc(hidden)]
+    type Tier: crate::tier::Tier;
 
     /// A fresh session: the struct's `Default`. (`Default` is not a
     /// supertrait so that a missing impl is reported once, on the struct.)

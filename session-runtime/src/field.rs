@@ -103,19 +103,61 @@ impl<T: MaxEncodedLen + ?Sized, Field> BoundedField<Field> for T {
     note = "use a bounded type instead, or remove `max_len`"
 )]
 pub trait LimitedField<Field> {
+    /// [`HasLength::Item`].
+    type Item: MaxEncodedLen + ?Sized;
+    /// [`HasLength::Value`].
+    type Value: MaxEncodedLen + ?Sized;
     /// The bound of one item.
     const ITEM_LEN: Option<usize>;
+    /// Whether [`Item`](Self::Item) has a size bound.
+    const ITEMS_BOUNDED: bool;
+    /// Whether [`Value`](Self::Value) has a size bound.
+    const VALUES_BOUNDED: bool;
     /// The current length.
     fn field_len(&self) -> usize;
 }
 
 impl<T: HasLength, Field> LimitedField<Field> for T {
+    type Item = T::Item;
+    type Value = T::Value;
     const ITEM_LEN: Option<usize> = T::ITEM_LEN;
+    const ITEMS_BOUNDED: bool = <T::Item as MaxEncodedLen>::MAX_ENCODED_LEN.is_some();
+    const VALUES_BOUNDED: bool = <T::Value as MaxEncodedLen>::MAX_ENCODED_LEN.is_some();
     #[inline]
     fn field_len(&self) -> usize {
         self.length()
     }
 }
+
+/// A compile-time condition as a type: `Holds<true>` or `Holds<false>`, so
+/// that a trait bound, and its `on_unimplemented` message, can depend on a
+/// const (`Holds<{ cond }>: Trait`).
+#[derive(Debug)]
+pub struct Holds<const CONDITION: bool>;
+
+/// The items of a `max_len` field in a `storage = "cookie"` struct have a
+/// size bound: the derive writes `Holds<{ ITEMS_BOUNDED }>: ItemBound<..>`
+/// with [`LimitedField::ITEMS_BOUNDED`] of the field's type.
+/// A `max_len` limits how many items a field holds, not how large each one
+/// is, so without it the field (and the session) has no bound.
+#[diagnostic::on_unimplemented(
+    message = "session field `{Field}` is limited by `max_len`, but its element or key type `{Item}` has no size bound, so the field has none and `storage = \"cookie\"` cannot hold it",
+    label = "`max_len` limits how many items this holds, not how large each one is",
+    note = "give the items a bound: `BoundedString<N>` instead of `String`, `BoundedVec<T, N>` instead of `Vec<T>`, `BoundedMap<K, V, N>` instead of a map, `#[derive(MaxEncodedLen)]` on your own types; or remove `storage = \"cookie\"` to store the session adaptively"
+)]
+pub trait ItemBound<Field, Item: ?Sized> {}
+
+impl<Field, Item: ?Sized> ItemBound<Field, Item> for Holds<true> {}
+
+/// [`ItemBound`] for the values of a map ([`LimitedField::VALUES_BOUNDED`]).
+#[diagnostic::on_unimplemented(
+    message = "session field `{Field}` is limited by `max_len`, but its value type `{Value}` has no size bound, so the field has none and `storage = \"cookie\"` cannot hold it",
+    label = "`max_len` limits how many entries this holds, not how large each value is",
+    note = "give the values a bound: `BoundedString<N>` instead of `String`, `BoundedVec<T, N>` instead of `Vec<T>`, `BoundedMap<K, V, N>` instead of a map, `#[derive(MaxEncodedLen)]` on your own types; or remove `storage = \"cookie\"` to store the session adaptively"
+)]
+pub trait ValueBound<Field, Value: ?Sized> {}
+
+impl<Field, Value: ?Sized> ValueBound<Field, Value> for Holds<true> {}
 
 /// Refuses a value whose length is over a `max_len` limit, handing it back.
 ///

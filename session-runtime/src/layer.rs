@@ -46,7 +46,8 @@ use std::time::Duration;
 /// ```
 ///
 /// `new` is for session types whose [`STORAGE`](SessionData::STORAGE) is
-/// [`Storage::Cookie`]; for any other type it does not compile, because
+/// [`Storage::Cookie`]; for any other type the call is a type error (also
+/// under `cargo check`, at the call) that says to use `with_store`, because
 /// such a session needs a server-side store.
 #[must_use]
 pub struct SessionLayer<S: SessionData> {
@@ -74,12 +75,6 @@ impl<S: SessionData> std::fmt::Debug for SessionLayer<S> {
     }
 }
 
-/// The compile error for `SessionLayer::new` on a non-`Cookie` session type.
-const NEEDS_STORE: &str = "this session type is not `Storage::Cookie` (it has an unbounded field, does not fit a cookie, or is `storage = \"server\"`), so it needs a server-side store: use `SessionLayer::with_store`";
-
-/// The compile error for `SessionLayer::with_store` on a `Cookie` session type.
-const NO_STORE: &str = "this session type is `Storage::Cookie`: it always lives in its cookie and a store would never be used; use `SessionLayer::new`, or `#[session(storage = \"server\")]` to keep it server-side";
-
 /// The largest encoded session a server layer accepts by default: 1 MiB,
 /// gae-sessions' cap.
 pub const DEFAULT_MAX_SIZE: usize = crate::codec::DECODE_LIMIT;
@@ -90,9 +85,15 @@ where
 {
     /// A cookie-only layer sealing with `keys` (a [`MasterKey`](crate::MasterKey)
     /// or a [`KeyRing`]).
-    pub fn new(keys: impl Into<KeyRing>) -> Self {
-        // short source lines: the compiler quotes them in the error
-        const { assert!(matches!(S::STORAGE, Storage::Cookie), "{}", NEEDS_STORE) }
+    ///
+    /// The bound on `S::Tier` (hidden; the derive sets it from
+    /// [`STORAGE`](SessionData::STORAGE)) holds for [`Storage::Cookie`]
+    /// session types only; for any other the error names the type and says
+    /// to use [`with_store`](Self::with_store).
+    pub fn new(keys: impl Into<KeyRing>) -> Self
+    where
+        S::Tier: crate::tier::CookieTier<S>,
+    {
         Self::build(keys.into(), None)
     }
 
@@ -116,10 +117,14 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
-    /// For a [`Storage::Cookie`] session type it does not compile: its data
-    /// always fits the cookie, so the store would never be used.
-    pub fn with_store(keys: impl Into<KeyRing>, store: impl SessionStore) -> Self {
-        const { assert!(!matches!(S::STORAGE, Storage::Cookie), "{}", NO_STORE) }
+    /// For a [`Storage::Cookie`] session type the call is a type error (also
+    /// under `cargo check`, at the call) that says to use [`new`](Self::new)
+    /// or `#[session(storage = "server")]`: its data always fits the cookie,
+    /// so the store would never be used.
+    pub fn with_store(keys: impl Into<KeyRing>, store: impl SessionStore) -> Self
+    where
+        S::Tier: crate::tier::StoreTier<S>,
+    {
         let tier = ServerTier {
             store: Arc::new(store),
             storage: S::STORAGE,

@@ -322,6 +322,7 @@ pub mod seal;
 mod session;
 pub mod store;
 mod telemetry;
+mod tier;
 pub mod tower;
 pub mod user;
 
@@ -349,13 +350,17 @@ pub use session_derive::{MaxEncodedLen, Session};
 /// Not public API: what `#[derive(Session)]` expands to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bound::{add, collection, max, mul, prefix_len, shape};
+    pub use crate::bound::{add, all_known, collection, max, mul, prefix_len, shape, sum};
     pub use crate::data::{
         MESSAGE_CAPACITY, MigrateFrom, PreviousShape, StorageError, StorageRequest, decide_storage,
     };
     pub use crate::field::{
-        BoundedField, DeserializeField, LimitedField, SendField, SerializeField, ensure_len,
-        refuse_over,
+        BoundedField, DeserializeField, Holds, ItemBound, LimitedField, SendField, SerializeField,
+        ValueBound, ensure_len, refuse_over,
+    };
+    pub use crate::tier::{
+        Adaptive, Cookie, CookieTier, Server, StoreTier, Tier, TierCode, TierOf, Unknown,
+        tier_agrees, tier_code,
     };
     pub use core;
     pub use serde;

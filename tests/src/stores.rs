@@ -112,6 +112,7 @@ pub async fn every_server_layer<S>(
 where
     S: SessionData + Send,
     S::Access: Send,
+    S::Tier: session_runtime::__private::StoreTier<S>,
 {
     let mut layers = vec![
         ("memory", layer_of::<S, _>(key, MemoryStore::default())),
@@ -161,6 +162,8 @@ fn layer_of<S, St>(key: &MasterKey, store: St) -> SessionLayer<S>
 where
     S: SessionData + Send,
     S::Access: Send,
+    // `with_store`'s bound (a session type that may live server-side)
+    S::Tier: session_runtime::__private::StoreTier<S>,
     St: session_runtime::SessionStore,
 {
     SessionLayer::<S>::with_store(key.clone(), store)

@@ -6,10 +6,18 @@ use super::{crate_alias, marker};
 use crate::ast::Container;
 use crate::attr::StorageKind;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Path;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
+
+/// The span of a type's last token (`>` of `Vec<String>`).
+fn last_span(ty: &syn::Type) -> proc_macro2::Span {
+    quote::ToTokens::to_token_stream(ty)
+        .into_iter()
+        .last()
+        .map_or_else(|| ty.span(), |token| token.span())
+}
 
 pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let ident = cont.ident;
@@ -44,18 +52,62 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                 );
             }
         });
+    // a `max_len` bounds how many items, so the field is bounded only when
+    // its items (a map's keys and values) are: the trait bound names the
+    // item type that is not. The conditions are consts of their own, read
+    // like `__FIELD_BOUNDS` reads `ITEM_LEN`, so a type without a length
+    // is not reported again from inside the bound.
+    let items = cont
+        .fields
+        .iter()
+        .filter(|f| cookie_only && f.stored() && f.attrs.max_len.is_some())
+        .map(|field| {
+            let ty = field.ty;
+            let marker = marker(field);
+            let krate = crate_alias(ty.span());
+            let name = field.ident.unraw();
+            let limited =
+                quote_spanned!(ty.span()=> <#ty as #krate::__private::LimitedField<#marker>>);
+            // each bound's last token carries the span of the type's last
+            // token, so the error underlines the whole type
+            let close = quote_spanned!(last_span(ty)=> >);
+            let checks = [
+                (quote!(ITEMS_BOUNDED), quote!(Item), quote!(ItemBound)),
+                (quote!(VALUES_BOUNDED), quote!(Value), quote!(ValueBound)),
+            ];
+            let checks = checks.into_iter().map(|(condition, item, check)| {
+                let holds = format_ident!("__{}_{}", condition.to_string(), name);
+                quote_spanned! {ty.span()=>
+                    const #holds: bool = #limited::#condition;
+                    const _: () = {
+                        fn __assert() where
+                            #krate::__private::Holds<{ #holds }>:
+                                #krate::__private::#check<#marker, #limited::#item #close,
+                        {}
+                    };
+                }
+            });
+            quote!(#(#checks)*)
+        });
     let quick_in_cookie = quick_in_resolved_cookie(cont, krate);
     let previous = previous_checks(cont);
     quote! {
         fn __assert_fields_send() where #(#send)* {}
 
         #(#bounded)*
+        #(#items)*
         #quick_in_cookie
         #previous
 
         // evaluate the storage decision now, so a cookie-only struct that does
-        // not fit fails to compile even if it is never used
-        const _: #krate::Storage = <#ident as #krate::SessionData>::STORAGE;
+        // not fit fails to compile even if it is never used; and check that
+        // the layer constructors' bounds (`Tier`) say the same as `STORAGE`
+        const _: () = ::core::assert!(
+            #krate::__private::tier_agrees::<<#ident as #krate::SessionData>::Tier>(
+                <#ident as #krate::SessionData>::STORAGE,
+            ),
+            "sessionkit bug: `Tier` and `STORAGE` disagree",
+        );
     }
 }
 

@@ -7,29 +7,47 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{Fields, Path, parse_quote};
 
-/// `MAX_ENCODED_LEN` of a session: one term per stored field, each spanned
-/// on the field's type so a missing bound is reported there.
-pub(crate) fn session_bound(cont: &Container<'_>, krate: &Path) -> TokenStream {
-    let terms = cont.fields.iter().filter(|f| f.stored()).map(|field| {
-        let ty = field.ty;
-        let marker = super::marker(field);
-        let spanned = super::crate_alias(ty.span());
-        match &field.attrs.max_len {
-            Some(max_len) => {
-                let n = max_len.value;
-                quote_spanned! {ty.span()=>
-                    #krate::__private::collection(
-                        #n,
-                        <#ty as #spanned::__private::LimitedField<#marker>>::ITEM_LEN,
-                    )
+/// The size bounds of a session, as consts next to its impl (not in it, so
+/// that the impl's `type Tier` can use them without a cycle):
+///
+/// * `__FIELD_BOUNDS`: one bound per stored field, each spanned on the
+///   field's type so a missing bound is reported there; a `max_len` field
+///   is `prefix + N × item`, unbounded when its items are;
+/// * `__MAX_ENCODED_LEN`: their sum (`None` when one is unbounded, or on
+///   overflow);
+/// * `__FIELDS_BOUNDED`: whether every field has a bound of its own.
+pub(crate) fn session_bounds(cont: &Container<'_>, krate: &Path) -> TokenStream {
+    let terms: Vec<_> = cont
+        .fields
+        .iter()
+        .filter(|f| f.stored())
+        .map(|field| {
+            let ty = field.ty;
+            let marker = super::marker(field);
+            let spanned = super::crate_alias(ty.span());
+            match &field.attrs.max_len {
+                Some(max_len) => {
+                    let n = max_len.value;
+                    quote_spanned! {ty.span()=>
+                        #krate::__private::collection(
+                            #n,
+                            <#ty as #spanned::__private::LimitedField<#marker>>::ITEM_LEN,
+                        )
+                    }
                 }
+                None => quote_spanned! {ty.span()=>
+                    <#ty as #spanned::__private::BoundedField<#marker>>::BOUND
+                },
             }
-            None => quote_spanned! {ty.span()=>
-                <#ty as #spanned::__private::BoundedField<#marker>>::BOUND
-            },
-        }
-    });
-    sum(krate, terms)
+        })
+        .collect();
+    let count = terms.len();
+    quote! {
+        const __FIELD_BOUNDS: [::core::option::Option<usize>; #count] = [#(#terms),*];
+        const __MAX_ENCODED_LEN: ::core::option::Option<usize> =
+            #krate::__private::sum(&__FIELD_BOUNDS);
+        const __FIELDS_BOUNDED: bool = #krate::__private::all_known(&__FIELD_BOUNDS);
+    }
 }
 
 fn sum(krate: &Path, terms: impl Iterator<Item = TokenStream>) -> TokenStream {

@@ -25,7 +25,8 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
     });
     let fingerprint = fingerprint::fingerprint(cont, krate);
     let previous = previous_items(cont, krate);
-    let max_encoded_len = bound::session_bound(cont, krate);
+    let bounds = bound::session_bounds(cont, krate);
+    let decision = storage_decision(cont, krate, &cookie_name);
     let storage = storage_const(cont, krate);
     let encode = encode_fn(cont, krate);
     // spanned on the struct: a missing `Default` is one error, there
@@ -62,14 +63,24 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             }
         });
     quote! {
+        #bounds
+        #decision
+
         #[automatically_derived]
         impl #krate::SessionData for #ident {
             type Access = #access;
             const COOKIE_NAME: &'static str = #cookie_name;
             const FIELDS: &'static [#krate::FieldInfo] = &[#(#fields_info),*];
             const FINGERPRINT: u64 = #fingerprint;
-            const MAX_ENCODED_LEN: ::core::option::Option<usize> = #max_encoded_len;
+            const MAX_ENCODED_LEN: ::core::option::Option<usize> = __MAX_ENCODED_LEN;
             const STORAGE: #krate::Storage = #storage;
+            // the same decision as a type, for the layer constructors'
+            // bounds; computed from the consts beside the impl, not from
+            // `Self`, which an anonymous const cannot name (and which
+            // would be a cycle)
+            type Tier = <#krate::__private::TierOf<{
+                #krate::__private::tier_code(__STORAGE)
+            }> as #krate::__private::TierCode>::Tier;
 
             #default_session
 
@@ -129,14 +140,28 @@ fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
     }
 }
 
-/// The storage decision; a `storage = "cookie"` struct over the budget
-/// panics at compile time with the bound and the budget.
-fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
+/// `__STORAGE`: the table on `Storage` applied to the fields' bound, the
+/// cookie name and the `storage` attribute, as a const next to the impl
+/// (`STORAGE` and `Tier` are both read from it, so they cannot disagree).
+fn storage_decision(cont: &Container<'_>, krate: &Path, cookie_name: &str) -> TokenStream {
     let request = match cont.attrs.storage.as_ref().map(|s| s.value) {
         None | Some(StorageKind::Auto) => quote!(Auto),
         Some(StorageKind::Cookie) => quote!(Cookie),
         Some(StorageKind::Server) => quote!(Server),
     };
+    quote! {
+        const __STORAGE: ::core::result::Result<#krate::Storage, #krate::__private::StorageError> =
+            #krate::__private::decide_storage(
+                __MAX_ENCODED_LEN,
+                #cookie_name.len(),
+                #krate::__private::StorageRequest::#request,
+            );
+    }
+}
+
+/// `STORAGE`: the decision; a `storage = "cookie"` struct over the budget
+/// panics at compile time with the bound and the budget.
+fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
     let span = cont
         .attrs
         .storage
@@ -149,14 +174,13 @@ fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
         }
     };
     quote! {
-        match #krate::__private::decide_storage(
-            <Self as #krate::SessionData>::MAX_ENCODED_LEN,
-            <Self as #krate::SessionData>::COOKIE_NAME.len(),
-            #krate::__private::StorageRequest::#request,
-        ) {
+        match __STORAGE {
             ::core::result::Result::Ok(__storage) => __storage,
-            // an unbounded field is reported on the field itself
-            ::core::result::Result::Err(__error) if __error.bound.is_none() => #krate::Storage::Cookie,
+            // a field without a bound of its own (`String`, or a `max_len`
+            // on unbounded items) is reported on the field itself
+            ::core::result::Result::Err(__error) if __error.bound.is_none() && !__FIELDS_BOUNDED => {
+                #krate::Storage::Cookie
+            }
             ::core::result::Result::Err(__error) => {
                 let (__message, __len) = __error.message();
                 #panic

@@ -109,6 +109,34 @@ pub const fn prefix_len(n: u64) -> usize {
     if bincode > leb128 { bincode } else { leb128 }
 }
 
+/// The bound of a session: the sum of its stored fields' bounds, `None`
+/// when one is unbounded or the sum overflows.
+#[doc(hidden)]
+#[must_use]
+pub const fn sum(bounds: &[Option<usize>]) -> Option<usize> {
+    let mut total = Some(0);
+    let mut i = 0;
+    while i < bounds.len() {
+        total = add(total, bounds[i]);
+        i += 1;
+    }
+    total
+}
+
+/// Whether every one of the bounds is known (the sum may still overflow).
+#[doc(hidden)]
+#[must_use]
+pub const fn all_known(bounds: &[Option<usize>]) -> bool {
+    let mut i = 0;
+    while i < bounds.len() {
+        if bounds[i].is_none() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The bound of a collection of at most `n` items of `item` bytes each.
 #[doc(hidden)]
 #[must_use]
@@ -144,5 +172,12 @@ mod tests {
         assert_eq!(max(Some(3), Some(9)), Some(9));
         assert_eq!(max(None, Some(9)), None);
         assert_eq!(collection(16, Some(5)), Some(1 + 80));
+        assert_eq!(collection(4, None), None); // the items' bound is unknown
+        assert_eq!(sum(&[]), Some(0));
+        assert_eq!(sum(&[Some(1), Some(2)]), Some(3));
+        assert_eq!(sum(&[Some(1), None]), None);
+        assert_eq!(sum(&[Some(usize::MAX), Some(1)]), None);
+        assert!(all_known(&[]) && all_known(&[Some(usize::MAX), Some(1)]));
+        assert!(!all_known(&[Some(1), None]));
     }
 }
