@@ -25,7 +25,9 @@ pub struct Floor<T> {
     bump: fn(&mut T),
 }
 
-const NAME: &str = "bench";
+/// The name the layer puts on the wire (with its default `__Host-` prefix),
+/// so the floor formats the same bytes.
+const NAME: &str = "__Host-bench";
 
 impl<T: Serialize + DeserializeOwned> Floor<T> {
     /// A floor over `data`; `bump` is the handler's change.

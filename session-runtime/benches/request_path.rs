@@ -103,10 +103,11 @@ fn cookie_for(mode: Mode) -> String {
         expires_at: now + 3600,
         ..Meta::default()
     };
+    // the name on the wire: the layer's default `__Host-` prefix included
     format!(
-        "bench={}",
+        "__Host-bench={}",
         sealer
-            .seal::<Bench, Bincode>("bench", &meta, &sample())
+            .seal::<Bench, Bincode>("__Host-bench", &meta, &sample())
             .unwrap()
     )
 }

@@ -28,7 +28,7 @@
 //! let request = actix_web::test::TestRequest::post().uri("/visit").to_request();
 //! let response = actix_web::test::call_service(&app, request).await;
 //! let cookie = response.headers().get("set-cookie").unwrap().to_str()?;
-//! assert!(cookie.starts_with("visits="));
+//! assert!(cookie.starts_with("__Host-visits="));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -137,6 +137,17 @@ pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
+/// Whether the cookie name carries the `__Host-` prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostPrefix {
+    /// Whenever the settings allow it (the default).
+    WhenAllowed,
+    /// Always: settings that forbid it are refused.
+    Required,
+    /// Never (`without_host_prefix`).
+    Off,
+}
+
 /// The cookie, lifetime and transport settings of one layer. Every builder
 /// change is checked by [`Settings::validate`] against the whole, so the
 /// rules hold whatever order the settings were given in.
@@ -148,7 +159,7 @@ pub(crate) struct Settings {
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
-    pub(crate) host_prefix: bool,
+    pub(crate) host_prefix: HostPrefix,
     pub(crate) lifetime: Duration,
     pub(crate) absolute_timeout: Option<Duration>,
     pub(crate) refresh_after: Option<Duration>,
@@ -170,7 +181,7 @@ impl Settings {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
-            host_prefix: false,
+            host_prefix: HostPrefix::WhenAllowed,
             lifetime: DEFAULT_LIFETIME,
             absolute_timeout: None,
             refresh_after: None,
@@ -202,7 +213,7 @@ impl Settings {
         if !self.path.starts_with('/') || !valid_attribute(&self.path) {
             return Err(ConfigError::Path(self.path.clone()));
         }
-        if self.host_prefix {
+        if self.host_prefix == HostPrefix::Required {
             if self.domain.is_some() {
                 return Err(ConfigError::HostPrefix("no `Domain`"));
             }
@@ -226,9 +237,20 @@ impl Settings {
         Ok(())
     }
 
-    /// The name on the wire, with the prefix when enabled.
+    /// Whether the cookie carries the `__Host-` prefix: when required, and
+    /// by default whenever the settings allow it (`Secure`, `Path=/`, no
+    /// `Domain`).
+    pub(crate) fn has_host_prefix(&self) -> bool {
+        match self.host_prefix {
+            HostPrefix::Required => true,
+            HostPrefix::WhenAllowed => self.secure && self.path == "/" && self.domain.is_none(),
+            HostPrefix::Off => false,
+        }
+    }
+
+    /// The name on the wire, with the `__Host-` prefix when it has one.
     pub(crate) fn cookie_name(&self) -> Cow<'static, str> {
-        if self.host_prefix {
+        if self.has_host_prefix() {
             Cow::Owned(format!("{HOST_PREFIX}{}", self.name))
         } else {
             self.name.clone()

@@ -3,7 +3,9 @@
 //! them.
 
 use crate::codec::{Bincode, Codec};
-use crate::config::{Clock, ConfigError, SameSite, Settings, check_duration, check_short_duration};
+use crate::config::{
+    Clock, ConfigError, HostPrefix, SameSite, Settings, check_duration, check_short_duration,
+};
 use crate::core::codec_ops_for;
 use crate::core::{
     Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy, Revocation, ServerTier,
@@ -290,16 +292,33 @@ where
         self.edit_settings(|settings| settings.same_site = same_site)
     }
 
-    /// Names the cookie `__Host-<name>`, which browsers accept only with
-    /// `Secure`, `Path=/` and no `Domain`: the cookie cannot be set or
-    /// overwritten by a subdomain. The size budget always counts the prefix.
+    /// Requires the `__Host-<name>` cookie name, which browsers accept only
+    /// with `Secure`, `Path=/` and no `Domain`: the cookie cannot be set or
+    /// overwritten by a sibling subdomain. The prefix is already the
+    /// default whenever the settings allow it; this makes settings that
+    /// would drop it (a domain, a path, `Secure=false`) errors instead. The
+    /// size budget always counts the prefix.
     ///
     /// # Errors
     ///
     /// [`ConfigError::HostPrefix`] when a domain, a path other than `/`, or
-    /// `Secure=false` is already configured.
+    /// `Secure=false` is configured, before or after.
     pub fn with_host_prefix(self) -> Result<Self, ConfigError> {
-        self.edit_settings(|settings| settings.host_prefix = true)
+        self.edit_settings(|settings| settings.host_prefix = HostPrefix::Required)
+    }
+
+    /// Names the cookie without the `__Host-` prefix even where the
+    /// settings allow it (by default the layer uses it whenever `Secure`,
+    /// `Path=/` and no `Domain` are configured).
+    ///
+    /// # Security
+    ///
+    /// Without the prefix a sibling subdomain (or a man in the middle on
+    /// plain HTTP) can set a cookie of the same name for this host: the
+    /// layer then tries each and takes the first that opens, but a planted
+    /// session that opens (the attacker's own) can still be tossed in.
+    pub fn without_host_prefix(self) -> Self {
+        self.edit(|core| core.settings.host_prefix = HostPrefix::Off)
     }
 
     /// How long a session lives without being used (default 7 days): each

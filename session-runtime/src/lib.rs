@@ -70,7 +70,8 @@
 //! let request = http::Request::post("/visit").body(axum::body::Body::empty())?;
 //! let response = app.oneshot(request).await?;
 //! let cookie = response.headers()["set-cookie"].to_str()?;
-//! assert!(cookie.starts_with("visits=") && cookie.contains("HttpOnly; SameSite=Lax; Secure"));
+//! // `__Host-`: the default whenever the settings allow it (Secure, Path=/, no Domain)
+//! assert!(cookie.starts_with("__Host-visits=") && cookie.contains("HttpOnly; SameSite=Lax; Secure"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # }

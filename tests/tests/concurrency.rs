@@ -22,7 +22,7 @@ fn key() -> MasterKey {
     MasterKey::from_secret(&[11; 32]).unwrap()
 }
 
-const WIDE: &str = "wide";
+const WIDE: &str = "__Host-wide";
 
 /// Unbounded, so Adaptive: in its cookie while small, in the store when
 /// large.
@@ -106,7 +106,13 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
         .set_cookie
         .unwrap();
     // the user's cookie value sent under the admin cookie's name
-    let replayed = send(&app, "GET", "/admin", Some(("admin_s", &user_cookie))).await;
+    let replayed = send(
+        &app,
+        "GET",
+        "/admin",
+        Some(("__Host-admin_s", &user_cookie)),
+    )
+    .await;
     assert_eq!(
         replayed.body, "None",
         "the user's session is not an admin's"
@@ -115,9 +121,9 @@ async fn two_session_types_with_the_same_fields_cannot_read_each_other() {
     // defence in depth: even an ID validly signed for `admin_s` does not
     // open the row `user_s` wrote (its sealing context names the cookie)
     let keys = KeyRing::new(key());
-    let (id, _) = SessionId::verify(&user_cookie, &keys, "user_s").unwrap();
-    let forged = id.sign(&keys, "admin_s");
-    let reply = send(&app, "GET", "/admin", Some(("admin_s", &forged))).await;
+    let (id, _) = SessionId::verify(&user_cookie, &keys, "__Host-user_s").unwrap();
+    let forged = id.sign(&keys, "__Host-admin_s");
+    let reply = send(&app, "GET", "/admin", Some(("__Host-admin_s", &forged))).await;
     assert_eq!(
         reply.body, "None",
         "the row is bound to the type that wrote it"
@@ -265,11 +271,11 @@ async fn one_race(app: &Router, race: usize) -> bool {
         let stored = send(app, "POST", "/memo/200", None).await;
         let cookie = stored.set_cookie.unwrap();
         let (a, b) = tokio::join!(
-            send(app, "POST", "/memo-logout", Some(("memo", &cookie))),
-            send(app, "POST", "/memo/3", Some(("memo", &cookie))),
+            send(app, "POST", "/memo-logout", Some(("__Host-memo", &cookie))),
+            send(app, "POST", "/memo/3", Some(("__Host-memo", &cookie))),
         );
-        settle_logout(app, "/memo-logout", ("memo", &cookie), a, &b).await;
-        return send(app, "GET", "/memo", Some(("memo", &cookie)))
+        settle_logout(app, "/memo-logout", ("__Host-memo", &cookie), a, &b).await;
+        return send(app, "GET", "/memo", Some(("__Host-memo", &cookie)))
             .await
             .body
             != "0";

@@ -262,7 +262,7 @@ async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
     let v2 = v2_app(SessionLayer::<v2::Cart>::with_store(key(), store.clone()));
     let mut v2_opened = 0;
     for b in &browsers {
-        let cart = send(&v2, "GET", "/cart", Some(("cart", &b.cart))).await;
+        let cart = send(&v2, "GET", "/cart", Some(("__Host-cart", &b.cart))).await;
         let lines: Vec<String> = (0..b.items).map(|sku| format!("{sku}x1")).collect();
         assert_eq!(
             cart.body,
@@ -273,14 +273,14 @@ async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
             cart.set_cookie.is_none(),
             "{name}: a read of a migrated session writes nothing"
         );
-        let prefs = send(&v2, "GET", "/prefs", Some(("prefs", &b.prefs))).await;
+        let prefs = send(&v2, "GET", "/prefs", Some(("__Host-prefs", &b.prefs))).await;
         let theme = if b.user % 3 == 0 { "dark" } else { "light" };
         assert_eq!(prefs.body, format!("{theme}|{}", theme == "dark"), "{name}");
         v2_opened += 2;
     }
     // a write re-seals in the new shape (half of the browsers)
     for b in browsers.iter_mut().filter(|b| b.user % 4 < 2) {
-        let added = send(&v2, "POST", "/cart/add/99", Some(("cart", &b.cart))).await;
+        let added = send(&v2, "POST", "/cart/add/99", Some(("__Host-cart", &b.cart))).await;
         assert_eq!(added.status, 200, "{name}: {}", added.body);
         if let Some(cookie) = added.set_cookie {
             b.cart = cookie;
@@ -312,7 +312,7 @@ async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
     let v3 = v3_app(SessionLayer::<v3::Cart>::with_store(key(), store.clone()));
     let mut v3_opened = 0;
     for b in &browsers {
-        let cart = send(&v3, "GET", "/cart", Some(("cart", &b.cart))).await;
+        let cart = send(&v3, "GET", "/cart", Some(("__Host-cart", &b.cart))).await;
         let mut lines: Vec<String> = (0..b.items).map(|sku| format!("{sku}x1")).collect();
         if b.user % 4 < 2 {
             lines.push("99x2".to_owned());
@@ -322,7 +322,7 @@ async fn deploy<St: SessionStore + Clone>(name: &str, store: St) {
             format!("Some({})|{}|{}|None", b.user, lines.join(","), b.note),
             "{name}"
         );
-        let prefs = send(&v3, "GET", "/prefs", Some(("prefs", &b.prefs))).await;
+        let prefs = send(&v3, "GET", "/prefs", Some(("__Host-prefs", &b.prefs))).await;
         assert!(prefs.body.ends_with("|12"), "{name}: {}", prefs.body);
         v3_opened += 2;
     }

@@ -6,7 +6,8 @@
 //! | --- | --- |
 //! | Cookie header of 8, 16 or 64 KiB, 10,000 pairs | 200, the session found (or a fresh one) |
 //! | Cookie header of 1 MiB | 431 from the HTTP server, before the layer |
-//! | the session cookie twice (one line or two) | 200, a fresh session, the cookie cleared |
+//! | the session cookie twice (one line or two) | 200, the session found (the first that opens) |
+//! | a planted cookie of the same name before ours | 200, the session found |
 //! | CR, LF or NUL inside the header | 400 from the HTTP parser |
 //! | bytes over 0x7f | 200, a fresh session |
 //! | `__host-`/`__HOST-` for a `__Host-` cookie | 200, not the session (names are case-sensitive) |
@@ -109,11 +110,22 @@ async fn hostile_cookie_headers_get_a_documented_answer_and_never_hang() {
         "duplicated on one line".to_owned(),
         cookie_line(&format!("{good}; {good}")),
         200,
-        "theme= ",
+        "theme=dark",
     ));
     let mut split = cookie_line(&good);
     split.extend(cookie_line(&good));
-    cases.push(("duplicated on two lines".to_owned(), split, 200, "theme= "));
+    cases.push((
+        "duplicated on two lines".to_owned(),
+        split,
+        200,
+        "theme=dark",
+    ));
+    cases.push((
+        "a planted cookie of the same name first".to_owned(),
+        cookie_line(&format!("prefs=AAAAplanted; {good}")),
+        200,
+        "theme=dark",
+    ));
     for (what, byte) in [("CR", b'\r'), ("LF", b'\n'), ("NUL", 0u8)] {
         let mut line = b"cookie: a=1".to_vec();
         line.push(byte);
@@ -171,7 +183,12 @@ async fn host_prefix_names_are_case_sensitive() {
         .send("POST", "/theme/dark", &[], "__Host-prefs")
         .await;
     let value = set.set_cookie.unwrap();
-    for name in ["__Host-prefs", "__host-prefs", "__HOST-prefs", "prefs"] {
+    for name in [
+        "__Host-prefs",
+        "__host-prefs",
+        "__HOST-prefs",
+        "__Host-prefs",
+    ] {
         let reply = harness
             .send(
                 "GET",
@@ -198,7 +215,7 @@ async fn a_sealed_cookie_is_refused_after_its_expiry_whatever_the_client_sends()
         .with_clock(clock.clone());
     let app = Axum(prefs_routes().layer(layer));
     let value = app
-        .send("POST", "/theme/dark", &[], "prefs")
+        .send("POST", "/theme/dark", &[], "__Host-prefs")
         .await
         .set_cookie
         .unwrap();
@@ -209,8 +226,8 @@ async fn a_sealed_cookie_is_refused_after_its_expiry_whatever_the_client_sends()
         .send(
             "GET",
             "/read",
-            &[("cookie", &format!("prefs={value}"))],
-            "prefs",
+            &[("cookie", &format!("__Host-prefs={value}"))],
+            "__Host-prefs",
         )
         .await;
     assert_eq!(replay.body, "theme= visits=0");
@@ -226,7 +243,7 @@ async fn an_id_planted_before_login_is_never_the_id_after_login() {
     ));
     // the attacker gets a valid anonymous session and plants its cookie
     let planted = app
-        .send("POST", "/add/1", &[], "account")
+        .send("POST", "/add/1", &[], "__Host-account")
         .await
         .set_cookie
         .unwrap();
@@ -235,8 +252,8 @@ async fn an_id_planted_before_login_is_never_the_id_after_login() {
         .send(
             "POST",
             "/login/42",
-            &[("cookie", &format!("account={planted}"))],
-            "account",
+            &[("cookie", &format!("__Host-account={planted}"))],
+            "__Host-account",
         )
         .await;
     let victims = login.set_cookie.unwrap();
@@ -245,8 +262,8 @@ async fn an_id_planted_before_login_is_never_the_id_after_login() {
         .send(
             "GET",
             "/whoami",
-            &[("cookie", &format!("account={planted}"))],
-            "account",
+            &[("cookie", &format!("__Host-account={planted}"))],
+            "__Host-account",
         )
         .await;
     assert_eq!(attacker.body, "None", "the planted ID opens nothing");
@@ -254,16 +271,16 @@ async fn an_id_planted_before_login_is_never_the_id_after_login() {
     app.send(
         "POST",
         "/account/logout",
-        &[("cookie", &format!("account={victims}"))],
-        "account",
+        &[("cookie", &format!("__Host-account={victims}"))],
+        "__Host-account",
     )
     .await;
     let resumed = app
         .send(
             "GET",
             "/whoami",
-            &[("cookie", &format!("account={victims}"))],
-            "account",
+            &[("cookie", &format!("__Host-account={victims}"))],
+            "__Host-account",
         )
         .await;
     assert_eq!(resumed.body, "None");
@@ -273,7 +290,7 @@ async fn an_id_planted_before_login_is_never_the_id_after_login() {
 async fn a_cookie_session_cannot_be_revoked_before_it_expires_the_documented_limit() {
     let app = Axum(prefs_routes().layer(SessionLayer::<Prefs>::new(key())));
     let value = app
-        .send("POST", "/theme/dark", &[], "prefs")
+        .send("POST", "/theme/dark", &[], "__Host-prefs")
         .await
         .set_cookie
         .unwrap();
@@ -281,8 +298,8 @@ async fn a_cookie_session_cannot_be_revoked_before_it_expires_the_documented_lim
         .send(
             "POST",
             "/logout",
-            &[("cookie", &format!("prefs={value}"))],
-            "prefs",
+            &[("cookie", &format!("__Host-prefs={value}"))],
+            "__Host-prefs",
         )
         .await;
     assert_eq!(
@@ -297,8 +314,8 @@ async fn a_cookie_session_cannot_be_revoked_before_it_expires_the_documented_lim
         .send(
             "GET",
             "/read",
-            &[("cookie", &format!("prefs={value}"))],
-            "prefs",
+            &[("cookie", &format!("__Host-prefs={value}"))],
+            "__Host-prefs",
         )
         .await;
     assert_eq!(copy.body, "theme=dark visits=0");
@@ -331,11 +348,13 @@ async fn no_sealed_cookie_over_4096_bytes_is_ever_emitted() {
             .layer(layer),
     );
     for len in [100, 2_000, 2_990, 3_000, 3_100, 4_000, 10_000] {
-        let reply = app.send("POST", &format!("/{len}"), &[], "big").await;
+        let reply = app
+            .send("POST", &format!("/{len}"), &[], "__Host-big")
+            .await;
         assert_eq!(reply.status, 200, "{len}");
         let value = reply.set_cookie.unwrap();
         assert!(
-            "big=".len() + value.len() <= 4096,
+            "__Host-big=".len() + value.len() <= 4096,
             "{len}: {} bytes",
             value.len()
         );
@@ -377,10 +396,10 @@ async fn a_cookie_session_whose_bound_lies_is_refused_at_write_time_not_emitted(
             )
             .layer(SessionLayer::<Small>::new(key())),
     );
-    let small = app.send("POST", "/10", &[], "liar").await;
+    let small = app.send("POST", "/10", &[], "__Host-liar").await;
     assert_eq!(small.status, 200);
     assert!(small.set_cookie.is_some());
-    let big = app.send("POST", "/5000", &[], "liar").await;
+    let big = app.send("POST", "/5000", &[], "__Host-liar").await;
     assert_eq!(big.status, 500, "{}", big.body);
     assert!(
         big.body.contains("too large for its cookie"),

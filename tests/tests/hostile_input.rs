@@ -12,7 +12,7 @@ use tower::ServiceExt as _;
 fn cookie_line() -> impl Strategy<Value = Vec<u8>> {
     // visible ASCII and separators, biased towards our cookie's name
     let pair = (
-        prop_oneof![Just("prefs".to_owned()), "[a-z_]{0,8}"],
+        prop_oneof![Just("__Host-prefs".to_owned()), "[a-z_]{0,8}"],
         prop_oneof![
             "[A-Za-z0-9_-]{0,200}",
             proptest::collection::vec(0x20u8..0x7f, 0..300)
@@ -41,7 +41,7 @@ proptest! {
         // nothing is written; a cookie that could not be opened is cleared
         for line in response.headers().get_all("set-cookie") {
             let cookie = cookie::Cookie::parse(line.to_str().unwrap()).unwrap();
-            prop_assert_eq!(cookie.name(), "prefs");
+            prop_assert_eq!(cookie.name(), "__Host-prefs");
             prop_assert_eq!(cookie.value(), "");
             prop_assert_eq!(cookie.max_age(), Some(cookie::time::Duration::ZERO));
         }
@@ -54,8 +54,8 @@ proptest! {
         for mode in [Mode::Encrypted, Mode::Signed] {
             let sealer = Sealer::new(MasterKey::from_secret(&[1; 32]).unwrap(), mode);
             for input in [&value, &b64] {
-                prop_assert!(sealer.open::<Prefs, Bincode>("prefs", input, 0).is_err());
-                prop_assert!(sealer.open::<Prefs, Postcard>("prefs", input, 0).is_err());
+                prop_assert!(sealer.open::<Prefs, Bincode>("__Host-prefs", input, 0).is_err());
+                prop_assert!(sealer.open::<Prefs, Postcard>("__Host-prefs", input, 0).is_err());
             }
         }
     }

@@ -107,10 +107,10 @@ async fn hostile_headers_over_the_wire() {
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/read");
     let cases = [
-        format!("prefs={}", "A".repeat(10_000)),
+        format!("__Host-prefs={}", "A".repeat(10_000)),
         format!("junk={}; prefs=abc", "x".repeat(64 * 1024)),
-        "prefs=\u{7f}\u{1}".to_owned(),
-        "prefs=a; prefs=b".to_owned(),
+        "__Host-prefs=\u{7f}\u{1}".to_owned(),
+        "__Host-prefs=a; prefs=b".to_owned(),
     ];
     for cookie in cases {
         let Ok(response) = client.get(&url).header("cookie", cookie).send().await else {

@@ -72,7 +72,7 @@ async fn a_cookie_remembered_for_years_lives_400_days() {
         assert_eq!(max_age(&reply), MAX_LIFETIME.as_secs(), "{days} days");
         let value = reply.set_cookie.unwrap();
         let opened = Sealer::new(key(), Mode::Encrypted)
-            .inspect("prefs", &value)
+            .inspect("__Host-prefs", &value)
             .unwrap();
         assert_eq!(
             opened.meta.expires_at,
@@ -119,7 +119,7 @@ async fn remembered_forever<St: SessionStore + Clone>(name: &str, store: St) {
     assert_eq!(reply.status, 200, "{name}: {}", reply.body);
     assert!(max_age(&reply) <= MAX_LIFETIME.as_secs(), "{name}");
     let id = reply.set_cookie.clone().unwrap();
-    let (session, _) = SessionId::verify(&id, &KeyRing::new(key()), "vault").unwrap();
+    let (session, _) = SessionId::verify(&id, &KeyRing::new(key()), "__Host-vault").unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -134,11 +134,14 @@ async fn remembered_forever<St: SessionStore + Clone>(name: &str, store: St) {
         "{name}: the record expires within 400 days: {} s",
         record.expires_at - now
     );
-    let note = sessionkit_tests::http::send(&app, "GET", "/note", Some(("vault", &id))).await;
+    let note =
+        sessionkit_tests::http::send(&app, "GET", "/note", Some(("__Host-vault", &id))).await;
     assert_eq!(note.body, "7", "{name}");
-    let out = sessionkit_tests::http::send(&app, "POST", "/logout", Some(("vault", &id))).await;
+    let out =
+        sessionkit_tests::http::send(&app, "POST", "/logout", Some(("__Host-vault", &id))).await;
     assert_eq!(out.status, 200, "{name}: logging out works: {}", out.body);
-    let after = sessionkit_tests::http::send(&app, "GET", "/note", Some(("vault", &id))).await;
+    let after =
+        sessionkit_tests::http::send(&app, "GET", "/note", Some(("__Host-vault", &id))).await;
     assert_eq!(after.body, "0", "{name}: and the session is gone");
     figure(&format!(
         "lifetime cap store={name}: Duration::MAX remembered as {} days, record TTL <= 400 days, logout 200",

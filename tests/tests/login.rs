@@ -87,25 +87,37 @@ fn member_app() -> Router {
 async fn a_login_without_cycle_id_still_takes_a_new_id() {
     let app = member_app();
     let anonymous = send(&app, "POST", "/add/7", None).await.set_cookie.unwrap();
-    let login = send(&app, "POST", "/login/5", Some(("member", &anonymous))).await;
+    let login = send(
+        &app,
+        "POST",
+        "/login/5",
+        Some(("__Host-member", &anonymous)),
+    )
+    .await;
     let logged_in = login
         .set_cookie
         .expect("a new ID for the logged-in session");
     assert_ne!(logged_in, anonymous, "the ID changed at login");
-    let show = send(&app, "GET", "/show", Some(("member", &logged_in))).await;
+    let show = send(&app, "GET", "/show", Some(("__Host-member", &logged_in))).await;
     assert_eq!(show.body, "Some(5) [7] false", "same data, new ID");
     // the ID from before the login (which an attacker may have planted)
     // no longer opens anything
-    let planted = send(&app, "GET", "/show", Some(("member", &anonymous))).await;
+    let planted = send(&app, "GET", "/show", Some(("__Host-member", &anonymous))).await;
     assert_eq!(planted.body, "None [] false");
     // switching user rotates again
-    let switched = send(&app, "POST", "/login/6", Some(("member", &logged_in))).await;
+    let switched = send(
+        &app,
+        "POST",
+        "/login/6",
+        Some(("__Host-member", &logged_in)),
+    )
+    .await;
     let switched = switched.set_cookie.expect("a new ID for another user");
     assert_ne!(switched, logged_in);
-    let old = send(&app, "GET", "/show", Some(("member", &logged_in))).await;
+    let old = send(&app, "GET", "/show", Some(("__Host-member", &logged_in))).await;
     assert_eq!(old.body, "None [] false");
     // a write that keeps the user keeps the ID
-    let same = send(&app, "POST", "/add/8", Some(("member", &switched))).await;
+    let same = send(&app, "POST", "/add/8", Some(("__Host-member", &switched))).await;
     assert_eq!(same.set_cookie, None, "no new ID without a change of user");
 }
 
@@ -114,27 +126,37 @@ async fn restart_keeps_nothing_of_another_user() {
     let app = member_app();
     // an anonymous cart carries over into a login, by the handler's choice
     let anonymous = send(&app, "POST", "/add/3", None).await.set_cookie.unwrap();
-    let five = send(&app, "POST", "/login-fresh/5", Some(("member", &anonymous)))
-        .await
-        .set_cookie
-        .unwrap();
+    let five = send(
+        &app,
+        "POST",
+        "/login-fresh/5",
+        Some(("__Host-member", &anonymous)),
+    )
+    .await
+    .set_cookie
+    .unwrap();
     assert_ne!(five, anonymous);
-    let show = send(&app, "GET", "/show", Some(("member", &five))).await;
+    let show = send(&app, "GET", "/show", Some(("__Host-member", &five))).await;
     assert_eq!(show.body, "Some(5) [3] false");
-    let five = send(&app, "POST", "/grant", Some(("member", &five)))
+    let five = send(&app, "POST", "/grant", Some(("__Host-member", &five)))
         .await
         .set_cookie
         .unwrap_or(five);
-    let six = send(&app, "POST", "/login-fresh/6", Some(("member", &five)))
-        .await
-        .set_cookie
-        .unwrap();
-    let show = send(&app, "GET", "/show", Some(("member", &six))).await;
+    let six = send(
+        &app,
+        "POST",
+        "/login-fresh/6",
+        Some(("__Host-member", &five)),
+    )
+    .await
+    .set_cookie
+    .unwrap();
+    let show = send(&app, "GET", "/show", Some(("__Host-member", &six))).await;
     assert_eq!(
         show.body, "Some(6) [] false",
         "user 6 inherits neither user 5's cart nor admin flag"
     );
-    let gone = send(&app, "GET", "/show", Some(("member", &five))).await;
+    let gone = send(&app, "GET", "/show", Some(("__Host-member", &five))).await;
     assert_eq!(gone.body, "None [] false", "user 5's session ended");
 }
 
@@ -160,12 +182,12 @@ async fn a_cookie_session_takes_a_new_issue_time_when_its_user_changes() {
     let issued_at = |value: &str| {
         Sealer::new(key(), Mode::Encrypted)
             .inspect("__Host-badge", value)
-            .or_else(|_| Sealer::new(key(), Mode::Encrypted).inspect("badge", value))
+            .or_else(|_| Sealer::new(key(), Mode::Encrypted).inspect("__Host-badge", value))
             .unwrap()
             .meta
             .issued_at
     };
-    let name = "badge";
+    let name = "__Host-badge";
     let first = send(&app, "POST", "/theme/1", None)
         .await
         .set_cookie

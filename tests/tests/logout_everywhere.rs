@@ -15,7 +15,7 @@ use sessionkit_tests::TestClock;
 use sessionkit_tests::http::send;
 use sessionkit_tests::stores;
 
-const COOKIE: &str = "account";
+const COOKIE: &str = "__Host-account";
 
 #[derive(Session, Default, Debug)]
 #[session(cookie = "account", storage = "server")]
@@ -454,13 +454,13 @@ async fn cookie_and_adaptive_sessions_are_logged_out_everywhere_with_user_revoca
             .with_user_revocation(store.clone())
             .unwrap();
         let app = cookie_routes!(Badge, badge);
-        cookie_sessions_revoked(&format!("{name}, cookie"), "badge", app, &clock).await;
+        cookie_sessions_revoked(&format!("{name}, cookie"), "__Host-badge", app, &clock).await;
         let notes = SessionLayer::<Notes>::with_store(key(), store.clone())
             .with_clock(clock.clone())
             .with_user_revocation(store)
             .unwrap();
         let app = cookie_routes!(Notes, notes);
-        cookie_sessions_revoked(&format!("{name}, adaptive"), "notes", app, &clock).await;
+        cookie_sessions_revoked(&format!("{name}, adaptive"), "__Host-notes", app, &clock).await;
     }
     both("memory", std::sync::Arc::new(MemoryStore::default())).await;
     both("sqlite", stores::sqlite_file("nvb_sqlite").await).await;
@@ -507,7 +507,7 @@ async fn a_failing_revocation_store_never_lets_a_session_through() {
         .set_cookie
         .unwrap();
     assert_eq!(
-        send(&app, "GET", "/whoami", Some(("badge", &cookie)))
+        send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie)))
             .await
             .body,
         "Some(5)"
@@ -521,7 +521,7 @@ async fn a_failing_revocation_store_never_lets_a_session_through() {
         "the revocation time is read for a session with a user"
     );
     probe.set_down(true);
-    let down = send(&app, "GET", "/whoami", Some(("badge", &cookie))).await;
+    let down = send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie))).await;
     assert_eq!(
         down.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -530,7 +530,7 @@ async fn a_failing_revocation_store_never_lets_a_session_through() {
     );
     probe.set_down(false);
     assert_eq!(
-        send(&app, "GET", "/whoami", Some(("badge", &cookie)))
+        send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie)))
             .await
             .body,
         "Some(5)"
@@ -627,8 +627,13 @@ async fn stolen_copy_races_a_revocation(name: &str, app: Router, store: &dyn Rev
         tokio::spawn(async move {
             let mut cookie = stolen;
             while !stop.load(Ordering::SeqCst) {
-                let reply =
-                    send(&app, "POST", "/logout-everywhere", Some(("badge", &cookie))).await;
+                let reply = send(
+                    &app,
+                    "POST",
+                    "/logout-everywhere",
+                    Some(("__Host-badge", &cookie)),
+                )
+                .await;
                 match reply.set_cookie {
                     Some(value) if !value.is_empty() => {
                         reissued.fetch_add(1, Ordering::SeqCst);
@@ -642,7 +647,12 @@ async fn stolen_copy_races_a_revocation(name: &str, app: Router, store: &dyn Rev
         })
     };
     // let the thief re-issue itself a few times
+    let began = std::time::Instant::now();
     while reissued.load(Ordering::SeqCst) < 5 {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: the stolen copy never re-issued itself"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     store.revoke(&user.to_string()).await;
@@ -651,7 +661,7 @@ async fn stolen_copy_races_a_revocation(name: &str, app: Router, store: &dyn Rev
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     stop.store(true, Ordering::SeqCst);
     let cookie = thief.await.unwrap();
-    let whoami = send(&app, "GET", "/whoami", Some(("badge", &cookie))).await;
+    let whoami = send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie))).await;
     assert_eq!(
         whoami.body, "None",
         "{name}: the stolen copy survived a revocation it raced"
@@ -665,7 +675,7 @@ async fn stolen_copy_races_a_revocation(name: &str, app: Router, store: &dyn Rev
         .await
         .set_cookie
         .unwrap();
-    let here = send(&app, "GET", "/whoami", Some(("badge", &fresh))).await;
+    let here = send(&app, "GET", "/whoami", Some(("__Host-badge", &fresh))).await;
     assert_eq!(
         here.body,
         format!("Some({user})"),
@@ -754,8 +764,8 @@ async fn revoking_without_revocation_times_is_refused_where_cookies_hold_session
     let notes = SessionLayer::<Notes>::with_store(key(), MemoryStore::default());
     let badge = SessionLayer::<Badge>::new(key());
     for (name, cookie, app) in [
-        ("adaptive", "notes", cookie_routes!(Notes, notes)),
-        ("cookie", "badge", cookie_routes!(Badge, badge)),
+        ("adaptive", "__Host-notes", cookie_routes!(Notes, notes)),
+        ("cookie", "__Host-badge", cookie_routes!(Badge, badge)),
     ] {
         let first = send(&app, "POST", "/login/42", None)
             .await
@@ -814,7 +824,7 @@ async fn always_save_checks_revocation_like_any_load() {
         .set_cookie
         .unwrap();
     clock.advance(std::time::Duration::from_secs(5));
-    let slid = send(&app, "GET", "/plain", Some(("badge", &cookie))).await;
+    let slid = send(&app, "GET", "/plain", Some(("__Host-badge", &cookie))).await;
     let slid = slid
         .set_cookie
         .expect("always-save re-seals a valid session");
@@ -827,7 +837,7 @@ async fn always_save_checks_revocation_like_any_load() {
         )
         .await
         .unwrap();
-    let revoked = send(&app, "GET", "/plain", Some(("badge", &slid))).await;
+    let revoked = send(&app, "GET", "/plain", Some(("__Host-badge", &slid))).await;
     assert_eq!(
         revoked.set_cookie.as_deref(),
         Some(""),

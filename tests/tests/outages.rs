@@ -19,7 +19,7 @@ fn key() -> MasterKey {
     MasterKey::from_secret(&[12; 32]).unwrap()
 }
 
-const WIDE: &str = "wide";
+const WIDE: &str = "__Host-wide";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_stops_answering_fails_fast_then_is_skipped() {

@@ -125,7 +125,7 @@ async fn setting_a_value_sends_one_cookie_with_exact_attributes() {
     let cookies = set_cookies(&response);
     assert_eq!(cookies.len(), 1);
     let c = &cookies[0];
-    assert_eq!(c.name(), "prefs");
+    assert_eq!(c.name(), "__Host-prefs");
     assert_eq!(c.path(), Some("/"));
     assert_eq!(c.domain(), None);
     assert_eq!(c.secure(), Some(true));
@@ -140,7 +140,7 @@ async fn setting_a_value_sends_one_cookie_with_exact_attributes() {
     // encrypted: the theme is not visible in the value
     assert!(!c.value().contains("dark"));
     let raw = response.headers()[SET_COOKIE].to_str().unwrap();
-    assert!(raw.starts_with("prefs="), "{raw}");
+    assert!(raw.starts_with("__Host-prefs="), "{raw}");
 }
 
 #[tokio::test]
@@ -218,6 +218,7 @@ async fn terminate_expires_the_cookie_with_the_same_attributes() {
 
     let response = send(&app, "POST", "/app/logout", &[&cookie]).await;
     let removal = &set_cookies(&response)[0];
+    // a domain and a path rule the `__Host-` prefix out
     assert_eq!(removal.name(), "prefs");
     assert_eq!(removal.value(), "");
     assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
@@ -399,6 +400,41 @@ async fn ssl_only_sessions_live_on_https_only() {
     );
 }
 
+/// The `__Host-` prefix is the default whenever the settings allow it, so a
+/// sibling subdomain cannot plant a cookie of the session's name; settings
+/// that rule it out (a domain, a path, plain HTTP) drop it, and
+/// `without_host_prefix` opts out.
+#[tokio::test]
+async fn the_host_prefix_is_the_default_wherever_it_is_allowed() {
+    let name_with = |layer: SessionLayer<Prefs>| async move {
+        let app = app(layer);
+        let response = send(&app, "POST", "/visit", &[]).await;
+        set_cookies(&response)[0].name().to_owned()
+    };
+    let base = || layer(&TestClock::new());
+    assert_eq!(name_with(base()).await, "__Host-prefs");
+    assert_eq!(name_with(base().with_secure(false).unwrap()).await, "prefs");
+    assert_eq!(
+        name_with(base().with_domain("a.test").unwrap()).await,
+        "prefs"
+    );
+    assert_eq!(
+        name_with(base().with_path("/").unwrap()).await,
+        "__Host-prefs"
+    );
+    assert_eq!(name_with(base().without_host_prefix()).await, "prefs");
+    // the unprefixed name is not the session: a planted `prefs` cookie is
+    // ignored by a prefixed layer
+    let app = app(base());
+    let unprefixed = send(&app, "POST", "/visit", &[]).await;
+    let value = set_cookies(&unprefixed)[0].value().to_owned();
+    let planted = format!("prefs={value}");
+    assert_eq!(
+        text(send(&app, "GET", "/read", &[&planted]).await).await,
+        "theme= visits=0"
+    );
+}
+
 #[tokio::test]
 async fn host_prefix_and_its_rules() {
     let layer = layer(&TestClock::new()).with_host_prefix().unwrap();
@@ -458,7 +494,7 @@ fn other_configuration_errors() {
         base().with_cookie_name("__Host-x"),
         Err(ConfigError::CookieName(_))
     ));
-    // the size budget was computed for "prefs": a longer name could overflow
+    // the size budget was computed for "__Host-prefs": a longer name could overflow
     assert!(matches!(
         base().with_cookie_name("preferences"),
         Err(ConfigError::CookieNameTooLong { .. })
@@ -497,7 +533,7 @@ fn other_configuration_errors() {
     ));
     let debug = format!("{:?}", base());
     assert!(
-        debug.contains("REDACTED") && debug.contains("prefs"),
+        debug.contains("REDACTED") && debug.contains("__Host-prefs"),
         "{debug}"
     );
 }
@@ -528,7 +564,7 @@ async fn signed_mode_is_readable_but_not_forgeable() {
     let app = app(layer(&clock).with_mode(Mode::Signed));
     let response = send(&app, "POST", "/theme/plainly", &[]).await;
     let cookie = the_cookie(&response);
-    let value = cookie.trim_start_matches("prefs=");
+    let value = cookie.trim_start_matches("__Host-prefs=");
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(value)
@@ -541,7 +577,7 @@ async fn signed_mode_is_readable_but_not_forgeable() {
     let at = forged.windows(7).position(|w| w == b"plainly").unwrap();
     forged[at] = b'P';
     let forged = format!(
-        "prefs={}",
+        "__Host-prefs={}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged)
     );
     assert_eq!(
@@ -632,7 +668,7 @@ async fn bad_cookies_mean_a_fresh_session() {
     let clock = TestClock::new();
     let app = app(layer(&clock));
     let good = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
-    let value = good.trim_start_matches("prefs=").to_owned();
+    let value = good.trim_start_matches("__Host-prefs=").to_owned();
 
     let mut tampered = value.clone().into_bytes();
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
@@ -645,27 +681,36 @@ async fn bad_cookies_mean_a_fresh_session() {
             ..Meta::default()
         };
         sealer
-            .seal::<Prefs, Bincode>("prefs", &meta, &Prefs::default())
+            .seal::<Prefs, Bincode>("__Host-prefs", &meta, &Prefs::default())
             .unwrap()
     };
     let huge = "A".repeat(5000);
     let sixty_four_k = format!("junk={}", "x".repeat(64 * 1024));
     let cases: Vec<(&str, Vec<String>)> = vec![
-        ("tampered", vec![format!("prefs={tampered}")]),
+        ("tampered", vec![format!("__Host-prefs={tampered}")]),
         (
             "truncated",
-            vec![format!("prefs={}", &value[..value.len() / 2])],
+            vec![format!("__Host-prefs={}", &value[..value.len() / 2])],
         ),
-        ("not base64", vec!["prefs=%%%not*base64%%%".to_owned()]),
-        ("wrong key", vec![format!("prefs={wrong_key}")]),
-        ("over 4096 bytes", vec![format!("prefs={huge}")]),
-        ("duplicate", vec![format!("{good}; {good}")]),
-        ("duplicate across lines", vec![good.clone(), good.clone()]),
+        (
+            "not base64",
+            vec!["__Host-prefs=%%%not*base64%%%".to_owned()],
+        ),
+        ("wrong key", vec![format!("__Host-prefs={wrong_key}")]),
+        ("over 4096 bytes", vec![format!("__Host-prefs={huge}")]),
+        (
+            "duplicates that all fail to open",
+            vec![format!("__Host-prefs={tampered}; __Host-prefs={wrong_key}")],
+        ),
+        (
+            "more duplicates than a browser holds",
+            vec![[good.as_str(); 5].join("; ")],
+        ),
         (
             "64 KiB header",
-            vec![format!("{sixty_four_k}; prefs={tampered}")],
+            vec![format!("{sixty_four_k}; __Host-prefs={tampered}")],
         ),
-        ("empty", vec!["prefs=".to_owned()]),
+        ("empty", vec!["__Host-prefs=".to_owned()]),
     ];
     for (what, lines) in &cases {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
@@ -684,12 +729,30 @@ async fn bad_cookies_mean_a_fresh_session() {
     let split = send(&app, "GET", "/read", &["a=1", &good, "b=2"]).await;
     assert_eq!(text(split).await, "theme=dark visits=0");
 
+    // among duplicates (one planted by a sibling subdomain, or left on
+    // another path) the one that opens is the session, wherever it is
+    let planted = format!("__Host-prefs={tampered}");
+    for lines in [
+        vec![format!("{planted}; {good}")],
+        vec![format!("{good}; {planted}")],
+        vec![planted.clone(), good.clone()],
+        vec![format!("{good}; {good}")],
+    ] {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let response = send(&app, "GET", "/read", &lines).await;
+        assert!(
+            set_cookies(&response).is_empty(),
+            "{lines:?}: nothing to clear"
+        );
+        assert_eq!(text(response).await, "theme=dark visits=0", "{lines:?}");
+    }
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for reason in [
         "failed authentication",
         "truncated",
         "not base64url",
-        "more than one session cookie",
+        "more session cookies than any browser holds",
         "longer than 4096",
     ] {
         assert!(

@@ -97,9 +97,11 @@ fn both_modes() -> [Sealer; 2] {
 fn round_trip<C: Codec>() {
     for sealer in both_modes() {
         for cart in [Cart::default(), full_cart()] {
-            let sealed = sealer.seal::<Cart, C>("cart", &meta(), &cart).unwrap();
-            assert!(sealed.len() + "cart=".len() <= 4096);
-            let opened = sealer.open::<Cart, C>("cart", &sealed, NOW).unwrap();
+            let sealed = sealer
+                .seal::<Cart, C>("__Host-cart", &meta(), &cart)
+                .unwrap();
+            assert!(sealed.len() + "__Host-cart=".len() <= 4096);
+            let opened = sealer.open::<Cart, C>("__Host-cart", &sealed, NOW).unwrap();
             assert_eq!(opened.data, cart);
             assert_eq!(opened.meta, meta());
             assert!(!opened.stale_key);
@@ -151,7 +153,7 @@ fn every_single_bit_flip_is_rejected() {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     for sealer in both_modes() {
         let sealed = sealer
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let bytes = b64.decode(&sealed).unwrap();
         let mut rejected = 0;
@@ -160,7 +162,9 @@ fn every_single_bit_flip_is_rejected() {
             flipped[bit / 8] ^= 1 << (bit % 8);
             let text = b64.encode(&flipped);
             assert!(
-                sealer.open::<Cart, Bincode>("cart", &text, NOW).is_err(),
+                sealer
+                    .open::<Cart, Bincode>("__Host-cart", &text, NOW)
+                    .is_err(),
                 "{:?}: bit {bit} flipped still opens",
                 sealer.mode()
             );
@@ -173,7 +177,11 @@ fn every_single_bit_flip_is_rejected() {
             let mut flipped = text.to_vec();
             flipped[bit / 8] ^= 1 << (bit % 8);
             if let Ok(flipped) = String::from_utf8(flipped) {
-                assert!(sealer.open::<Cart, Bincode>("cart", &flipped, NOW).is_err());
+                assert!(
+                    sealer
+                        .open::<Cart, Bincode>("__Host-cart", &flipped, NOW)
+                        .is_err()
+                );
             }
         }
         assert_eq!(rejected, bytes.len() * 8);
@@ -184,12 +192,12 @@ fn every_single_bit_flip_is_rejected() {
 fn truncation_and_extension_are_rejected() {
     for sealer in both_modes() {
         let sealed = sealer
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         for len in 0..sealed.len() {
             assert!(
                 sealer
-                    .open::<Cart, Bincode>("cart", &sealed[..len], NOW)
+                    .open::<Cart, Bincode>("__Host-cart", &sealed[..len], NOW)
                     .is_err(),
                 "len {len}"
             );
@@ -197,7 +205,9 @@ fn truncation_and_extension_are_rejected() {
         for extra in ["A", "AA", "AAA", "AAAA", "_-_-", "="] {
             let longer = format!("{sealed}{extra}");
             assert!(
-                sealer.open::<Cart, Bincode>("cart", &longer, NOW).is_err(),
+                sealer
+                    .open::<Cart, Bincode>("__Host-cart", &longer, NOW)
+                    .is_err(),
                 "{extra}"
             );
         }
@@ -210,14 +220,18 @@ fn garbage_is_rejected_without_panic() {
     let huge = "A".repeat(1 << 22);
     let inputs = ["", "=", "not base64!", "🍪", "AQ", &huge, "\0\0\0", "AbsB"];
     for input in inputs {
-        assert!(sealer.open::<Cart, Bincode>("cart", input, NOW).is_err());
+        assert!(
+            sealer
+                .open::<Cart, Bincode>("__Host-cart", input, NOW)
+                .is_err()
+        );
     }
     assert!(matches!(
-        sealer.open::<Cart, Bincode>("cart", &huge, NOW),
+        sealer.open::<Cart, Bincode>("__Host-cart", &huge, NOW),
         Err(OpenError::Oversize(_))
     ));
     assert!(matches!(
-        sealer.open::<Cart, Bincode>("cart", "not base64!", NOW),
+        sealer.open::<Cart, Bincode>("__Host-cart", "not base64!", NOW),
         Err(OpenError::NotBase64)
     ));
 }
@@ -226,10 +240,10 @@ fn garbage_is_rejected_without_panic() {
 fn wrong_key_is_rejected() {
     for mode in [Mode::Encrypted, Mode::Signed] {
         let sealed = Sealer::new(key(1), mode)
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let err = Sealer::new(key(2), mode)
-            .open::<Cart, Bincode>("cart", &sealed, NOW)
+            .open::<Cart, Bincode>("__Host-cart", &sealed, NOW)
             .unwrap_err();
         assert!(
             matches!(err, OpenError::UnknownKey(_) | OpenError::Forged),
@@ -242,7 +256,7 @@ fn wrong_key_is_rejected() {
 fn cookie_name_is_bound() {
     for sealer in both_modes() {
         let sealed = sealer
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let err = sealer
             .open::<Cart, Bincode>("admin", &sealed, NOW)
@@ -255,10 +269,10 @@ fn cookie_name_is_bound() {
 fn other_codec_is_rejected() {
     for sealer in both_modes() {
         let sealed = sealer
-            .seal::<Cart, Postcard>("cart", &meta(), &full_cart())
+            .seal::<Cart, Postcard>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let err = sealer
-            .open::<Cart, Bincode>("cart", &sealed, NOW)
+            .open::<Cart, Bincode>("__Host-cart", &sealed, NOW)
             .unwrap_err();
         assert!(
             matches!(
@@ -278,10 +292,10 @@ fn old_schema_is_rejected() {
     assert_ne!(Cart::FINGERPRINT, v2::Cart::FINGERPRINT);
     for sealer in both_modes() {
         let sealed = sealer
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let err = sealer
-            .open::<v2::Cart, Bincode>("cart", &sealed, NOW)
+            .open::<v2::Cart, Bincode>("__Host-cart", &sealed, NOW)
             .unwrap_err();
         assert!(matches!(err, OpenError::SchemaChanged { .. }), "{err:?}");
         let v2 = v2::Cart {
@@ -289,10 +303,10 @@ fn old_schema_is_rejected() {
             ..v2::Cart::default()
         };
         let sealed = sealer
-            .seal::<v2::Cart, Bincode>("cart", &meta(), &v2)
+            .seal::<v2::Cart, Bincode>("__Host-cart", &meta(), &v2)
             .unwrap();
         let opened = sealer
-            .open::<v2::Cart, Bincode>("cart", &sealed, NOW)
+            .open::<v2::Cart, Bincode>("__Host-cart", &sealed, NOW)
             .unwrap();
         assert_eq!(opened.data.last_seen, 5);
         assert_eq!(opened.data.user_id, None);
@@ -305,15 +319,15 @@ fn old_schema_is_rejected() {
 fn expired_is_rejected() {
     let sealer = Sealer::new(key(1), Mode::Encrypted);
     let sealed = sealer
-        .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+        .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
         .unwrap();
     assert!(
         sealer
-            .open::<Cart, Bincode>("cart", &sealed, meta().expires_at - 1)
+            .open::<Cart, Bincode>("__Host-cart", &sealed, meta().expires_at - 1)
             .is_ok()
     );
     let err = sealer
-        .open::<Cart, Bincode>("cart", &sealed, meta().expires_at)
+        .open::<Cart, Bincode>("__Host-cart", &sealed, meta().expires_at)
         .unwrap_err();
     assert!(matches!(err, OpenError::Expired(at) if at == meta().expires_at));
 }
@@ -323,30 +337,33 @@ fn rotation_opens_old_and_reseals_with_newest() {
     for mode in [Mode::Encrypted, Mode::Signed] {
         let old = Sealer::new(key(1), mode);
         let sealed_old = old
-            .seal::<Cart, Bincode>("cart", &meta(), &full_cart())
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
 
         let rotated = Sealer::new(KeyRing::new(key(2)).with_previous(key(1)), mode);
         let opened = rotated
-            .open::<Cart, Bincode>("cart", &sealed_old, NOW)
+            .open::<Cart, Bincode>("__Host-cart", &sealed_old, NOW)
             .unwrap();
         assert!(opened.stale_key, "sealed under the previous key");
         assert_eq!(opened.data, full_cart());
 
         let resealed = rotated
-            .seal::<Cart, Bincode>("cart", &meta(), &opened.data)
+            .seal::<Cart, Bincode>("__Host-cart", &meta(), &opened.data)
             .unwrap();
         let reopened = rotated
-            .open::<Cart, Bincode>("cart", &resealed, NOW)
+            .open::<Cart, Bincode>("__Host-cart", &resealed, NOW)
             .unwrap();
         assert!(!reopened.stale_key, "re-sealed under the newest key");
         // the newest key alone opens it, the old key alone does not
         assert!(
             Sealer::new(key(2), mode)
-                .open::<Cart, Bincode>("cart", &resealed, NOW)
+                .open::<Cart, Bincode>("__Host-cart", &resealed, NOW)
                 .is_ok()
         );
-        assert!(old.open::<Cart, Bincode>("cart", &resealed, NOW).is_err());
+        assert!(
+            old.open::<Cart, Bincode>("__Host-cart", &resealed, NOW)
+                .is_err()
+        );
     }
 }
 
@@ -355,9 +372,10 @@ fn authenticated_garbage_body_is_a_decode_error() {
     // a correctly sealed envelope whose body is not a Cart
     for sealer in both_modes() {
         for body in [&b""[..], &[0xff; 3][..], &[0u8; 500][..]] {
-            let sealed = sealer.seal_body::<Bincode>("cart", Cart::FINGERPRINT, &meta(), body);
+            let sealed =
+                sealer.seal_body::<Bincode>("__Host-cart", Cart::FINGERPRINT, &meta(), body);
             let err = sealer
-                .open::<Cart, Bincode>("cart", &sealed, NOW)
+                .open::<Cart, Bincode>("__Host-cart", &sealed, NOW)
                 .unwrap_err();
             assert!(matches!(err, OpenError::Decode(_)), "{err:?}");
         }

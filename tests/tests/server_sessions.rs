@@ -182,7 +182,7 @@ async fn adaptive_sessions_move_between_cookie_and_store_and_back() {
     let layer = SessionLayer::<Notes>::with_store(key(), store.clone())
         .with_cookie_threshold(100)
         .unwrap();
-    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    let mut browser = Browser::new(notes_app(layer, None), "__Host-notes");
 
     browser.send("POST", "/text/small").await;
     let cookie = browser.cookie.clone().unwrap();
@@ -221,7 +221,7 @@ async fn a_zero_threshold_keeps_every_session_server_side() {
     let layer = SessionLayer::<Notes>::with_store(key(), MemoryStore::default())
         .with_cookie_threshold(0)
         .unwrap();
-    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    let mut browser = Browser::new(notes_app(layer, None), "__Host-notes");
     browser.send("POST", "/text/a").await;
     assert_eq!(browser.cookie.as_ref().unwrap().len(), SIGNED_ID_LEN);
     assert_eq!(browser.send("GET", "/show").await.body, "a|0|");
@@ -231,7 +231,7 @@ async fn a_zero_threshold_keeps_every_session_server_side() {
 async fn server_sessions_keep_only_a_signed_id_in_the_cookie_and_seal_the_row() {
     let store = SqliteStore::in_memory().await.unwrap();
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
 
     browser.send("POST", "/add/7").await;
     browser.send("POST", "/add/8").await;
@@ -241,7 +241,7 @@ async fn server_sessions_keep_only_a_signed_id_in_the_cookie_and_seal_the_row() 
     assert_eq!(browser.send("GET", "/whoami").await.body, "None");
 
     // the row is filed under the hash of the id, at its second version
-    let (id, _) = SessionId::verify(&id, &KeyRing::new(key()), "account").unwrap();
+    let (id, _) = SessionId::verify(&id, &KeyRing::new(key()), "__Host-account").unwrap();
     let record = store.load(&id.store_key(), 0).await.unwrap().unwrap();
     assert_eq!(record.version, 2);
 }
@@ -250,16 +250,16 @@ async fn server_sessions_keep_only_a_signed_id_in_the_cookie_and_seal_the_row() 
 async fn a_row_moved_to_another_key_does_not_open() {
     let shared = Probe::new(MemoryStore::default());
     let layer = SessionLayer::<Account>::with_store(key(), shared.clone());
-    let mut alice = Browser::new(account_app(layer.clone()), "account");
-    let mut mallory = Browser::new(account_app(layer), "account");
+    let mut alice = Browser::new(account_app(layer.clone()), "__Host-account");
+    let mut mallory = Browser::new(account_app(layer), "__Host-account");
     alice.send("POST", "/add/1").await;
     mallory.send("POST", "/add/2").await;
     let keys = KeyRing::new(key());
-    let alice_key = SessionId::verify(alice.cookie.as_ref().unwrap(), &keys, "account")
+    let alice_key = SessionId::verify(alice.cookie.as_ref().unwrap(), &keys, "__Host-account")
         .unwrap()
         .0
         .store_key();
-    let mallory_key = SessionId::verify(mallory.cookie.as_ref().unwrap(), &keys, "account")
+    let mallory_key = SessionId::verify(mallory.cookie.as_ref().unwrap(), &keys, "__Host-account")
         .unwrap()
         .0
         .store_key();
@@ -293,11 +293,13 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
             }
             // a real id signed with someone else's key
-            1 => SessionId::generate().unwrap().sign(&other_key, "account"),
+            1 => SessionId::generate()
+                .unwrap()
+                .sign(&other_key, "__Host-account"),
             // garbage
             _ => format!("{i:x}"),
         };
-        let reply = request(&app, "GET", "/whoami", Some(&forged), "account").await;
+        let reply = request(&app, "GET", "/whoami", Some(&forged), "__Host-account").await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.body, "None");
         assert_eq!(
@@ -317,8 +319,8 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
     // a validly signed but unknown id is looked up once and never adopted
     let unknown = SessionId::generate()
         .unwrap()
-        .sign(&KeyRing::new(key()), "account");
-    let reply = request(&app, "POST", "/add/1", Some(&unknown), "account").await;
+        .sign(&KeyRing::new(key()), "__Host-account");
+    let reply = request(&app, "POST", "/add/1", Some(&unknown), "__Host-account").await;
     let minted = reply.set_cookie.unwrap();
     assert_ne!(minted, unknown, "a new id is minted on the first write");
     assert_eq!(records(store.inner()).await, 1);
@@ -335,7 +337,7 @@ fn rand_fill(bytes: &mut [u8]) {
 async fn cycle_id_replaces_the_id_and_deletes_the_old_row() {
     let store = SqliteStore::in_memory().await.unwrap();
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     browser.send("POST", "/add/5").await;
     let before = browser.cookie.clone().unwrap();
 
@@ -347,7 +349,7 @@ async fn cycle_id_replaces_the_id_and_deletes_the_old_row() {
 
     // the pre-login id (fixated by an attacker) no longer works
     let app = browser.app.clone();
-    let stale = request(&app, "GET", "/whoami", Some(&before), "account").await;
+    let stale = request(&app, "GET", "/whoami", Some(&before), "__Host-account").await;
     assert_eq!(stale.body, "None");
 }
 
@@ -355,7 +357,7 @@ async fn cycle_id_replaces_the_id_and_deletes_the_old_row() {
 async fn terminate_deletes_the_row_and_expires_the_cookie() {
     let store = SqliteStore::in_memory().await.unwrap();
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     browser.send("POST", "/login/1").await;
     let id = browser.cookie.clone().unwrap();
     assert_eq!(records(&store).await, 1);
@@ -363,7 +365,7 @@ async fn terminate_deletes_the_row_and_expires_the_cookie() {
     let reply = browser.send("POST", "/logout").await;
     assert_eq!(reply.set_cookie.as_deref(), Some(""), "cookie expired");
     assert_eq!(records(&store).await, 0, "server data deleted");
-    let replay = request(&browser.app, "GET", "/whoami", Some(&id), "account").await;
+    let replay = request(&browser.app, "GET", "/whoami", Some(&id), "__Host-account").await;
     assert_eq!(replay.body, "None", "the old cookie is useless");
 }
 
@@ -374,18 +376,18 @@ async fn concurrent_requests_changing_different_fields_both_survive() {
         .with_cookie_threshold(0)
         .unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
-    let mut browser = Browser::new(notes_app(layer, Some(barrier)), "notes");
+    let mut browser = Browser::new(notes_app(layer, Some(barrier)), "__Host-notes");
     // a first write without the barrier's partner would block: use /text
     browser.send("POST", "/text/start").await;
     let cookie = browser.cookie.clone().unwrap();
 
     let app = browser.app.clone();
     let (a, b) = tokio::join!(
-        request(&app, "POST", "/race/count", Some(&cookie), "notes"),
-        request(&app, "POST", "/race/changed", Some(&cookie), "notes"),
+        request(&app, "POST", "/race/count", Some(&cookie), "__Host-notes"),
+        request(&app, "POST", "/race/changed", Some(&cookie), "__Host-notes"),
     );
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
-    let shown = request(&app, "GET", "/show", Some(&cookie), "notes").await;
+    let shown = request(&app, "GET", "/show", Some(&cookie), "__Host-notes").await;
     assert_eq!(shown.body, "changed|1|", "neither update was lost");
 }
 
@@ -393,7 +395,7 @@ async fn concurrent_requests_changing_different_fields_both_survive() {
 async fn a_store_outage_answers_503_and_loses_nothing_saved_before() {
     let store = Probe::new(SqliteStore::in_memory().await.unwrap());
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     browser.send("POST", "/login/3").await;
     browser.send("POST", "/add/1").await;
 
@@ -412,7 +414,7 @@ async fn a_store_outage_answers_503_and_loses_nothing_saved_before() {
     store.set_down(false);
     assert_eq!(browser.send("GET", "/whoami").await.body, "Some(3)");
     let keys = KeyRing::new(key());
-    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "account")
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "__Host-account")
         .unwrap()
         .0;
     assert!(
@@ -429,7 +431,7 @@ async fn a_store_outage_answers_503_and_loses_nothing_saved_before() {
 async fn a_new_session_failing_to_save_answers_503_with_a_body() {
     let store = Probe::new(MemoryStore::default());
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     store.set_down(true);
     let reply = browser.send("POST", "/add/1").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -443,7 +445,7 @@ async fn the_continue_policy_serves_an_empty_session_and_keeps_the_cookie() {
     let layer = SessionLayer::<Account>::with_store(key(), store.clone())
         .with_outage_policy(OutagePolicy::Continue)
         .unwrap();
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     browser.send("POST", "/login/9").await;
     let cookie = browser.cookie.clone();
 
@@ -467,7 +469,7 @@ async fn saving_over_the_size_cap_is_a_clear_error() {
     let layer = SessionLayer::<Notes>::with_store(key(), MemoryStore::default())
         .with_max_size(1000)
         .unwrap();
-    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    let mut browser = Browser::new(notes_app(layer, None), "__Host-notes");
     let reply = browser.send("POST", "/long/5000").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
@@ -498,13 +500,13 @@ async fn quick_fields_live_in_the_cache_only() {
         SessionLayer::<Notes>::with_store(key(), Tiered::new(cache.clone(), durable.clone()))
             .with_cookie_threshold(0)
             .unwrap();
-    let mut browser = Browser::new(notes_app(layer.clone(), None), "notes");
+    let mut browser = Browser::new(notes_app(layer.clone(), None), "__Host-notes");
     browser.send("POST", "/text/kept").await;
     browser.send("POST", "/flash/hello").await;
     assert_eq!(browser.send("GET", "/show").await.body, "kept|0|hello");
 
     let keys = KeyRing::new(key());
-    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "notes")
+    let id = SessionId::verify(browser.cookie.as_ref().unwrap(), &keys, "__Host-notes")
         .unwrap()
         .0;
     let row = durable.load(&id.store_key(), 0).await.unwrap().unwrap();
@@ -518,7 +520,7 @@ async fn quick_fields_live_in_the_cache_only() {
     assert!(!cached.quick.is_empty(), "the cache has them");
 
     // the cache evicts the entry: durable data stays, quick fields go
-    let mut other = Browser::new(browser.app.clone(), "notes");
+    let mut other = Browser::new(browser.app.clone(), "__Host-notes");
     other.send("POST", "/text/other").await;
     assert!(
         cache
@@ -538,7 +540,7 @@ async fn expired_server_sessions_are_not_loaded() {
         .with_lifetime(Duration::from_secs(60))
         .unwrap()
         .with_clock(clock.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     browser.send("POST", "/login/4").await;
     // past a quarter of the lifetime, a read slides the expiry
     clock.advance(Duration::from_secs(30));
@@ -568,8 +570,8 @@ async fn from_extensions_explains_that_server_sessions_load_asynchronously() {
         .layer(layer);
     let id = SessionId::generate()
         .unwrap()
-        .sign(&KeyRing::new(key()), "account");
-    let reply = request(&app, "GET", "/sync", Some(&id), "account").await;
+        .sign(&KeyRing::new(key()), "__Host-account");
+    let reply = request(&app, "GET", "/sync", Some(&id), "__Host-account").await;
     assert!(reply.body.contains("Session::load"), "{}", reply.body);
 }
 
@@ -587,7 +589,7 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
     let layer = SessionLayer::<Account>::with_store(key(), Tiered::new(cache, durable.clone()));
     let app = account_app(layer);
     let mut browsers: Vec<Browser> = (0..20)
-        .map(|_| Browser::new(app.clone(), "account"))
+        .map(|_| Browser::new(app.clone(), "__Host-account"))
         .collect();
     for (user, browser) in browsers.iter_mut().enumerate() {
         assert_eq!(
@@ -629,7 +631,7 @@ async fn quick_only_changes_skip_the_durable_store<C: SessionStore>(cache: C, na
     let layer = SessionLayer::<Notes>::with_store(key(), Tiered::new(cache, durable.clone()))
         .with_cookie_threshold(0)
         .unwrap();
-    let mut browser = Browser::new(notes_app(layer, None), "notes");
+    let mut browser = Browser::new(notes_app(layer, None), "__Host-notes");
     browser.send("POST", "/text/kept").await;
     let writes = durable.state().writes.load(Ordering::SeqCst);
     let flash = browser.send("POST", "/flash/hello").await;
@@ -683,7 +685,7 @@ async fn server_side_writes_send_no_cookie_unless_the_token_changes() {
         .with_lifetime(Duration::from_secs(100))
         .unwrap()
         .with_clock(clock.clone());
-    let mut browser = Browser::new(account_app(layer), "account");
+    let mut browser = Browser::new(account_app(layer), "__Host-account");
     let login = browser.send("POST", "/login/4").await;
     let id = login.set_cookie.expect("a new session sends its ID");
     for item in 1..=5 {
@@ -724,12 +726,12 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
     let keys = KeyRing::new(key());
 
     // unknown: the record deleted behind the layer's back
-    let mut browser = Browser::new(app.clone(), "notes");
+    let mut browser = Browser::new(app.clone(), "__Host-notes");
     browser.send("POST", "/long/5000").await;
     let id = browser.cookie.clone().unwrap();
-    let (session, _) = SessionId::verify(&id, &keys, "notes").unwrap();
+    let (session, _) = SessionId::verify(&id, &keys, "__Host-notes").unwrap();
     assert!(store.delete(&session.store_key()).await.unwrap());
-    let read = request(&app, "GET", "/show", Some(&id), "notes").await;
+    let read = request(&app, "GET", "/show", Some(&id), "__Host-notes").await;
     assert_eq!(read.body, "|0|");
     assert_eq!(
         read.set_cookie.as_deref(),
@@ -738,11 +740,11 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
     );
 
     // expired: past the lifetime, the record is gone from the store's view
-    let mut browser = Browser::new(app.clone(), "notes");
+    let mut browser = Browser::new(app.clone(), "__Host-notes");
     browser.send("POST", "/long/5000").await;
     let id = browser.cookie.clone().unwrap();
     clock.advance(Duration::from_secs(8 * 86_400));
-    let read = request(&app, "GET", "/show", Some(&id), "notes").await;
+    let read = request(&app, "GET", "/show", Some(&id), "__Host-notes").await;
     assert_eq!(
         read.set_cookie.as_deref(),
         Some(""),
@@ -762,7 +764,7 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
         .unwrap();
     assert!(asked.headers().get(header::SET_COOKIE).is_none());
     let token = asked.headers()["x-session"].to_str().unwrap().to_owned();
-    let (session, _) = SessionId::verify(&token, &keys, "notes").unwrap();
+    let (session, _) = SessionId::verify(&token, &keys, "__Host-notes").unwrap();
     assert!(store.delete(&session.store_key()).await.unwrap());
     let dead = app
         .clone()
@@ -805,13 +807,13 @@ async fn always_save_slides_server_sessions_on_every_tier() {
                 ),
             )
             .layer(layer);
-        let login = request(&app, "POST", "/login/9", None, "account").await;
+        let login = request(&app, "POST", "/login/9", None, "__Host-account").await;
         let mut cookie = login.set_cookie.expect("a session");
         // twelve days of daily use: past the first 7-day lifetime
         for day in 1..=12 {
             clock.advance(Duration::from_secs(86_400));
             let uri = if day % 2 == 0 { "/whoami" } else { "/plain" };
-            let reply = request(&app, "GET", uri, Some(&cookie), "account").await;
+            let reply = request(&app, "GET", uri, Some(&cookie), "__Host-account").await;
             assert_eq!(reply.status, StatusCode::OK, "{name} day {day}");
             let token = reply.set_cookie.unwrap_or_else(|| {
                 panic!("{name} day {day}: always-save re-issues the token on {uri}")
@@ -819,7 +821,7 @@ async fn always_save_slides_server_sessions_on_every_tier() {
             assert!(!token.is_empty(), "{name} day {day}: not cleared");
             cookie = token;
         }
-        let whoami = request(&app, "GET", "/whoami", Some(&cookie), "account").await;
+        let whoami = request(&app, "GET", "/whoami", Some(&cookie), "__Host-account").await;
         assert_eq!(whoami.body, "Some(9)", "{name}: alive after 12 days of use");
     }
 }

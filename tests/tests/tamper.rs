@@ -128,10 +128,10 @@ fn sweep(sessions_per_variant: usize) -> Tally {
             for codec in ["bincode", "postcard"] {
                 let value = match codec {
                     "bincode" => sealer
-                        .seal::<Cart, Bincode>("cart", &meta(), &cart)
+                        .seal::<Cart, Bincode>("__Host-cart", &meta(), &cart)
                         .unwrap(),
                     _ => sealer
-                        .seal::<Cart, Postcard>("cart", &meta(), &cart)
+                        .seal::<Cart, Postcard>("__Host-cart", &meta(), &cart)
                         .unwrap(),
                 };
                 let open = |sealer: &Sealer, name: &str, v: &str| match codec {
@@ -140,27 +140,31 @@ fn sweep(sessions_per_variant: usize) -> Tally {
                 };
                 // the intact value opens: the sweep tests refusals, not a
                 // sealer that refuses everything
-                assert!(open(&sealer, "cart", &value));
+                assert!(open(&sealer, "__Host-cart", &value));
                 for bad in damaged(&value) {
-                    tally.case(|| open(&sealer, "cart", &bad));
+                    tally.case(|| open(&sealer, "__Host-cart", &bad));
                 }
                 tally.case(|| open(&sealer, "other", &value));
                 tally.case(|| open(&sealer, "Cart", &value));
-                tally.case(|| open(&other_key, "cart", &value));
-                tally.case(|| open(&other_mode, "cart", &value));
-                tally.case(|| open(&rotated, "cart", &value));
+                tally.case(|| open(&other_key, "__Host-cart", &value));
+                tally.case(|| open(&other_mode, "__Host-cart", &value));
+                tally.case(|| open(&rotated, "__Host-cart", &value));
                 // the other codec
                 tally.case(|| match codec {
-                    "bincode" => sealer.open::<Cart, Postcard>("cart", &value, NOW).is_ok(),
-                    _ => sealer.open::<Cart, Bincode>("cart", &value, NOW).is_ok(),
+                    "bincode" => sealer
+                        .open::<Cart, Postcard>("__Host-cart", &value, NOW)
+                        .is_ok(),
+                    _ => sealer
+                        .open::<Cart, Bincode>("__Host-cart", &value, NOW)
+                        .is_ok(),
                 });
                 // replayed after its sealed expiry, whatever the client's clock
                 tally.case(|| match codec {
                     "bincode" => sealer
-                        .open::<Cart, Bincode>("cart", &value, NOW + 3_600)
+                        .open::<Cart, Bincode>("__Host-cart", &value, NOW + 3_600)
                         .is_ok(),
                     _ => sealer
-                        .open::<Cart, Postcard>("cart", &value, NOW + 3_600)
+                        .open::<Cart, Postcard>("__Host-cart", &value, NOW + 3_600)
                         .is_ok(),
                 });
             }
@@ -169,13 +173,13 @@ fn sweep(sessions_per_variant: usize) -> Tally {
     // signed server-side IDs
     for _ in 0..sessions_per_variant * 2 {
         let id = SessionId::generate().unwrap();
-        let signed = id.sign(&keys, "cart");
-        assert!(SessionId::verify(&signed, &keys, "cart").is_ok());
+        let signed = id.sign(&keys, "__Host-cart");
+        assert!(SessionId::verify(&signed, &keys, "__Host-cart").is_ok());
         for bad in damaged(&signed) {
-            tally.case(|| SessionId::verify(&bad, &keys, "cart").is_ok());
+            tally.case(|| SessionId::verify(&bad, &keys, "__Host-cart").is_ok());
         }
         tally.case(|| SessionId::verify(&signed, &keys, "other").is_ok());
-        tally.case(|| SessionId::verify(&signed, &KeyRing::new(key(2)), "cart").is_ok());
+        tally.case(|| SessionId::verify(&signed, &KeyRing::new(key(2)), "__Host-cart").is_ok());
     }
     tally
 }
@@ -209,7 +213,8 @@ fn ids_are_unique_and_their_bits_balanced() {
         // the ID's bytes, through its signed form (the only public view)
         let signed = id.sign(&keys, "s");
         let raw = URL_SAFE_NO_PAD.decode(&signed).unwrap();
-        let bytes: [u8; 32] = raw[1..33].try_into().unwrap();
+        // format byte and key id first, then the 32 random bytes
+        let bytes: [u8; 32] = raw[2..34].try_into().unwrap();
         for (i, byte) in bytes.iter().enumerate() {
             for bit in 0..8 {
                 ones[i * 8 + bit] += u64::from(byte >> bit & 1);

@@ -134,9 +134,9 @@ async fn all_modes(app: fn(Mode, u8) -> Router, name: &str) -> (usize, usize, us
 
 #[tokio::test]
 async fn every_size_of_every_shape_survives_the_next_request() {
-    let notes = all_modes(notes_app, "notes").await;
-    let mixed = all_modes(mixed_app, "mixed_notes").await;
-    let blob = all_modes(blob_app, "a_rather_long_cookie_name_for_blobs").await;
+    let notes = all_modes(notes_app, "__Host-notes").await;
+    let mixed = all_modes(mixed_app, "__Host-mixed_notes").await;
+    let blob = all_modes(blob_app, "__Host-a_rather_long_cookie_name_for_blobs").await;
     let tried = notes.0 + mixed.0 + blob.0;
     let id_length = notes.1 + mixed.1 + blob.1;
     // each shape, mode and codec passes through both ID lengths once
@@ -157,7 +157,7 @@ async fn the_readme_example_at_the_size_that_was_lost() {
     let set = send(&app, "POST", "/set/5", None).await;
     let value = set.set_cookie.unwrap();
     assert!(!is_signed_id(value.as_bytes()));
-    let read = send(&app, "GET", "/len", Some(("notes", &value))).await;
+    let read = send(&app, "GET", "/len", Some(("__Host-notes", &value))).await;
     assert_eq!(read.body, "5");
 }
 
@@ -171,12 +171,12 @@ async fn ids_signed_before_the_format_byte_still_open_and_are_re_signed() {
     let raw = URL_SAFE_NO_PAD.decode(&current).unwrap();
     let legacy = URL_SAFE_NO_PAD.encode(&raw[1..]);
     assert_eq!(legacy.len(), LEGACY_SIGNED_ID_LEN);
-    let read = send(&app, "GET", "/len", Some(("notes", &legacy))).await;
+    let read = send(&app, "GET", "/len", Some(("__Host-notes", &legacy))).await;
     assert_eq!(read.body, "4000", "the old ID opens its record");
     // the next write moves the client to the current form, same record
-    let write = send(&app, "POST", "/set/4001", Some(("notes", &legacy))).await;
+    let write = send(&app, "POST", "/set/4001", Some(("__Host-notes", &legacy))).await;
     let resigned = write.set_cookie.expect("re-signed in the current form");
     assert!(is_signed_id(resigned.as_bytes()));
-    let read = send(&app, "GET", "/len", Some(("notes", &resigned))).await;
+    let read = send(&app, "GET", "/len", Some(("__Host-notes", &resigned))).await;
     assert_eq!(read.body, "4001");
 }

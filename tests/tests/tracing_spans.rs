@@ -58,9 +58,14 @@ fn loads_and_saves_run_in_spans_with_the_log_tag_never_the_id() {
                 .into_iter()
                 .enumerate()
             {
-                let reply = send(&app, method, uri, cookie.as_deref().map(|c| ("account", c)))
-                    .instrument(tracing::info_span!("request", n))
-                    .await;
+                let reply = send(
+                    &app,
+                    method,
+                    uri,
+                    cookie.as_deref().map(|c| ("__Host-account", c)),
+                )
+                .instrument(tracing::info_span!("request", n))
+                .await;
                 assert!(reply.status.is_success(), "{}", reply.body);
                 cookie = reply.set_cookie.or(cookie);
             }
@@ -68,7 +73,7 @@ fn loads_and_saves_run_in_spans_with_the_log_tag_never_the_id() {
         })
     });
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let tag = SessionId::verify(&id, &KeyRing::new(key()), "account")
+    let tag = SessionId::verify(&id, &KeyRing::new(key()), "__Host-account")
         .unwrap()
         .0
         .log_tag(&KeyRing::new(key()));
@@ -76,25 +81,25 @@ fn loads_and_saves_run_in_spans_with_the_log_tag_never_the_id() {
     // it without a new token, 2 loads it
     assert!(
         text.contains(&format!(
-            "request{{n=0}}:session_save{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=true}}"
+            "request{{n=0}}:session_save{{session=__Host-account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=true}}"
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "request{{n=1}}:session_load{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"loaded\"}}"
+            "request{{n=1}}:session_load{{session=__Host-account store=\"memory\" log_tag=\"{tag}\" outcome=\"loaded\"}}"
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "request{{n=1}}:session_save{{session=account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=false}}"
+            "request{{n=1}}:session_save{{session=__Host-account store=\"memory\" log_tag=\"{tag}\" outcome=\"ok\" sends_token=false}}"
         )),
         "{text}"
     );
     assert!(text.contains("request{n=2}:session_load{"), "{text}");
     assert!(text.contains("session_store{"), "{text}");
     assert!(!text.contains(&id), "the signed ID leaked into the logs");
-    let (session_id, _) = SessionId::verify(&id, &KeyRing::new(key()), "account").unwrap();
+    let (session_id, _) = SessionId::verify(&id, &KeyRing::new(key()), "__Host-account").unwrap();
     assert!(!text.contains(&session_id.store_key().to_hex()));
 }

@@ -324,30 +324,45 @@ impl<S: SessionData + Send> Slot<S> {
 
     async fn load_server_in(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
         let had_token = incoming.had_token();
-        let refused = || {
-            let mut fresh = Loaded::fresh(had_token);
-            fresh.state.refused_token = had_token;
-            fresh
-        };
-        let Some(raw) = incoming.value() else {
-            return Ok(refused());
-        };
+        // the first candidate that is a live session wins (several only
+        // when the cookie came more than once)
+        for raw in incoming.candidates() {
+            if let Some(loaded) = self.load_one(raw, had_token).await? {
+                return Ok(loaded);
+            }
+        }
+        let mut refused = Loaded::fresh(had_token);
+        refused.state.refused_token = had_token;
+        Ok(refused)
+    }
+
+    /// One token value: the session it holds or points to, or `None` when
+    /// it is not a live session of this layer (refused, unknown, expired).
+    async fn load_one(
+        &self,
+        raw: &super::token::RawValue,
+        had_token: bool,
+    ) -> Result<Option<Loaded<S>>, LoadError> {
         let value = raw.value().unwrap_or_default();
         let adaptive = self.tier().storage != Storage::Server;
         if !id::is_signed_id(value.as_bytes()) {
             // an ID of the old form has no format byte, so a sealed value
             // may have its length: it is an ID only if it does not open
             let legacy = value.len() == id::LEGACY_SIGNED_ID_LEN;
-            if adaptive && !legacy {
+            if adaptive {
                 // a sealed value: where small Adaptive sessions live
-                return Ok(self.load(incoming));
-            }
-            if adaptive && let Some(loaded) = self.load_sealed(raw.bytes(), had_token) {
-                return Ok(loaded);
+                match self.open_sealed(raw.bytes(), had_token) {
+                    Ok(loaded) => return Ok(Some(loaded)),
+                    Err(reason) if !legacy => {
+                        self.refuse_sealed(&reason);
+                        return Ok(None);
+                    }
+                    Err(_) => {}
+                }
             }
             if !legacy {
                 tracing::debug!(cookie = %self.name(), "data token for a server-only session: starting a new session");
-                return Ok(refused());
+                return Ok(None);
             }
         }
         let keys = self.core.sealer.keys();
@@ -356,7 +371,7 @@ impl<S: SessionData + Send> Slot<S> {
             Err(reason) => {
                 self.metrics().refused(crate::telemetry::id_reason(&reason));
                 tracing::debug!(cookie = %self.name(), %reason, "session id refused before any store query: starting a new session");
-                return Ok(refused());
+                return Ok(None);
             }
         };
         let key = id.store_key();
@@ -369,7 +384,7 @@ impl<S: SessionData + Send> Slot<S> {
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
                 // cleared like a tampered token: left in the browser, a
                 // dead ID costs a store lookup on every request
-                return Ok(refused());
+                return Ok(None);
             }
             Err(err) => {
                 self.log_outage("load", &err);
@@ -378,7 +393,7 @@ impl<S: SessionData + Send> Slot<S> {
                     _ => {
                         let mut degraded = Loaded::fresh(had_token);
                         degraded.state.degraded = true;
-                        Ok(degraded)
+                        Ok(Some(degraded))
                     }
                 };
             }
@@ -388,13 +403,18 @@ impl<S: SessionData + Send> Slot<S> {
             Ok(mut opened) => {
                 self.metrics().loaded();
                 opened.stale_key |= stale_id;
-                Ok(self.loaded(opened, Some(ServerRef { id, version }), now, had_token))
+                Ok(Some(self.loaded(
+                    opened,
+                    Some(ServerRef { id, version }),
+                    now,
+                    had_token,
+                )))
             }
             Err(reason) => {
                 self.metrics()
                     .refused(crate::telemetry::open_reason(&reason));
                 tracing::warn!(cookie = %self.name(), session = %id.log_tag(keys), %reason, "session record refused (tampered, another key or codec, or a schema change): starting a new session");
-                Ok(refused())
+                Ok(None)
             }
         }
     }

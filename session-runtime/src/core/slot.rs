@@ -15,7 +15,7 @@ use super::token::{self, Incoming};
 use crate::config::{Settings, unix_secs};
 use crate::data::{FieldSet, SessionAccess, SessionData};
 use crate::id::SessionId;
-use crate::seal::{Meta, Opened};
+use crate::seal::{Meta, OpenError, Opened};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -176,6 +176,12 @@ impl<S: SessionData> Loaded<S> {
     }
 }
 
+// the loaded session is kept inline: boxing it would cost an allocation
+// on every request that hands the session back
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, moved rarely; a box would allocate per request"
+)]
 enum Stage<S: SessionData> {
     /// Not extracted yet: the incoming token.
     Unloaded(Incoming),
@@ -371,7 +377,7 @@ impl<S: SessionData> Slot<S> {
             // a store must be asked: the async load does that
             Stage::Unloaded(incoming)
                 if (self.is_server() || self.core.revocation.is_some())
-                    && incoming.value().is_some() =>
+                    && !incoming.candidates().is_empty() =>
             {
                 *stage = Stage::Unloaded(incoming);
                 Err(TakeError::NeedsAsync)
@@ -391,41 +397,42 @@ impl<S: SessionData> Slot<S> {
         *self.lock() = Stage::In(loaded);
     }
 
-    /// Opens a sealed token (no I/O).
+    /// Opens a sealed token (no I/O): the first of the candidates that
+    /// opens (several only when the cookie came more than once).
     pub(crate) fn load(&self, incoming: &Incoming) -> Loaded<S> {
-        let Some(raw) = incoming.value() else {
-            return Loaded::refused(incoming.had_token());
-        };
-        let now = unix_secs(&*self.core.settings.clock);
-        let opened = self
-            .core
-            .codec
-            .open_value(&self.core.sealer, self.name(), raw.bytes(), now);
-        match opened {
-            Ok(opened) => {
-                self.metrics().loaded();
-                self.loaded(opened, None, now, incoming.had_token())
-            }
-            Err(reason) => {
-                self.metrics()
-                    .refused(crate::telemetry::open_reason(&reason));
-                tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
-                Loaded::refused(incoming.had_token())
+        let mut refused = None;
+        for raw in incoming.candidates() {
+            match self.open_sealed(raw.bytes(), incoming.had_token()) {
+                Ok(loaded) => return loaded,
+                Err(reason) => refused = Some(reason),
             }
         }
+        if let Some(reason) = refused {
+            self.refuse_sealed(&reason);
+        }
+        Loaded::refused(incoming.had_token())
     }
 
-    /// A sealed token opened, or `None` when it does not open (nothing is
-    /// logged: the caller tries it as an ID of the old form next).
-    pub(crate) fn load_sealed(&self, value: &[u8], had_token: bool) -> Option<Loaded<S>> {
+    /// One sealed token value, opened.
+    pub(crate) fn open_sealed(
+        &self,
+        value: &[u8],
+        had_token: bool,
+    ) -> Result<Loaded<S>, OpenError> {
         let now = unix_secs(&*self.core.settings.clock);
         let opened = self
             .core
             .codec
-            .open_value(&self.core.sealer, self.name(), value, now)
-            .ok()?;
+            .open_value(&self.core.sealer, self.name(), value, now)?;
         self.metrics().loaded();
-        Some(self.loaded(opened, None, now, had_token))
+        Ok(self.loaded(opened, None, now, had_token))
+    }
+
+    /// Counts and logs a sealed token that did not open.
+    pub(crate) fn refuse_sealed(&self, reason: &OpenError) {
+        self.metrics()
+            .refused(crate::telemetry::open_reason(reason));
+        tracing::debug!(cookie = %self.name(), %reason, "session token refused: starting a new session");
     }
 
     /// An opened session, unless it is past its absolute timeout.

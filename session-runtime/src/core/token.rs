@@ -51,6 +51,10 @@ pub(crate) enum Incoming {
     None,
     /// The session cookie.
     Cookie(RawValue),
+    /// Several cookies with our name (another path or domain, or one
+    /// planted by a sibling subdomain), in the order they came: the first
+    /// that authenticates is the session.
+    Cookies(Box<[RawValue]>),
     /// The token request header (clients that keep no cookies).
     Header(RawValue),
     /// The token request header came empty: a header client without a
@@ -62,11 +66,13 @@ pub(crate) enum Incoming {
 }
 
 impl Incoming {
-    /// The token's value, if one came and was not refused.
-    pub(crate) fn value(&self) -> Option<&RawValue> {
+    /// The token values to try, in order (several only for duplicated
+    /// cookies); empty when none came or it was refused.
+    pub(crate) fn candidates(&self) -> &[RawValue] {
         match self {
-            Self::Cookie(raw) | Self::Header(raw) => Some(raw),
-            Self::None | Self::HeaderAsked | Self::Refused => None,
+            Self::Cookie(raw) | Self::Header(raw) => std::slice::from_ref(raw),
+            Self::Cookies(raws) => raws,
+            Self::None | Self::HeaderAsked | Self::Refused => &[],
         }
     }
 
@@ -83,47 +89,69 @@ impl Incoming {
     }
 }
 
+/// The most cookies with our name a request may carry: each one is a
+/// candidate to open, so more than a browser could plausibly hold (one per
+/// path and domain) is refused outright.
+const MAX_DUPLICATES: usize = 4;
+
 /// What the request's `Cookie` headers say about our cookie.
 pub(crate) enum Lookup<T> {
     /// Not there.
     Absent,
     /// Exactly once.
     Found(T),
-    /// Refused: several cookies with our name (another path or domain, or a
-    /// planted one), or a value longer than any we issue.
+    /// Several times (another path or domain, or a planted one), in the
+    /// order they came.
+    Several(Vec<T>),
+    /// Refused: more duplicates than [`MAX_DUPLICATES`], or only values
+    /// longer than any we issue.
     Refused(&'static str),
 }
 
 /// Scans `Cookie` header lines (HTTP/2 may split them) for `name`: the
-/// index of the line that holds it and the value's range in that line.
+/// index of the line that holds each value and its range in that line.
+/// Values longer than any we issue are skipped (they cannot be ours).
 fn scan<'a>(
     lines: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
 ) -> Lookup<(usize, Range<usize>)> {
-    let mut result = None;
+    let mut first = None;
+    let mut more = Vec::new();
+    let mut oversize = false;
     for (index, bytes) in lines.into_iter().enumerate() {
         let mut start = 0;
         while start <= bytes.len() {
             let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |at| start + at);
             if let Some(range) = match_pair(bytes, start..end, name.as_bytes()) {
-                if result.is_some() {
-                    return Lookup::Refused("more than one session cookie");
-                }
                 if range.len() > MAX_VALUE_LEN {
-                    return Lookup::Refused("session cookie longer than 4096 bytes");
+                    oversize = true;
+                } else if first.is_none() {
+                    first = Some((index, range));
+                } else if more.len() + 1 < MAX_DUPLICATES {
+                    more.push((index, range));
+                } else {
+                    return Lookup::Refused("more session cookies than any browser holds");
                 }
-                result = Some((index, range));
             }
             start = end + 1;
         }
     }
-    result.map_or(Lookup::Absent, Lookup::Found)
+    match first {
+        None if oversize => Lookup::Refused("session cookie longer than 4096 bytes"),
+        None => Lookup::Absent,
+        Some(first) if more.is_empty() => Lookup::Found(first),
+        Some(first) => {
+            more.insert(0, first);
+            Lookup::Several(more)
+        }
+    }
 }
 
 impl<T> Lookup<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> Option<U>) -> Lookup<U> {
+    fn map<U>(self, mut f: impl FnMut(T) -> Option<U>) -> Lookup<U> {
         match self {
             Self::Found(found) => f(found).map_or(Lookup::Absent, Lookup::Found),
+            Self::Several(found) => Lookup::Several(found.into_iter().filter_map(f).collect()),
             Self::Absent => Lookup::Absent,
             Self::Refused(reason) => Lookup::Refused(reason),
         }
@@ -146,7 +174,7 @@ pub(crate) fn find_in_lines<'a>(
     name: &str,
 ) -> Lookup<RawValue> {
     scan(lines.clone(), name).map(|(index, range)| {
-        let line = lines.into_iter().nth(index)?;
+        let line = lines.clone().into_iter().nth(index)?;
         // a value that is not UTF-8 was not issued by us: it fails to open
         let value = std::str::from_utf8(line.get(range)?).unwrap_or("!");
         Some(RawValue::Owned(value.into()))
@@ -195,6 +223,13 @@ pub(crate) fn incoming(
 ) -> Incoming {
     match cookie {
         Lookup::Found(raw) => Incoming::Cookie(raw),
+        Lookup::Several(raws) => {
+            tracing::debug!(
+                count = raws.len(),
+                "several session cookies: the first that opens is the session"
+            );
+            Incoming::Cookies(raws.into_boxed_slice())
+        }
         Lookup::Refused(reason) => {
             tracing::debug!(reason, "session cookie refused: starting a new session");
             Incoming::Refused
@@ -383,10 +418,6 @@ mod tests {
             Lookup::Found(raw) => assert_eq!(raw.value(), Some("xyz")),
             _ => panic!("not found"),
         }
-        assert!(matches!(
-            find_in_lines([&b"cart=1; cart=2"[..]], "cart"),
-            Lookup::Refused(_)
-        ));
         let token = |bytes: &[u8]| match token_from_header(bytes) {
             HeaderToken::Token(raw) => raw.value().map(str::to_owned),
             HeaderToken::Asked => None,
@@ -401,20 +432,51 @@ mod tests {
         assert_eq!(token("A".repeat(5000).as_bytes()).as_deref(), Some("!"));
     }
 
+    fn values(lookup: Lookup<RawValue>) -> Vec<String> {
+        match lookup {
+            Lookup::Several(raws) => raws
+                .iter()
+                .map(|raw| raw.value().unwrap().to_owned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     #[test]
-    fn refuses_duplicates_and_oversize() {
-        assert!(matches!(
-            find(&headers(&["cart=1; cart=2"]), "cart"),
-            Lookup::Refused(_)
-        ));
-        assert!(matches!(
-            find(&headers(&["cart=1", "cart=2"]), "cart"),
-            Lookup::Refused(_)
-        ));
+    fn duplicates_are_candidates_in_order_oversize_ones_skipped() {
+        assert_eq!(
+            values(find(&headers(&["cart=1; cart=2"]), "cart")),
+            ["1", "2"]
+        );
+        assert_eq!(
+            values(find(&headers(&["cart=1", "cart=2"]), "cart")),
+            ["1", "2"]
+        );
+        assert_eq!(
+            values(find_in_lines([&b"cart=1; cart=2"[..]], "cart")),
+            ["1", "2"]
+        );
         let long = format!("cart={}", "A".repeat(5000));
         assert!(matches!(
             find(&headers(&[&long]), "cart"),
             Lookup::Refused(_)
         ));
+        let planted = format!("{long}; cart=ok");
+        assert_eq!(
+            value(find(&headers(&[&planted]), "cart")).as_deref(),
+            Some("ok")
+        );
+        // more than a browser holds is refused outright
+        assert!(matches!(
+            find(
+                &headers(&["cart=1; cart=2; cart=3; cart=4; cart=5"]),
+                "cart"
+            ),
+            Lookup::Refused(_)
+        ));
+        assert_eq!(
+            values(find(&headers(&["cart=1; cart=2; cart=3; cart=4"]), "cart")).len(),
+            4
+        );
     }
 }
