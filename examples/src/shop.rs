@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use session_runtime::user::KeepsRevocations;
 use session_runtime::{
     BoundedString, BoundedVec, ConfigError, KeyRing, MaxEncodedLen, Session, SessionLayer,
     SessionStore,
@@ -132,10 +133,31 @@ const MAX_QUANTITY: u8 = 99;
 pub fn app(
     keys: impl Into<KeyRing>,
     secure: bool,
-    store: impl SessionStore,
+    store: impl KeepsRevocations,
 ) -> Result<Router, ConfigError> {
     let (cart, prefs) = layers(keys, secure, store)?;
-    Ok(Router::new()
+    Ok(routes(cart, prefs))
+}
+
+/// The shop over a store that cannot keep users' revocation times
+/// (memcached alone, gae-sessions' `no_datastore`): "log out other devices"
+/// still ends their server-side carts, but carts in cookies stay valid.
+///
+/// # Errors
+///
+/// [`ConfigError`] when the cookie settings are refused.
+pub fn app_without_revocation(
+    keys: impl Into<KeyRing>,
+    secure: bool,
+    store: impl SessionStore,
+) -> Result<Router, ConfigError> {
+    tracing::warn!("no user revocation times: carts in cookies stay logged in on other devices");
+    let (cart, prefs) = plain_layers(keys, secure, store)?;
+    Ok(routes(cart, prefs))
+}
+
+fn routes(cart: SessionLayer<Cart>, prefs: SessionLayer<Prefs>) -> Router {
+    Router::new()
         .route("/", get(home))
         .route("/about", get(about))
         .route("/login", post(login))
@@ -146,7 +168,7 @@ pub fn app(
         .route("/cart/note", post(note))
         .route("/prefs", post(set_prefs))
         .layer(cart)
-        .layer(prefs))
+        .layer(prefs)
 }
 
 /// `GET /metrics`: the session metrics in Prometheus' text format, from the
@@ -212,26 +234,26 @@ impl Env {
 pub fn layers(
     keys: impl Into<KeyRing>,
     secure: bool,
+    store: impl KeepsRevocations,
+) -> Result<(SessionLayer<Cart>, SessionLayer<Prefs>), ConfigError> {
+    let store = std::sync::Arc::new(store);
+    let (cart, prefs) = plain_layers(keys, secure, std::sync::Arc::clone(&store))?;
+    // the store also keeps each user's revocation time, so "log out other
+    // devices" reaches carts that live in a cookie too (memcached alone
+    // could not: the bound on `store` says so at compile time)
+    Ok((cart.with_user_revocation(store), prefs))
+}
+
+/// The layers without user revocation times.
+fn plain_layers(
+    keys: impl Into<KeyRing>,
+    secure: bool,
     store: impl SessionStore,
 ) -> Result<(SessionLayer<Cart>, SessionLayer<Prefs>), ConfigError> {
     let keys = keys.into();
-    let store = std::sync::Arc::new(store);
-    let mut cart = SessionLayer::<Cart>::with_store(keys.clone(), std::sync::Arc::clone(&store))
+    let cart = SessionLayer::<Cart>::with_store(keys.clone(), store)
         .with_cookie_threshold(CART_COOKIE_THRESHOLD)?
         .with_secure(secure)?;
-    // the store also keeps each user's revocation time, so "log out other
-    // devices" reaches carts that live in a cookie too; memcached alone
-    // cannot keep them (other devices' server-side carts still end)
-    match cart.clone().with_user_revocation(store) {
-        Ok(revoking) => cart = revoking,
-        Err(ConfigError::NoRevocations(name)) => {
-            tracing::warn!(
-                store = name,
-                "no user revocation times: carts in cookies stay logged in on other devices"
-            );
-        }
-        Err(err) => return Err(err),
-    }
     let prefs = SessionLayer::<Prefs>::new(keys).with_secure(secure)?;
     Ok((cart, prefs))
 }

@@ -6,6 +6,7 @@
 use crate::shop;
 use session_runtime::cleanup::Reaper;
 use session_runtime::store::{MemcachedStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
+use session_runtime::user::KeepsRevocations;
 use session_runtime::{MasterKey, MemoryStore, SessionStore, Tiered};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,15 +25,24 @@ pub async fn app_for(
     cache: &str,
     database: &str,
 ) -> Result<axum::Router, Error> {
+    let alone = scheme(database) == "none";
     match cache {
+        "memory" if alone => serve(key, secure, MemoryStore::default()),
         "memory" => with_database(key, secure, MemoryStore::default(), database).await,
         "none" => durable_only(key, secure, database).await,
+        url if url.starts_with("redis://") && alone => {
+            serve(key, secure, RedisStore::connect(url).await?)
+        }
         url if url.starts_with("redis://") => {
             with_database(key, secure, RedisStore::connect(url).await?, database).await
         }
         url if url.starts_with("memcached://") => {
             let servers = url.trim_start_matches("memcached://").split(',');
             let cache = MemcachedStore::connect(servers).await?;
+            if alone {
+                // memcached may evict revocation times: it cannot keep them
+                return serve_without_revocation(key, secure, cache);
+            }
             with_database(key, secure, cache, database).await
         }
         other => Err(format!(
@@ -42,8 +52,8 @@ pub async fn app_for(
     }
 }
 
-/// The router with `cache` in front of the database (or alone: gae-sessions'
-/// `no_datastore`), and a reaper.
+/// The router with `cache` in front of the database, and a reaper. (A
+/// cache alone, gae-sessions' `no_datastore`, is served by `app_for`.)
 async fn with_database<C: SessionStore>(
     key: MasterKey,
     secure: bool,
@@ -51,7 +61,6 @@ async fn with_database<C: SessionStore>(
     url: &str,
 ) -> Result<axum::Router, Error> {
     Ok(match scheme(url) {
-        "none" => serve(key, secure, cache)?,
         "sqlite" => serve(key, secure, Tiered::new(cache, migrated_sqlite(url).await?))?,
         "postgres" | "postgresql" => {
             let store = PostgresStore::connect(url).await?;
@@ -105,10 +114,27 @@ fn scheme(url: &str) -> &str {
 }
 
 /// Shares the store between the layer and an hourly reaper.
-fn serve<S: SessionStore>(key: MasterKey, secure: bool, store: S) -> Result<axum::Router, Error> {
+fn serve<S: KeepsRevocations>(
+    key: MasterKey,
+    secure: bool,
+    store: S,
+) -> Result<axum::Router, Error> {
     let store = Arc::new(store);
     Reaper::new()
         .with_interval(Duration::from_secs(3600))
         .spawn(Arc::clone(&store));
     Ok(shop::app(key, secure, store)?)
+}
+
+/// As [`serve`], for a store that keeps no revocation times.
+fn serve_without_revocation<S: SessionStore>(
+    key: MasterKey,
+    secure: bool,
+    store: S,
+) -> Result<axum::Router, Error> {
+    let store = Arc::new(store);
+    Reaper::new()
+        .with_interval(Duration::from_secs(3600))
+        .spawn(Arc::clone(&store));
+    Ok(shop::app_without_revocation(key, secure, store)?)
 }

@@ -194,7 +194,7 @@ fn apply<B, S: SessionData>(
     slot: &Slot<S>,
 ) -> ServiceResponse<EitherBody<B>> {
     if let Some(replace) = outcome.replace {
-        tracing::error!(reason = %replace.body, status = replace.status, "replacing the response: the session was not saved");
+        tracing::error!(reason = %replace.detail, status = replace.status, "replacing the response: the session was not saved");
         let status =
             StatusCode::from_u16(replace.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut builder = HttpResponse::build(status);
@@ -225,36 +225,33 @@ fn apply<B, S: SessionData>(
         headers.insert(name, value);
         sets_token = true;
     }
-    let token_header = slot.core.settings.token_header.as_ref();
-    if sets_token {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        vary_on_token(headers, token_header);
-    } else if slot.was_extracted() {
-        vary_on_token(headers, token_header);
-        let directive =
-            cache::private_cache_control(headers.get_all(CACHE_CONTROL).map(HeaderValue::as_bytes));
-        if let Some(value) = directive.and_then(|value| HeaderValue::try_from(value).ok()) {
+    if sets_token || slot.was_extracted() {
+        let token_header = slot
+            .core
+            .settings
+            .token_header
+            .as_ref()
+            .map(http::HeaderName::as_str);
+        let rule = cache::CacheHeaders::new(
+            || headers.get_all(VARY).map(HeaderValue::as_bytes),
+            headers.get_all(CACHE_CONTROL).map(HeaderValue::as_bytes),
+            sets_token,
+            token_header,
+        );
+        if let Some(value) = rule
+            .vary
+            .and_then(|value| HeaderValue::try_from(value).ok())
+        {
+            headers.insert(VARY, value);
+        }
+        if let Some(value) = rule
+            .cache_control
+            .and_then(|value| HeaderValue::try_from(value).ok())
+        {
             headers.insert(CACHE_CONTROL, value);
         }
     }
     response.map_into_left_body()
-}
-
-/// `Vary: Cookie`, and the token header when the layer reads one (as the
-/// Tower adapter does).
-fn vary_on_token(headers: &mut HeaderMap, token_header: Option<&http::HeaderName>) {
-    let varies = |headers: &HeaderMap, name: &str| {
-        cache::varies_on(headers.get_all(VARY).map(HeaderValue::as_bytes), name)
-    };
-    if !varies(headers, "cookie") {
-        headers.append(VARY, HeaderValue::from_static("cookie"));
-    }
-    if let Some(name) = token_header
-        && !varies(headers, name.as_str())
-        && let Ok(value) = HeaderValue::from_str(name.as_str())
-    {
-        headers.append(VARY, value);
-    }
 }
 
 /// `Session<S>` as an actix-web extractor: loads the session (from the
@@ -282,9 +279,33 @@ impl ResponseError for SessionRejection {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // the detail (which type, what to fix) is for the log
         tracing::error!(rejection = %self, "session extractor failed");
-        HttpResponse::build(self.status_code())
-            .content_type("text/plain; charset=utf-8")
-            .body(self.to_string())
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("text/plain; charset=utf-8");
+        if matches!(self, Self::StoreUnavailable) {
+            response.insert_header((RETRY_AFTER, "1"));
+        }
+        response.body(self.public_message())
+    }
+}
+
+/// A store error returned by a handler (from `user_sessions`,
+/// `revoke_user_sessions`, …): `503 Service Unavailable` with
+/// `Retry-After: 1` for an outage, a generic `500` otherwise; the detail
+/// goes to the log, the client gets a short text.
+impl ResponseError for crate::StoreError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(error = %self, source = ?std::error::Error::source(self), "session store error in a handler");
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("text/plain; charset=utf-8");
+        if self.is_outage() {
+            response.insert_header((RETRY_AFTER, "1"));
+        }
+        response.body(self.public_message())
     }
 }

@@ -38,7 +38,34 @@ where
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
+        // the detail (which type, what to fix) is for the log
         tracing::error!(rejection = %self, "session extractor failed");
-        (self.status(), self.to_string()).into_response()
+        let mut response = (self.status(), self.public_message()).into_response();
+        if matches!(self, Self::StoreUnavailable) {
+            retry_after(&mut response);
+        }
+        response
     }
+}
+
+/// A store error returned by a handler (from `user_sessions`,
+/// `revoke_user_sessions`, …): `503 Service Unavailable` with
+/// `Retry-After: 1` for an outage, a generic `500` otherwise; the detail
+/// goes to the log, the client gets a short text.
+impl IntoResponse for crate::StoreError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session store error in a handler");
+        let mut response = (self.status(), self.public_message()).into_response();
+        if self.is_outage() {
+            retry_after(&mut response);
+        }
+        response
+    }
+}
+
+fn retry_after(response: &mut Response) {
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
 }

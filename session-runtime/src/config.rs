@@ -79,18 +79,6 @@ pub enum ConfigError {
         "`{0}` has no store: this setting applies to server-side sessions only (`SessionLayer::with_store`)"
     )]
     NoStore(&'static str),
-    /// User revocation asked for a session type with no `#[session(user)]`
-    /// field: nothing would ever be checked.
-    #[error(
-        "`{0}` has no `#[session(user)]` field: user revocation needs to know whose session it is"
-    )]
-    NoUserField(&'static str),
-    /// A store that cannot keep users' revocation times reliably
-    /// (memcached may evict them).
-    #[error(
-        "session store `{0}` cannot keep users' revocation times reliably: use SQL, Redis or MemoryStore (or a Tiered store over one)"
-    )]
-    NoRevocations(&'static str),
     /// A store table name that is not a plain SQL identifier (it is spliced
     /// into SQL).
     #[error("`{0}` is not a plain SQL identifier: use ASCII letters, digits and `_`, at most 48")]

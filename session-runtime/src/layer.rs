@@ -459,13 +459,26 @@ where
     /// repeatedly is then skipped for a short while (a circuit breaker), so
     /// later requests do not wait for it at all.
     ///
+    /// It applies to the store of [`with_user_revocation`](Self::with_user_revocation)
+    /// too, in either order.
+    ///
     /// # Errors
     ///
-    /// [`ConfigError::NoStore`] on a layer without a store;
-    /// [`ConfigError::Timeout`] for zero or more than a minute.
+    /// [`ConfigError::NoStore`] on a layer with neither a store nor user
+    /// revocation; [`ConfigError::Timeout`] for zero or more than a minute.
     pub fn with_store_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
         let timeout = check_short_duration("the store timeout", timeout)?;
-        self.edit_server(|tier| tier.timeout = timeout)
+        if self.core.server.is_none() && self.core.revocation.is_none() {
+            return Err(ConfigError::NoStore(std::any::type_name::<S>()));
+        }
+        Ok(self.edit(|core| {
+            if let Some(tier) = &mut core.server {
+                tier.timeout = timeout;
+            }
+            if let Some(revocation) = &mut core.revocation {
+                revocation.timeout = timeout;
+            }
+        }))
     }
 
     /// How long a save keeps retrying, with backoff and jitter, while
@@ -495,18 +508,20 @@ where
     /// through. Store calls have the layer's store timeout (2 s by default)
     /// and a circuit breaker.
     ///
-    /// # Errors
+    /// A session type without a `#[session(user)]` field, or a store that
+    /// cannot keep revocation times (memcached, which may evict them), does
+    /// not compile: both are trait bounds ([`HasUserField`](crate::user::HasUserField),
+    /// [`KeepsRevocations`](crate::user::KeepsRevocations)), so `cargo
+    /// check` shows them at this call.
     ///
-    /// [`ConfigError::NoUserField`] for a session type without a
-    /// `#[session(user)]` field; [`ConfigError::NoRevocations`] for a store
-    /// that cannot keep revocation times (memcached).
-    pub fn with_user_revocation<St: SessionStore>(self, store: St) -> Result<Self, ConfigError> {
-        if !S::HAS_USER {
-            return Err(ConfigError::NoUserField(std::any::type_name::<S>()));
-        }
-        if !St::KEEPS_REVOCATIONS {
-            return Err(ConfigError::NoRevocations(St::NAME));
-        }
+    /// The store timeout is the layer's whatever the order of the calls
+    /// ([`with_store_timeout`](Self::with_store_timeout) before or after
+    /// this one).
+    pub fn with_user_revocation<St>(self, store: St) -> Self
+    where
+        S: crate::user::HasUserField,
+        St: crate::user::KeepsRevocations,
+    {
         let timeout = self
             .core
             .server
@@ -517,7 +532,7 @@ where
             breaker: Arc::default(),
             timeout,
         };
-        Ok(self.edit(|core| core.revocation = Some(revocation)))
+        self.edit(|core| core.revocation = Some(revocation))
     }
 
     fn edit_server(self, change: impl FnOnce(&mut ServerTier)) -> Result<Self, ConfigError> {

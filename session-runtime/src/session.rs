@@ -57,6 +57,16 @@ impl SessionRejection {
         }
     }
 
+    /// The short text a client is shown: the rejection's detail (type
+    /// names, what to fix) is for the log, not for the client.
+    #[must_use]
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Self::StoreUnavailable => "the session store is unavailable; please retry",
+            _ => "internal server error",
+        }
+    }
+
     fn from_take(err: TakeError, type_name: &'static str) -> Self {
         match err {
             TakeError::AlreadyTaken => Self::AlreadyExtracted(type_name),

@@ -72,6 +72,42 @@ impl<const N: usize> UserId for BoundedString<N> {
     }
 }
 
+/// A session type with a `#[session(user)]` field: implemented by
+/// `#[derive(Session)]`, and required by
+/// [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation),
+/// so a type without a user is refused where the layer is built, under
+/// `cargo check`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[session(user)]` field, so its sessions cannot be revoked per user",
+    label = "no `#[session(user)]` field",
+    note = "mark the field that names the logged-in user: `#[session(user)] user: Option<u64>`"
+)]
+pub trait HasUserField: crate::SessionData {}
+
+/// A store that keeps users' revocation times reliably (no eviction):
+/// what [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
+/// requires, by trait bound. memcached may evict them, so it is not one;
+/// use it as the cache of a [`Tiered`](crate::Tiered) store whose durable
+/// tier keeps them.
+#[diagnostic::on_unimplemented(
+    message = "session store `{Self}` cannot keep user revocation times reliably",
+    label = "not a store that keeps revocation times",
+    note = "use a SQL store, `RedisStore`, `MemoryStore`, or a `Tiered` store over one (memcached may evict them)"
+)]
+pub trait KeepsRevocations: crate::SessionStore {}
+
+impl KeepsRevocations for crate::MemoryStore {}
+#[cfg(feature = "redis")]
+impl KeepsRevocations for crate::store::RedisStore {}
+#[cfg(feature = "sqlite")]
+impl KeepsRevocations for crate::store::SqliteStore {}
+#[cfg(feature = "postgres")]
+impl KeepsRevocations for crate::store::PostgresStore {}
+#[cfg(feature = "mysql")]
+impl KeepsRevocations for crate::store::MySqlStore {}
+impl<C: crate::SessionStore, D: KeepsRevocations> KeepsRevocations for crate::Tiered<C, D> {}
+impl<S: KeepsRevocations> KeepsRevocations for std::sync::Arc<S> {}
+
 /// The field type `#[session(user)]` accepts: an `Option` of a [`UserId`].
 #[diagnostic::on_unimplemented(
     message = "`#[session(user)]` needs an `Option<…>` of a user id type, not `{Self}`",

@@ -181,3 +181,9 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.inner.revoke_before(user, at, keep_for).await
     }
 }
+
+/// A probe keeps revocation times when the store it wraps does.
+impl<S: session_runtime::user::KeepsRevocations> session_runtime::user::KeepsRevocations
+    for Probe<S>
+{
+}

@@ -401,10 +401,7 @@ async fn a_cookie_session_whose_bound_lies_is_refused_at_write_time_not_emitted(
     assert!(small.set_cookie.is_some());
     let big = app.send("POST", "/5000", &[], "__Host-liar").await;
     assert_eq!(big.status, 500, "{}", big.body);
-    assert!(
-        big.body.contains("too large for its cookie"),
-        "{}",
-        big.body
-    );
+    // why goes to the log; the client gets a generic text
+    assert_eq!(big.body, "the session could not be saved");
     assert!(big.headers.get("set-cookie").is_none(), "never emitted");
 }

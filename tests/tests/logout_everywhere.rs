@@ -7,6 +7,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use session_runtime::id::SessionId;
+use session_runtime::user::KeepsRevocations;
 use session_runtime::{
     Entry, MasterKey, MemoryStore, Mode, Sealer, Session, SessionLayer, SessionStore, StoreError,
     Tiered,
@@ -447,18 +448,16 @@ async fn cookie_sessions_revoked(name: &str, cookie: &str, app: Router, clock: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_and_adaptive_sessions_are_logged_out_everywhere_with_user_revocation() {
-    async fn both<St: SessionStore + Clone>(name: &str, store: St) {
+    async fn both<St: KeepsRevocations + Clone>(name: &str, store: St) {
         let clock = TestClock::new();
         let badge = SessionLayer::<Badge>::new(key())
             .with_clock(clock.clone())
-            .with_user_revocation(store.clone())
-            .unwrap();
+            .with_user_revocation(store.clone());
         let app = cookie_routes!(Badge, badge);
         cookie_sessions_revoked(&format!("{name}, cookie"), "__Host-badge", app, &clock).await;
         let notes = SessionLayer::<Notes>::with_store(key(), store.clone())
             .with_clock(clock.clone())
-            .with_user_revocation(store)
-            .unwrap();
+            .with_user_revocation(store);
         let app = cookie_routes!(Notes, notes);
         cookie_sessions_revoked(&format!("{name}, adaptive"), "__Host-notes", app, &clock).await;
     }
@@ -483,24 +482,13 @@ async fn cookie_and_adaptive_sessions_are_logged_out_everywhere_with_user_revoca
     }
 }
 
-#[test]
-fn user_revocation_needs_a_user_field() {
-    #[derive(Session, Default)]
-    struct Anonymous {
-        theme: u8,
-    }
-    let err = SessionLayer::<Anonymous>::new(key())
-        .with_user_revocation(MemoryStore::default())
-        .unwrap_err();
-    assert!(err.to_string().contains("#[session(user)]"), "{err}");
-}
+// a type without a `#[session(user)]` field, or a memcached revocation
+// store, does not compile: ui-tests/check/user_revocation_*.rs
 
 #[tokio::test]
 async fn a_failing_revocation_store_never_lets_a_session_through() {
     let probe = sessionkit_tests::probe::Probe::new(MemoryStore::default());
-    let layer = SessionLayer::<Badge>::new(key())
-        .with_user_revocation(probe.clone())
-        .unwrap();
+    let layer = SessionLayer::<Badge>::new(key()).with_user_revocation(probe.clone());
     let app = cookie_routes!(Badge, layer);
     let cookie = send(&app, "POST", "/login/5", None)
         .await
@@ -717,15 +705,14 @@ impl<St: SessionStore> Revoker for StoreRevoker<St> {
 /// times, for a cookie session type and an Adaptive one held in its cookie.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stolen_session_cannot_outrun_a_revocation() {
-    async fn trials<St: SessionStore + Clone + Sync>(name: &str, store: St) {
+    async fn trials<St: KeepsRevocations + Clone + Sync>(name: &str, store: St) {
         let clock = TestClock::new();
         let revoker = StoreRevoker(store.clone(), clock.clone());
         let mut reissues = 0;
         for _ in 0..5 {
             let layer = SessionLayer::<Badge>::new(key())
                 .with_clock(clock.clone())
-                .with_user_revocation(store.clone())
-                .unwrap();
+                .with_user_revocation(store.clone());
             let app = cookie_routes!(Badge, layer);
             reissues +=
                 stolen_copy_races_a_revocation(&format!("{name}, cookie"), app, &revoker).await;
@@ -807,8 +794,7 @@ async fn always_save_checks_revocation_like_any_load() {
     let layer = SessionLayer::<Badge>::new(key())
         .with_clock(clock.clone())
         .with_always_save(true)
-        .with_user_revocation(std::sync::Arc::clone(&store))
-        .unwrap();
+        .with_user_revocation(std::sync::Arc::clone(&store));
     let app = Router::new()
         .route("/plain", get(|| async { "no session here" }))
         .route(
@@ -842,5 +828,42 @@ async fn always_save_checks_revocation_like_any_load() {
         revoked.set_cookie.as_deref(),
         Some(""),
         "a revoked session is cleared, not slid"
+    );
+}
+
+/// The revocation store has the layer's store timeout whatever the order
+/// of the calls: a later `with_store_timeout` is not ignored.
+#[tokio::test]
+async fn the_revocation_store_takes_the_store_timeout_set_after_it() {
+    let probe = sessionkit_tests::probe::Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Badge>::new(key())
+        .with_user_revocation(probe.clone())
+        .with_store_timeout(std::time::Duration::from_millis(100))
+        .unwrap();
+    let app = cookie_routes!(Badge, layer);
+    let cookie = send(&app, "POST", "/login/5", None)
+        .await
+        .set_cookie
+        .unwrap();
+    probe.set_hung(true);
+    let began = std::time::Instant::now();
+    let reply = send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie))).await;
+    let took = began.elapsed();
+    probe.set_hung(false);
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "the 100 ms timeout applied, not the 2 s default: {took:?}"
+    );
+    // a cookie layer without revocation has no store to time out
+    assert!(
+        SessionLayer::<Badge>::new(key())
+            .with_store_timeout(std::time::Duration::from_millis(100))
+            .is_err()
     );
 }

@@ -49,6 +49,13 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             }
         }
     });
+    // what `SessionLayer::with_user_revocation` requires, by trait bound
+    let has_user = cont.fields.iter().any(|field| field.user()).then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #krate::user::HasUserField for #ident {}
+        }
+    });
     let take_fields = cont
         .fields
         .iter()
@@ -95,6 +102,8 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             #previous
             #user
         }
+
+        #has_user
     }
 }
 

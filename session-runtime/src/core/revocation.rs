@@ -4,7 +4,7 @@
 
 use crate::store::ErasedStore;
 use crate::store::StoreError;
-use crate::store::guard::{Breaker, with_timeout};
+use crate::store::guard::Breaker;
 use crate::user::Revoked;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,12 +54,17 @@ impl Revocation {
     /// past the time already kept, whichever is later).
     pub(crate) async fn revoke(&self, user: &str, at: u64) -> Result<Revoked, StoreError> {
         let store = self.store.name();
-        with_timeout(
-            store,
-            self.timeout,
-            self.store
-                .revoke_before(user, at, crate::user::KEEP_REVOCATIONS.as_secs()),
-        )
-        .await
+        let started = std::time::Instant::now();
+        let result = self
+            .breaker
+            .call(
+                store,
+                self.timeout,
+                self.store
+                    .revoke_before(user, at, crate::user::KEEP_REVOCATIONS.as_secs()),
+            )
+            .await;
+        crate::telemetry::store_call(store, "revoke_before", started.elapsed());
+        result
     }
 }

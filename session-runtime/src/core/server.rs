@@ -703,7 +703,7 @@ impl<S: SessionData + Send> Slot<S> {
             if Instant::now() >= deadline {
                 tracing::warn!(cookie = %self.name(), session = %server.id.log_tag(self.core.sealer.keys()), attempts = attempt + 1, "session save gave up under contention");
                 return Outcome::contended(
-                    "this session is being changed by too many requests at once; nothing was changed, please retry".to_owned(),
+                    "this session is being changed by too many requests at once; nothing was changed, please retry",
                 );
             }
             pause(backoff(attempt)).await;
@@ -777,9 +777,8 @@ impl<S: SessionData + Send> Slot<S> {
             OutagePolicy::Unavailable => Outcome::unavailable(if operation == "delete" {
                 // a tiered store may have ended it durably but could not tell its cache
                 "the session store is unavailable; the session may not be fully ended, please retry"
-                    .to_owned()
             } else {
-                "the session store is unavailable; nothing was changed, please retry".to_owned()
+                "the session store is unavailable; nothing was changed, please retry"
             }),
             _ => Outcome::nothing(),
         }

@@ -198,9 +198,12 @@ enum Stage<S: SessionData> {
 pub(crate) struct Replacement {
     /// 500 or 503.
     pub(crate) status: u16,
-    /// Plain text saying what went wrong and what to do.
-    pub(crate) body: String,
-    /// Send `Retry-After: 1` (contention).
+    /// What the client is told: short and generic, never a field, a size
+    /// or a store's message.
+    pub(crate) body: &'static str,
+    /// What went wrong, for the log.
+    pub(crate) detail: String,
+    /// Send `Retry-After: 1` (outages, contention).
     pub(crate) retry_after: bool,
 }
 
@@ -222,34 +225,32 @@ impl Outcome {
         Self::default()
     }
 
-    fn replace(status: u16, body: String) -> Self {
+    fn replace(status: u16, body: &'static str, detail: String, retry_after: bool) -> Self {
         Self {
             replace: Some(Box::new(Replacement {
                 status,
                 body,
-                retry_after: false,
+                detail,
+                retry_after,
             })),
             ..Self::default()
         }
     }
 
-    /// The session could not be saved (500).
-    pub(crate) fn failed(reason: String) -> Self {
-        Self::replace(500, reason)
+    /// The session could not be saved (500); `detail` goes to the log only.
+    pub(crate) fn failed(detail: String) -> Self {
+        Self::replace(500, "the session could not be saved", detail, false)
     }
 
-    /// The store is unreachable (503).
-    pub(crate) fn unavailable(reason: String) -> Self {
-        Self::replace(503, reason)
+    /// The store is unreachable (503 with `Retry-After`): `body` says what
+    /// the client should know.
+    pub(crate) fn unavailable(body: &'static str) -> Self {
+        Self::replace(503, body, body.to_owned(), true)
     }
 
     /// Too many concurrent writers (503 with `Retry-After`).
-    pub(crate) fn contended(reason: String) -> Self {
-        let mut outcome = Self::replace(503, reason);
-        if let Some(replace) = &mut outcome.replace {
-            replace.retry_after = true;
-        }
-        outcome
+    pub(crate) fn contended(body: &'static str) -> Self {
+        Self::replace(503, body, body.to_owned(), true)
     }
 
     /// Whether the response is left as the handler made it.
@@ -639,8 +640,7 @@ impl<S: SessionData + Send> Slot<S> {
                 self.metrics()
                     .outage(revocation.store.name(), "revoked_before");
                 return Err(Outcome::unavailable(
-                    "the session store is unavailable; nothing was changed, please retry"
-                        .to_owned(),
+                    "the session store is unavailable; nothing was changed, please retry",
                 ));
             }
         };

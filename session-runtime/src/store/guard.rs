@@ -91,8 +91,10 @@ impl Breaker {
     }
 
     /// Runs `call` under `timeout` unless the breaker is open, and records
-    /// how it went. A record that is too large is the caller's problem,
-    /// not the store's: it does not count as a failure.
+    /// how it went. Only failures of the store count
+    /// ([`StoreError::is_outage`]): a record that is too large or a call
+    /// the store does not support is the caller's problem, and one user's
+    /// request must not open the breaker for everyone.
     pub(crate) async fn call<T>(
         &self,
         store: &'static str,
@@ -105,8 +107,10 @@ impl Breaker {
             self.probing.store(false, Ordering::Release);
         }
         match &result {
-            Ok(_) | Err(StoreError::TooLarge { .. }) => self.succeeded(),
-            Err(_) => self.failed(store),
+            Ok(_) => self.succeeded(),
+            Err(err) if err.is_outage() => self.failed(store),
+            // the store answered, or was not asked: no news about its health
+            Err(_) => {}
         }
         result
     }
@@ -166,6 +170,41 @@ mod tests {
             .await
             .unwrap();
         assert!(!breaker.is_open(), "a successful probe closes it");
+    }
+
+    #[tokio::test]
+    async fn callers_mistakes_never_open_the_breaker() {
+        let breaker = Breaker::default();
+        let timeout = Duration::from_secs(1);
+        for _ in 0..FAILURES_TO_OPEN * 4 {
+            let unsupported = breaker
+                .call("test", timeout, async {
+                    Err::<(), _>(StoreError::Unsupported {
+                        store: "test",
+                        what: "a user index",
+                    })
+                })
+                .await;
+            assert!(matches!(unsupported, Err(StoreError::Unsupported { .. })));
+            let too_large = breaker
+                .call("test", timeout, async {
+                    Err::<(), _>(StoreError::TooLarge { len: 2, max: 1 })
+                })
+                .await;
+            assert!(matches!(too_large, Err(StoreError::TooLarge { .. })));
+        }
+        assert!(!breaker.is_open(), "no store failure, no open breaker");
+        // and they do not reset the count of real failures either
+        for _ in 0..FAILURES_TO_OPEN - 1 {
+            let _ = breaker.call("test", timeout, failing()).await;
+        }
+        let _ = breaker
+            .call("test", timeout, async {
+                Err::<(), _>(StoreError::TooLarge { len: 2, max: 1 })
+            })
+            .await;
+        let _ = breaker.call("test", timeout, failing()).await;
+        assert!(breaker.is_open());
     }
 
     #[tokio::test]

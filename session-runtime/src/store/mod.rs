@@ -310,6 +310,41 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the store itself failed (it errored, did not answer, or is
+    /// being skipped): what the outage policy, the circuit breaker and a
+    /// `503` are about. A request the store cannot serve by design
+    /// ([`Unsupported`](Self::Unsupported), [`TooLarge`](Self::TooLarge)) is
+    /// the caller's problem, not an outage.
+    #[must_use]
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::Backend { .. } | Self::Timeout { .. } | Self::CircuitOpen { .. }
+        )
+    }
+
+    /// The short text a client is shown for this error: never the store's
+    /// name, the backend's message or a size (those go to the log).
+    #[must_use]
+    pub fn public_message(&self) -> &'static str {
+        if self.is_outage() {
+            "the session store is unavailable; please retry"
+        } else {
+            "the session could not be handled"
+        }
+    }
+
+    /// The HTTP status this error answers with: `503` for an outage (with
+    /// `Retry-After: 1`), `500` otherwise.
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        if self.is_outage() {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            http::StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+
     /// A backend error from `store`.
     pub fn backend(
         store: &'static str,

@@ -4,7 +4,7 @@
 use crate::core::{Finish, Outcome, Slot, cache};
 use crate::data::SessionData;
 use http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY,
+    CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY,
 };
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -84,10 +84,10 @@ fn apply<B: From<String>, S: SessionData>(
         return response;
     }
     if let Some(replace) = outcome.replace {
-        tracing::error!(reason = %replace.body, status = replace.status, "replacing the response: the session was not saved");
+        tracing::error!(reason = %replace.detail, status = replace.status, "replacing the response: the session was not saved");
         let status =
             StatusCode::from_u16(replace.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut response = plain(status, replace.body);
+        let mut response = plain(status, replace.body.to_owned());
         if replace.retry_after {
             response
                 .headers_mut()
@@ -110,48 +110,36 @@ fn apply<B: From<String>, S: SessionData>(
         headers.insert(HeaderName::clone(name), value);
         sets_token = true;
     }
-    if sets_token {
-        // a response that sets a session token is private to its user
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        vary_on_token(headers, slot.core.settings.token_header.as_ref());
-    } else if slot.was_extracted() {
-        mark_private(headers, slot.core.settings.token_header.as_ref());
+    if sets_token || slot.was_extracted() {
+        let token_header = slot
+            .core
+            .settings
+            .token_header
+            .as_ref()
+            .map(HeaderName::as_str);
+        let rule = cache::CacheHeaders::new(
+            || headers.get_all(VARY).into_iter().map(HeaderValue::as_bytes),
+            headers
+                .get_all(CACHE_CONTROL)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            sets_token,
+            token_header,
+        );
+        if let Some(value) = rule
+            .vary
+            .and_then(|value| HeaderValue::try_from(value).ok())
+        {
+            headers.insert(VARY, value);
+        }
+        if let Some(value) = rule
+            .cache_control
+            .and_then(|value| HeaderValue::try_from(value).ok())
+        {
+            headers.insert(CACHE_CONTROL, value);
+        }
     }
     response
-}
-
-/// `Vary: Cookie`, and the token header when the layer reads one, merged
-/// with what the response already varies on: a shared cache must not give
-/// one client's page to another.
-fn vary_on_token(headers: &mut HeaderMap, token_header: Option<&HeaderName>) {
-    let varies = |headers: &HeaderMap, name: &str| {
-        cache::varies_on(
-            headers.get_all(VARY).iter().map(HeaderValue::as_bytes),
-            name,
-        )
-    };
-    if !varies(headers, "cookie") {
-        headers.append(VARY, HeaderValue::from_static("cookie"));
-    }
-    if let Some(name) = token_header
-        && !varies(headers, name.as_str())
-    {
-        headers.append(VARY, HeaderValue::from(name.clone()));
-    }
-}
-
-/// A response built from the session must not be stored by shared caches.
-fn mark_private(headers: &mut HeaderMap, token_header: Option<&HeaderName>) {
-    vary_on_token(headers, token_header);
-    let directive = cache::private_cache_control(
-        headers
-            .get_all(CACHE_CONTROL)
-            .iter()
-            .map(HeaderValue::as_bytes),
-    );
-    if let Some(value) = directive.and_then(|value| HeaderValue::try_from(value).ok()) {
-        headers.insert(CACHE_CONTROL, value);
-    }
 }
 
 fn plain<B: From<String>>(status: StatusCode, text: String) -> Response<B> {
