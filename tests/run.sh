@@ -33,6 +33,35 @@ for feature in "" $features; do
     cargo clippy -p session-runtime --no-default-features ${feature:+--features "$feature"} --locked --quiet -- -D warnings
 done
 
+step "dependency pins (only the documented exact pins; an application can take the newest aes)"
+# bincode and memcache are pinned on purpose (README, "Codecs" and "Stores"),
+# session-derive is the derive of this very release
+pins="$(grep -nE '"=[0-9]' Cargo.toml session-runtime/Cargo.toml session-derive/Cargo.toml | grep -vE '^Cargo.toml:[0-9]+:(bincode|memcache|session-derive) ' || true)"
+if [ -n "$pins" ]; then
+    echo "exact pins that would stop an application from building:"
+    echo "$pins"
+    exit 1
+fi
+app="$(mktemp -d)"
+mkdir -p "$app/src"
+echo 'fn main() {}' >"$app/src/main.rs"
+cat >"$app/Cargo.toml" <<EOF
+[package]
+name = "pin-probe"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+session-runtime = { path = "$root/session-runtime", features = ["sqlite", "redis", "postgres", "mysql", "memcached"] }
+aes = ">=0.9.4"
+
+[workspace]
+EOF
+cargo generate-lockfile --quiet --manifest-path "$app/Cargo.toml"
+echo "an application requiring the newest aes resolves to aes $(grep -A1 'name = "aes"' "$app/Cargo.lock" | grep -o '"0\.9\.[0-9]*"' | tr -d '"')"
+rm -rf "$app"
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
