@@ -7,12 +7,30 @@ use session_runtime::{KeyRing, MasterKey, Meta, Mode, Sealer, SessionStore};
 use std::process::{Command, Output};
 
 fn sessionkit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    sessionkit_with_input(args, env, "")
+}
+
+/// `sessionkit args` with `input` on its standard input.
+fn sessionkit_with_input(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write as _;
     let mut command = Command::new(env!("CARGO_BIN_EXE_sessionkit"));
-    command.args(args).env_remove("DATABASE_URL");
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (name, value) in env {
         command.env(name, value);
     }
-    command.output().expect("sessionkit runs")
+    let mut child = command.spawn().expect("sessionkit runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("sessionkit runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -162,14 +180,11 @@ fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
     for mode in [Mode::Encrypted, Mode::Signed] {
         let value = Sealer::new(keys.clone(), mode)
             .seal_body::<session_runtime::Bincode>("cart", 0xfeed, &meta, b"hello");
-        let out = stdout(&sessionkit(
-            &[
-                "inspect",
-                &format!("cart={value}"),
-                "--key-env",
-                "TEST_SECRET",
-            ],
+        // the cookie on standard input, never on the command line
+        let out = stdout(&sessionkit_with_input(
+            &["inspect", "--key-env", "TEST_SECRET"],
             &[("TEST_SECRET", secret)],
+            &format!("cart={value}\n"),
         ));
         assert!(out.contains(&format!("{mode:?}")), "{out}");
         assert!(out.contains("body (5 bytes): 68656c6c6f"), "{out}");
@@ -178,23 +193,23 @@ fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
         assert!(out.contains("issued at: 1700000000"), "{out}");
 
         // under another name the binding fails: refused, with a reason
-        let refused = sessionkit(
-            &[
-                "inspect",
-                &format!("other={value}"),
-                "--key-env",
-                "TEST_SECRET",
-            ],
+        let refused = sessionkit_with_input(
+            &["inspect", "--key-env", "TEST_SECRET"],
             &[("TEST_SECRET", secret)],
+            &format!("other={value}"),
         );
         assert!(!refused.status.success());
         assert!(String::from_utf8_lossy(&refused.stderr).contains("error:"));
     }
+    // or in a file
     let id = SessionId::generate().unwrap();
+    let file = std::env::temp_dir().join(format!("sessionkit-cli-cookie-{}", std::process::id()));
+    std::fs::write(&file, id.sign(&keys, "account")).unwrap();
     let out = stdout(&sessionkit(
         &[
             "inspect",
-            &id.sign(&keys, "account"),
+            "--cookie-file",
+            file.to_str().unwrap(),
             "--cookie-name",
             "account",
             "--key-env",
@@ -202,8 +217,21 @@ fn inspect_opens_cookies_and_ids_with_a_key_from_the_environment() {
         ],
         &[("TEST_SECRET", secret)],
     ));
+    std::fs::remove_file(&file).ok();
     assert!(out.contains(&id.store_key().to_hex()), "{out}");
-    let missing = sessionkit(&["inspect", "a=b", "--key-env", "NOT_SET_ANYWHERE"], &[]);
+    // a cookie on the command line is refused: it would show in `ps`
+    let on_argv = sessionkit(
+        &["inspect", "cart=abc", "--key-env", "TEST_SECRET"],
+        &[("TEST_SECRET", secret)],
+    );
+    assert!(!on_argv.status.success());
+    // and nothing piped in says how to give one
+    let nothing = sessionkit(
+        &["inspect", "--key-env", "TEST_SECRET"],
+        &[("TEST_SECRET", secret)],
+    );
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no cookie given"));
+    let missing = sessionkit_with_input(&["inspect", "--key-env", "NOT_SET_ANYWHERE"], &[], "a=b");
     assert!(!missing.status.success());
 }
 

@@ -4,7 +4,7 @@
 //! sessionkit keygen
 //! sessionkit migrate --database-url sqlite://sessions.db
 //! sessionkit reap --database-url postgres://app@db/app --dormant-for 1d --limit 1000
-//! sessionkit inspect 'cart=AbsB…' --key-env SESSION_SECRET
+//! sessionkit inspect --key-env SESSION_SECRET < cookie.txt   (or --cookie-file cookie.txt)
 //! sessionkit stats --database-url mysql://app@db/app
 //! sessionkit sessions --user 42 --database-url postgres://app@db/app --key-env SESSION_SECRET
 //! sessionkit revoke --user 42 --database-url postgres://app@db/app
@@ -49,10 +49,14 @@ enum Command {
         limit: u32,
     },
     /// Open a session cookie with the key in an environment variable and
-    /// print what it holds (times, codec, schema shape, encoded body).
+    /// print what it holds (times, codec, schema shape, encoded body). The
+    /// cookie is read from standard input or a file, never the command
+    /// line, where `ps` and the shell's history would keep it.
     Inspect {
-        /// The cookie as `name=value`, or its value with `--cookie-name`.
-        cookie: String,
+        /// A file holding the cookie as `name=value`, or its value with
+        /// `--cookie-name`; `-` (the default): standard input.
+        #[arg(long, default_value = "-")]
+        cookie_file: std::path::PathBuf,
         /// The environment variable holding the secret (base64).
         #[arg(long)]
         key_env: String,
@@ -227,11 +231,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Inspect {
-            cookie,
+            cookie_file,
             key_env,
             cookie_name,
             previous_key_env,
-        } => inspect(&cookie, &key_env, cookie_name, previous_key_env)?,
+        } => {
+            let cookie = read_secret_input(&cookie_file)?;
+            inspect(&cookie, &key_env, cookie_name, previous_key_env)?;
+        }
         Command::Stats(database) => {
             let stats = with_store!(database.connect().await?, |store| store
                 .stats(now())
@@ -438,6 +445,23 @@ fn print_signed_id(
     );
     println!("store key: {}", id.store_key().to_hex());
     Ok(())
+}
+
+/// The whole of `path` (`-`: standard input), trimmed.
+fn read_secret_input(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(path)
+            .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("no cookie given: pipe it in, or pass --cookie-file".into());
+    }
+    Ok(text.to_owned())
 }
 
 fn hex(bytes: &[u8]) -> String {
