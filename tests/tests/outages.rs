@@ -370,3 +370,39 @@ async fn killing_redis_memcached_and_postgres_under_load_loses_nothing() {
     )
     .await;
 }
+
+/// A request pays at most one cache timeout: once a cache call of a
+/// `Tiered` store times out, its other calls skip the cache (the breaker
+/// of the cache opens at the first timeout), so a request that loads and
+/// saves during a cache outage waits one timeout, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_pays_at_most_one_cache_timeout() {
+    let cache = Probe::new(MemoryStore::default());
+    let store = Tiered::new(cache.clone(), SqliteStore::in_memory().await.unwrap())
+        .with_cache_timeout(Duration::from_millis(200));
+    let app = wide::app(SessionLayer::<Wide>::with_store(key(), store));
+    let cookie = wide::login(&app, 3).await;
+    cache.set_hung(true);
+    let calls = |cache: &Probe<MemoryStore>| {
+        let state = cache.state();
+        state.loads.load(Ordering::SeqCst)
+            + state.writes.load(Ordering::SeqCst)
+            + state.deletes.load(Ordering::SeqCst)
+    };
+    let before = calls(&cache);
+    let began = Instant::now();
+    // a load (from the cache: it hangs) and a save (to the database, then
+    // the cache)
+    let write = send(&app, "POST", "/set/5", Some((WIDE, &cookie))).await;
+    let took = began.elapsed();
+    assert_eq!(write.status, StatusCode::OK, "{}", write.body);
+    assert_eq!(
+        calls(&cache) - before,
+        1,
+        "one cache call waited for its timeout; the rest of the request skipped the cache"
+    );
+    cache.set_hung(false);
+    sessionkit_tests::figure(&format!(
+        "hung cache (200 ms timeout) over SQLite: a request that loads and saves made 1 cache call and took {took:?}"
+    ));
+}

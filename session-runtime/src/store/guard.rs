@@ -22,6 +22,11 @@ pub(crate) const OPEN_FOR: Duration = Duration::from_millis(500);
 /// Shared by every request that calls one store.
 #[derive(Debug, Default)]
 pub(crate) struct Breaker {
+    /// Open at the first timeout rather than after [`FAILURES_TO_OPEN`]
+    /// failures: for a cache, whose every timeout delays a request that
+    /// the durable store could have served, so that a request pays at most
+    /// one cache timeout (its next cache call finds the breaker open).
+    open_on_timeout: bool,
     failures: AtomicU32,
     /// Set while open: calls before this instant are refused.
     open_until: Mutex<Option<Instant>>,
@@ -35,6 +40,14 @@ enum Admission {
 }
 
 impl Breaker {
+    /// A breaker that opens at the first timeout (see `open_on_timeout`).
+    pub(crate) fn opening_on_timeout() -> Self {
+        Self {
+            open_on_timeout: true,
+            ..Self::default()
+        }
+    }
+
     fn admit(&self, store: &'static str) -> Result<Admission, StoreError> {
         let open_until = *self
             .open_until
@@ -64,9 +77,9 @@ impl Breaker {
         }
     }
 
-    fn failed(&self, store: &'static str) {
+    fn failed(&self, store: &'static str, timed_out: bool) {
         let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures >= FAILURES_TO_OPEN {
+        if failures >= FAILURES_TO_OPEN || (timed_out && self.open_on_timeout) {
             let mut open = self
                 .open_until
                 .lock()
@@ -108,7 +121,9 @@ impl Breaker {
         }
         match &result {
             Ok(_) => self.succeeded(),
-            Err(err) if err.is_outage() => self.failed(store),
+            Err(err) if err.is_outage() => {
+                self.failed(store, matches!(err, StoreError::Timeout { .. }));
+            }
             // the store answered, or was not asked: no news about its health
             Err(_) => {}
         }
@@ -205,6 +220,19 @@ mod tests {
             .await;
         let _ = breaker.call("test", timeout, failing()).await;
         assert!(breaker.is_open());
+    }
+
+    #[tokio::test]
+    async fn a_cache_breaker_opens_at_the_first_timeout() {
+        let breaker = Breaker::opening_on_timeout();
+        let hang = std::future::pending::<Result<(), StoreError>>();
+        let result = breaker.call("cache", Duration::from_millis(10), hang).await;
+        assert!(matches!(result, Err(StoreError::Timeout { .. })));
+        assert!(breaker.is_open(), "one timeout is enough");
+        // a fast error still needs FAILURES_TO_OPEN in a row
+        let quick = Breaker::opening_on_timeout();
+        let _ = quick.call("cache", Duration::from_secs(1), failing()).await;
+        assert!(!quick.is_open());
     }
 
     #[tokio::test]

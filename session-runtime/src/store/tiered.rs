@@ -69,12 +69,23 @@ pub struct Tiered<Cache, Durable> {
 }
 
 /// Shared by the clones of one [`Tiered`] store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct CacheHealth {
+    /// Opens at the first cache timeout: a request pays at most one.
     breaker: Breaker,
     /// Keys written while the cache could not be told.
     pending: Mutex<HashSet<StoreKey>>,
     has_pending: AtomicBool,
+}
+
+impl Default for CacheHealth {
+    fn default() -> Self {
+        Self {
+            breaker: Breaker::opening_on_timeout(),
+            pending: Mutex::default(),
+            has_pending: AtomicBool::default(),
+        }
+    }
 }
 
 impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
