@@ -13,6 +13,24 @@ pub const HOST_PREFIX: &str = "__Host-";
 /// Seven days: gae-sessions' default lifetime.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long a session lives from its login (its issue time, renewed by
+/// `cycle_id` and by a change of user) by default, however active: 30
+/// days, or the session's own lifetime when that is longer (a "remember
+/// me" of 90 days asks again after 90). A copied cookie or ID that the
+/// thief keeps using ends then, at the latest.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The absolute timeout of a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AbsoluteTimeout {
+    /// [`DEFAULT_ABSOLUTE_TIMEOUT`], or the session's lifetime if longer.
+    Default,
+    /// `with_absolute_timeout`.
+    Limit(Duration),
+    /// `without_absolute_timeout`.
+    Off,
+}
+
 /// The longest any session lives: 400 days, the most browsers keep a
 /// cookie (RFC 6265bis) and the time revocations are kept
 /// ([`KEEP_REVOCATIONS`](crate::user::KEEP_REVOCATIONS)), so no revoked
@@ -149,7 +167,7 @@ pub(crate) struct Settings {
     pub(crate) same_site: SameSite,
     pub(crate) host_prefix: HostPrefix,
     pub(crate) lifetime: Duration,
-    pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) absolute_timeout: AbsoluteTimeout,
     pub(crate) refresh_after: Option<Duration>,
     pub(crate) always_save: bool,
     pub(crate) ssl_only: bool,
@@ -171,7 +189,7 @@ impl Settings {
             same_site: SameSite::Lax,
             host_prefix: HostPrefix::WhenAllowed,
             lifetime: DEFAULT_LIFETIME,
-            absolute_timeout: None,
+            absolute_timeout: AbsoluteTimeout::Default,
             refresh_after: None,
             always_save: false,
             ssl_only: false,
@@ -215,7 +233,8 @@ impl Settings {
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::SameSiteNoneInsecure);
         }
-        if let (Some(after), Some(limit)) = (self.refresh_after, self.absolute_timeout)
+        if let (Some(after), AbsoluteTimeout::Limit(limit)) =
+            (self.refresh_after, self.absolute_timeout)
             && after > limit
         {
             return Err(ConfigError::Duration {
@@ -223,6 +242,16 @@ impl Settings {
             });
         }
         Ok(())
+    }
+
+    /// The absolute timeout of a session whose idle lifetime is
+    /// `lifetime`, if the layer has one.
+    pub(crate) fn absolute_limit(&self, lifetime: Duration) -> Option<Duration> {
+        match self.absolute_timeout {
+            AbsoluteTimeout::Default => Some(DEFAULT_ABSOLUTE_TIMEOUT.max(lifetime)),
+            AbsoluteTimeout::Limit(limit) => Some(limit),
+            AbsoluteTimeout::Off => None,
+        }
     }
 
     /// Whether the cookie carries the `__Host-` prefix: when required, and

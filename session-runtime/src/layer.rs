@@ -4,7 +4,8 @@
 
 use crate::codec::{Bincode, Codec};
 use crate::config::{
-    Clock, ConfigError, HostPrefix, SameSite, Settings, check_duration, check_short_duration,
+    AbsoluteTimeout, Clock, ConfigError, HostPrefix, SameSite, Settings, check_duration,
+    check_short_duration,
 };
 use crate::core::codec_ops_for;
 use crate::core::{
@@ -211,7 +212,8 @@ where
     }
 
     /// The cookie name (default: `#[session(cookie = ..)]` or the snake_case
-    /// type name). Without a prefix: see [`with_host_prefix`](Self::with_host_prefix).
+    /// type name), without the `__Host-` prefix the layer adds whenever the
+    /// settings allow it (see [`with_host_prefix`](Self::with_host_prefix)).
     ///
     /// # Errors
     ///
@@ -332,15 +334,31 @@ where
         self.edit_settings(|settings| settings.lifetime = lifetime)
     }
 
-    /// The longest a session may live from its creation (or its last
-    /// `cycle_id`), however active (default: no limit).
+    /// The longest a session may live from its login — its creation, its
+    /// last [`cycle_id`](crate::Session::cycle_id) or change of user —
+    /// however active. Default: [`DEFAULT_ABSOLUTE_TIMEOUT`](crate::DEFAULT_ABSOLUTE_TIMEOUT)
+    /// (30 days), or the session's own lifetime when that is longer.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Duration`] outside 1 second ..= 400 days.
     pub fn with_absolute_timeout(self, limit: Duration) -> Result<Self, ConfigError> {
         let limit = check_duration("the absolute timeout", limit)?;
-        self.edit_settings(|settings| settings.absolute_timeout = Some(limit))
+        self.edit_settings(|settings| settings.absolute_timeout = AbsoluteTimeout::Limit(limit))
+    }
+
+    /// Lets a session that keeps being used live until its 400-day cap
+    /// ([`MAX_LIFETIME`](crate::MAX_LIFETIME)) instead of the default
+    /// absolute timeout.
+    ///
+    /// # Security
+    ///
+    /// A copied cookie (or server-side ID) that its thief uses once in a
+    /// while then stays valid for up to 400 days: logging out on the
+    /// victim's side ends a server-side session, but not a cookie-held
+    /// one without [`with_user_revocation`](Self::with_user_revocation).
+    pub fn without_absolute_timeout(self) -> Self {
+        self.edit(|core| core.settings.absolute_timeout = AbsoluteTimeout::Off)
     }
 
     /// How long after its last write an unchanged session is re-sealed to

@@ -78,18 +78,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Lifecycle, on the handle: [`Session::cycle_id`] (call on login),
-//! [`Session::terminate`] (log out: the cookie is expired with the same
-//! name, path and domain), [`Session::set_lifetime`],
-//! [`Session::browser_session`]. The layer enforces an idle lifetime
-//! (default 7 days, refreshed at most every quarter of it) and an optional
-//! absolute timeout, both from the sealed times; writes nothing for a
-//! session never set, nothing after a 5xx response, and at most one
-//! `Set-Cookie`, only when the encoding changed, with `Vary: Cookie` and
-//! `Cache-Control: no-store`; a response built from a session it did not
-//! change gets `Vary: Cookie` and `Cache-Control: private`. A bad cookie
-//! of any kind is a fresh session,
-//! logged at debug level.
+//! Lifecycle, on the handle: [`Session::cycle_id`], [`Session::restart`]
+//! (log in as a user who may differ: a fresh session), [`Session::terminate`]
+//! (log out: the cookie is expired with the same name, path and domain),
+//! [`Session::set_lifetime`] (at most [`MAX_LIFETIME`], 400 days),
+//! [`Session::browser_session`]. A change of the `#[session(user)]` field
+//! gives the session a new identity by itself. The layer enforces an idle
+//! lifetime (default 7 days, refreshed at most every quarter of it) and an
+//! absolute timeout from the login (default
+//! [`DEFAULT_ABSOLUTE_TIMEOUT`], 30 days, or the session's lifetime when
+//! longer), both from the sealed times; writes nothing for a session never
+//! set, nothing after a 5xx response, and at most one `Set-Cookie`, only
+//! when the encoding changed. A response that sets or clears the token gets
+//! `Cache-Control: no-store`; one built from the session without a new
+//! token gets `private`; both get `Vary: cookie` in one merged line. The
+//! cookie is named `__Host-<name>` whenever the settings allow it. A bad
+//! cookie of any kind is a fresh session, logged at debug level, and
+//! cleared.
 //!
 //! # Sealing
 //!
@@ -286,13 +291,18 @@
 //!   `REDACTED`.
 //! * [`Mode::Signed`] sessions are readable by the client: keep secrets out
 //!   of them, or use the default encrypted mode.
-//! * A cookie session cannot be revoked before it expires: whoever holds the
-//!   cookie holds the session. `#[session(storage = "server")]` is for data
-//!   that must be revocable: [`Session::terminate`] deletes its row, and a
-//!   `#[session(user)]` field lets a user's sessions be listed and revoked
-//!   everywhere ([`user`]); with
+//! * A cookie session cannot be revoked one by one before it expires:
+//!   whoever holds a copy of the cookie holds the session until its idle
+//!   expiry or the absolute timeout, and [`Session::terminate`] clears only
+//!   this browser's cookie. `#[session(storage = "server")]` is for data
+//!   that must be revocable: [`Session::terminate`] deletes its row, which
+//!   ends every copy of the ID, and a `#[session(user)]` field lets a
+//!   user's sessions be listed and revoked everywhere ([`user`]); with
 //!   [`SessionLayer::with_user_revocation`] that reaches sessions in
-//!   cookies too, at one store read per request of a logged-in user.
+//!   cookies too, at one store read per request of a logged-in user, and a
+//!   revocation cannot be outrun by a racing request.
+//! * A token travels only on the channel it came in: a cookie request is
+//!   answered in `Set-Cookie` alone, so `HttpOnly` keeps it from scripts.
 //! * Server rows are sealed too, with the row's key as associated data: a
 //!   poisoned cache or a row copied under another key does not open.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -331,7 +341,9 @@ pub use bound::{BoundedMap, BoundedString, BoundedVec, CapacityError, HasLength,
 #[cfg(feature = "postcard")]
 pub use codec::Postcard;
 pub use codec::{Bincode, Codec, CodecError};
-pub use config::{Clock, ConfigError, MAX_LIFETIME, SameSite, SystemClock};
+pub use config::{
+    Clock, ConfigError, DEFAULT_ABSOLUTE_TIMEOUT, MAX_LIFETIME, SameSite, SystemClock,
+};
 pub use core::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,

@@ -169,3 +169,77 @@ async fn a_server_session_remembered_forever_expires_within_400_days_in_every_st
         .await;
     }
 }
+
+/// A session that keeps being used still ends 30 days after its login by
+/// default (a copied cookie whose thief uses it weekly no longer lives
+/// forever); a "remember me" longer than that lasts its own lifetime; both
+/// are overridable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_session_ends_at_the_default_absolute_timeout() {
+    async fn last_day(layer: SessionLayer<Prefs>, clock: &TestClock, remember: Option<u64>) -> u64 {
+        let app = Router::new()
+            .route(
+                "/use",
+                post(|mut p: Session<Prefs>| async move {
+                    let theme = p.theme().wrapping_add(1).max(1);
+                    p.set_theme(theme);
+                    p.theme().to_string()
+                }),
+            )
+            .route(
+                "/remember/{days}",
+                post(|mut p: Session<Prefs>, Path(days): Path<u64>| async move {
+                    p.set_lifetime(lifetime(days));
+                    p.set_theme(1);
+                    "ok"
+                }),
+            )
+            .layer(layer);
+        let first = match remember {
+            Some(days) => format!("/remember/{days}"),
+            None => "/use".to_owned(),
+        };
+        let mut cookie = sessionkit_tests::http::send(&app, "POST", &first, None)
+            .await
+            .set_cookie
+            .unwrap();
+        let started = clock.secs();
+        // used every 5 days: the idle lifetime (7 days) never runs out
+        for _ in 0..100 {
+            clock.advance(Duration::from_secs(5 * 86_400));
+            let reply =
+                sessionkit_tests::http::send(&app, "POST", "/use", Some(("__Host-prefs", &cookie)))
+                    .await;
+            if reply.body == "1" {
+                // a fresh session: the old one ended
+                return (clock.secs() - started) / 86_400;
+            }
+            cookie = reply.set_cookie.unwrap_or(cookie);
+        }
+        u64::MAX
+    }
+    let clock = TestClock::new();
+    let base = || SessionLayer::<Prefs>::new(key()).with_clock(clock.clone());
+    assert_eq!(
+        last_day(base(), &clock, None).await,
+        30,
+        "30 days by default"
+    );
+    let sixty = base()
+        .with_absolute_timeout(Duration::from_secs(60 * 86_400))
+        .unwrap();
+    assert_eq!(last_day(sixty, &clock, None).await, 60, "overridden");
+    assert_eq!(
+        last_day(base(), &clock, Some(90)).await,
+        90,
+        "a remember me lasts its own lifetime"
+    );
+    assert_eq!(
+        last_day(base().without_absolute_timeout(), &clock, None).await,
+        u64::MAX,
+        "opted out: it slides (up to the cookie's 400 days)"
+    );
+    figure(
+        "absolute timeout: a session used every 5 days ends on day 30 by default, day 60 with with_absolute_timeout(60 d), day 90 for a 90-day remember me",
+    );
+}

@@ -444,10 +444,13 @@ impl<S: SessionData> Slot<S> {
         now: u64,
         had_token: bool,
     ) -> Loaded<S> {
-        let absolute_end = self
-            .core
-            .settings
-            .absolute_timeout
+        let settings = &self.core.settings;
+        let absolute_end = settings
+            .absolute_limit(effective_lifetime(
+                settings,
+                &opened.meta,
+                Control::default(),
+            ))
             .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
         if absolute_end.is_some_and(|end| now >= end) {
             tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
@@ -811,7 +814,7 @@ impl<S: SessionData + Send> Slot<S> {
                 .min(crate::MAX_LIFETIME),
         };
         let mut expires_at = now.saturating_add(lifetime.as_secs());
-        if let Some(limit) = config.absolute_timeout {
+        if let Some(limit) = config.absolute_limit(lifetime) {
             expires_at = expires_at.min(issued_at.saturating_add(limit.as_secs()));
         }
         let custom = control.lifetime.or_else(|| {
