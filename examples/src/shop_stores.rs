@@ -113,17 +113,13 @@ fn scheme(url: &str) -> &str {
     url.split(':').next().unwrap_or_default()
 }
 
-/// Shares the store between the layer and an hourly reaper.
+/// The shop over `store`, which an hourly reaper shares.
 fn serve<S: KeepsRevocations>(
     key: MasterKey,
     secure: bool,
     store: S,
 ) -> Result<axum::Router, Error> {
-    let store = Arc::new(store);
-    Reaper::new()
-        .with_interval(Duration::from_secs(3600))
-        .spawn(Arc::clone(&store));
-    Ok(shop::app(key, secure, store)?)
+    Ok(shop::app(key, secure, reaped(store))?)
 }
 
 /// As [`serve`], for a store that keeps no revocation times.
@@ -132,9 +128,14 @@ fn serve_without_revocation<S: SessionStore>(
     secure: bool,
     store: S,
 ) -> Result<axum::Router, Error> {
+    Ok(shop::app_without_revocation(key, secure, reaped(store))?)
+}
+
+/// `store`, shared with an hourly reaper.
+fn reaped<S: SessionStore>(store: S) -> Arc<S> {
     let store = Arc::new(store);
     Reaper::new()
         .with_interval(Duration::from_secs(3600))
         .spawn(Arc::clone(&store));
-    Ok(shop::app_without_revocation(key, secure, store)?)
+    store
 }
