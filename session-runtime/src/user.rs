@@ -35,8 +35,8 @@ pub const REVOKE_BATCH: usize = 1_000;
 pub const KEEP_REVOCATIONS: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
 
 /// The longest user key kept as it is; longer ones are replaced by
-/// `sha256:<hex>` of the id, so every index (MySQL's `VARCHAR(255)`
-/// included) can hold them.
+/// `sha256:<hex>` of the id, so every index (the SQL stores' 160-byte
+/// `user_id` columns included) can hold them.
 pub const MAX_USER_KEY_LEN: usize = 128;
 
 /// A type that identifies a user: its text form is the key of the store's

@@ -53,6 +53,12 @@ struct Statements {
     has_column: Arc<str>,
     /// Columns added since the first release, with their `ALTER TABLE`.
     added_columns: Vec<(&'static str, Arc<str>)>,
+    /// MySQL: for the sessions and the revocation table, a count of its
+    /// `user_id` columns that are not yet [`MYSQL_USER_ID`] (a table made
+    /// by an earlier release, in a text collation) and the `ALTER TABLE`
+    /// that makes them so. Empty for the other dialects, which compare
+    /// text byte for byte.
+    binary_user_ids: Vec<(Arc<str>, Arc<str>)>,
     /// The user index, for a table that just gained `user_id` (MySQL: the
     /// new table declares it; SQLite, PostgreSQL: `IF NOT EXISTS`).
     user_index: Arc<str>,
@@ -67,6 +73,16 @@ struct Statements {
     /// The revocation table's `previous` column, for tables made before it.
     add_revoked_previous: Arc<str>,
 }
+
+/// The type of MySQL's `user_id` columns: bytes, compared byte for byte.
+/// A `VARCHAR` compares in its collation: the server's default ones
+/// (`latin1_swedish_ci`, `utf8mb4_general_ci`, …) fold case, so `Alice`
+/// would list and revoke `alice`'s sessions, and even the `_bin` ones pad
+/// spaces (`alice ` is `alice`); a Latin-1 column cannot hold most ids at
+/// all. `VARBINARY` has no collation, no padding and no character set, on
+/// MySQL and MariaDB alike; ids are bound as the UTF-8 bytes of their text.
+/// 160 bytes hold every index key ([`MAX_USER_KEY_LEN`](crate::user::MAX_USER_KEY_LEN)).
+const MYSQL_USER_ID: &str = "VARBINARY(160)";
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
 fn valid_table(table: &str) -> bool {
@@ -97,11 +113,11 @@ impl Statements {
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
             // MySQL has no CREATE INDEX IF NOT EXISTS: the index is declared
-            // with the table
+            // with the table. User ids are bytes (see `MYSQL_USER_ID`)
             Dialect::MySql => vec![format!(
                 "CREATE TABLE IF NOT EXISTS {t} (id BINARY(32) NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, \
                  expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
-                 user_id VARCHAR(160), created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0, \
+                 user_id {MYSQL_USER_ID}, created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0, \
                  INDEX {t}_expires_at (expires_at), INDEX {t}_user_id (user_id))"
             )],
         };
@@ -114,8 +130,12 @@ impl Statements {
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id TEXT PRIMARY KEY NOT NULL, \
                  not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL, previous INTEGER) WITHOUT ROWID"
             ),
-            _ => format!(
+            Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id VARCHAR(160) NOT NULL PRIMARY KEY, \
+                 not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
+            ),
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id {MYSQL_USER_ID} NOT NULL PRIMARY KEY, \
                  not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
             ),
         });
@@ -159,6 +179,10 @@ impl Statements {
                  (SELECT user_id FROM {t}_revoked WHERE keep_until <= ? LIMIT ?)"
             ),
         };
+        let user_id = match dialect {
+            Dialect::MySql => MYSQL_USER_ID,
+            _ => "VARCHAR(160)",
+        };
         let render = |sql: String| -> Arc<str> {
             match dialect {
                 Dialect::Postgres => numbered_placeholders(&sql).into(),
@@ -201,14 +225,31 @@ impl Statements {
                 ),
             }),
             added_columns: [
-                ("shape", "shape BIGINT NOT NULL DEFAULT 0"),
-                ("user_id", "user_id VARCHAR(160)"),
-                ("created_at", "created_at BIGINT NOT NULL DEFAULT 0"),
-                ("updated_at", "updated_at BIGINT NOT NULL DEFAULT 0"),
+                ("shape", "shape BIGINT NOT NULL DEFAULT 0".to_owned()),
+                ("user_id", format!("user_id {user_id}")),
+                ("created_at", "created_at BIGINT NOT NULL DEFAULT 0".to_owned()),
+                ("updated_at", "updated_at BIGINT NOT NULL DEFAULT 0".to_owned()),
             ]
             .into_iter()
             .map(|(name, column)| (name, render(format!("ALTER TABLE {t} ADD COLUMN {column}"))))
             .collect(),
+            binary_user_ids: match dialect {
+                Dialect::MySql => [(t.to_owned(), ""), (format!("{t}_revoked"), " NOT NULL")]
+                    .into_iter()
+                    .map(|(table, null)| {
+                        (
+                            render(format!(
+                                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+                                 AND table_name = '{table}' AND column_name = 'user_id' AND data_type <> 'varbinary'"
+                            )),
+                            render(format!(
+                                "ALTER TABLE {table} MODIFY COLUMN user_id {MYSQL_USER_ID}{null}"
+                            )),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             user_index: render(match dialect {
                 Dialect::MySql => format!("ALTER TABLE {t} ADD INDEX {t}_user_id (user_id)"),
                 _ => format!("CREATE INDEX IF NOT EXISTS {t}_user_id ON {t} (user_id)"),
@@ -421,6 +462,17 @@ macro_rules! sql_store {
                     if present == 0 {
                         Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
                         added_user |= *name == "user_id";
+                    }
+                }
+                // MySQL: ids compared in a collation before are bytes now
+                // (a rebuild of the table, once)
+                for (text, alter) in &self.sql.binary_user_ids {
+                    let text: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(text)))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                    if text > 0 {
+                        Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
                     }
                 }
                 let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.has_revoked_column)))
