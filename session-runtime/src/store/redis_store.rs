@@ -30,25 +30,69 @@ end
 return 1
 ";
 
-/// A user's live sessions: KEYS[1] the user's set; ARGV: user, now.
-/// Members that are gone, tombstoned, expired or now another user's are
-/// pruned from the set on the way. Returns key, expiry, created, last
-/// saved for each.
-const USER_SESSIONS: &str = r"
-local out = {}
-for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+/// One bounded page of a user's sessions: `SSCAN` of KEYS[1] (the user's
+/// set) from cursor ARGV[1] for about ARGV[2] members; ARGV[3] the user,
+/// ARGV[4] now. Members that are gone, tombstoned or now another user's
+/// are pruned from the set on the way. Returns the next cursor (`0`: done),
+/// then key, expiry, created and last saved of each live session.
+const USER_PAGE: &str = r"
+local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local out = {page[1]}
+for _, k in ipairs(page[2]) do
   local f = redis.call('HMGET', k, 'e', 'c', 'u', 'w', 'v')
-  if f[5] and f[4] == ARGV[1] and tonumber(f[1]) > tonumber(ARGV[2]) then
-    table.insert(out, k)
-    table.insert(out, f[1])
-    table.insert(out, f[2] or '0')
-    table.insert(out, f[3] or '0')
-  elseif not (f[5] and f[4] == ARGV[1]) then
+  if f[5] and f[4] == ARGV[3] then
+    if tonumber(f[1]) > tonumber(ARGV[4]) then
+      table.insert(out, k)
+      table.insert(out, f[1])
+      table.insert(out, f[2] or '0')
+      table.insert(out, f[3] or '0')
+    end
+  else
     redis.call('SREM', KEYS[1], k)
   end
 end
 return out
 ";
+
+/// One bounded round of revoking a user: pops ARGV[2] members of KEYS[1]
+/// (the user's set) and replaces each that is a live session of ARGV[1]
+/// with a tombstone living ARGV[4] seconds, as [`DELETE`] does; the others
+/// (gone, tombstoned, another user's) just leave the set. ARGV[3], when
+/// not empty, is the key of a session to keep: it is neither popped nor
+/// revoked and stays in the set, which keeps its expiry. Popped members
+/// never come back, so the next round (and the next call) goes on where
+/// this one stopped. Returns {revoked, popped}: fewer popped than asked
+/// means the set holds nothing else.
+const REVOKE_ROUND: &str = r"
+local kept = false
+local expiry = -1
+if ARGV[3] ~= '' and redis.call('SISMEMBER', KEYS[1], ARGV[3]) == 1 then
+  kept = true
+  expiry = redis.call('PEXPIRETIME', KEYS[1])
+  redis.call('SREM', KEYS[1], ARGV[3])
+end
+local popped = redis.call('SPOP', KEYS[1], ARGV[2])
+local revoked = 0
+for _, k in ipairs(popped) do
+  local f = redis.call('HMGET', k, 'w', 'v')
+  if f[2] and f[1] == ARGV[1] then
+    redis.call('DEL', k)
+    redis.call('HSET', k, 'x', '1')
+    redis.call('EXPIRE', k, ARGV[4])
+    revoked = revoked + 1
+  end
+end
+if kept then
+  redis.call('SADD', KEYS[1], ARGV[3])
+  if expiry > 0 then redis.call('PEXPIREAT', KEYS[1], expiry) end
+end
+return {revoked, #popped}
+";
+
+/// Members of a user's set one listing or revoking round trip handles at
+/// most: each script call is bounded work (about a millisecond), so a user
+/// with any number of sessions never holds up other clients for long.
+const USER_ROUND: usize = 200;
 
 /// A cache fill: writes the hash unless it holds this version or a newer
 /// one, or is a tombstone (field `x`).
@@ -120,15 +164,16 @@ if redis.call('TTL', KEYS[1]) < keep then redis.call('EXPIRE', KEYS[1], keep) en
 return {prev, new}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 7]> = LazyLock::new(|| {
+static SCRIPTS: LazyLock<[redis::Script; 8]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
         redis::Script::new(SAVE),
         redis::Script::new(DELETE),
         redis::Script::new(SAVE_QUICK),
-        redis::Script::new(USER_SESSIONS),
+        redis::Script::new(USER_PAGE),
         redis::Script::new(REVOKE_BEFORE),
+        redis::Script::new(REVOKE_ROUND),
     ]
 });
 
@@ -147,6 +192,9 @@ enum Connection {
 /// atomic step. A session with a user (`#[session(user)]`) is also a member
 /// of the set `<prefix>user:<user>`, which lives as long as the user's
 /// longest session; members that ended are pruned when the set is read.
+/// Listing and revoking a user's sessions take bounded rounds (`SSCAN`
+/// pages, `SPOP` batches) driven from here, so no call blocks the server
+/// for long however many sessions the user has.
 /// On Redis Cluster ([`RedisStore::cluster`], feature `redis-cluster`)
 /// every script touches one key, and there is no user index (a user's sets
 /// and sessions hash to different slots): use it as the cache of a
@@ -276,6 +324,18 @@ impl RedisStore {
     /// The set of `user`'s sessions.
     fn user_key(&self, user: &str) -> String {
         format!("{}user:{user}", self.prefix)
+    }
+
+    /// `Unsupported` on a cluster, which keeps no user index.
+    fn user_index(&self) -> Result<(), StoreError> {
+        match self.connection {
+            Connection::Single(_) => Ok(()),
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(_) => Err(StoreError::Unsupported {
+                store: NAME,
+                what: "a user index on Redis Cluster",
+            }),
+        }
     }
 
     /// Adds the user's set as the script's second key, on a single server
@@ -418,36 +478,82 @@ impl SessionStore for RedisStore {
         Ok(number(&written)? == 1)
     }
 
+    /// Pages through the user's set with `SSCAN`, [`USER_ROUND`] members a
+    /// round trip, pruning ended sessions on the way; sorts here.
     async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
-        if !matches!(self.connection, Connection::Single(_)) {
-            return Err(StoreError::Unsupported {
-                store: NAME,
-                what: "a user index on Redis Cluster",
-            });
-        }
-        let mut invocation = SCRIPTS[5].key(self.user_key(user));
-        invocation.arg(user).arg(now);
-        let Value::Array(flat) = self.run(invocation).await? else {
-            return Err(malformed("user sessions"));
-        };
-        let mut sessions = Vec::with_capacity(flat.len() / 4);
-        for row in flat.chunks_exact(4) {
-            let Value::BulkString(name) = &row[0] else {
+        self.user_index()?;
+        let set = self.user_key(user);
+        // SSCAN may return a member twice: the later row is the fresher
+        let mut sessions = std::collections::HashMap::new();
+        let mut cursor = b"0".to_vec();
+        loop {
+            let mut invocation = SCRIPTS[5].key(&set);
+            invocation.arg(&cursor).arg(USER_ROUND).arg(user).arg(now);
+            let Value::Array(page) = self.run(invocation).await? else {
                 return Err(malformed("user sessions"));
             };
-            let key = name
-                .strip_prefix(self.prefix.as_bytes())
-                .and_then(StoreKey::from_hex)
-                .ok_or_else(|| malformed("user sessions"))?;
-            sessions.push(UserSession::new(
-                key,
-                number(&row[2])?,
-                number(&row[3])?,
-                number(&row[1])?,
-            ));
+            let Some((Value::BulkString(next), rows)) = page.split_first() else {
+                return Err(malformed("user sessions"));
+            };
+            if rows.len() % 4 != 0 {
+                return Err(malformed("user sessions"));
+            }
+            for row in rows.chunks_exact(4) {
+                let Value::BulkString(name) = &row[0] else {
+                    return Err(malformed("user sessions"));
+                };
+                let key = name
+                    .strip_prefix(self.prefix.as_bytes())
+                    .and_then(StoreKey::from_hex)
+                    .ok_or_else(|| malformed("user sessions"))?;
+                let session =
+                    UserSession::new(key, number(&row[2])?, number(&row[3])?, number(&row[1])?);
+                sessions.insert(key, session);
+            }
+            if next.as_slice() == b"0" {
+                break;
+            }
+            cursor.clone_from(next);
         }
+        let mut sessions: Vec<UserSession> = sessions.into_values().collect();
         sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
         Ok(sessions)
+    }
+
+    /// Pops the user's set in rounds of at most [`USER_ROUND`] members,
+    /// tombstoning the live sessions among them, until `limit` are revoked
+    /// or the set is empty: no round lists the set again, so revoking a
+    /// user with `n` sessions in batches is `O(n)` in all.
+    async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.user_index()?;
+        let set = self.user_key(user);
+        let except = except.map(|key| self.key(key)).unwrap_or_default();
+        let mut revoked = 0;
+        while revoked < limit {
+            let round = (limit - revoked).min(USER_ROUND);
+            let mut invocation = SCRIPTS[7].key(&set);
+            invocation
+                .arg(user)
+                .arg(round)
+                .arg(&except)
+                .arg(TOMBSTONE_TTL.as_secs());
+            let Value::Array(reply) = self.run(invocation).await? else {
+                return Err(malformed("a revocation round"));
+            };
+            let [done, popped] = reply.as_slice() else {
+                return Err(malformed("a revocation round"));
+            };
+            revoked += usize::try_from(number(done)?).map_err(|_| malformed("a count"))?;
+            if number(popped)? < round as u64 {
+                break;
+            }
+        }
+        Ok(revoked)
     }
 
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
