@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SESSIONS: usize = 100_000;
+const COOKIE: &str = "__Host-many";
 const BATCH: usize = 1_000;
 /// Concurrent creates over the store's one multiplexed connection: the
 /// client pipelines them.
@@ -100,7 +101,7 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
         writers.spawn(async move {
             for i in (writer..SESSIONS).step_by(WRITERS) {
                 let seen = now - 1_000 + (i % 1_000) as u64;
-                let entry = Entry::new(b"sealed", expires_at).with_user(Some(&user), seen);
+                let entry = Entry::new(b"sealed", expires_at).with_user(COOKIE, Some(&user), seen);
                 assert!(store.create(&keys[i], entry).await.unwrap());
             }
         });
@@ -113,7 +114,7 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let began = Instant::now();
-    let listed = store.user_sessions(&user, now).await.unwrap();
+    let listed = store.user_sessions(COOKIE, &user, now).await.unwrap();
     let list_time = began.elapsed();
     assert_eq!(listed.len(), SESSIONS, "every live session, once");
     assert!(
@@ -126,7 +127,10 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
     let began = Instant::now();
     let mut batches = Vec::new();
     loop {
-        let revoked = store.revoke_user(&user, Some(&keep), BATCH).await.unwrap();
+        let revoked = store
+            .revoke_user(COOKIE, &user, Some(&keep), BATCH)
+            .await
+            .unwrap();
         batches.push(revoked);
         if revoked < BATCH {
             break;
@@ -141,7 +145,7 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
         "bounded batches: {batches:?}"
     );
     assert_eq!(batches.iter().sum::<usize>(), SESSIONS - 1);
-    let left = store.user_sessions(&user, now).await.unwrap();
+    let left = store.user_sessions(COOKIE, &user, now).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key, keep, "the excepted session stays");
     for key in [keys[1], keys[SESSIONS / 2], keys[SESSIONS - 1]] {
