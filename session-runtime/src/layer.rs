@@ -155,6 +155,7 @@ where
             revocation: None,
             cookie_attributes: String::new(),
             cookie_name: String::new(),
+            index_cookie: String::new(),
             metrics: crate::telemetry::SessionMetrics::new(""),
         };
         core.refresh();

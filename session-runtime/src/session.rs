@@ -342,9 +342,10 @@ impl<S: SessionData> Session<S> {
 /// user, the one marked `#[session(user)]`. The futures borrow nothing from
 /// the session, so a handler can await them while holding it.
 impl<S: SessionData + Send> Session<S> {
-    /// The current user's sessions, most recently changed first, for a
-    /// "your devices" page: log tags and times, never IDs. Empty while no
-    /// user is logged in.
+    /// The current user's sessions of this session type (this layer's
+    /// cookie name; another type sharing the store keeps its own), most
+    /// recently changed first, for a "your devices" page: log tags and
+    /// times, never IDs. Empty while no user is logged in.
     ///
     /// # Errors
     ///
@@ -376,7 +377,8 @@ impl<S: SessionData + Send> Session<S> {
     }
 
     /// Logs the current user out everywhere. Server-side sessions of the
-    /// user are deleted in batches of
+    /// user of this session type (another type sharing the store keeps
+    /// its own) are deleted in batches of
     /// [`REVOKE_BATCH`](crate::user::REVOKE_BATCH); with
     /// [`with_user_revocation`](crate::SessionLayer::with_user_revocation)
     /// the user's revocation time is also raised to now, so their sessions

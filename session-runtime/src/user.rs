@@ -3,21 +3,27 @@
 //!
 //! One field of a session marked `#[session(user)]` (an `Option` of an id
 //! type) names its user. Every save writes that user next to the record,
-//! and the store keeps an index on it (a SQL column with an index, a Redis
-//! set, a map in [`MemoryStore`](crate::MemoryStore); memcached has no way
-//! to keep one: use it as the cache of a [`Tiered`](crate::Tiered) store,
-//! whose durable tier keeps the index). A handler lists the user's sessions
-//! for a "your devices" page and revokes one or all of them
+//! with the session type's cookie name, and the store keeps an index on
+//! both (SQL columns with an index, a Redis set per user and type, a map
+//! in [`MemoryStore`](crate::MemoryStore); memcached has no way to keep
+//! one: use it as the cache of a [`Tiered`](crate::Tiered) store, whose
+//! durable tier keeps the index). The index is per session type, as
+//! records are sealed per type: a layer lists and revokes only its own
+//! type's sessions of the user, never another type's sharing the store.
+//! User ids are compared exactly, byte for byte, on every store. A
+//! handler lists the user's sessions for a "your devices" page and revokes
+//! one or all of them
 //! ([`Session::user_sessions`](crate::Session::user_sessions),
 //! [`Session::revoke_user_sessions`](crate::Session::revoke_user_sessions));
 //! jobs and the CLI use the store's
 //! [`user_sessions`](crate::SessionStore::user_sessions) and
-//! [`revoke_user`](crate::SessionStore::revoke_user), which delete in
-//! bounded batches.
+//! [`revoke_user`](crate::SessionStore::revoke_user) with the type's
+//! cookie name, which delete in bounded batches.
 //!
 //! Sessions that live in a cookie have no record to delete: a layer built
 //! with [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
-//! keeps a per-user revocation time in a store and refuses a user's
+//! keeps a per-user revocation time in a store (one for every session type
+//! that shares it: revocation times are not per type) and refuses a user's
 //! sessions issued at or before it ([`SessionStore::revoked_before`](crate::SessionStore::revoked_before)).
 
 use crate::bound::BoundedString;
@@ -35,8 +41,8 @@ pub const REVOKE_BATCH: usize = 1_000;
 pub const KEEP_REVOCATIONS: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
 
 /// The longest user key kept as it is; longer ones are replaced by
-/// `sha256:<hex>` of the id, so every index (MySQL's `VARCHAR(255)`
-/// included) can hold them.
+/// `sha256:<hex>` of the id, so every index (the SQL stores' 160-byte
+/// `user_id` columns included) can hold them.
 pub const MAX_USER_KEY_LEN: usize = 128;
 
 /// A type that identifies a user: its text form is the key of the store's
@@ -126,8 +132,9 @@ impl<T: UserId> UserField for Option<T> {
     }
 }
 
-/// `key` as the index keeps it: as it is up to [`MAX_USER_KEY_LEN`]
-/// bytes, else its SHA-256 in hex.
+/// `key` (a user's key, or a session type's cookie name) as the index
+/// keeps it: as it is up to [`MAX_USER_KEY_LEN`] bytes, else its SHA-256
+/// in hex.
 #[must_use]
 pub fn index_key(key: String) -> String {
     if key.len() <= MAX_USER_KEY_LEN {

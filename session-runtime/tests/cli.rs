@@ -319,35 +319,58 @@ async fn sessions_lists_a_user_and_revoke_logs_them_out_everywhere() {
     let secret = MasterKey::generate_secret().unwrap();
     let keys = KeyRing::new(MasterKey::from_base64(&secret).unwrap());
     let mut tags = Vec::new();
-    for user in ["42", "42", "42", "7"] {
+    // user 42 in two session types, user 7 in one
+    for (cookie, user) in [
+        ("__Host-account", "42"),
+        ("__Host-account", "42"),
+        ("__Host-account", "42"),
+        ("__Host-admin", "42"),
+        ("__Host-account", "7"),
+    ] {
         let key = SessionId::generate().unwrap().store_key();
-        let entry = session_runtime::Entry::new(b"sealed", now + 3600).with_user(Some(user), now);
+        let entry =
+            session_runtime::Entry::new(b"sealed", now + 3600).with_user(cookie, Some(user), now);
         assert!(store.create(&key, entry).await.unwrap());
-        if user == "42" {
+        if (cookie, user) == ("__Host-account", "42") {
             tags.push(key.log_tag(&keys));
         }
     }
-    let listed = stdout(&sessionkit(
-        &[
-            "sessions",
-            "--user",
-            "42",
-            "--database-url",
-            &url,
-            "--key-env",
-            "CLI_SECRET",
-        ],
-        &[("CLI_SECRET", &secret)],
-    ));
-    assert!(listed.contains("3 live sessions of user 42"), "{listed}");
+    let sessions = |user: &str, cookies: &[&str]| {
+        let mut args = vec!["sessions", "--user", user, "--database-url", url.as_str()];
+        for cookie in cookies {
+            args.extend(["--cookie-name", cookie]);
+        }
+        args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>()
+    };
+    let args = sessions("42", &["__Host-account", "__Host-admin"]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(["--key-env", "CLI_SECRET"]);
+    let listed = stdout(&sessionkit(&args, &[("CLI_SECRET", &secret)]));
+    assert!(
+        listed.contains("3 live sessions of user 42 in cookie __Host-account"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("1 live sessions of user 42 in cookie __Host-admin"),
+        "{listed}"
+    );
     for tag in &tags {
         assert!(listed.contains(&format!("tag {tag}")), "{listed}");
     }
+    // the session type is named: without it, nothing is listed or revoked
+    let unnamed = sessionkit(&["sessions", "--user", "42", "--database-url", &url], &[]);
+    assert!(!unnamed.status.success());
+    assert!(
+        String::from_utf8_lossy(&unnamed.stderr).contains("--cookie-name"),
+        "{unnamed:?}"
+    );
     let revoked = stdout(&sessionkit(
         &[
             "revoke",
             "--user",
             "42",
+            "--cookie-name",
+            "__Host-account",
             "--limit",
             "2",
             "--database-url",
@@ -356,18 +379,24 @@ async fn sessions_lists_a_user_and_revoke_logs_them_out_everywhere() {
         &[],
     ));
     assert!(
-        revoked.contains("revoked 3 sessions of user 42 in 2 batches of at most 2"),
+        revoked.contains(
+            "revoked 3 sessions of user 42 in cookie __Host-account in 2 batches of at most 2"
+        ),
         "{revoked}"
     );
-    let after = stdout(&sessionkit(
-        &["sessions", "--user", "42", "--database-url", &url],
-        &[],
-    ));
+    let list = |user: &str, cookie: &str| {
+        let args = sessions(user, &[cookie]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        stdout(&sessionkit(&args, &[]))
+    };
+    let after = list("42", "__Host-account");
     assert!(after.contains("0 live sessions of user 42"), "{after}");
-    let other = stdout(&sessionkit(
-        &["sessions", "--user", "7", "--database-url", &url],
-        &[],
-    ));
+    let admin = list("42", "__Host-admin");
+    assert!(
+        admin.contains("1 live sessions of user 42"),
+        "another session type's are kept: {admin}"
+    );
+    let other = list("7", "__Host-account");
     assert!(other.contains("1 live sessions of user 7"), "{other}");
     store.pool().close().await;
     std::fs::remove_file(path).ok();

@@ -161,9 +161,27 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.inner.save_quick(key, quick, version, now).await
     }
 
-    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+    async fn user_sessions(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<UserSession>, StoreError> {
         self.check(&self.state.loads).await?;
-        self.inner.user_sessions(user, now).await
+        self.inner.user_sessions(cookie_name, user, now).await
+    }
+
+    async fn revoke_user(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.check(&self.state.writes).await?;
+        self.inner
+            .revoke_user(cookie_name, user, except, limit)
+            .await
     }
 
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {

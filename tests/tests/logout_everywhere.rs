@@ -262,24 +262,27 @@ async fn ten_thousand<S: SessionStore>(name: &str, store: S) {
         store
             .create(
                 &keep,
-                Entry::new(b"kept", now + 3600).with_user(Some(&user), now)
+                Entry::new(b"kept", now + 3600).with_user(COOKIE, Some(&user), now)
             )
             .await
             .unwrap()
     );
     for _ in 1..SESSIONS {
         let key = SessionId::generate().unwrap().store_key();
-        let entry = Entry::new(b"sealed", now + 3600).with_user(Some(&user), now);
+        let entry = Entry::new(b"sealed", now + 3600).with_user(COOKIE, Some(&user), now);
         assert!(store.create(&key, entry).await.unwrap());
     }
     assert_eq!(
-        store.user_sessions(&user, now).await.unwrap().len(),
+        store.user_sessions(COOKIE, &user, now).await.unwrap().len(),
         SESSIONS,
         "{name}"
     );
     let mut batches = Vec::new();
     loop {
-        let revoked = store.revoke_user(&user, Some(&keep), BATCH).await.unwrap();
+        let revoked = store
+            .revoke_user(COOKIE, &user, Some(&keep), BATCH)
+            .await
+            .unwrap();
         batches.push(revoked);
         if revoked < BATCH {
             break;
@@ -294,7 +297,7 @@ async fn ten_thousand<S: SessionStore>(name: &str, store: S) {
         SESSIONS - 1,
         "{name}: {batches:?}"
     );
-    let left = store.user_sessions(&user, now).await.unwrap();
+    let left = store.user_sessions(COOKIE, &user, now).await.unwrap();
     assert_eq!(left.len(), 1, "{name}");
     assert_eq!(left[0].key, keep, "{name}: the excepted session stays");
     sessionkit_tests::figure(&format!(

@@ -6,9 +6,15 @@
 //! sessionkit reap --database-url postgres://app@db/app --dormant-for 1d --limit 1000
 //! sessionkit inspect --key-env SESSION_SECRET < cookie.txt   (or --cookie-file cookie.txt)
 //! sessionkit stats --database-url mysql://app@db/app
-//! sessionkit sessions --user 42 --database-url postgres://app@db/app --key-env SESSION_SECRET
-//! sessionkit revoke --user 42 --database-url postgres://app@db/app
+//! sessionkit sessions --user 42 --cookie-name __Host-account --database-url postgres://app@db/app --key-env SESSION_SECRET
+//! sessionkit revoke --user 42 --cookie-name __Host-account --cookie-name __Host-admin --database-url postgres://app@db/app
 //! ```
+//!
+//! The user index is kept per session type: `sessions` and `revoke` name
+//! the types by their cookie names as browsers send them (`__Host-account`
+//! for `#[session(cookie = "account")]` under the default `Secure`,
+//! `Path=/` settings, `account` on a layer without the prefix), once each
+//! with a repeated `--cookie-name`.
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -72,28 +78,34 @@ enum Command {
     /// (fingerprint), to tell when a `#[session(previous = ..)]` can go.
     Stats(Database),
     /// List a user's live sessions (those whose `#[session(user)]` field
-    /// holds USER): log tag, created, last saved, expiry. Never the IDs.
+    /// holds USER) of each session type named: log tag, created, last
+    /// saved, expiry. Never the IDs.
     Sessions {
         #[command(flatten)]
         database: Database,
         /// The user, as the session's user field holds it (`42`, `ada`).
         #[arg(long)]
         user: String,
+        #[command(flatten)]
+        types: SessionTypes,
         /// The environment variable holding the secret: sessions are then
         /// shown by the log tag the application's logs use.
         #[arg(long)]
         key_env: Option<String>,
     },
     /// Log a user out everywhere: delete every server-side session of
-    /// theirs, in batches of `--limit` rows, and refuse from now on those
-    /// in cookies of layers with user revocation on this database (a
-    /// password reset, a stolen account).
+    /// theirs of each session type named, in batches of `--limit` rows,
+    /// and refuse from now on those in cookies of layers with user
+    /// revocation on this database, whatever their type (a password reset,
+    /// a stolen account).
     Revoke {
         #[command(flatten)]
         database: Database,
         /// The user, as the session's user field holds it.
         #[arg(long)]
         user: String,
+        #[command(flatten)]
+        types: SessionTypes,
         /// Rows per batch: each batch is one short DELETE.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
@@ -108,6 +120,33 @@ struct Database {
     /// The sessions table.
     #[arg(long, default_value = DEFAULT_TABLE)]
     table: String,
+}
+
+/// The session types whose user index `sessions` and `revoke` read.
+#[derive(Args)]
+struct SessionTypes {
+    /// A session type's cookie name, as browsers send it: `__Host-account`
+    /// for `#[session(cookie = "account")]` with the default settings
+    /// (`Secure`, `Path=/`, no `Domain`), `account` on a layer without the
+    /// `__Host-` prefix. The user index is kept per session type; repeat
+    /// the option for each type.
+    #[arg(long = "cookie-name", value_name = "NAME", required = true)]
+    cookie_names: Vec<String>,
+}
+
+impl SessionTypes {
+    /// Each name as given and as the index keys it.
+    fn index_names(&self) -> Vec<(&str, String)> {
+        self.cookie_names
+            .iter()
+            .map(|name| {
+                (
+                    name.as_str(),
+                    session_runtime::user::index_key(name.clone()),
+                )
+            })
+            .collect()
+    }
 }
 
 enum Store {
@@ -262,6 +301,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sessions {
             database,
             user,
+            types,
             key_env,
         } => {
             let keys = key_env
@@ -269,58 +309,68 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .transpose()?;
             let user = session_runtime::user::index_key(user);
             let now = now();
-            let sessions = with_store!(database.connect().await?, |store| store
-                .user_sessions(&user, now)
-                .await?);
-            println!("{} live sessions of user {user}", sessions.len());
-            for session in &sessions {
-                let name = match &keys {
-                    Some(keys) => format!("tag {}", session.key.log_tag(keys)),
-                    // without the key: a prefix of the row key, which
-                    // reveals nothing of the ID either
-                    None => format!("row {}…", &session.key.to_hex()[..12]),
-                };
+            let store = database.connect().await?;
+            for (cookie_name, indexed) in types.index_names() {
+                let sessions = with_store!(&store, |store| store
+                    .user_sessions(&indexed, &user, now)
+                    .await?);
                 println!(
-                    "{name}  created {}  last saved {}  expires in {}",
-                    ago(now, session.created_at),
-                    ago(now, session.last_seen),
-                    span(session.expires_at.saturating_sub(now)),
+                    "{} live sessions of user {user} in cookie {cookie_name}",
+                    sessions.len()
                 );
+                for session in &sessions {
+                    let name = match &keys {
+                        Some(keys) => format!("tag {}", session.key.log_tag(keys)),
+                        // without the key: a prefix of the row key, which
+                        // reveals nothing of the ID either
+                        None => format!("row {}…", &session.key.to_hex()[..12]),
+                    };
+                    println!(
+                        "{name}  created {}  last saved {}  expires in {}",
+                        ago(now, session.created_at),
+                        ago(now, session.last_seen),
+                        span(session.expires_at.saturating_sub(now)),
+                    );
+                }
             }
         }
         Command::Revoke {
             database,
             user,
+            types,
             limit,
         } => {
             let limit = usize::try_from(limit)?;
             let user = session_runtime::user::index_key(user);
             let now = now();
-            let (revoked, batches) = with_store!(database.connect().await?, |store| {
-                // sessions that live in cookies (`with_user_revocation` on
-                // this database) are refused from their next request
-                store
-                    .revoke_before(
-                        &user,
-                        now,
-                        session_runtime::user::KEEP_REVOCATIONS.as_secs(),
-                    )
-                    .await?;
+            let store = database.connect().await?;
+            // sessions that live in cookies (`with_user_revocation` on this
+            // database) are refused from their next request, whatever
+            // their type
+            with_store!(&store, |store| store
+                .revoke_before(
+                    &user,
+                    now,
+                    session_runtime::user::KEEP_REVOCATIONS.as_secs(),
+                )
+                .await?);
+            for (cookie_name, indexed) in types.index_names() {
                 let mut revoked = 0;
                 let mut batches = 0;
                 loop {
-                    let batch = store.revoke_user(&user, None, limit).await?;
+                    let batch = with_store!(&store, |store| store
+                        .revoke_user(&indexed, &user, None, limit)
+                        .await?);
                     revoked += batch;
                     batches += 1;
                     if batch < limit {
                         break;
                     }
                 }
-                (revoked, batches)
-            });
-            println!(
-                "revoked {revoked} sessions of user {user} in {batches} batches of at most {limit}"
-            );
+                println!(
+                    "revoked {revoked} sessions of user {user} in cookie {cookie_name} in {batches} batches of at most {limit}"
+                );
+            }
         }
     }
     Ok(())

@@ -51,6 +51,10 @@ pub(crate) struct Core<S: SessionData> {
     pub(crate) cookie_attributes: String,
     /// The cookie's name on the wire (with its prefix).
     pub(crate) cookie_name: String,
+    /// The cookie's name as the stores' user index keys it
+    /// ([`index_key`](crate::user::index_key)): a user's sessions are
+    /// listed and revoked per session type, as records are sealed per type.
+    pub(crate) index_cookie: String,
     /// The metric keys, labelled with the cookie name.
     pub(crate) metrics: crate::telemetry::SessionMetrics,
 }
@@ -65,6 +69,7 @@ impl<S: SessionData> Clone for Core<S> {
             revocation: self.revocation.clone(),
             cookie_attributes: self.cookie_attributes.clone(),
             cookie_name: self.cookie_name.clone(),
+            index_cookie: self.index_cookie.clone(),
             metrics: self.metrics.clone(),
         }
     }
@@ -75,6 +80,7 @@ impl<S: SessionData> Core<S> {
     pub(crate) fn refresh(&mut self) {
         self.cookie_attributes = token::attribute_suffix(&self.settings);
         self.cookie_name = self.settings.cookie_name().into_owned();
+        self.index_cookie = crate::user::index_key(self.cookie_name.clone());
         self.metrics = crate::telemetry::SessionMetrics::new(&self.cookie_name);
     }
 

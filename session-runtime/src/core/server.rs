@@ -141,11 +141,12 @@ struct Sealed<S> {
 }
 
 impl<S: SessionData> Sealed<S> {
-    /// What the store writes at `now`, living as long as `meta` says.
-    fn entry(&self, meta: &Meta, now: u64) -> Entry<'_> {
+    /// What the store writes at `now`, living as long as `meta` says, in
+    /// the user index of the session type whose cookie is `cookie_name`.
+    fn entry<'a>(&'a self, cookie_name: &'a str, meta: &Meta, now: u64) -> Entry<'a> {
         Entry::new(&self.data, meta.expires_at)
             .with_shape(S::FINGERPRINT)
-            .with_user(self.user.as_deref(), now)
+            .with_user(cookie_name, self.user.as_deref(), now)
             .with_quick(&self.quick)
     }
 }
@@ -419,19 +420,25 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// The sessions of `user` in the layer's store, under its timeout and
-    /// breaker; `Unsupported` for a layer without a store.
+    /// The sessions of `user` of this layer's session type (its cookie
+    /// name) in the layer's store, under its timeout and breaker;
+    /// `Unsupported` for a layer without a store.
     pub(crate) async fn user_sessions(
         &self,
         user: &str,
     ) -> Result<Vec<crate::user::UserSession>, crate::StoreError> {
         let tier = self.user_tier()?;
         let now = unix_secs(&*self.core.settings.clock);
-        tier.call("user_sessions", tier.store.user_sessions(user, now))
-            .await
+        let cookie_name = &self.core.index_cookie;
+        tier.call(
+            "user_sessions",
+            tier.store.user_sessions(cookie_name, user, now),
+        )
+        .await
     }
 
-    /// Revokes at most `limit` of `user`'s sessions but `except`.
+    /// Revokes at most `limit` of `user`'s sessions of this layer's
+    /// session type but `except`.
     pub(crate) async fn revoke_user(
         &self,
         user: &str,
@@ -439,8 +446,12 @@ impl<S: SessionData + Send> Slot<S> {
         limit: usize,
     ) -> Result<usize, crate::StoreError> {
         let tier = self.user_tier()?;
-        tier.call("revoke_user", tier.store.revoke_user(user, except, limit))
-            .await
+        let cookie_name = &self.core.index_cookie;
+        tier.call(
+            "revoke_user",
+            tier.store.revoke_user(cookie_name, user, except, limit),
+        )
+        .await
     }
 
     /// Deletes one session's record (a cache keeps a tombstone).
@@ -665,7 +676,7 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = sealed.entry(meta, now);
+            let entry = sealed.entry(&self.core.index_cookie, meta, now);
             let current = match self.tier().save(&key, entry, version, now).await {
                 Ok(Saved::Saved { .. }) => {
                     self.metrics().saved(crate::telemetry::Tier::Store);
@@ -726,7 +737,7 @@ impl<S: SessionData + Send> Slot<S> {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
-            let entry = sealed.entry(meta, now);
+            let entry = sealed.entry(&self.core.index_cookie, meta, now);
             match self.tier().create(&key, entry).await {
                 Ok(true) => {
                     tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));

@@ -40,11 +40,13 @@ pub(crate) trait ErasedStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn user_sessions<'a>(
         &'a self,
+        cookie_name: &'a str,
         user: &'a str,
         now: u64,
     ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>>;
     fn revoke_user<'a>(
         &'a self,
+        cookie_name: &'a str,
         user: &'a str,
         except: Option<&'a StoreKey>,
         limit: usize,
@@ -80,19 +82,27 @@ impl<T: SessionStore> ErasedStore for T {
 
     fn user_sessions<'a>(
         &'a self,
+        cookie_name: &'a str,
         user: &'a str,
         now: u64,
     ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
-        Box::pin(SessionStore::user_sessions(self, user, now))
+        Box::pin(SessionStore::user_sessions(self, cookie_name, user, now))
     }
 
     fn revoke_user<'a>(
         &'a self,
+        cookie_name: &'a str,
         user: &'a str,
         except: Option<&'a StoreKey>,
         limit: usize,
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
-        Box::pin(SessionStore::revoke_user(self, user, except, limit))
+        Box::pin(SessionStore::revoke_user(
+            self,
+            cookie_name,
+            user,
+            except,
+            limit,
+        ))
     }
 
     fn name(&self) -> &'static str {

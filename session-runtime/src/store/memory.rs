@@ -41,6 +41,9 @@ pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 /// What a record costs beyond its blobs: key, times, map links.
 const RECORD_OVERHEAD: usize = 128;
 
+/// A user of one session type: (cookie name, user), the user index's key.
+type IndexKey = (Arc<str>, Arc<str>);
+
 #[derive(Debug)]
 struct Held {
     record: Record,
@@ -48,8 +51,8 @@ struct Held {
     written: Instant,
     /// The session type's fingerprint, for stats.
     shape: u64,
-    /// The session's user, in the user index.
-    user: Option<Arc<str>>,
+    /// The session's place in the user index: its cookie name and user.
+    user: Option<IndexKey>,
     /// When the record was created and last saved, Unix seconds.
     created_at: u64,
     written_at: u64,
@@ -74,8 +77,8 @@ struct Inner {
     by_expiry: BTreeSet<(u64, StoreKey)>,
     /// Deleted keys and when their tombstone lapses, oldest first.
     tombstones: LinkedHashMap<StoreKey, Instant>,
-    /// User → their records' keys (see [`crate::user`]).
-    users: HashMap<Arc<str>, HashSet<StoreKey>>,
+    /// (Cookie name, user) → their records' keys (see [`crate::user`]).
+    users: HashMap<IndexKey, HashSet<StoreKey>>,
     /// User → (revoked before, kept until) (see
     /// [`SessionStore::revoked_before`]).
     revocations: HashMap<String, (u64, Instant)>,
@@ -154,7 +157,9 @@ impl Inner {
         let created_at = self
             .get(&key)
             .map_or(entry.written_at, |held| held.created_at);
-        let user: Option<Arc<str>> = entry.user.map(Arc::from);
+        let user: Option<IndexKey> = entry
+            .user
+            .map(|user| (Arc::from(entry.cookie_name), Arc::from(user)));
         let held = Held {
             record: entry.to_record(version),
             written: Instant::now(),
@@ -350,7 +355,8 @@ impl SessionStore for MemoryStore {
             quick,
             expires_at,
             shape,
-            user: user.as_deref(),
+            cookie_name: user.as_ref().map_or("", |(cookie_name, _)| cookie_name),
+            user: user.as_ref().map(|(_, user)| &**user),
             written_at,
         };
         inner.write(*key, entry, version, self.bounds());
@@ -414,12 +420,19 @@ impl SessionStore for MemoryStore {
         Ok(doomed.len())
     }
 
-    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
+    async fn user_sessions(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<UserSession>, StoreError> {
         let inner = self.lock();
-        let mut sessions: Vec<UserSession> = inner
-            .users
-            .get(user)
+        let index = |cookie_name: &str| inner.users.get(&(Arc::from(cookie_name), Arc::from(user)));
+        // records written without a cookie name are every type's
+        let unnamed = (!cookie_name.is_empty()).then(|| index("")).flatten();
+        let mut sessions: Vec<UserSession> = index(cookie_name)
             .into_iter()
+            .chain(unnamed)
             .flatten()
             .filter_map(|key| {
                 let held = inner.get(key)?;

@@ -149,6 +149,15 @@ pub struct Entry<'a> {
     /// kept in the clear beside the sealed data so operators can count the
     /// sessions of each shape ([`StoreStats::shapes`]); `0` when unknown.
     pub shape: u64,
+    /// The session type's cookie name, as sent (with its `__Host-` prefix
+    /// when it has one) and as [`index_key`](crate::user::index_key) keeps
+    /// it: with [`user`](Self::user), the key of the store's user index,
+    /// so two session types sharing a store (`user_s`, `admin_s`) never
+    /// list or revoke each other's sessions. The layer's records are sealed
+    /// under the same name. Empty when unknown; the stores then put the
+    /// record in every session type's index, as a record written before
+    /// the index kept cookie names is.
+    pub cookie_name: &'a str,
     /// The session's user (its `#[session(user)]` field, see
     /// [`crate::user`]), kept in the clear in the store's user index;
     /// `None` for an anonymous session or a cache fill.
@@ -168,6 +177,7 @@ impl<'a> Entry<'a> {
             quick: &[],
             expires_at,
             shape: 0,
+            cookie_name: "",
             user: None,
             written_at: 0,
         }
@@ -179,10 +189,12 @@ impl<'a> Entry<'a> {
         Self { shape, ..self }
     }
 
-    /// The entry of `user`'s session, written at `written_at`.
+    /// The entry of `user`'s session of the session type whose cookie is
+    /// `cookie_name` (see [`Entry::cookie_name`]), written at `written_at`.
     #[must_use]
-    pub fn with_user(self, user: Option<&'a str>, written_at: u64) -> Self {
+    pub fn with_user(self, cookie_name: &'a str, user: Option<&'a str>, written_at: u64) -> Self {
         Self {
+            cookie_name,
             user,
             written_at,
             ..self
@@ -254,6 +266,7 @@ impl Record {
             quick: &self.quick,
             expires_at: self.expires_at,
             shape: 0,
+            cookie_name: "",
             user: None,
             written_at: 0,
         }
@@ -529,8 +542,11 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
-    /// The records of `user` (see [`crate::user`]) that are live at `now`
-    /// (every one with `now = 0`), most recently saved first.
+    /// The records of `user` (see [`crate::user`]) of the session type
+    /// whose cookie is `cookie_name` (see [`Entry::cookie_name`]) that are
+    /// live at `now` (every one with `now = 0`), most recently saved
+    /// first. Records written without a cookie name (before the index kept
+    /// it) are listed for every session type.
     ///
     /// # Errors
     ///
@@ -538,10 +554,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// (the default), or when the backend fails.
     fn user_sessions(
         &self,
+        cookie_name: &str,
         user: &str,
         now: u64,
     ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
-        let _ = (user, now);
+        let _ = (cookie_name, user, now);
         async {
             Err(StoreError::Unsupported {
                 store: Self::NAME,
@@ -550,7 +567,9 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
-    /// Deletes at most `limit` of `user`'s records, all but `except` (the
+    /// Deletes at most `limit` of `user`'s records of the session type
+    /// whose cookie is `cookie_name` (those
+    /// [`user_sessions`](Self::user_sessions) lists), all but `except` (the
     /// session that asked, to stay logged in there); returns how many.
     /// Call it again until it returns less than `limit` to revoke a user
     /// with many sessions in bounded batches. Cache stores leave
@@ -563,12 +582,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`delete`](Self::delete).
     fn revoke_user(
         &self,
+        cookie_name: &str,
         user: &str,
         except: Option<&StoreKey>,
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         async move {
-            let sessions = self.user_sessions(user, 0).await?;
+            let sessions = self.user_sessions(cookie_name, user, 0).await?;
             let mut revoked = 0;
             for session in sessions
                 .iter()
@@ -747,19 +767,21 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
 
     fn user_sessions(
         &self,
+        cookie_name: &str,
         user: &str,
         now: u64,
     ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
-        S::user_sessions(self, user, now)
+        S::user_sessions(self, cookie_name, user, now)
     }
 
     fn revoke_user(
         &self,
+        cookie_name: &str,
         user: &str,
         except: Option<&StoreKey>,
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        S::revoke_user(self, user, except, limit)
+        S::revoke_user(self, cookie_name, user, except, limit)
     }
 
     fn revoked_before(

@@ -17,11 +17,12 @@ const NAME: &str = "redis";
 ///
 /// Creates the hash unless the key exists (a live session or a
 /// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
-/// user; ARGV: data, quick, expires_at, version, written_at, user.
+/// user; ARGV: data, quick, expires_at, version, written_at, user, cookie
+/// name.
 const CREATE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'c', ARGV[5], 'u', ARGV[5], 'w', ARGV[6])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'c', ARGV[5], 'u', ARGV[5], 'w', ARGV[6], 'k', ARGV[7])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 if KEYS[2] then
   redis.call('SADD', KEYS[2], KEYS[1])
@@ -30,25 +31,72 @@ end
 return 1
 ";
 
-/// A user's live sessions: KEYS[1] the user's set; ARGV: user, now.
-/// Members that are gone, tombstoned, expired or now another user's are
-/// pruned from the set on the way. Returns key, expiry, created, last
-/// saved for each.
-const USER_SESSIONS: &str = r"
-local out = {}
-for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', k, 'e', 'c', 'u', 'w', 'v')
-  if f[5] and f[4] == ARGV[1] and tonumber(f[1]) > tonumber(ARGV[2]) then
-    table.insert(out, k)
-    table.insert(out, f[1])
-    table.insert(out, f[2] or '0')
-    table.insert(out, f[3] or '0')
-  elseif not (f[5] and f[4] == ARGV[1]) then
+/// One bounded page of a user's sessions: `SSCAN` of KEYS[1] (the user's
+/// set) from cursor ARGV[1] for about ARGV[2] members; ARGV[3] the user,
+/// ARGV[4] now, ARGV[5] the set's cookie name (empty: the set of sessions
+/// written without one). Members that are gone, tombstoned, or now another
+/// user's or another session type's are pruned from the set on the way.
+/// Returns the next cursor (`0`: done), then key, expiry, created and last
+/// saved of each live session.
+const USER_PAGE: &str = r"
+local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local out = {page[1]}
+for _, k in ipairs(page[2]) do
+  local f = redis.call('HMGET', k, 'e', 'c', 'u', 'w', 'v', 'k')
+  if f[5] and f[4] == ARGV[3] and (f[6] or '') == ARGV[5] then
+    if tonumber(f[1]) > tonumber(ARGV[4]) then
+      table.insert(out, k)
+      table.insert(out, f[1])
+      table.insert(out, f[2] or '0')
+      table.insert(out, f[3] or '0')
+    end
+  else
     redis.call('SREM', KEYS[1], k)
   end
 end
 return out
 ";
+
+/// One bounded round of revoking a user: pops ARGV[2] members of KEYS[1]
+/// (the user's set) and replaces each that is a live session of ARGV[1]
+/// and of the set's cookie name ARGV[5] with a tombstone living ARGV[4]
+/// seconds, as [`DELETE`] does; the others (gone, tombstoned, another
+/// user's or session type's) just leave the set. ARGV[3], when
+/// not empty, is the key of a session to keep: it is neither popped nor
+/// revoked and stays in the set, which keeps its expiry. Popped members
+/// never come back, so the next round (and the next call) goes on where
+/// this one stopped. Returns {revoked, popped}: fewer popped than asked
+/// means the set holds nothing else.
+const REVOKE_ROUND: &str = r"
+local kept = false
+local expiry = -1
+if ARGV[3] ~= '' and redis.call('SISMEMBER', KEYS[1], ARGV[3]) == 1 then
+  kept = true
+  expiry = redis.call('PEXPIRETIME', KEYS[1])
+  redis.call('SREM', KEYS[1], ARGV[3])
+end
+local popped = redis.call('SPOP', KEYS[1], ARGV[2])
+local revoked = 0
+for _, k in ipairs(popped) do
+  local f = redis.call('HMGET', k, 'w', 'v', 'k')
+  if f[2] and f[1] == ARGV[1] and (f[3] or '') == ARGV[5] then
+    redis.call('DEL', k)
+    redis.call('HSET', k, 'x', '1')
+    redis.call('EXPIRE', k, ARGV[4])
+    revoked = revoked + 1
+  end
+end
+if kept then
+  redis.call('SADD', KEYS[1], ARGV[3])
+  if expiry > 0 then redis.call('PEXPIREAT', KEYS[1], expiry) end
+end
+return {revoked, #popped}
+";
+
+/// Members of a user's set one listing or revoking round trip handles at
+/// most: each script call is bounded work (about a millisecond), so a user
+/// with any number of sessions never holds up other clients for long.
+const USER_ROUND: usize = 200;
 
 /// A cache fill: writes the hash unless it holds this version or a newer
 /// one, or is a tombstone (field `x`).
@@ -84,7 +132,7 @@ return live
 
 /// Compare-and-set on the version. KEYS[1], and KEYS[2] the user's set
 /// when the session has a user; ARGV: data, quick, expires_at, expected
-/// version, now, written_at, user. Returns {0} missing, {1, d, q, e, v}
+/// version, now, written_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
 /// conflict, {2, v} saved.
 const SAVE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
@@ -92,7 +140,7 @@ local cur = redis.call('HMGET', KEYS[1], 'd', 'q', 'e', 'v')
 if not cur[4] or tonumber(cur[3]) <= tonumber(ARGV[5]) then return {0} end
 if cur[4] ~= ARGV[4] then return {1, cur[1], cur[2], cur[3], cur[4]} end
 local v = tonumber(ARGV[4]) + 1
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v, 'u', ARGV[6], 'w', ARGV[7])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v, 'u', ARGV[6], 'w', ARGV[7], 'k', ARGV[8])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 if KEYS[2] then
   redis.call('SADD', KEYS[2], KEYS[1])
@@ -120,15 +168,16 @@ if redis.call('TTL', KEYS[1]) < keep then redis.call('EXPIRE', KEYS[1], keep) en
 return {prev, new}
 ";
 
-static SCRIPTS: LazyLock<[redis::Script; 7]> = LazyLock::new(|| {
+static SCRIPTS: LazyLock<[redis::Script; 8]> = LazyLock::new(|| {
     [
         redis::Script::new(CREATE),
         redis::Script::new(PUT),
         redis::Script::new(SAVE),
         redis::Script::new(DELETE),
         redis::Script::new(SAVE_QUICK),
-        redis::Script::new(USER_SESSIONS),
+        redis::Script::new(USER_PAGE),
         redis::Script::new(REVOKE_BEFORE),
+        redis::Script::new(REVOKE_ROUND),
     ]
 });
 
@@ -145,8 +194,14 @@ enum Connection {
 /// [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which refuses cache fills.
 /// Saves are Lua scripts, so the version check and the write are one
 /// atomic step. A session with a user (`#[session(user)]`) is also a member
-/// of the set `<prefix>user:<user>`, which lives as long as the user's
-/// longest session; members that ended are pruned when the set is read.
+/// of the set `<prefix>index:<cookie name>/<user>` (field `w` the user, `k`
+/// the cookie name), which lives as long as the user's longest session of
+/// that type; members that ended are pruned when the set is read. Sessions
+/// written without a cookie name (by a release before the index kept
+/// one) are in `<prefix>user:<user>`, listed and revoked with every type's.
+/// Listing and revoking a user's sessions take bounded rounds (`SSCAN`
+/// pages, `SPOP` batches) driven from here, so no call blocks the server
+/// for long however many sessions the user has.
 /// On Redis Cluster ([`RedisStore::cluster`], feature `redis-cluster`)
 /// every script touches one key, and there is no user index (a user's sets
 /// and sessions hash to different slots): use it as the cache of a
@@ -273,16 +328,47 @@ impl RedisStore {
         format!("{}{}", self.prefix, key.to_hex())
     }
 
-    /// The set of `user`'s sessions.
-    fn user_key(&self, user: &str) -> String {
-        format!("{}user:{user}", self.prefix)
+    /// The set of `user`'s sessions of the type whose cookie is
+    /// `cookie_name`: a cookie name holds no `/`, so the key is
+    /// unambiguous. Without a cookie name, the set earlier releases kept
+    /// for every type (its own namespace, so no user id can make the one
+    /// look like the other).
+    fn user_key(&self, cookie_name: &str, user: &str) -> String {
+        if cookie_name.is_empty() {
+            format!("{}user:{user}", self.prefix)
+        } else {
+            format!("{}index:{cookie_name}/{user}", self.prefix)
+        }
+    }
+
+    /// The sets that hold `user`'s sessions of the type whose cookie is
+    /// `cookie_name`, each with the cookie name its members carry: the
+    /// type's own, then the one of sessions written without a name.
+    fn user_sets<'a>(&self, cookie_name: &'a str, user: &str) -> Vec<(String, &'a str)> {
+        let mut sets = vec![(self.user_key(cookie_name, user), cookie_name)];
+        if !cookie_name.is_empty() {
+            sets.push((self.user_key("", user), ""));
+        }
+        sets
+    }
+
+    /// `Unsupported` on a cluster, which keeps no user index.
+    fn user_index(&self) -> Result<(), StoreError> {
+        match self.connection {
+            Connection::Single(_) => Ok(()),
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(_) => Err(StoreError::Unsupported {
+                store: NAME,
+                what: "a user index on Redis Cluster",
+            }),
+        }
     }
 
     /// Adds the user's set as the script's second key, on a single server
     /// (a cluster keeps no user index).
-    fn user_set(&self, invocation: &mut redis::ScriptInvocation<'_>, user: Option<&str>) {
-        if let (Some(user), Connection::Single(_)) = (user, &self.connection) {
-            invocation.key(self.user_key(user));
+    fn user_set(&self, invocation: &mut redis::ScriptInvocation<'_>, entry: &Entry<'_>) {
+        if let (Some(user), Connection::Single(_)) = (entry.user, &self.connection) {
+            invocation.key(self.user_key(entry.cookie_name, user));
         }
     }
 
@@ -334,14 +420,15 @@ impl SessionStore for RedisStore {
         let entry = entry.capped(entry.written_at);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[0].key(self.key(key));
-        self.user_set(&mut invocation, entry.user);
+        self.user_set(&mut invocation, &entry);
         invocation
             .arg(entry.data)
             .arg(entry.quick)
             .arg(entry.expires_at)
             .arg(1)
             .arg(entry.written_at)
-            .arg(entry.user.unwrap_or_default());
+            .arg(entry.user.unwrap_or_default())
+            .arg(entry.cookie_name);
         let created = self.run(invocation).await?;
         Ok(number(&created)? == 1)
     }
@@ -386,7 +473,7 @@ impl SessionStore for RedisStore {
         let entry = entry.capped(now);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[2].key(self.key(key));
-        self.user_set(&mut invocation, entry.user);
+        self.user_set(&mut invocation, &entry);
         invocation
             .arg(entry.data)
             .arg(entry.quick)
@@ -394,7 +481,8 @@ impl SessionStore for RedisStore {
             .arg(version)
             .arg(now)
             .arg(entry.written_at)
-            .arg(entry.user.unwrap_or_default());
+            .arg(entry.user.unwrap_or_default())
+            .arg(entry.cookie_name);
         let Value::Array(reply) = self.run(invocation).await? else {
             return Err(malformed("save"));
         };
@@ -418,36 +506,96 @@ impl SessionStore for RedisStore {
         Ok(number(&written)? == 1)
     }
 
-    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
-        if !matches!(self.connection, Connection::Single(_)) {
-            return Err(StoreError::Unsupported {
-                store: NAME,
-                what: "a user index on Redis Cluster",
-            });
+    /// Pages through the user's sets with `SSCAN`, `USER_ROUND` members
+    /// a round trip, pruning ended sessions on the way; sorts here.
+    async fn user_sessions(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<UserSession>, StoreError> {
+        self.user_index()?;
+        // SSCAN may return a member twice: the later row is the fresher
+        let mut sessions = std::collections::HashMap::new();
+        for (set, cookie_name) in self.user_sets(cookie_name, user) {
+            let mut cursor = b"0".to_vec();
+            loop {
+                let mut invocation = SCRIPTS[5].key(&set);
+                invocation
+                    .arg(&cursor)
+                    .arg(USER_ROUND)
+                    .arg(user)
+                    .arg(now)
+                    .arg(cookie_name);
+                let Value::Array(page) = self.run(invocation).await? else {
+                    return Err(malformed("user sessions"));
+                };
+                let Some((Value::BulkString(next), rows)) = page.split_first() else {
+                    return Err(malformed("user sessions"));
+                };
+                if rows.len() % 4 != 0 {
+                    return Err(malformed("user sessions"));
+                }
+                for row in rows.chunks_exact(4) {
+                    let Value::BulkString(name) = &row[0] else {
+                        return Err(malformed("user sessions"));
+                    };
+                    let key = name
+                        .strip_prefix(self.prefix.as_bytes())
+                        .and_then(StoreKey::from_hex)
+                        .ok_or_else(|| malformed("user sessions"))?;
+                    let session =
+                        UserSession::new(key, number(&row[2])?, number(&row[3])?, number(&row[1])?);
+                    sessions.insert(key, session);
+                }
+                if next.as_slice() == b"0" {
+                    break;
+                }
+                cursor.clone_from(next);
+            }
         }
-        let mut invocation = SCRIPTS[5].key(self.user_key(user));
-        invocation.arg(user).arg(now);
-        let Value::Array(flat) = self.run(invocation).await? else {
-            return Err(malformed("user sessions"));
-        };
-        let mut sessions = Vec::with_capacity(flat.len() / 4);
-        for row in flat.chunks_exact(4) {
-            let Value::BulkString(name) = &row[0] else {
-                return Err(malformed("user sessions"));
-            };
-            let key = name
-                .strip_prefix(self.prefix.as_bytes())
-                .and_then(StoreKey::from_hex)
-                .ok_or_else(|| malformed("user sessions"))?;
-            sessions.push(UserSession::new(
-                key,
-                number(&row[2])?,
-                number(&row[3])?,
-                number(&row[1])?,
-            ));
-        }
+        let mut sessions: Vec<UserSession> = sessions.into_values().collect();
         sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
         Ok(sessions)
+    }
+
+    /// Pops the user's sets in rounds of at most `USER_ROUND` members,
+    /// tombstoning the live sessions among them, until `limit` are revoked
+    /// or the sets are empty: no round lists a set again, so revoking a
+    /// user with `n` sessions in batches is `O(n)` in all.
+    async fn revoke_user(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.user_index()?;
+        let except = except.map(|key| self.key(key)).unwrap_or_default();
+        let mut revoked = 0;
+        for (set, cookie_name) in self.user_sets(cookie_name, user) {
+            while revoked < limit {
+                let round = (limit - revoked).min(USER_ROUND);
+                let mut invocation = SCRIPTS[7].key(&set);
+                invocation
+                    .arg(user)
+                    .arg(round)
+                    .arg(&except)
+                    .arg(TOMBSTONE_TTL.as_secs())
+                    .arg(cookie_name);
+                let Value::Array(reply) = self.run(invocation).await? else {
+                    return Err(malformed("a revocation round"));
+                };
+                let [done, popped] = reply.as_slice() else {
+                    return Err(malformed("a revocation round"));
+                };
+                revoked += usize::try_from(number(done)?).map_err(|_| malformed("a count"))?;
+                if number(popped)? < u64::try_from(round).unwrap_or(u64::MAX) {
+                    break;
+                }
+            }
+        }
+        Ok(revoked)
     }
 
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {

@@ -10,11 +10,23 @@
 //! | `expires_at` | 64-bit integer, indexed | Unix seconds |
 //! | `version` | 64-bit integer | compare-and-set counter |
 //! | `shape` | 64-bit integer | the session type's schema fingerprint, for `sessionkit stats` |
+//! | `user_id` | text (MySQL: bytes), nullable | the session's user ([`crate::user`]) |
+//! | `cookie_name` | text (MySQL: bytes), `''` by default | the session type's cookie name: with `user_id`, the user index's key |
+//! | `created_at`, `updated_at` | 64-bit integers | Unix seconds, for a user's session list |
 //!
-//! `migrate()` creates it with plain idempotent DDL (`IF NOT EXISTS`), and
-//! adds the `shape` column to a table made before it existed, so it is safe
-//! to call at every start. The three stores share one implementation
-//! (a macro over the sqlx pool type); only the SQL dialect differs.
+//! The user index is `(user_id, cookie_name)`: a user's sessions are
+//! listed and revoked per session type, so two types sharing a table never
+//! touch each other's. Rows written before `cookie_name` existed (`''`)
+//! are listed and revoked with every type's, as they were, until their
+//! next save names their type. A second table, `<table>_revoked`, keeps
+//! users' revocation times (for sessions that live in cookies).
+//!
+//! `migrate()` creates them with plain idempotent DDL (`IF NOT EXISTS`),
+//! and brings a table made by an earlier release up to date (the columns
+//! added since, the `(user_id, cookie_name)` index in place of the one on
+//! `user_id` alone, and on MySQL binary `user_id` columns), so it is safe to
+//! call at every start. The three stores share one implementation (a macro
+//! over the sqlx pool type); only the SQL dialect differs.
 
 use super::{Entry, Record, Revoked, Saved, StoreError, StoreStats};
 use std::sync::Arc;
@@ -53,9 +65,21 @@ struct Statements {
     has_column: Arc<str>,
     /// Columns added since the first release, with their `ALTER TABLE`.
     added_columns: Vec<(&'static str, Arc<str>)>,
-    /// The user index, for a table that just gained `user_id` (MySQL: the
-    /// new table declares it; SQLite, PostgreSQL: `IF NOT EXISTS`).
+    /// MySQL: for the sessions and the revocation table, a count of its
+    /// `user_id` columns that are not yet [`MYSQL_USER_ID`] (a table made
+    /// by an earlier release, in a text collation) and the `ALTER TABLE`
+    /// that makes them so. Empty for the other dialects, which compare
+    /// text byte for byte.
+    binary_user_ids: Vec<(Arc<str>, Arc<str>)>,
+    /// Creates the user index on `(user_id, cookie_name)` (SQLite,
+    /// PostgreSQL: `IF NOT EXISTS`).
     user_index: Arc<str>,
+    /// Drops the index on `user_id` alone that earlier releases made
+    /// (SQLite, PostgreSQL: `IF EXISTS`).
+    old_user_index: Arc<str>,
+    /// MySQL, which has neither `IF` form: counts of the user index's and
+    /// the old index's rows in `information_schema`.
+    user_indexes: Option<(Arc<str>, Arc<str>)>,
     user_sessions: Arc<str>,
     revoke_user: Arc<str>,
     revoked_before: Arc<str>,
@@ -67,6 +91,17 @@ struct Statements {
     /// The revocation table's `previous` column, for tables made before it.
     add_revoked_previous: Arc<str>,
 }
+
+/// The type of MySQL's `user_id` (and `cookie_name`) columns: bytes,
+/// compared byte for byte.
+/// A `VARCHAR` compares in its collation: the server's default ones
+/// (`latin1_swedish_ci`, `utf8mb4_general_ci`, …) fold case, so `Alice`
+/// would list and revoke `alice`'s sessions, and even the `_bin` ones pad
+/// spaces (`alice ` is `alice`); a Latin-1 column cannot hold most ids at
+/// all. `VARBINARY` has no collation, no padding and no character set, on
+/// MySQL and MariaDB alike; ids are bound as the UTF-8 bytes of their text.
+/// 160 bytes hold every index key ([`MAX_USER_KEY_LEN`](crate::user::MAX_USER_KEY_LEN)).
+const MYSQL_USER_ID: &str = "VARBINARY(160)";
 
 /// A table name is spliced into SQL, so only plain identifiers pass.
 fn valid_table(table: &str) -> bool {
@@ -84,7 +119,8 @@ impl Statements {
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BLOB PRIMARY KEY NOT NULL, data BLOB NOT NULL, \
                      expires_at INTEGER NOT NULL, version INTEGER NOT NULL, shape INTEGER NOT NULL DEFAULT 0, \
-                     user_id TEXT, created_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
+                     user_id TEXT, cookie_name TEXT NOT NULL DEFAULT '', \
+                     created_at INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
@@ -92,17 +128,19 @@ impl Statements {
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id BYTEA PRIMARY KEY NOT NULL, data BYTEA NOT NULL, \
                      expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
-                     user_id VARCHAR(160), created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0)"
+                     user_id VARCHAR(160), cookie_name VARCHAR(160) NOT NULL DEFAULT '', \
+                     created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0)"
                 ),
                 format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
             ],
             // MySQL has no CREATE INDEX IF NOT EXISTS: the index is declared
-            // with the table
+            // with the table. User ids are bytes (see `MYSQL_USER_ID`)
             Dialect::MySql => vec![format!(
                 "CREATE TABLE IF NOT EXISTS {t} (id BINARY(32) NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, \
                  expires_at BIGINT NOT NULL, version BIGINT NOT NULL, shape BIGINT NOT NULL DEFAULT 0, \
-                 user_id VARCHAR(160), created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0, \
-                 INDEX {t}_expires_at (expires_at), INDEX {t}_user_id (user_id))"
+                 user_id {MYSQL_USER_ID}, cookie_name {MYSQL_USER_ID} NOT NULL DEFAULT '', \
+                 created_at BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0, \
+                 INDEX {t}_expires_at (expires_at), INDEX {t}_user (user_id, cookie_name))"
             )],
         };
         // per-user revocation times, for sessions that live in a cookie
@@ -114,17 +152,23 @@ impl Statements {
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id TEXT PRIMARY KEY NOT NULL, \
                  not_before INTEGER NOT NULL, keep_until INTEGER NOT NULL, previous INTEGER) WITHOUT ROWID"
             ),
-            _ => format!(
+            Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id VARCHAR(160) NOT NULL PRIMARY KEY, \
+                 not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
+            ),
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id {MYSQL_USER_ID} NOT NULL PRIMARY KEY, \
                  not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
             ),
         });
         let create = match dialect {
             Dialect::MySql => format!(
-                "INSERT IGNORE INTO {t} (id, data, expires_at, shape, user_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
+                "INSERT IGNORE INTO {t} (id, data, expires_at, shape, cookie_name, user_id, created_at, updated_at, version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
             ),
             _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, user_id, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
+                "INSERT INTO {t} (id, data, expires_at, shape, cookie_name, user_id, created_at, updated_at, version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
         // a fill never replaces a newer version
@@ -159,6 +203,12 @@ impl Statements {
                  (SELECT user_id FROM {t}_revoked WHERE keep_until <= ? LIMIT ?)"
             ),
         };
+        // user ids and cookie names, in the columns added since the first
+        // release
+        let key_text = match dialect {
+            Dialect::MySql => MYSQL_USER_ID,
+            _ => "VARCHAR(160)",
+        };
         let render = |sql: String| -> Arc<str> {
             match dialect {
                 Dialect::Postgres => numbered_placeholders(&sql).into(),
@@ -172,7 +222,8 @@ impl Statements {
                 "SELECT data, expires_at, version FROM {t} WHERE id = ? AND expires_at > ?"
             )),
             save: render(format!(
-                "UPDATE {t} SET data = ?, expires_at = ?, shape = ?, user_id = ?, updated_at = ?, version = version + 1 \
+                "UPDATE {t} SET data = ?, expires_at = ?, shape = ?, cookie_name = ?, user_id = ?, updated_at = ?, \
+                 version = version + 1 \
                  WHERE id = ? AND version = ? AND expires_at > ?"
             )),
             current: render(format!(
@@ -201,21 +252,54 @@ impl Statements {
                 ),
             }),
             added_columns: [
-                ("shape", "shape BIGINT NOT NULL DEFAULT 0"),
-                ("user_id", "user_id VARCHAR(160)"),
-                ("created_at", "created_at BIGINT NOT NULL DEFAULT 0"),
-                ("updated_at", "updated_at BIGINT NOT NULL DEFAULT 0"),
+                ("shape", "shape BIGINT NOT NULL DEFAULT 0".to_owned()),
+                ("user_id", format!("user_id {key_text}")),
+                ("cookie_name", format!("cookie_name {key_text} NOT NULL DEFAULT ''")),
+                ("created_at", "created_at BIGINT NOT NULL DEFAULT 0".to_owned()),
+                ("updated_at", "updated_at BIGINT NOT NULL DEFAULT 0".to_owned()),
             ]
             .into_iter()
             .map(|(name, column)| (name, render(format!("ALTER TABLE {t} ADD COLUMN {column}"))))
             .collect(),
+            binary_user_ids: match dialect {
+                Dialect::MySql => [(t.to_owned(), ""), (format!("{t}_revoked"), " NOT NULL")]
+                    .into_iter()
+                    .map(|(table, null)| {
+                        (
+                            render(format!(
+                                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+                                 AND table_name = '{table}' AND column_name = 'user_id' AND data_type <> 'varbinary'"
+                            )),
+                            render(format!(
+                                "ALTER TABLE {table} MODIFY COLUMN user_id {MYSQL_USER_ID}{null}"
+                            )),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             user_index: render(match dialect {
-                Dialect::MySql => format!("ALTER TABLE {t} ADD INDEX {t}_user_id (user_id)"),
-                _ => format!("CREATE INDEX IF NOT EXISTS {t}_user_id ON {t} (user_id)"),
+                Dialect::MySql => {
+                    format!("ALTER TABLE {t} ADD INDEX {t}_user (user_id, cookie_name)")
+                }
+                _ => format!("CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_id, cookie_name)"),
+            }),
+            old_user_index: render(match dialect {
+                Dialect::MySql => format!("ALTER TABLE {t} DROP INDEX {t}_user_id"),
+                _ => format!("DROP INDEX IF EXISTS {t}_user_id"),
+            }),
+            user_indexes: (dialect == Dialect::MySql).then(|| {
+                let count = |index: String| {
+                    render(format!(
+                        "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
+                         AND table_name = '{t}' AND index_name = '{index}'"
+                    ))
+                };
+                (count(format!("{t}_user")), count(format!("{t}_user_id")))
             }),
             user_sessions: render(format!(
-                "SELECT id, created_at, updated_at, expires_at FROM {t} WHERE user_id = ? AND expires_at > ? \
-                 ORDER BY updated_at DESC, id"
+                "SELECT id, created_at, updated_at, expires_at FROM {t} WHERE user_id = ? AND cookie_name IN (?, '') \
+                 AND expires_at > ? ORDER BY updated_at DESC, id"
             )),
             revoked_before: render(format!(
                 "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
@@ -266,9 +350,12 @@ impl Statements {
                 _ => format!("ALTER TABLE {t}_revoked ADD COLUMN previous BIGINT"),
             }),
             revoke_user: render(match dialect {
-                Dialect::MySql => format!("DELETE FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?"),
+                Dialect::MySql => format!(
+                    "DELETE FROM {t} WHERE user_id = ? AND cookie_name IN (?, '') AND id <> ? LIMIT ?"
+                ),
                 _ => format!(
-                    "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE user_id = ? AND id <> ? LIMIT ?)"
+                    "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE user_id = ? AND cookie_name IN (?, '') \
+                     AND id <> ? LIMIT ?)"
                 ),
             }),
         }
@@ -397,8 +484,16 @@ macro_rules! sql_store {
                 &self.pool
             }
 
-            /// Creates the table and its `expires_at` index if they do not
-            /// exist. Idempotent: call it at every start.
+            /// Creates the sessions table, the `<table>_revoked` table of
+            /// users' revocation times and their indexes if they do not
+            /// exist, and brings tables made by an earlier release up to
+            /// date: the columns added since (`shape`, `user_id`,
+            /// `cookie_name`, `created_at`, `updated_at`, `previous`), the
+            /// user index on `(user_id, cookie_name)` in place of the one
+            /// on `user_id` alone, and on MySQL `user_id` columns of bytes
+            /// (`VARBINARY`) in place of text in a collation that folds
+            /// case, which rebuilds those tables, once. Idempotent: call it
+            /// at every start.
             ///
             /// # Errors
             ///
@@ -411,7 +506,6 @@ macro_rules! sql_store {
                         .map_err(Self::error)?;
                 }
                 // tables made by an earlier release lack the newer columns
-                let mut added_user = false;
                 for (name, alter) in &self.sql.added_columns {
                     let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.has_column)))
                         .bind(*name)
@@ -420,7 +514,17 @@ macro_rules! sql_store {
                         .map_err(Self::error)?;
                     if present == 0 {
                         Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
-                        added_user |= *name == "user_id";
+                    }
+                }
+                // MySQL: ids compared in a collation before are bytes now
+                // (a rebuild of the table, once)
+                for (text, alter) in &self.sql.binary_user_ids {
+                    let text: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(text)))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                    if text > 0 {
+                        Self::query(alter).execute(&self.pool).await.map_err(Self::error)?;
                     }
                 }
                 let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.has_revoked_column)))
@@ -434,8 +538,23 @@ macro_rules! sql_store {
                         .await
                         .map_err(Self::error)?;
                 }
-                if added_user || $dialect != Dialect::MySql {
+                // the user index on (user_id, cookie_name) replaces the one
+                // on user_id alone
+                let (create, drop) = match &self.sql.user_indexes {
+                    Some((new, old)) => (
+                        self.count(new, None).await? == 0,
+                        self.count(old, None).await? > 0,
+                    ),
+                    None => (true, true),
+                };
+                if create {
                     Self::query(&self.sql.user_index)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::error)?;
+                }
+                if drop {
+                    Self::query(&self.sql.old_user_index)
                         .execute(&self.pool)
                         .await
                         .map_err(Self::error)?;
@@ -500,6 +619,7 @@ macro_rules! sql_store {
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
                     .bind(shape_to_sql(entry.shape))
+                    .bind(entry.cookie_name)
                     .bind(entry.user)
                     .bind(to_sql(entry.written_at))
                     .bind(to_sql(entry.written_at))
@@ -531,6 +651,7 @@ macro_rules! sql_store {
                     .bind(entry.data)
                     .bind(to_sql(entry.expires_at))
                     .bind(shape_to_sql(entry.shape))
+                    .bind(entry.cookie_name)
                     .bind(entry.user)
                     .bind(to_sql(entry.written_at))
                     .bind(key.as_bytes().as_slice())
@@ -606,12 +727,14 @@ macro_rules! sql_store {
 
             async fn user_sessions(
                 &self,
+                cookie_name: &str,
                 user: &str,
                 now: u64,
             ) -> Result<Vec<super::UserSession>, StoreError> {
                 use sqlx::Row as _;
                 let rows = Self::query(&self.sql.user_sessions)
                     .bind(user)
+                    .bind(cookie_name)
                     .bind(to_sql(now))
                     .fetch_all(&self.pool)
                     .await
@@ -635,6 +758,7 @@ macro_rules! sql_store {
 
             async fn revoke_user(
                 &self,
+                cookie_name: &str,
                 user: &str,
                 except: Option<&crate::id::StoreKey>,
                 limit: usize,
@@ -643,6 +767,7 @@ macro_rules! sql_store {
                 let except = except.map_or([0u8; 32], |key| *key.as_bytes());
                 let done = Self::query(&self.sql.revoke_user)
                     .bind(user)
+                    .bind(cookie_name)
                     .bind(except.as_slice())
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .execute(&self.pool)

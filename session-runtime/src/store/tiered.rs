@@ -431,8 +431,13 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     /// The durable tier's index: a cache (memcached, Redis Cluster) need
     /// keep none. Revoking (the default `revoke_user`) deletes through
     /// this store, so every cache keeps a tombstone.
-    async fn user_sessions(&self, user: &str, now: u64) -> Result<Vec<UserSession>, StoreError> {
-        self.durable.user_sessions(user, now).await
+    async fn user_sessions(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<UserSession>, StoreError> {
+        self.durable.user_sessions(cookie_name, user, now).await
     }
 
     /// The durable tier's: a cache may lose it.

@@ -1,0 +1,179 @@
+//! A user with 100,000 sessions on Redis: listed and revoked in bounded
+//! round trips, while other requests to the same server keep answering
+//! fast. A binary of its own, so no other test's traffic shares the
+//! server or the cores while latency is measured.
+
+use session_runtime::id::{SessionId, StoreKey};
+use session_runtime::store::RedisStore;
+use session_runtime::{Entry, Lookup, SessionStore};
+use sessionkit_tests::servers::address;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SESSIONS: usize = 100_000;
+const COOKIE: &str = "__Host-many";
+const BATCH: usize = 1_000;
+/// Concurrent creates over the store's one multiplexed connection: the
+/// client pipelines them.
+const WRITERS: usize = 64;
+/// What another request may wait for while the user is listed or revoked.
+const MAX_LATENCY: Duration = Duration::from_millis(50);
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// What the probe saw: requests made, their worst and 99th percentile
+/// latency.
+struct Probed {
+    requests: usize,
+    worst: Duration,
+    p99: Duration,
+}
+
+/// Loads another session over a connection of its own, on a thread and a
+/// runtime of its own (so the test's own work never delays it), until
+/// `stop`: the latency any other request sees.
+fn probe(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Probed> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let store = RedisStore::connect(&url).await.unwrap();
+            let other = SessionId::generate().unwrap().store_key();
+            assert!(
+                store
+                    .create(&other, Entry::new(b"another user's", now() + 300))
+                    .await
+                    .unwrap()
+            );
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let began = Instant::now();
+                let loaded = store.load(&other, now()).await.unwrap();
+                latencies.push(began.elapsed());
+                assert!(loaded.is_some());
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            store.delete(&other).await.unwrap();
+            latencies.sort();
+            Probed {
+                requests: latencies.len(),
+                worst: latencies.last().copied().unwrap_or_default(),
+                p99: latencies
+                    .get(latencies.len() * 99 / 100)
+                    .copied()
+                    .unwrap_or_default(),
+            }
+        })
+    })
+}
+
+/// One thread for the test's own client work (parsing pages is most of it
+/// in a debug build), so the probe and the server keep a core between them.
+#[tokio::test]
+async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_the_server() {
+    let Some(url) = address("SESSIONKIT_REDIS_URL") else {
+        return;
+    };
+    let store = Arc::new(RedisStore::connect(&url).await.unwrap());
+    let user = format!(
+        "many-{}",
+        &SessionId::generate().unwrap().store_key().to_hex()[..8]
+    );
+    let now = now();
+    // expiring by themselves a few minutes after the test
+    let expires_at = now + 300;
+
+    // 100,000 sessions, last seen at 1,000 distinct times
+    let began = Instant::now();
+    let keys: Vec<StoreKey> = (0..SESSIONS)
+        .map(|_| SessionId::generate().unwrap().store_key())
+        .collect();
+    let keys = Arc::new(keys);
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        let (store, keys, user) = (Arc::clone(&store), Arc::clone(&keys), user.clone());
+        writers.spawn(async move {
+            for i in (writer..SESSIONS).step_by(WRITERS) {
+                let seen = now - 1_000 + (i % 1_000) as u64;
+                let entry = Entry::new(b"sealed", expires_at).with_user(COOKIE, Some(&user), seen);
+                assert!(store.create(&keys[i], entry).await.unwrap());
+            }
+        });
+    }
+    writers.join_all().await;
+    let created = began.elapsed();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let prober = probe(url.clone(), Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let began = Instant::now();
+    let listed = store.user_sessions(COOKIE, &user, now).await.unwrap();
+    let list_time = began.elapsed();
+    assert_eq!(listed.len(), SESSIONS, "every live session, once");
+    assert!(
+        listed.windows(2).all(|w| w[0].last_seen >= w[1].last_seen),
+        "most recently seen first"
+    );
+    assert_eq!(listed[0].last_seen, now - 1);
+
+    let keep = keys[0];
+    let began = Instant::now();
+    let mut batches = Vec::new();
+    loop {
+        let revoked = store
+            .revoke_user(COOKIE, &user, Some(&keep), BATCH)
+            .await
+            .unwrap();
+        batches.push(revoked);
+        if revoked < BATCH {
+            break;
+        }
+    }
+    let revoke_time = began.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let probed = prober.join().unwrap();
+
+    assert!(
+        batches.iter().all(|&n| n <= BATCH),
+        "bounded batches: {batches:?}"
+    );
+    assert_eq!(batches.iter().sum::<usize>(), SESSIONS - 1);
+    let left = store.user_sessions(COOKIE, &user, now).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key, keep, "the excepted session stays");
+    for key in [keys[1], keys[SESSIONS / 2], keys[SESSIONS - 1]] {
+        assert_eq!(
+            store.lookup(&key, now, None).await.unwrap(),
+            Lookup::Gone,
+            "a revoked session leaves a tombstone, as a delete does"
+        );
+    }
+    store.delete(&keep).await.unwrap();
+    sessionkit_tests::figure(&format!(
+        "redis user index: {SESSIONS} sessions of one user (created in {:.1} s), listed in {:.0} ms, \
+         revoked in {} batches of at most {BATCH} in {:.1} s; another client's {} loads meanwhile: \
+         worst {:.1} ms, p99 {:.1} ms (limit {} ms)",
+        created.as_secs_f64(),
+        list_time.as_secs_f64() * 1e3,
+        batches.len(),
+        revoke_time.as_secs_f64(),
+        probed.requests,
+        probed.worst.as_secs_f64() * 1e3,
+        probed.p99.as_secs_f64() * 1e3,
+        MAX_LATENCY.as_millis()
+    ));
+    assert!(
+        probed.worst < MAX_LATENCY,
+        "another request waited {:?} while the user was listed or revoked",
+        probed.worst
+    );
+}
