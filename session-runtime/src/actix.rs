@@ -144,9 +144,10 @@ fn incoming<S: SessionData>(core: &Core<S>, headers: &HeaderMap) -> Incoming {
         token::find_in_lines(lines.iter().copied(), &core.cookie_name),
         || {
             let name = core.settings.token_header.as_ref()?;
-            Some(token::token_from_header(
+            token::token_from_header(
                 headers.get(name.as_str())?.as_bytes(),
-            ))
+                name == http::header::AUTHORIZATION,
+            )
         },
     )
 }

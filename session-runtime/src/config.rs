@@ -168,6 +168,9 @@ pub(crate) struct Settings {
     pub(crate) host_prefix: HostPrefix,
     pub(crate) lifetime: Duration,
     pub(crate) absolute_timeout: AbsoluteTimeout,
+    /// The longest one store call may take: the layer's store's and the
+    /// revocation store's, whichever the layer has or gets.
+    pub(crate) store_timeout: Duration,
     pub(crate) refresh_after: Option<Duration>,
     pub(crate) always_save: bool,
     pub(crate) ssl_only: bool,
@@ -190,6 +193,7 @@ impl Settings {
             host_prefix: HostPrefix::WhenAllowed,
             lifetime: DEFAULT_LIFETIME,
             absolute_timeout: AbsoluteTimeout::Default,
+            store_timeout: crate::core::DEFAULT_STORE_TIMEOUT,
             refresh_after: None,
             always_save: false,
             ssl_only: false,
@@ -233,6 +237,15 @@ impl Settings {
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::SameSiteNoneInsecure);
         }
+        if self
+            .refresh_after
+            .is_some_and(|after| after > self.lifetime)
+        {
+            // a session would expire before its first refresh
+            return Err(ConfigError::Duration {
+                what: "the refresh interval (it exceeds the lifetime, so active sessions would expire)",
+            });
+        }
         if let (Some(after), AbsoluteTimeout::Limit(limit)) =
             (self.refresh_after, self.absolute_timeout)
             && after > limit
@@ -245,12 +258,13 @@ impl Settings {
     }
 
     /// The absolute timeout of a session whose idle lifetime is
-    /// `lifetime`, if the layer has one.
-    pub(crate) fn absolute_limit(&self, lifetime: Duration) -> Option<Duration> {
+    /// `lifetime` (at most [`MAX_LIFETIME`] when lifted).
+    pub(crate) fn absolute_limit(&self, lifetime: Duration) -> Duration {
         match self.absolute_timeout {
-            AbsoluteTimeout::Default => Some(DEFAULT_ABSOLUTE_TIMEOUT.max(lifetime)),
-            AbsoluteTimeout::Limit(limit) => Some(limit),
-            AbsoluteTimeout::Off => None,
+            AbsoluteTimeout::Default => DEFAULT_ABSOLUTE_TIMEOUT.max(lifetime),
+            AbsoluteTimeout::Limit(limit) => limit,
+            // lifted: the 400-day cap still holds
+            AbsoluteTimeout::Off => MAX_LIFETIME,
         }
     }
 

@@ -21,9 +21,9 @@ pub fn cookie_scan(lines: &[&[u8]], name: &str) -> Option<String> {
 /// The token request header's parsing.
 #[must_use]
 pub fn token_header(value: &[u8]) -> Option<String> {
-    match token::token_from_header(value) {
-        token::HeaderToken::Token(raw) => raw.value().map(str::to_owned),
-        token::HeaderToken::Asked => None,
+    match token::token_from_header(value, false) {
+        Some(token::HeaderToken::Token(raw)) => raw.value().map(str::to_owned),
+        _ => None,
     }
 }
 

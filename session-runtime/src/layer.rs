@@ -479,18 +479,15 @@ where
     /// later requests do not wait for it at all.
     ///
     /// It applies to the store of [`with_user_revocation`](Self::with_user_revocation)
-    /// too, in either order.
+    /// too, called before or after this.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::NoStore`] on a layer with neither a store nor user
-    /// revocation; [`ConfigError::Timeout`] for zero or more than a minute.
+    /// [`ConfigError::Timeout`] for zero or more than a minute.
     pub fn with_store_timeout(self, timeout: Duration) -> Result<Self, ConfigError> {
         let timeout = check_short_duration("the store timeout", timeout)?;
-        if self.core.server.is_none() && self.core.revocation.is_none() {
-            return Err(ConfigError::NoStore(std::any::type_name::<S>()));
-        }
         Ok(self.edit(|core| {
+            core.settings.store_timeout = timeout;
             if let Some(tier) = &mut core.server {
                 tier.timeout = timeout;
             }
@@ -541,15 +538,10 @@ where
         S: crate::user::HasUserField,
         St: crate::user::KeepsRevocations,
     {
-        let timeout = self
-            .core
-            .server
-            .as_ref()
-            .map_or(DEFAULT_STORE_TIMEOUT, |tier| tier.timeout);
         let revocation = Revocation {
             store: Arc::new(store),
             breaker: Arc::default(),
-            timeout,
+            timeout: self.core.settings.store_timeout,
         };
         self.edit(|core| core.revocation = Some(revocation))
     }

@@ -40,6 +40,14 @@ pub const REVOKE_BATCH: usize = 1_000;
 /// honour).
 pub const KEEP_REVOCATIONS: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
 
+/// How far past its own clock a revocation reaches: a revocation made at
+/// `now` covers the user's sessions issued up to `now` plus this, so a
+/// process whose clock runs ahead of the revoking one (or a clock that
+/// stepped back) cannot issue a session that escapes it. Sessions issued
+/// anew after a revocation (a login) are given an issue time after it, so
+/// no legitimate session is refused for it.
+pub const REVOCATION_CLOCK_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The longest user key kept as it is; longer ones are replaced by
 /// `sha256:<hex>` of the id, so every index (the SQL stores' 160-byte
 /// `user_id` columns included) can hold them.

@@ -863,10 +863,21 @@ async fn the_revocation_store_takes_the_store_timeout_set_after_it() {
         took < std::time::Duration::from_secs(1),
         "the 100 ms timeout applied, not the 2 s default: {took:?}"
     );
-    // a cookie layer without revocation has no store to time out
-    assert!(
-        SessionLayer::<Badge>::new(key())
-            .with_store_timeout(std::time::Duration::from_millis(100))
-            .is_err()
-    );
+    // and in the other order: set before the revocation store is given
+    let probe = sessionkit_tests::probe::Probe::new(MemoryStore::default());
+    let layer = SessionLayer::<Badge>::new(key())
+        .with_store_timeout(std::time::Duration::from_millis(100))
+        .unwrap()
+        .with_user_revocation(probe.clone());
+    let app = cookie_routes!(Badge, layer);
+    let cookie = send(&app, "POST", "/login/6", None)
+        .await
+        .set_cookie
+        .unwrap();
+    probe.set_hung(true);
+    let began = std::time::Instant::now();
+    let reply = send(&app, "GET", "/whoami", Some(("__Host-badge", &cookie))).await;
+    probe.set_hung(false);
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(began.elapsed() < std::time::Duration::from_secs(1));
 }

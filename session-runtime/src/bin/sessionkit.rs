@@ -350,7 +350,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             with_store!(&store, |store| store
                 .revoke_before(
                     &user,
-                    now,
+                    // as the layer revokes: other processes' clocks may run ahead
+                    now + session_runtime::user::REVOCATION_CLOCK_TOLERANCE.as_secs(),
                     session_runtime::user::KEEP_REVOCATIONS.as_secs(),
                 )
                 .await?);

@@ -50,9 +50,11 @@ impl Revocation {
         result
     }
 
-    /// Revokes every session of `user` issued at or before `at` (or one
-    /// past the time already kept, whichever is later).
-    pub(crate) async fn revoke(&self, user: &str, at: u64) -> Result<Revoked, StoreError> {
+    /// Revokes every session of `user` issued at or before `now` plus
+    /// [`REVOCATION_CLOCK_TOLERANCE`](crate::user::REVOCATION_CLOCK_TOLERANCE)
+    /// (or one past the time already kept, whichever is later).
+    pub(crate) async fn revoke(&self, user: &str, now: u64) -> Result<Revoked, StoreError> {
+        let at = now.saturating_add(crate::user::REVOCATION_CLOCK_TOLERANCE.as_secs());
         let store = self.store.name();
         let started = std::time::Instant::now();
         let result = self

@@ -445,14 +445,12 @@ impl<S: SessionData> Slot<S> {
         had_token: bool,
     ) -> Loaded<S> {
         let settings = &self.core.settings;
-        let absolute_end = settings
-            .absolute_limit(effective_lifetime(
-                settings,
-                &opened.meta,
-                Control::default(),
-            ))
-            .map(|limit| opened.meta.issued_at.saturating_add(limit.as_secs()));
-        if absolute_end.is_some_and(|end| now >= end) {
+        let limit = settings.absolute_limit(effective_lifetime(
+            settings,
+            &opened.meta,
+            Control::default(),
+        ));
+        if now >= opened.meta.issued_at.saturating_add(limit.as_secs()) {
             tracing::debug!(cookie = %self.name(), "session past its absolute timeout: starting a new one");
             // the old record goes with it, and the token is cleared
             let mut fresh = Loaded::refused(had_token);
@@ -813,10 +811,11 @@ impl<S: SessionData + Send> Slot<S> {
                 .unwrap_or(config.lifetime)
                 .min(crate::MAX_LIFETIME),
         };
-        let mut expires_at = now.saturating_add(lifetime.as_secs());
-        if let Some(limit) = config.absolute_limit(lifetime) {
-            expires_at = expires_at.min(issued_at.saturating_add(limit.as_secs()));
-        }
+        // a session issued after a revocation may carry an issue time ahead
+        // of the clock: its lifetime counts from then
+        let mut expires_at = now.max(issued_at).saturating_add(lifetime.as_secs());
+        let limit = config.absolute_limit(lifetime);
+        expires_at = expires_at.min(issued_at.saturating_add(limit.as_secs()));
         let custom = control.lifetime.or_else(|| {
             existing.and_then(|e| {
                 (e.meta.lifetime > 0).then(|| Duration::from_secs(e.meta.lifetime.into()))
@@ -947,8 +946,10 @@ fn rotate_on_login<S: SessionData>(loaded: &mut Loaded<S>) {
 /// time: a new session, or a cycled one, that something is written for.
 fn issues_anew<S: SessionData>(loaded: &Loaded<S>) -> bool {
     let state = &loaded.state;
+    // a terminated session that was given values again (`restart()`, or
+    // `terminate()` then setters) is a new session too
     S::HAS_USER
-        && !state.control.terminated
+        && (!state.control.terminated || !state.changed.is_empty())
         && (state.control.cycle || state.existing.is_none())
         && (state.control.cycle || !state.changed.is_empty())
         && loaded.data.user_key().is_some()

@@ -191,28 +191,36 @@ pub(crate) enum HeaderToken {
     Asked,
 }
 
-/// The token request header's value, trimmed, with an optional `Session `
-/// scheme (for `Authorization: Session …`). A value that is not UTF-8 or is
-/// longer than any token we issue is a token that will not open: refused
-/// (and answered with an empty header) like a forged one.
-pub(crate) fn token_from_header(value: &[u8]) -> HeaderToken {
+/// The token request header's value, trimmed, with an optional `Session`
+/// scheme (case-insensitive, as every HTTP auth scheme). In `Authorization`
+/// (`authorization` is true) the scheme is required: another one (`Basic`
+/// behind a password-protected site, a gateway's `Bearer`) is no session
+/// token, and the request is a cookie client's (`None`). A value that is not
+/// UTF-8 or is longer than any token we issue is a token that will not
+/// open: refused (and answered with an empty header) like a forged one.
+pub(crate) fn token_from_header(value: &[u8], authorization: bool) -> Option<HeaderToken> {
     const NOT_OURS: &str = "!";
     let Ok(text) = std::str::from_utf8(value) else {
-        return HeaderToken::Token(RawValue::Owned(NOT_OURS.into()));
+        return (!authorization).then(|| HeaderToken::Token(RawValue::Owned(NOT_OURS.into())));
     };
     let text = text.trim();
-    let text = if text == "Session" {
-        ""
+    let (scheme, rest) = text
+        .split_once([' ', '\t'])
+        .map_or((text, ""), |(scheme, rest)| (scheme, rest.trim()));
+    let token = if scheme.eq_ignore_ascii_case("session") {
+        rest
+    } else if authorization {
+        return None;
     } else {
-        text.strip_prefix("Session ").unwrap_or(text).trim()
+        text
     };
-    if text.is_empty() {
-        return HeaderToken::Asked;
+    if token.is_empty() {
+        return Some(HeaderToken::Asked);
     }
-    if text.len() > MAX_VALUE_LEN {
-        return HeaderToken::Token(RawValue::Owned(NOT_OURS.into()));
+    if token.len() > MAX_VALUE_LEN {
+        return Some(HeaderToken::Token(RawValue::Owned(NOT_OURS.into())));
     }
-    HeaderToken::Token(RawValue::Owned(text.into()))
+    Some(HeaderToken::Token(RawValue::Owned(token.into())))
 }
 
 /// The incoming token: the session cookie, else (when the layer accepts
@@ -418,18 +426,34 @@ mod tests {
             Lookup::Found(raw) => assert_eq!(raw.value(), Some("xyz")),
             _ => panic!("not found"),
         }
-        let token = |bytes: &[u8]| match token_from_header(bytes) {
-            HeaderToken::Token(raw) => raw.value().map(str::to_owned),
-            HeaderToken::Asked => None,
+        let token = |bytes: &[u8]| match token_from_header(bytes, false) {
+            Some(HeaderToken::Token(raw)) => raw.value().map(str::to_owned),
+            _ => None,
         };
         assert_eq!(token(b"Session abc").as_deref(), Some("abc"));
+        assert_eq!(token(b"session  abc").as_deref(), Some("abc"));
         assert_eq!(token(b" abc ").as_deref(), Some("abc"));
-        for asking in [&b""[..], b"  ", b"Session", b"Session  "] {
-            assert!(matches!(token_from_header(asking), HeaderToken::Asked));
+        for asking in [&b""[..], b"  ", b"Session", b"SESSION  "] {
+            assert!(matches!(
+                token_from_header(asking, false),
+                Some(HeaderToken::Asked)
+            ));
         }
         // not ours, but a token: refused (and answered empty), not ignored
         assert_eq!(token(b"\xff\xfe").as_deref(), Some("!"));
         assert_eq!(token("A".repeat(5000).as_bytes()).as_deref(), Some("!"));
+        // in Authorization only the Session scheme is ours
+        let auth = |bytes: &[u8]| match token_from_header(bytes, true) {
+            Some(HeaderToken::Token(raw)) => raw.value().map(str::to_owned),
+            Some(HeaderToken::Asked) => Some(String::new()),
+            None => None,
+        };
+        assert_eq!(auth(b"Session abc").as_deref(), Some("abc"));
+        assert_eq!(auth(b"session abc").as_deref(), Some("abc"));
+        assert_eq!(auth(b"Session").as_deref(), Some(""));
+        for other in [&b"Basic dXNlcjpwYXNz"[..], b"Bearer abc", b"abc", b"\xff"] {
+            assert_eq!(auth(other), None, "{other:?}");
+        }
     }
 
     fn values(lookup: Lookup<RawValue>) -> Vec<String> {

@@ -53,7 +53,10 @@ fn is_https<B>(req: &Request<B>, trust_forwarded: bool) -> bool {
 fn incoming<S: SessionData>(core: &Core<S>, headers: &http::HeaderMap) -> Incoming {
     token::incoming(token::find(headers, &core.cookie_name), || {
         let name = core.settings.token_header.as_ref()?;
-        Some(token::token_from_header(headers.get(name)?.as_bytes()))
+        token::token_from_header(
+            headers.get(name)?.as_bytes(),
+            name == http::header::AUTHORIZATION,
+        )
     })
 }
 
