@@ -240,6 +240,6 @@ async fn an_active_session_ends_at_the_default_absolute_timeout() {
         "opted out: it slides up to the 400-day cap"
     );
     figure(
-        "absolute timeout: a session used every 5 days ends on day 30 by default, day 60 with with_absolute_timeout(60 d), day 90 for a 90-day remember me",
+        "absolute timeout: a session used every 5 days ends on day 30 by default, day 60 with with_absolute_timeout(60 d), day 90 for a 90-day remember me, day 400 without_absolute_timeout",
     );
 }
