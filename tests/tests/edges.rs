@@ -108,6 +108,11 @@ struct Badge {
 const BADGE: &str = "__Host-badge";
 
 fn badge_app(layer: SessionLayer<Badge>) -> Router {
+    badge_routes().layer(layer)
+}
+
+/// `GET /show`, the two logins and log out everywhere, without a layer.
+fn badge_routes() -> Router {
     Router::new()
         .route(
             "/show",
@@ -137,7 +142,6 @@ fn badge_app(layer: SessionLayer<Badge>) -> Router {
                 Ok::<_, StoreError>(ended.to_string())
             }),
         )
-        .layer(layer)
 }
 
 fn badge_layer(clock: &Clock, revocations: Arc<MemoryStore>) -> SessionLayer<Badge> {
@@ -965,18 +969,7 @@ async fn two_devices_logging_out_the_others_at_once_both_end() {
     let store = Arc::new(MemoryStore::default());
     let app = {
         let waiting = Arc::clone(&arrived);
-        Router::new()
-            .route(
-                "/show",
-                get(|b: Session<Badge>| async move { format!("{:?}", b.user()) }),
-            )
-            .route(
-                "/login/{user}",
-                post(|mut b: Session<Badge>, Path(user): Path<u64>| async move {
-                    b.set_user(Some(user));
-                    "ok"
-                }),
-            )
+        badge_routes()
             .route(
                 "/keep",
                 post(move |mut b: Session<Badge>| {

@@ -238,19 +238,7 @@ impl Statements {
             count_shapes: render(format!(
                 "SELECT shape, COUNT(*) FROM {t} WHERE expires_at > ? GROUP BY shape ORDER BY COUNT(*) DESC, shape"
             )),
-            has_column: render(match dialect {
-                Dialect::Sqlite => {
-                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name = ?")
-                }
-                Dialect::Postgres => format!(
-                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
-                     AND table_name = '{t}' AND column_name = ?"
-                ),
-                Dialect::MySql => format!(
-                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
-                     AND table_name = '{t}' AND column_name = ?"
-                ),
-            }),
+            has_column: render(has_column(dialect, t)),
             added_columns: [
                 ("shape", "shape BIGINT NOT NULL DEFAULT 0".to_owned()),
                 ("user_id", format!("user_id {key_text}")),
@@ -332,19 +320,7 @@ impl Statements {
             read_revoked: render(format!(
                 "SELECT previous, not_before FROM {t}_revoked WHERE user_id = ?"
             )),
-            has_revoked_column: render(match dialect {
-                Dialect::Sqlite => {
-                    format!("SELECT COUNT(*) FROM pragma_table_info('{t}_revoked') WHERE name = ?")
-                }
-                Dialect::Postgres => format!(
-                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
-                     AND table_name = '{t}_revoked' AND column_name = ?"
-                ),
-                Dialect::MySql => format!(
-                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
-                     AND table_name = '{t}_revoked' AND column_name = ?"
-                ),
-            }),
+            has_revoked_column: render(has_column(dialect, &format!("{t}_revoked"))),
             add_revoked_previous: render(match dialect {
                 Dialect::Sqlite => format!("ALTER TABLE {t}_revoked ADD COLUMN previous INTEGER"),
                 _ => format!("ALTER TABLE {t}_revoked ADD COLUMN previous BIGINT"),
@@ -359,6 +335,24 @@ impl Statements {
                 ),
             }),
         }
+    }
+}
+
+/// Counts the column of `table` named by the bound parameter (0 in a
+/// table made before it existed).
+fn has_column(dialect: Dialect, table: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?")
+        }
+        Dialect::Postgres => format!(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = '{table}' AND column_name = ?"
+        ),
+        Dialect::MySql => format!(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = '{table}' AND column_name = ?"
+        ),
     }
 }
 
