@@ -431,11 +431,13 @@ impl<S: SessionData + Send> Session<S> {
                 .map(|existing| existing.meta.issued_at)
         });
         if user.is_some() && refused.is_none() {
-            if !keep_this_one {
-                self.terminate();
-            } else if revocation.is_some() {
-                // re-issued after the revocation below, so not covered by it
+            if keep_this_one {
+                // a new identity: a copy of this session's cookie (or ID) is
+                // one of the "other devices" too; with revocation times it
+                // is also re-issued after the revocation below
                 self.cycle_id();
+            } else {
+                self.terminate();
             }
         }
         let slot = Arc::clone(&self.slot);

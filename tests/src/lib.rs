@@ -5,6 +5,7 @@ pub mod account;
 pub mod conformance;
 pub mod frameworks;
 pub mod http;
+pub mod model;
 pub mod probe;
 pub mod process;
 pub mod stores;
