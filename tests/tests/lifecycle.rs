@@ -1383,3 +1383,128 @@ fn generated_sequences_follow_the_model() {
         failures.join("\n\n")
     );
 }
+
+// ---------------------------------------------------------------------------
+// counterexamples, kept as named sequences (each checked step by step
+// against the model, and by its own assertion)
+
+fn request_step(client: usize, action: Action) -> Step {
+    Step::Request {
+        client,
+        process: 0,
+        action,
+    }
+}
+
+/// Runs `steps` on a MemoryStore setup; the failure, if any.
+fn replay(storage: Storage, always_save: bool, revocation: bool, steps: &[Step]) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let setup = setup(
+        "memory",
+        storage,
+        always_save,
+        revocation,
+        Arc::new(MemoryStore::default()),
+    );
+    if let Err(err) = runtime.block_on(run_sequence(&setup, steps)) {
+        panic!("{}: {err}", setup.name);
+    }
+}
+
+/// Found by the model on its first run: on a Server type without
+/// revocation times, `revoke_user_sessions(true)` kept this session's ID,
+/// so a copy of its cookie (a thief's, another tab's) survived "log out
+/// other devices". The kept session now always takes a new ID.
+#[test]
+fn log_out_other_devices_ends_a_copy_of_a_server_cookie() {
+    replay(
+        Storage::Server,
+        false,
+        false,
+        &[
+            request_step(0, Action::Login(1)),
+            Step::Copy { from: 0, to: 1 },
+            request_step(0, Action::RevokeAll { keep: true }),
+            // the copy must read no session (the final reads check it too)
+            request_step(1, Action::Read),
+        ],
+    );
+}
+
+/// The Adaptive-size loss (#17), found when its fix is reverted: a sealed
+/// session exactly as long as a signed ID was taken for one and lost.
+#[test]
+fn a_sealed_session_as_long_as_an_id_reads_back() {
+    replay(
+        Storage::Adaptive,
+        false,
+        true,
+        &[
+            request_step(0, Action::SetNote(note_of(4, 'a'))),
+            request_step(0, Action::Read),
+        ],
+    );
+}
+
+/// The token-header leak (#17), found when its fix is reverted: a cookie
+/// request was answered in the token header too, where scripts read it.
+#[test]
+fn a_cookie_request_is_answered_in_the_cookie_alone() {
+    replay(
+        Storage::Cookie,
+        false,
+        true,
+        &[request_step(0, Action::SetNote(note_of(1, 'a')))],
+    );
+}
+
+/// The always-save regression (#17), found when its fix is reverted: a
+/// route that does not extract the session did not re-issue it.
+#[test]
+fn always_save_reissues_on_a_route_that_does_not_extract_the_session() {
+    for storage in [Storage::Cookie, Storage::Adaptive, Storage::Server] {
+        replay(
+            storage,
+            true,
+            true,
+            &[
+                request_step(0, Action::SetNote(note_of(1, 'a'))),
+                Step::Advance(30),
+                request_step(0, Action::Plain),
+            ],
+        );
+    }
+}
+
+/// The revocation race (#17), found when its fix is reverted: "log out
+/// other devices" kept a session that a concurrent "log out everywhere"
+/// from another device had revoked; and, with the whole check reverted,
+/// the kept session was issued inside its own revocation and refused next.
+#[test]
+fn a_kept_session_does_not_escape_a_concurrent_revocation() {
+    replay(
+        Storage::Cookie,
+        false,
+        true,
+        &[
+            request_step(0, Action::Login(1)),
+            request_step(0, Action::RevokeAll { keep: true }),
+            request_step(0, Action::Read),
+        ],
+    );
+    for storage in [Storage::Cookie, Storage::Adaptive, Storage::Server] {
+        let races: Vec<Step> = (0..20)
+            .map(|_| {
+                Step::Race(Race::KeepAgainstRevoke {
+                    keeper: 0,
+                    revoker: 1,
+                })
+            })
+            .collect();
+        replay(storage, false, true, &races);
+    }
+}
