@@ -169,8 +169,10 @@ impl fmt::Debug for MasterKey {
 /// The keys a layer accepts: the newest seals, every key verifies.
 ///
 /// Rotation: put the new secret first and keep the old one as `previous`
-/// until every cookie it sealed has expired. A cookie sealed with an old key
-/// opens, and is re-sealed with the newest one the next time it is written.
+/// until every cookie it sealed has expired. A cookie (or a server-side
+/// record, or a signed ID) sealed with an old key opens, and is re-sealed
+/// with the newest one by the next request that loads it, a read included,
+/// so the old key can go once every session has been used or has expired.
 ///
 /// ```
 /// use session_runtime::{KeyRing, MasterKey};
