@@ -153,6 +153,10 @@ pub enum Action {
     },
     /// Counts the user's devices (`user_sessions()`).
     Devices,
+    /// Ends each of the user's other devices by its tag (`revoke_device`).
+    RevokeDevices,
+    /// `restart()`, carrying the counter over into the fresh session.
+    Restart,
     /// Adds one to the counter and answers 500.
     Fail,
 }
@@ -178,6 +182,8 @@ impl std::fmt::Debug for Action {
             Self::BrowserOnly => f.write_str("BrowserOnly"),
             Self::RevokeAll { keep } => write!(f, "RevokeAll {{ keep: {keep} }}"),
             Self::Devices => f.write_str("Devices"),
+            Self::RevokeDevices => f.write_str("RevokeDevices"),
+            Self::Restart => f.write_str("Restart"),
             Self::Fail => f.write_str("Fail"),
         }
     }
@@ -420,6 +426,7 @@ impl Model {
         let mut lifetime_set = None;
         let mut browser_set = None;
         let mut issued_after = None;
+        let mut restarted = None;
         let mut status = 200;
         let mut body = None;
 
@@ -446,6 +453,42 @@ impl Model {
             Action::Fail => {
                 data.hits += 1;
                 status = 500;
+            }
+            Action::RevokeDevices => {
+                let current = opened.as_ref().and_then(|o| o.record);
+                body = Some(match (self.config.storage, data.user) {
+                    (_, None) => "0".to_owned(),
+                    (Storage::Cookie, _) => "unsupported".to_owned(),
+                    (_, Some(user)) => {
+                        // "revoke_device(tag) ends one session": every live
+                        // record of the user listed, but this one
+                        let now = self.now;
+                        let others: Vec<u64> = self
+                            .records
+                            .iter()
+                            .filter(|(id, r)| {
+                                r.data.user == Some(user)
+                                    && r.times.expires_at > now
+                                    && Some(**id) != current
+                            })
+                            .map(|(id, _)| *id)
+                            .collect();
+                        for id in &others {
+                            self.records.remove(id);
+                        }
+                        others.len().to_string()
+                    }
+                });
+            }
+            Action::Restart => {
+                // "restart() starts the new user from a fresh session (it
+                // returns the old data)": the old one ends, the counter is
+                // carried into a new one
+                restarted = Some(Data {
+                    hits: data.hits,
+                    ..Data::default()
+                });
+                terminated = true;
             }
             Action::Devices => {
                 body = Some(match (self.config.storage, data.user) {
@@ -484,6 +527,9 @@ impl Model {
                 }
             }
         }
+        if let Some(fresh) = &restarted {
+            body = Some(fresh.render());
+        }
         if body.is_none() && action.extracts() {
             body = Some(data.render());
         }
@@ -502,7 +548,18 @@ impl Model {
             if let Some(id) = opened.as_ref().and_then(|o| o.record) {
                 self.records.remove(&id);
             }
-            let token = if had_token {
+            let token = if let Some(fresh) = restarted.filter(|d| *d != Data::default()) {
+                // a terminated session given values again is a new session
+                let issued_at = self.issue_time(&fresh, None);
+                let times = Times {
+                    issued_at,
+                    expires_at: (self.now.max(issued_at) + LIFETIME)
+                        .min(issued_at + Self::absolute_limit(LIFETIME)),
+                    lifetime: None,
+                    browser_session: false,
+                };
+                self.store_new(fresh, times)
+            } else if had_token {
                 TokenEffect::Clears
             } else {
                 TokenEffect::Leaves

@@ -233,6 +233,33 @@ macro_rules! routes {
                 }),
             )
             .route(
+                "/revoke-devices",
+                post(|s: Session<$ty>| async move {
+                    let devices = match s.user_sessions().await {
+                        Ok(devices) => devices,
+                        Err(StoreError::Unsupported { .. }) => return "unsupported".to_owned(),
+                        Err(err) => return format!("error: {err}"),
+                    };
+                    let mut ended = 0;
+                    for device in devices.iter().filter(|d| !d.current) {
+                        match s.revoke_device(&device.tag).await {
+                            Ok(true) => ended += 1,
+                            Ok(false) => {}
+                            Err(err) => return format!("error: {err}"),
+                        }
+                    }
+                    ended.to_string()
+                }),
+            )
+            .route(
+                "/restart",
+                post(|mut s: Session<$ty>| async move {
+                    let old = s.restart();
+                    s.set_hits(old.hits);
+                    render(*s.user(), *s.hits(), s.note().text())
+                }),
+            )
+            .route(
                 "/fail",
                 post(|mut s: Session<$ty>| async move {
                     *s.hits_mut() += 1;
@@ -344,6 +371,8 @@ fn action(config: Config) -> impl Strategy<Value = Action> {
         1 => Just(Action::BrowserOnly),
         2 => any::<bool>().prop_map(|keep| Action::RevokeAll { keep }),
         1 => Just(Action::Devices),
+        1 => Just(Action::RevokeDevices),
+        1 => Just(Action::Restart),
         1 => Just(Action::Fail),
     ]
 }
@@ -522,6 +551,8 @@ impl Real {
             Action::BrowserOnly => ("POST", "/browser".to_owned()),
             Action::RevokeAll { keep } => ("POST", format!("/revoke/{keep}")),
             Action::Devices => ("GET", "/devices".to_owned()),
+            Action::RevokeDevices => ("POST", "/revoke-devices".to_owned()),
+            Action::Restart => ("POST", "/restart".to_owned()),
             Action::Fail => ("POST", "/fail".to_owned()),
         };
         let mut request = Request::builder().method(method).uri(uri);
