@@ -440,6 +440,13 @@ impl<S: SessionData + Send> Session<S> {
                 self.terminate();
             }
         }
+        // a Server type without per-request checks still raises the time in
+        // its own store first: a session being issued anew meanwhile reads
+        // it after its write and ends (the index scan below may miss it)
+        let fence = match &revocation {
+            Some(_) => None,
+            None => self.slot.revocation_times(),
+        };
         let slot = Arc::clone(&self.slot);
         async move {
             let Some(user) = user else {
@@ -452,6 +459,13 @@ impl<S: SessionData + Send> Session<S> {
                 let revoked = revocation.revoke(&user, now).await?;
                 if keep_this_one {
                     slot.keep_after(revoked, issued_at);
+                }
+            }
+            if let Some(fence) = &fence {
+                match fence.revoke(&user, now).await {
+                    Ok(revoked) if keep_this_one => slot.keep_after(revoked, issued_at),
+                    Ok(_) | Err(crate::StoreError::Unsupported { .. }) => {}
+                    Err(err) => return Err(err),
                 }
             }
             let mut revoked = 0;

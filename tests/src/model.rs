@@ -506,7 +506,7 @@ impl Model {
                     self.records.retain(|id, r| {
                         r.data.user != Some(user) || (*keep && Some(*id) == current)
                     });
-                    if self.config.revocation {
+                    if self.keeps_times() {
                         // "raises the user's time — to now, or one past the
                         // time kept, whichever is later", reaching 5 minutes
                         // past the clock
@@ -718,7 +718,7 @@ impl Model {
     /// "Any session of a user issued anew — a login, a cycle_id — is checked
     /// against the user's time before it is sealed": it is issued after it.
     fn issue_time(&self, data: &Data, after: Option<u64>) -> u64 {
-        let revoked = if self.config.revocation {
+        let revoked = if self.keeps_times() {
             data.user.and_then(|user| self.revoked.get(&user).copied())
         } else {
             None
@@ -727,6 +727,13 @@ impl Model {
             Some(at) => self.now.max(at + 1),
             None => self.now,
         }
+    }
+
+    /// Whether revoking raises the user's time: with revocation times, and
+    /// on a Server type, whose store keeps it as a fence for sessions
+    /// issued anew while a revocation runs (it is not checked on loads).
+    fn keeps_times(&self) -> bool {
+        self.config.revocation || self.config.storage == Storage::Server
     }
 
     /// A session written for the first time, in the cookie or a new record.

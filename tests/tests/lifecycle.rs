@@ -1059,8 +1059,15 @@ async fn run_race(
             // keeper, revoker (the revoker with the token it sent)
             let revoker_served = rb.body.starts_with(&format!("u={};", user.unwrap()));
             if !revoker_served {
+                // the keeper's new token, unless the refused revoker (the
+                // same session) retired the record the keeper was cycling:
+                // then the keeper ended too
+                let kept = ra
+                    .set_cookie
+                    .as_ref()
+                    .is_some_and(|(_, value, age)| !value.is_empty() && *age != Some(0));
                 *model = before;
-                model.request(keeper, &Action::RevokeAll { keep: true });
+                model.request(keeper, &Action::RevokeAll { keep: kept });
                 model.jars[revoker] = revoker_jar;
                 model.request(revoker, &Action::RevokeAll { keep: false });
                 sync_revocation(model, real, user).await;
@@ -1069,15 +1076,6 @@ async fn run_race(
             }
             model.request(revoker, &Action::RevokeAll { keep: false });
             sync_revocation(model, real, user).await;
-            // without revocation times (a Server type's index alone) a
-            // keeper whose new identity is written while the other's scan
-            // runs keeps it: the README says so, and `with_user_revocation`
-            // closes it
-            if !model.config.revocation {
-                return no_user_after_race(model, real, &[revoker], user, "a log out everywhere")
-                    .await
-                    .map(|()| forget(model, real, keeper));
-            }
             no_user_after_race(
                 model,
                 real,
@@ -1155,9 +1153,6 @@ async fn same_user(
 /// Which of two revocations came last decides the user's time (one past
 /// the other's, or the clock's): the model takes what the store kept.
 async fn sync_revocation(model: &mut Model, real: &Real, user: Option<u64>) {
-    if !model.config.revocation {
-        return;
-    }
     if let Some(user) = user
         && let Some(at) = (real.revoked_before)(user).await
     {
@@ -1538,4 +1533,24 @@ fn a_kept_session_does_not_escape_a_concurrent_revocation() {
             .collect();
         replay(storage, false, true, &races);
     }
+}
+
+/// Found by the model with the previous fix in: on a Server type without
+/// revocation times, "log out other devices" racing "log out everywhere"
+/// kept the new ID it wrote while the other's index scan ran. Revoking now
+/// raises the user's time in the store first, and a session issued anew
+/// reads it again after its write.
+#[test]
+fn a_server_session_issued_during_a_revocation_scan_ends() {
+    let mut steps = vec![
+        request_step(1, Action::Login(2)),
+        Step::Copy { from: 1, to: 0 },
+    ];
+    steps.extend((0..30).map(|i| {
+        Step::Race(Race::KeepAgainstRevoke {
+            keeper: i % 2,
+            revoker: (i + 1) % 3,
+        })
+    }));
+    replay(Storage::Server, false, false, &steps);
 }

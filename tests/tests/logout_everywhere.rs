@@ -193,9 +193,17 @@ async fn a_user_logged_in_from_five_browsers_is_logged_out_everywhere_but_here()
             (StatusCode::OK, "3"),
             "{name}"
         );
+        // this browser stays, under a new ID: a copy of its old cookie is
+        // one of the other devices
+        let kept = revoked.set_cookie.clone().unwrap_or_default();
         assert!(
-            revoked.set_cookie.is_none() || revoked.set_cookie.as_deref() != Some(""),
-            "{name}: this browser stays"
+            !kept.is_empty() && kept != browsers[0],
+            "{name}: this browser stays, with a new ID"
+        );
+        let copy = send(&app, "GET", "/whoami", Some((COOKIE, &browsers[0]))).await;
+        assert_eq!(
+            copy.body, "None",
+            "{name}: a copy of the old cookie is refused"
         );
         for (i, browser) in browsers.iter().enumerate().skip(1) {
             let reply = send(&app, "GET", "/whoami", Some((COOKIE, browser))).await;
@@ -210,7 +218,7 @@ async fn a_user_logged_in_from_five_browsers_is_logged_out_everywhere_but_here()
                 "{name}: a write never revives browser {i}"
             );
         }
-        let here = send(&app, "GET", "/whoami", Some((COOKIE, &browsers[0]))).await;
+        let here = send(&app, "GET", "/whoami", Some((COOKIE, &kept))).await;
         assert_eq!(
             here.body,
             format!("Some({user})"),
@@ -222,7 +230,7 @@ async fn a_user_logged_in_from_five_browsers_is_logged_out_everywhere_but_here()
             format!("Some({})", user + 1),
             "{name}: another user is untouched"
         );
-        let listed = send(&app, "GET", "/devices", Some((COOKIE, &browsers[0]))).await;
+        let listed = send(&app, "GET", "/devices", Some((COOKIE, &kept))).await;
         assert!(
             listed.body.starts_with("1|1|"),
             "{name}: one device left: {}",

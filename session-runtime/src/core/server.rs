@@ -107,6 +107,16 @@ impl ServerTier {
         result
     }
 
+    /// Users' revocation times in this tier's store, behind its timeout
+    /// and breaker.
+    pub(crate) fn fence(&self) -> super::Revocation {
+        super::Revocation {
+            store: Arc::clone(&self.store),
+            breaker: Arc::clone(&self.breaker),
+            timeout: self.timeout,
+        }
+    }
+
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
         self.call("load", self.store.load(key, now)).await
     }
@@ -585,12 +595,50 @@ impl<S: SessionData + Send> Slot<S> {
                 // cycle_id: the old ID stops working first, and a session a
                 // concurrent request ended is not carried over to a new ID
                 match tier.delete(&previous.id.store_key()).await {
-                    Ok(true) => self.create(loaded.data, meta, now).await,
+                    Ok(true) => self.create_fenced(loaded, meta, now).await,
                     Ok(false) => self.ended_meanwhile(&previous.id),
                     Err(err) => self.save_failed("delete", &err),
                 }
             }
-            None => self.create(loaded.data, meta, now).await,
+            None => self.create_fenced(loaded, meta, now).await,
+        }
+    }
+
+    /// Creates the record of a session issued anew; on a server layer
+    /// without per-request revocation checks, then reads the user's
+    /// revocation time again: if a revocation came in since it was read
+    /// before the write, its index scan may have run before this record
+    /// existed, so the record is deleted and the session ends. Either the
+    /// second read sees the revocation, or the record was written before
+    /// the revocation was, and its scan finds it.
+    async fn create_fenced(&self, loaded: Loaded<S>, meta: &Meta, now: u64) -> Outcome {
+        let fence = loaded.state.control.fence_seen.zip(loaded.data.user_key());
+        let (outcome, key) = self.create(loaded.data, meta, now).await;
+        let (Some((seen, user)), Some(key)) = (fence, key) else {
+            return outcome;
+        };
+        let revoked = match self.tier().fence().revoked_before(&user).await {
+            Ok(before) => before.unwrap_or(0) > seen,
+            Err(err) => {
+                // unknown: the new record is not left to a revocation that
+                // may have missed it
+                self.log_outage("revoked_before", &err);
+                if let Err(err) = self.tier().delete(&key).await {
+                    return self.save_failed("delete", &err);
+                }
+                return Outcome::unavailable(
+                    "the session store is unavailable; nothing was changed, please retry",
+                );
+            }
+        };
+        if !revoked {
+            return outcome;
+        }
+        self.metrics().refused("revoked");
+        tracing::debug!(cookie = %self.name(), "user revoked while the session was issued: ended");
+        match self.tier().delete(&key).await {
+            Ok(_) => self.removal(),
+            Err(err) => self.save_failed("delete", &err),
         }
     }
 
@@ -723,19 +771,24 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     // owned: a `&S` held across an await would need `S: Sync`
-    async fn create(&self, data: S, meta: &Meta, now: u64) -> Outcome {
+    /// A new record for `data` under a fresh ID: the token, and the
+    /// record's key when it was written.
+    async fn create(&self, data: S, meta: &Meta, now: u64) -> (Outcome, Option<StoreKey>) {
         for _ in 0..MAX_ID_ATTEMPTS {
             let id = match SessionId::generate() {
                 Ok(id) => id,
                 Err(err) => {
                     tracing::error!(error = %err, "OS random source failed: session not saved");
-                    return Outcome::failed("no session id could be generated".to_owned());
+                    return (
+                        Outcome::failed("no session id could be generated".to_owned()),
+                        None,
+                    );
                 }
             };
             let key = id.store_key();
             let sealed = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
-                Err(failed) => return failed,
+                Err(failed) => return (failed, None),
             };
             let entry = sealed.entry(&self.core.index_cookie, meta, now);
             match self.tier().create(&key, entry).await {
@@ -743,13 +796,15 @@ impl<S: SessionData + Send> Slot<S> {
                     tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));
                     self.metrics().created();
                     self.metrics().saved(crate::telemetry::Tier::Store);
-                    return self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
+                    let token =
+                        self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
+                    return (token, Some(key));
                 }
                 Ok(false) => continue,
-                Err(err) => return self.save_failed("create", &err),
+                Err(err) => return (self.save_failed("create", &err), None),
             }
         }
-        Outcome::failed("no free session id".to_owned())
+        (Outcome::failed("no free session id".to_owned()), None)
     }
 
     /// The sealed blobs of `data` for the row under `key`.

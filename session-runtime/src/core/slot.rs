@@ -53,6 +53,12 @@ pub(crate) struct Control {
     /// Re-issued by a user revocation at this time (Unix seconds; 0: not):
     /// the new issue time is after it, so the revocation does not cover it.
     pub(crate) issued_after: u64,
+    /// On a server layer without per-request revocation checks: the user's
+    /// revocation time read before a session of theirs is issued anew. The
+    /// new record is written, then the time is read again: a revocation
+    /// that came in meanwhile (its index scan may have missed the record)
+    /// ends it.
+    pub(crate) fence_seen: Option<u64>,
 }
 
 /// One recorded `Session::atomically` closure.
@@ -602,7 +608,7 @@ impl<S: SessionData + Send> Slot<S> {
         if S::HAS_USER {
             rotate_on_login(&mut loaded);
         }
-        if self.core.revocation.is_some() && issues_anew(&loaded) {
+        if (self.core.revocation.is_some() || self.is_server()) && issues_anew(&loaded) {
             // a session of a user about to be issued anew: checked against
             // the user's revocation time first, and issued after it
             let slot = Arc::clone(self);
@@ -631,11 +637,16 @@ impl<S: SessionData + Send> Slot<S> {
     /// revoked by anyone else while this request ran is ended instead, so
     /// a racing request cannot re-issue itself past a revocation.
     async fn check_before_issue(&self, mut loaded: Loaded<S>) -> Result<Loaded<S>, Outcome> {
-        let (Some(revocation), Some(user)) = (&self.core.revocation, loaded.data.user_key()) else {
+        let (Some(revocation), Some(user)) = (self.revocation_times(), loaded.data.user_key())
+        else {
             return Ok(loaded);
         };
+        let fence_only = self.core.revocation.is_none();
         let before = match revocation.revoked_before(&user).await {
             Ok(before) => before.unwrap_or(0),
+            // a store without revocation times (memcached, a Redis Cluster)
+            // has its user index alone, or none
+            Err(crate::StoreError::Unsupported { .. }) if fence_only => return Ok(loaded),
             Err(err) => {
                 tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not issued");
                 self.metrics()
@@ -667,7 +678,24 @@ impl<S: SessionData + Send> Slot<S> {
             return Ok(loaded);
         }
         loaded.state.control.issued_after = before.max(own);
+        if fence_only {
+            loaded.state.control.fence_seen = Some(before.max(own));
+        }
         Ok(loaded)
+    }
+
+    /// Where users' revocation times are: the store of
+    /// `with_user_revocation`, checked on every load; else, on a server
+    /// layer, its own store, as a fence for sessions issued anew while a
+    /// revocation runs (see [`Control::fence_seen`]).
+    pub(crate) fn revocation_times(&self) -> Option<super::Revocation> {
+        self.core.revocation.clone().or_else(|| {
+            self.core
+                .server
+                .as_ref()
+                .filter(|tier| tier.storage == crate::Storage::Server)
+                .map(super::ServerTier::fence)
+        })
     }
 
     /// Carries out the lifecycle plan: at once when no store call is needed
