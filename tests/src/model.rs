@@ -24,6 +24,43 @@ pub const LIFETIME: u64 = 7 * DAY;
 /// The default absolute timeout ("default 30 days, or the session's own
 /// lifetime when longer").
 pub const ABSOLUTE: u64 = 30 * DAY;
+
+/// The absolute timeout a layer sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Absolute {
+    /// 30 days, or the session's own lifetime when longer.
+    Default,
+    /// `with_absolute_timeout(secs)`.
+    Limit(u64),
+    /// `without_absolute_timeout()`: the 400-day cap.
+    Off,
+}
+
+/// The expiry settings of a layer (`with_lifetime`, `with_absolute_timeout`
+/// or `without_absolute_timeout`, `with_refresh_after`,
+/// `with_browser_session`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    /// The idle lifetime.
+    pub lifetime: u64,
+    /// The absolute timeout.
+    pub absolute: Absolute,
+    /// The refresh interval (`None`: a quarter of the lifetime).
+    pub refresh_after: Option<u64>,
+    /// Whether new sessions get browser-session cookies.
+    pub browser_session: bool,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Self {
+            lifetime: LIFETIME,
+            absolute: Absolute::Default,
+            refresh_after: None,
+            browser_session: false,
+        }
+    }
+}
 /// The 400-day cap on any lifetime (`MAX_LIFETIME`).
 pub const MAX_LIFETIME: u64 = 400 * DAY;
 /// How far past the revoking clock a revocation reaches
@@ -55,6 +92,8 @@ pub struct Config {
     pub threshold: usize,
     /// The longest note a cookie type's bounded field takes.
     pub note_limit: Option<usize>,
+    /// The expiry settings.
+    pub expiry: Expiry,
 }
 
 /// The session's fields, as the handler reads them.
@@ -324,8 +363,16 @@ impl Model {
         self.ring[0]
     }
 
-    fn absolute_limit(lifetime: u64) -> u64 {
-        ABSOLUTE.max(lifetime).min(MAX_LIFETIME)
+    fn absolute_limit(&self, lifetime: u64) -> u64 {
+        match self.config.expiry.absolute {
+            Absolute::Default => ABSOLUTE.max(lifetime).min(MAX_LIFETIME),
+            Absolute::Limit(limit) => limit,
+            Absolute::Off => MAX_LIFETIME,
+        }
+    }
+
+    fn lifetime(&self) -> u64 {
+        self.config.expiry.lifetime
     }
 
     fn is_revoked(&self, value: &Sealed) -> bool {
@@ -360,9 +407,13 @@ impl Model {
                 (value, Some(*id), stale)
             }
         };
-        let lifetime = value.times.lifetime.unwrap_or(LIFETIME).min(MAX_LIFETIME);
+        let lifetime = value
+            .times
+            .lifetime
+            .unwrap_or(self.lifetime())
+            .min(MAX_LIFETIME);
         let expired = now >= value.times.expires_at
-            || now >= value.times.issued_at + Self::absolute_limit(lifetime);
+            || now >= value.times.issued_at + self.absolute_limit(lifetime);
         let revoked = self.config.revocation && self.is_revoked(&value);
         if expired || revoked {
             // an expired or revoked record is gone
@@ -553,10 +604,10 @@ impl Model {
                 let issued_at = self.issue_time(&fresh, None);
                 let times = Times {
                     issued_at,
-                    expires_at: (self.now.max(issued_at) + LIFETIME)
-                        .min(issued_at + Self::absolute_limit(LIFETIME)),
+                    expires_at: (self.now.max(issued_at) + self.lifetime())
+                        .min(issued_at + self.absolute_limit(self.lifetime())),
                     lifetime: None,
-                    browser_session: false,
+                    browser_session: self.config.expiry.browser_session,
                 };
                 self.store_new(fresh, times)
             } else if had_token {
@@ -582,14 +633,14 @@ impl Model {
                     TokenEffect::Leaves
                 }
             } else {
-                let lifetime = lifetime_set.unwrap_or(LIFETIME);
+                let lifetime = lifetime_set.unwrap_or(self.lifetime());
                 let issued_at = self.issue_time(&data, None);
                 let times = Times {
                     issued_at,
                     expires_at: (now.max(issued_at) + lifetime)
-                        .min(issued_at + Self::absolute_limit(lifetime)),
+                        .min(issued_at + self.absolute_limit(lifetime)),
                     lifetime: lifetime_set,
-                    browser_session: browser_set.unwrap_or(false),
+                    browser_session: browser_set.unwrap_or(self.config.expiry.browser_session),
                 };
                 self.store_new(data, times)
             };
@@ -610,7 +661,7 @@ impl Model {
         let old = &existing.value.times;
         let lifetime = lifetime_set
             .or(old.lifetime)
-            .unwrap_or(LIFETIME)
+            .unwrap_or(self.lifetime())
             .min(MAX_LIFETIME);
         let issued_at = if cycle {
             self.issue_time(&data, issued_after)
@@ -620,7 +671,7 @@ impl Model {
         let mut times = Times {
             issued_at,
             expires_at: (now.max(issued_at) + lifetime)
-                .min(issued_at + Self::absolute_limit(lifetime)),
+                .min(issued_at + self.absolute_limit(lifetime)),
             lifetime: lifetime_set.or(old.lifetime),
             // "set_lifetime(d) after browser_session(): remember me: Max-Age
             // comes back"
@@ -632,8 +683,9 @@ impl Model {
         // lifetime has passed since the expiry was last set, and only when
         // it would move the expiry (near the absolute cap it cannot)
         let last_set = old.expires_at.saturating_sub(lifetime);
-        let refresh_due =
-            now.saturating_sub(last_set) >= lifetime / 4 && times.expires_at > old.expires_at;
+        let refresh_due = now.saturating_sub(last_set)
+            >= self.config.expiry.refresh_after.unwrap_or(lifetime / 4)
+            && times.expires_at > old.expires_at;
         let changed = data != loaded_data;
         let server_now = existing.record.is_some();
         if server_now

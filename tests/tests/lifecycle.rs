@@ -16,8 +16,12 @@
 //! headers, the 4096-byte cookie limit.
 //!
 //! Configurations: Cookie, Adaptive and Server session types, each with and
-//! without always-save, over MemoryStore and SQLite in every run, and over
-//! Redis, PostgreSQL and Tiered Redis + PostgreSQL when the servers run.
+//! without always-save (Server types with and without revocation times),
+//! over MemoryStore and SQLite in every run, and over Redis, PostgreSQL and
+//! Tiered Redis + PostgreSQL when the servers run. Each sequence also draws
+//! the layer's expiry settings (lifetime, absolute timeout or none, refresh
+//! interval, browser-session default), and a session kept active for weeks
+//! meets the absolute timeouts.
 //! `SESSIONKIT_MODEL_CASES` sets the sequences per configuration (default
 //! 24; a long run: 2000), `SESSIONKIT_MODEL_STEPS` the longest sequence
 //! (default 40). One figure line says what ran.
@@ -38,7 +42,9 @@ use session_runtime::{
     Bincode, BoundedString, KeyRing, MasterKey, MemoryStore, Session, SessionLayer, SessionStore,
     StoreError, Tiered, encode_to_vec,
 };
-use sessionkit_tests::model::{Action, Config, DAY, Data, Held, Model, Storage, TokenEffect};
+use sessionkit_tests::model::{
+    Absolute, Action, Config, DAY, Data, Expiry, Held, Model, Storage, TokenEffect,
+};
 use sessionkit_tests::{TestClock, figure, stores};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -306,6 +312,9 @@ enum Step {
     },
     /// The clock moves.
     Advance(u64),
+    /// A client keeps using its session for `days`: a read every third of
+    /// the lifetime (across the absolute timeouts).
+    StayActive { client: usize, days: u64 },
     /// A browser closes (browser-session cookies go).
     CloseBrowser(usize),
     /// A cookie is copied into another browser.
@@ -354,6 +363,32 @@ fn note_len(config: Config) -> BoxedStrategy<usize> {
     .boxed()
 }
 
+/// The layer's expiry settings: the defaults half the time, else a
+/// short or long lifetime, a short, long or lifted absolute timeout, a
+/// 10-minute refresh interval, browser-session cookies by default.
+fn expiry() -> impl Strategy<Value = Expiry> {
+    let varied = (
+        prop_oneof![Just(3600u64), Just(7 * DAY), Just(20 * DAY)],
+        prop_oneof![
+            Just(Absolute::Default),
+            Just(Absolute::Limit(2 * DAY)),
+            Just(Absolute::Limit(45 * DAY)),
+            Just(Absolute::Off),
+        ],
+        prop_oneof![Just(None), Just(Some(600u64))],
+        any::<bool>(),
+    )
+        .prop_map(
+            |(lifetime, absolute, refresh_after, browser_session)| Expiry {
+                lifetime,
+                absolute,
+                refresh_after,
+                browser_session,
+            },
+        );
+    prop_oneof![Just(Expiry::default()), varied]
+}
+
 fn fill() -> impl Strategy<Value = char> {
     prop_oneof![Just('a'), Just('b'), Just('c')]
 }
@@ -386,7 +421,9 @@ fn step(config: Config) -> impl Strategy<Value = Step> {
         // across the refresh (1.75 days), idle (7) and absolute (30) limits
         6 => prop_oneof![
             Just(30u64),
+            Just(12 * 60),
             Just(3600),
+            Just(3 * 3600),
             Just(DAY),
             Just(2 * DAY),
             Just(6 * DAY + 23 * 3600),
@@ -394,6 +431,8 @@ fn step(config: Config) -> impl Strategy<Value = Step> {
             Just(31 * DAY),
         ]
         .prop_map(Step::Advance),
+        2 => (client.clone(), prop_oneof![Just(3u64), Just(31), Just(46)])
+            .prop_map(|(client, days)| Step::StayActive { client, days }),
         1 => browser.clone().prop_map(Step::CloseBrowser),
         2 => (browser.clone(), browser.clone()).prop_map(|(from, to)| Step::Copy { from, to }),
         1 => Just(Step::RotateKey),
@@ -593,6 +632,7 @@ impl Real {
 }
 
 async fn reply(response: axum::response::Response) -> Reply {
+    REQUESTS.fetch_add(1, Ordering::Relaxed);
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let set_cookie_len = headers.get_all(header::SET_COOKIE).iter().count();
@@ -806,10 +846,11 @@ struct Setup {
 }
 
 /// Builds a sequence's `Build` over the setup's store, on its clock.
-type BuildOn = dyn Fn(&TestClock) -> Arc<Build> + Send + Sync;
+type BuildOn = dyn Fn(&TestClock, Expiry) -> Arc<Build> + Send + Sync;
 
 static SEQUENCES: AtomicUsize = AtomicUsize::new(0);
 static STEPS: AtomicUsize = AtomicUsize::new(0);
+static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 /// User ids unique to this run, so sequences sharing a Redis or PostgreSQL
 /// never see each other's users or revocation times.
 static USERS: AtomicU64 = AtomicU64::new(0);
@@ -823,17 +864,21 @@ fn user_base() -> u64 {
     run * 1000 + USERS.fetch_add(3, Ordering::SeqCst)
 }
 
-async fn run_sequence(setup: &Setup, steps: &[Step]) -> Result<(), TestCaseError> {
+async fn run_sequence(setup: &Setup, expiry: Expiry, steps: &[Step]) -> Result<(), TestCaseError> {
     SEQUENCES.fetch_add(1, Ordering::Relaxed);
     let clock = TestClock::new();
     let users = user_base();
     let mut real = Real::new(
         clock.clone(),
-        (setup.build)(&clock),
+        (setup.build)(&clock, expiry),
         Arc::clone(&setup.revoked_before),
         11,
     );
-    let mut model = Model::new(setup.config, CLIENTS, clock.secs(), encoded_v1);
+    let config = Config {
+        expiry,
+        ..setup.config
+    };
+    let mut model = Model::new(config, CLIENTS, clock.secs(), encoded_v1);
     model.header_client = Some(HEADER_CLIENT);
     for (index, step) in steps.iter().enumerate() {
         STEPS.fetch_add(1, Ordering::Relaxed);
@@ -852,6 +897,27 @@ async fn run_sequence(setup: &Setup, steps: &[Step]) -> Result<(), TestCaseError
             Step::Advance(secs) => {
                 model.advance(*secs);
                 real.advance(*secs);
+            }
+            Step::StayActive { client, days } => {
+                let lifetime = model.config.expiry.lifetime;
+                // a short lifetime would take thousands of reads
+                let chunk = (lifetime / 3).max(DAY / 2);
+                let mut left = days * DAY;
+                while left > 0 {
+                    let by = chunk.min(left);
+                    left -= by;
+                    model.advance(by);
+                    real.advance(by);
+                    request(
+                        &mut model,
+                        &mut real,
+                        *client,
+                        left as usize % 2,
+                        &Action::Read,
+                    )
+                    .await
+                    .map_err(at)?;
+                }
             }
             Step::CloseBrowser(client) => {
                 model.close_browser(*client);
@@ -1232,6 +1298,7 @@ where
         revocation,
         threshold,
         note_limit: (storage == Storage::Cookie).then_some(NOTE_LIMIT),
+        expiry: Expiry::default(),
     };
     let revoked_store = Arc::clone(&store);
     let revoked_before: Arc<RevokedBefore> = Arc::new(move |user: u64| {
@@ -1241,20 +1308,36 @@ where
             store.revoked_before(&key).await.unwrap()
         })
     });
-    let build = move |clock: &TestClock| -> Arc<Build> {
+    let build = move |clock: &TestClock, expiry: Expiry| -> Arc<Build> {
         let clock = clock.clone();
         let store = Arc::clone(&store);
         Arc::new(move |release: u8, ring: &KeyRing| -> Router {
             let clock = clock.clone();
             let store = Arc::clone(&store);
             macro_rules! finish {
-                ($layer:expr) => {
-                    $layer
+                ($layer:expr) => {{
+                    let layer = $layer
                         .with_clock(clock)
                         .with_always_save(always_save)
                         .with_token_header(TOKEN_HEADER)
                         .unwrap()
-                };
+                        .with_lifetime(Duration::from_secs(expiry.lifetime))
+                        .unwrap()
+                        .with_browser_session(expiry.browser_session);
+                    let layer = match expiry.absolute {
+                        Absolute::Default => layer,
+                        Absolute::Limit(limit) => layer
+                            .with_absolute_timeout(Duration::from_secs(limit))
+                            .unwrap(),
+                        Absolute::Off => layer.without_absolute_timeout(),
+                    };
+                    match expiry.refresh_after {
+                        Some(after) => layer
+                            .with_refresh_after(Duration::from_secs(after))
+                            .unwrap(),
+                        None => layer,
+                    }
+                }};
             }
             match (storage, release) {
                 (Storage::Cookie, 1) => routes!(CookieV1).layer(finish!(
@@ -1355,9 +1438,12 @@ fn explore(runtime: &tokio::runtime::Runtime, setups: &[Setup]) -> Vec<String> {
             failure_persistence: None,
             ..RunnerConfig::default()
         });
-        let strategy = proptest::collection::vec(step(setup.config), 1..=max_steps());
-        let result = runner.run(&strategy, |steps| {
-            runtime.block_on(run_sequence(setup, &steps))
+        let strategy = (
+            expiry(),
+            proptest::collection::vec(step(setup.config), 1..=max_steps()),
+        );
+        let result = runner.run(&strategy, |(expiry, steps)| {
+            runtime.block_on(run_sequence(setup, expiry, &steps))
         });
         if let Err(err) = result {
             failures.push(format!("{}: {err}", setup.name));
@@ -1396,9 +1482,10 @@ fn generated_sequences_follow_the_model() {
     }
     let failures = explore(&runtime, &setups);
     figure(&format!(
-        "lifecycle model: {} sequences, {} steps, {} configurations ({} stores x cookie/adaptive/server x always-save on/off, server with and without revocation times), counterexamples {}",
+        "lifecycle model: {} sequences, {} steps ({} requests), {} configurations ({} stores x cookie/adaptive/server x always-save on/off, server with and without revocation times), counterexamples {}",
         SEQUENCES.load(Ordering::Relaxed),
         STEPS.load(Ordering::Relaxed),
+        REQUESTS.load(Ordering::Relaxed),
         setups.len(),
         setups.len() / 7,
         failures.len()
@@ -1436,7 +1523,7 @@ fn replay(storage: Storage, always_save: bool, revocation: bool, steps: &[Step])
         revocation,
         Arc::new(MemoryStore::default()),
     );
-    if let Err(err) = runtime.block_on(run_sequence(&setup, steps)) {
+    if let Err(err) = runtime.block_on(run_sequence(&setup, Expiry::default(), steps)) {
         panic!("{}: {err}", setup.name);
     }
 }
