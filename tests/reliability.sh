@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates RELIABILITY.md from what the suites measure: the full tamper
-# sweep and ID check (release build), then the concurrency, outage, deploy
+# sweep and ID check (release build), then the concurrency, outage, deploy,
+# lifecycle-model
 # and header-abuse suites on the real servers. Each test appends one line
 # per figure to target/sessionkit-figures.txt; this script turns them into
 # the table.
@@ -21,6 +22,9 @@ mkdir -p target
 SESSIONKIT_SWEEP=full cargo test --release -p sessionkit-tests --all-features --locked --test tamper
 cargo test -p sessionkit-tests --all-features --locked \
     --test concurrency --test outages --test evolution --test header_abuse
+# the lifecycle model: many more generated sequences than the suite's 24 a
+# configuration
+SESSIONKIT_MODEL_CASES="${MODEL_CASES:-500}" cargo test -p sessionkit-tests --all-features --locked --test lifecycle
 # coverage-guided fuzzing: FUZZ_SECONDS a target (default 10 minutes)
 SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh "${FUZZ_SECONDS:-600}"
 
@@ -43,9 +47,11 @@ SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh "${FUZZ_SECONDS:-600}"
     cat <<'LIMITS'
 ## Documented limits
 
-* A cookie session cannot be revoked before its sealed expiry: logging out
-  tells the browser to drop the cookie, but a copy kept elsewhere opens until
-  then. Sessions that must be revocable use `#[session(storage = "server")]`.
+* A cookie session cannot be revoked before its sealed expiry unless the
+  layer keeps revocation times (`with_user_revocation`, one store read per
+  request with a user): logging out tells the browser to drop the cookie,
+  but a copy kept elsewhere opens until then. Sessions that must end at
+  once without that read use `#[session(storage = "server")]`.
 * A per-process cache (`MemoryStore` in a `Tiered` store) may serve a session
   another process ended for up to its staleness bound (1 second by default).
 * A logout while a `Tiered` store's cache cannot be reached answers 503 (the
