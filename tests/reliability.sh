@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates RELIABILITY.md from what the suites measure: the full tamper
 # sweep and ID check (release build), then the concurrency, outage, deploy,
-# lifecycle-model
-# and header-abuse suites on the real servers. Each test appends one line
+# header-abuse and lifecycle-model suites on the real servers. Each test appends one line
 # per figure to target/sessionkit-figures.txt; this script turns them into
 # the table.
 #
