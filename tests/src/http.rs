@@ -34,6 +34,15 @@ pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<(&str, &
         .oneshot(builder.body(Body::empty()).unwrap())
         .await
         .unwrap();
+    read(response).await
+}
+
+/// What a response carries, read whole.
+///
+/// # Panics
+///
+/// When the body is not UTF-8 or a `Set-Cookie` does not parse.
+pub async fn read(response: axum::response::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();
     let set_cookie = headers.get(header::SET_COOKIE).map(|value| {

@@ -601,27 +601,14 @@ impl Model {
             }
             let token = if let Some(fresh) = restarted.filter(|d| *d != Data::default()) {
                 // a terminated session given values again is a new session
-                let issued_at = self.issue_time(&fresh, None);
-                let times = Times {
-                    issued_at,
-                    expires_at: (self.now.max(issued_at) + self.lifetime())
-                        .min(issued_at + self.absolute_limit(self.lifetime())),
-                    lifetime: None,
-                    browser_session: self.config.expiry.browser_session,
-                };
+                let times = self.new_times(&fresh, None, None);
                 self.store_new(fresh, times)
             } else if had_token {
                 TokenEffect::Clears
             } else {
                 TokenEffect::Leaves
             };
-            self.apply(client, &token);
-            return Expected {
-                status,
-                body,
-                token,
-                extracted,
-            };
+            return self.answer(client, status, body, token, extracted);
         }
 
         let Some(existing) = opened else {
@@ -633,24 +620,10 @@ impl Model {
                     TokenEffect::Leaves
                 }
             } else {
-                let lifetime = lifetime_set.unwrap_or(self.lifetime());
-                let issued_at = self.issue_time(&data, None);
-                let times = Times {
-                    issued_at,
-                    expires_at: (now.max(issued_at) + lifetime)
-                        .min(issued_at + self.absolute_limit(lifetime)),
-                    lifetime: lifetime_set,
-                    browser_session: browser_set.unwrap_or(self.config.expiry.browser_session),
-                };
+                let times = self.new_times(&data, lifetime_set, browser_set);
                 self.store_new(data, times)
             };
-            self.apply(client, &token);
-            return Expected {
-                status,
-                body,
-                token,
-                extracted,
-            };
+            return self.answer(client, status, body, token, extracted);
         };
 
         // "a change of the #[session(user)] field: a login: the session
@@ -758,12 +731,19 @@ impl Model {
                 }
             }
         };
-        self.apply(client, &token);
-        Expected {
-            status,
-            body,
-            token,
-            extracted,
+        self.answer(client, status, body, token, extracted)
+    }
+
+    /// The times of a new session: issued now (or after its user's
+    /// revocation), living its lifetime, capped by the absolute timeout.
+    fn new_times(&self, data: &Data, lifetime: Option<u64>, browser: Option<bool>) -> Times {
+        let issued_at = self.issue_time(data, None);
+        let idle = lifetime.unwrap_or(self.lifetime());
+        Times {
+            issued_at,
+            expires_at: (self.now.max(issued_at) + idle).min(issued_at + self.absolute_limit(idle)),
+            lifetime,
+            browser_session: browser.unwrap_or(self.config.expiry.browser_session),
         }
     }
 
@@ -808,6 +788,24 @@ impl Model {
             TokenEffect::Clears
         } else {
             TokenEffect::Sets { held, max_age }
+        }
+    }
+
+    /// The expected response, the token applied to the client's jar.
+    fn answer(
+        &mut self,
+        client: usize,
+        status: u16,
+        body: Option<String>,
+        token: TokenEffect,
+        extracted: bool,
+    ) -> Expected {
+        self.apply(client, &token);
+        Expected {
+            status,
+            body,
+            token,
+            extracted,
         }
     }
 

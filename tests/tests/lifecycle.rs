@@ -605,6 +605,15 @@ impl Real {
         request.body(Body::empty()).unwrap()
     }
 
+    /// Two requests at once, the first to process 0, the second to 1.
+    async fn race(&self, a: (usize, &Action), b: (usize, &Action)) -> (Reply, Reply) {
+        let (first, second) = (self.request_for(a.0, a.1), self.request_for(b.0, b.1));
+        tokio::join!(
+            async { reply(self.apps[0].clone().oneshot(first).await.unwrap()).await },
+            async { reply(self.apps[1].clone().oneshot(second).await.unwrap()).await },
+        )
+    }
+
     async fn send(&self, client: usize, process: usize, action: &Action) -> Reply {
         let request = self.request_for(client, action);
         reply(self.apps[process].clone().oneshot(request).await.unwrap()).await
@@ -633,32 +642,26 @@ impl Real {
 
 async fn reply(response: axum::response::Response) -> Reply {
     REQUESTS.fetch_add(1, Ordering::Relaxed);
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let set_cookie_len = headers.get_all(header::SET_COOKIE).iter().count();
-    let set_cookie = headers.get(header::SET_COOKIE).map(|value| {
-        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+    let got = sessionkit_tests::http::read(response).await;
+    let header = |name| {
+        got.headers
+            .get(name)
+            .map(|value: &axum::http::HeaderValue| value.to_str().unwrap().to_owned())
+    };
+    let set_cookie = header(header::SET_COOKIE.as_str()).map(|value| {
+        let parsed = cookie::Cookie::parse(value).unwrap();
         let max_age = parsed
             .max_age()
             .map(|age| u64::try_from(age.whole_seconds()).unwrap_or(0));
         (parsed.name().to_owned(), parsed.value().to_owned(), max_age)
     });
-    let token_header = headers
-        .get(TOKEN_HEADER)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let cache_control = headers
-        .get(header::CACHE_CONTROL)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
     Reply {
-        status,
-        body: String::from_utf8(body.to_vec()).unwrap(),
+        status: got.status.as_u16(),
         set_cookie,
-        token_header,
-        cache_control,
-        set_cookie_len,
+        token_header: header(TOKEN_HEADER),
+        cache_control: header(header::CACHE_CONTROL.as_str()),
+        set_cookie_len: got.headers.get_all(header::SET_COOKIE).iter().count(),
+        body: got.body,
     }
 }
 
@@ -1045,14 +1048,7 @@ async fn run_race(
             if stays_server != server {
                 return Ok(());
             }
-            let (a, b) = (
-                real.request_for(client, &note),
-                real.request_for(client, &Action::Hit),
-            );
-            let (ra, rb) = tokio::join!(
-                async { reply(real.apps[0].clone().oneshot(a).await.unwrap()).await },
-                async { reply(real.apps[1].clone().oneshot(b).await.unwrap()).await },
-            );
+            let (ra, rb) = real.race((client, &note), (client, &Action::Hit)).await;
             if ra.status != 200 || rb.status != 200 {
                 return Err(fail(format!(
                     "race of a note and a hit: {} / {}",
@@ -1080,14 +1076,12 @@ async fn run_race(
             if user.is_none() {
                 return Ok(());
             }
-            let (a, b) = (
-                real.request_for(revoker, &Action::RevokeAll { keep: false }),
-                real.request_for(other, &Action::Hit),
-            );
-            let (ra, rb) = tokio::join!(
-                async { reply(real.apps[0].clone().oneshot(a).await.unwrap()).await },
-                async { reply(real.apps[1].clone().oneshot(b).await.unwrap()).await },
-            );
+            let (ra, rb) = real
+                .race(
+                    (revoker, &Action::RevokeAll { keep: false }),
+                    (other, &Action::Hit),
+                )
+                .await;
             real.take(revoker, &ra);
             real.take(other, &rb);
             model.request(revoker, &Action::RevokeAll { keep: false });
@@ -1106,14 +1100,12 @@ async fn run_race(
             if user.is_none() {
                 return Ok(());
             }
-            let (a, b) = (
-                real.request_for(keeper, &Action::RevokeAll { keep: true }),
-                real.request_for(revoker, &Action::RevokeAll { keep: false }),
-            );
-            let (ra, rb) = tokio::join!(
-                async { reply(real.apps[0].clone().oneshot(a).await.unwrap()).await },
-                async { reply(real.apps[1].clone().oneshot(b).await.unwrap()).await },
-            );
+            let (ra, rb) = real
+                .race(
+                    (keeper, &Action::RevokeAll { keep: true }),
+                    (revoker, &Action::RevokeAll { keep: false }),
+                )
+                .await;
             real.take(keeper, &ra);
             real.take(revoker, &rb);
             let before = model.clone();
@@ -1161,14 +1153,9 @@ async fn run_race(
             model.copy(client, copy);
             real.jars[copy] = real.jars[client].clone();
             let old = model.peek(client);
-            let (a, b) = (
-                real.request_for(client, &Action::Logout),
-                real.request_for(copy, &Action::Hit),
-            );
-            let (ra, rb) = tokio::join!(
-                async { reply(real.apps[0].clone().oneshot(a).await.unwrap()).await },
-                async { reply(real.apps[1].clone().oneshot(b).await.unwrap()).await },
-            );
+            let (ra, rb) = real
+                .race((client, &Action::Logout), (copy, &Action::Hit))
+                .await;
             real.take(client, &ra);
             real.take(copy, &rb);
             model.request(client, &Action::Logout);
