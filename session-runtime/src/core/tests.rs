@@ -1,0 +1,825 @@
+//! The request core end to end, through the Tower layer and a handler that
+//! takes the session from the request's extensions: the README's lifecycle
+//! rules on a fixed clock, for a cookie type and a server-side type. Kept
+//! in the crate (not in the tests crate) so mutation testing of the core
+//! rebuilds only this crate.
+
+use crate::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use http::{Request, Response};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tower::util::BoxCloneService;
+use tower::{Layer as _, ServiceExt as _};
+
+const DAY: u64 = 24 * 3600;
+const WEEK: u64 = 7 * DAY;
+const START: u64 = 1_800_000_000;
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    fn new() -> Self {
+        Self(Arc::new(AtomicU64::new(START)))
+    }
+
+    fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl crate::Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Lives in a cookie.
+#[derive(crate::Session, Default)]
+#[session(crate = crate, cookie = "c")]
+struct Small {
+    #[session(user)]
+    user: Option<u64>,
+    n: u32,
+}
+
+/// Lives in a store.
+#[derive(crate::Session, Default)]
+#[session(crate = crate, cookie = "s", storage = "server")]
+struct Stored {
+    #[session(user)]
+    user: Option<u64>,
+    n: u32,
+}
+
+/// What the handler does with either type.
+trait Counter: crate::SessionData + Send
+where
+    Self::Access: Send,
+{
+    fn n(access: &Self::Access) -> u32;
+    fn set_n(access: &mut Self::Access, n: u32);
+    fn user(access: &Self::Access) -> Option<u64>;
+    fn set_user(access: &mut Self::Access, user: Option<u64>);
+}
+
+macro_rules! counter {
+    ($type:ty) => {
+        impl Counter for $type {
+            fn n(access: &Self::Access) -> u32 {
+                *access.n()
+            }
+            fn set_n(access: &mut Self::Access, n: u32) {
+                access.set_n(n);
+            }
+            fn user(access: &Self::Access) -> Option<u64> {
+                *access.user()
+            }
+            fn set_user(access: &mut Self::Access, user: Option<u64>) {
+                access.set_user(user);
+            }
+        }
+    };
+}
+counter!(Small);
+counter!(Stored);
+
+/// `/action/arg`: what the handler does with the session.
+async fn handle<S: Counter>(req: Request<String>) -> Result<Response<String>, Infallible>
+where
+    S::Access: Send,
+{
+    let path = req.uri().path().to_owned();
+    let mut parts = path.trim_start_matches('/').split('/');
+    let action = parts.next().unwrap_or_default();
+    let arg: u64 = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    if action == "plain" {
+        let mut response = Response::new("plain".to_owned());
+        if arg > 0 {
+            *response.status_mut() = http::StatusCode::from_u16(arg as u16).unwrap();
+        }
+        return Ok(response);
+    }
+    let mut session = match Session::<S>::load(req.extensions()).await {
+        Ok(session) => session,
+        Err(rejection) => {
+            return Ok(Response::builder()
+                .status(rejection.status())
+                .body(rejection.public_message().to_owned())
+                .unwrap());
+        }
+    };
+    let mut status = 200;
+    let mut note = String::new();
+    match action {
+        "get" => {}
+        "set" => S::set_n(&mut session, arg as u32),
+        "inc" => {
+            let n = S::n(&session);
+            S::set_n(&mut session, n + 1);
+        }
+        "status" => {
+            let n = S::n(&session);
+            S::set_n(&mut session, n + 1);
+            status = arg as u16;
+        }
+        "login" => S::set_user(&mut session, Some(arg)),
+        "cycle" => session.cycle_id(),
+        "terminate" => session.terminate(),
+        "restart" => {
+            let old = session.restart();
+            note = format!(" old={}", S::n(&S::Access::from_data(old)));
+        }
+        "lifetime" => session.set_lifetime(Duration::from_secs(arg)),
+        "browser" => session.browser_session(),
+        "revoke" => {
+            let revoked = session.revoke_user_sessions(arg == 1).await;
+            note = format!(" revoked={revoked:?}");
+        }
+        other => panic!("no action {other}"),
+    }
+    let secs = |t: Option<SystemTime>| t.map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+    let body = format!(
+        "n={} user={:?} new={} issued={:?} expires={:?}{note}",
+        S::n(&session),
+        S::user(&session),
+        session.is_new(),
+        secs(session.issued_at()),
+        secs(session.expires_at()),
+    );
+    drop(session);
+    Ok(Response::builder().status(status).body(body).unwrap())
+}
+
+use crate::SessionAccess as _;
+
+type Service = BoxCloneService<Request<String>, Response<String>, Infallible>;
+
+fn service<S: Counter>(layer: SessionLayer<S>) -> Service
+where
+    S::Access: Send,
+{
+    BoxCloneService::new(layer.layer(tower::service_fn(handle::<S>)))
+}
+
+fn key(byte: u8) -> MasterKey {
+    MasterKey::from_secret(&[byte; 32]).unwrap()
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: String,
+    set_cookie: Vec<cookie::Cookie<'static>>,
+    token: Option<String>,
+    vary: Vec<String>,
+    cache_control: Vec<String>,
+}
+
+impl Reply {
+    /// The one `Set-Cookie`; panics unless there is exactly one.
+    fn cookie(&self) -> &cookie::Cookie<'static> {
+        assert_eq!(self.set_cookie.len(), 1, "one Set-Cookie: {self:?}");
+        &self.set_cookie[0]
+    }
+
+    fn max_age(&self) -> Option<u64> {
+        self.cookie()
+            .max_age()
+            .map(|age| u64::try_from(age.whole_seconds()).unwrap())
+    }
+
+    fn is_removal(&self) -> bool {
+        let cookie = self.cookie();
+        cookie.value().is_empty() && self.max_age() == Some(0)
+    }
+
+    fn field(&self, name: &str) -> String {
+        self.body
+            .split(' ')
+            .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            .to_owned()
+    }
+
+    fn n(&self) -> u32 {
+        self.field("n").parse().unwrap()
+    }
+
+    fn is_new(&self) -> bool {
+        self.field("new") == "true"
+    }
+
+    fn issued(&self) -> String {
+        self.field("issued")
+    }
+}
+
+/// One client: its cookie (or token header), kept as a browser keeps it.
+#[derive(Clone, Default)]
+struct Browser {
+    cookie: Option<String>,
+    /// `Some` for a token-header client (empty: asking for a first token).
+    header: Option<String>,
+    https: bool,
+}
+
+impl Browser {
+    fn header_client() -> Self {
+        Self {
+            header: Some(String::new()),
+            ..Self::default()
+        }
+    }
+
+    async fn go(&mut self, app: &Service, path: &str) -> Reply {
+        let scheme = if self.https { "https" } else { "http" };
+        let mut req = Request::builder().uri(format!("{scheme}://example.test{path}"));
+        if let Some(cookie) = &self.cookie {
+            req = req.header(COOKIE, cookie);
+        }
+        if let Some(token) = &self.header {
+            req = req.header("x-session", token);
+        }
+        let response = app
+            .clone()
+            .oneshot(req.body(String::new()).unwrap())
+            .await
+            .unwrap();
+        let all = |name| {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let reply = Reply {
+            status: response.status().as_u16(),
+            set_cookie: all(SET_COOKIE)
+                .into_iter()
+                .map(|line| cookie::Cookie::parse(line).unwrap())
+                .collect(),
+            token: response
+                .headers()
+                .get("x-session")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            vary: all(VARY),
+            cache_control: all(CACHE_CONTROL),
+            body: response.into_body(),
+        };
+        for cookie in &reply.set_cookie {
+            self.cookie = if cookie.max_age() == Some(cookie::time::Duration::ZERO) {
+                None
+            } else {
+                Some(format!("{}={}", cookie.name(), cookie.value()))
+            };
+        }
+        if let Some(token) = &reply.token {
+            self.header = Some(token.clone());
+        }
+        reply
+    }
+}
+
+fn cookie_app(clock: &TestClock) -> Service {
+    service(SessionLayer::<Small>::new(key(1)).with_clock(clock.clone()))
+}
+
+fn server_app(clock: &TestClock, store: &Arc<MemoryStore>) -> Service {
+    service(SessionLayer::<Stored>::with_store(key(1), Arc::clone(store)).with_clock(clock.clone()))
+}
+
+#[tokio::test]
+async fn a_cookie_is_set_only_when_the_session_changes() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    // a route that never extracts the session gets nothing
+    let reply = browser.go(&app, "/plain").await;
+    assert!(reply.set_cookie.is_empty() && reply.vary.is_empty() && reply.cache_control.is_empty());
+    // read, never set: no cookie, but the page is personal
+    let reply = browser.go(&app, "/get").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    assert!(reply.is_new());
+    assert_eq!(reply.vary, ["cookie"]);
+    assert_eq!(reply.cache_control, ["private"]);
+    // set to what a fresh session holds: still no session
+    let reply = browser.go(&app, "/set/0").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    // changed: one cookie, for the lifetime, never cached
+    let reply = browser.go(&app, "/inc").await;
+    assert_eq!(reply.cookie().name(), "__Host-c");
+    assert_eq!(reply.max_age(), Some(WEEK));
+    assert_eq!(reply.cache_control, ["no-store"]);
+    assert_eq!(reply.vary, ["cookie"]);
+    // read back, not changed: nothing written
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (1, false));
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    assert_eq!(reply.cache_control, ["private"]);
+    assert_eq!(
+        reply.issued(),
+        format!("Some({START})"),
+        "issued when first written"
+    );
+    assert_eq!(reply.field("expires"), format!("Some({})", START + WEEK));
+    // the same value again: the encoding did not change
+    let reply = browser.go(&app, "/set/1").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    let reply = browser.go(&app, "/set/5").await;
+    assert_eq!(reply.set_cookie.len(), 1);
+    assert_eq!(browser.go(&app, "/get").await.n(), 5);
+    // the session's route not taken: nothing
+    let reply = browser.go(&app, "/plain").await;
+    assert!(reply.set_cookie.is_empty() && reply.vary.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_response_writes_nothing_and_a_client_error_does() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    for status in [500, 503, 599] {
+        let reply = browser.go(&app, &format!("/status/{status}")).await;
+        assert_eq!(reply.status, status);
+        assert!(reply.set_cookie.is_empty(), "{status}: {reply:?}");
+    }
+    for status in [404, 499] {
+        let mut fresh = Browser::default();
+        let reply = fresh.go(&app, &format!("/status/{status}")).await;
+        assert_eq!(reply.set_cookie.len(), 1, "{status}: {reply:?}");
+        assert_eq!(fresh.go(&app, "/get").await.n(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_expiry_slides_after_a_quarter_of_the_lifetime_and_ends_after_it() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    clock.advance(WEEK / 4 - 1);
+    let reply = browser.go(&app, "/get").await;
+    assert!(reply.set_cookie.is_empty(), "not yet due: {reply:?}");
+    clock.advance(1);
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(reply.max_age(), Some(WEEK), "refreshed: {reply:?}");
+    assert_eq!(reply.n(), 1);
+    let refreshed = clock.now();
+    // a full lifetime without a request: gone, and the cookie cleared
+    clock.advance(WEEK - 1);
+    let reply = browser.clone().go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (1, false), "one second left");
+    clock.advance(1);
+    let reply = browser.go(&app, "/get").await;
+    assert!(reply.is_new(), "expired at {}", refreshed + WEEK);
+    assert!(reply.is_removal(), "{reply:?}");
+}
+
+#[tokio::test]
+async fn the_absolute_timeout_caps_an_active_session() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_lifetime(Duration::from_secs(4 * DAY))
+            .unwrap()
+            .with_absolute_timeout(Duration::from_secs(10 * DAY))
+            .unwrap(),
+    );
+    let mut browser = Browser::default();
+    assert_eq!(browser.go(&app, "/login/7").await.max_age(), Some(4 * DAY));
+    // active every day: refreshed, but never past issue time + 10 days
+    for day in 1..=6 {
+        clock.advance(DAY);
+        let reply = browser.go(&app, "/get").await;
+        assert_eq!(reply.field("user"), "Some(7)", "day {day}");
+        let left = 10 * DAY - day * DAY;
+        assert_eq!(reply.max_age(), Some(left.min(4 * DAY)), "day {day}");
+    }
+    // at the cap a refresh would not move the expiry: none is sent
+    for day in 7..=9 {
+        clock.advance(DAY);
+        let reply = browser.go(&app, "/get").await;
+        assert_eq!(reply.field("user"), "Some(7)", "day {day}");
+        assert!(reply.set_cookie.is_empty(), "day {day}: {reply:?}");
+        assert_eq!(reply.field("expires"), format!("Some({})", START + 10 * DAY));
+    }
+    clock.advance(DAY - 1);
+    assert!(!browser.clone().go(&app, "/get").await.is_new());
+    clock.advance(1);
+    let reply = browser.go(&app, "/get").await;
+    assert!(reply.is_new(), "past the absolute timeout");
+    assert!(reply.is_removal());
+}
+
+#[tokio::test]
+async fn the_absolute_timeout_ends_a_copied_cookie_however_it_is_refreshed() {
+    // a cookie whose sealed expiry is still ahead but whose issue time is
+    // past the cap (the cap was lowered since): refused at load
+    let clock = TestClock::new();
+    let long = cookie_app(&clock);
+    let mut browser = Browser::default();
+    browser.go(&long, "/inc").await;
+    clock.advance(2 * DAY);
+    let short = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_absolute_timeout(Duration::from_secs(2 * DAY))
+            .unwrap(),
+    );
+    let reply = browser.clone().go(&short, "/get").await;
+    assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
+    clock.advance(DAY);
+    let reply = browser.go(&long, "/get").await;
+    assert!(!reply.is_new());
+}
+
+#[tokio::test]
+async fn cycle_id_and_a_login_issue_the_session_anew() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let first = browser.cookie.clone().unwrap();
+    clock.advance(100);
+    // cycle_id: same data, new issue time, a new value
+    let reply = browser.go(&app, "/cycle").await;
+    assert_eq!(reply.set_cookie.len(), 1, "{reply:?}");
+    assert_ne!(browser.cookie.as_ref(), Some(&first));
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(
+        (reply.n(), reply.issued()),
+        (1, format!("Some({})", START + 100))
+    );
+    // a login: a new issue time too, other fields kept
+    clock.advance(100);
+    let reply = browser.go(&app, "/login/7").await;
+    assert_eq!(reply.set_cookie.len(), 1);
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(reply.issued(), format!("Some({})", START + 200));
+    assert_eq!((reply.n(), reply.field("user")), (1, "Some(7)".to_owned()));
+    // a change by the same user keeps the issue time
+    clock.advance(100);
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(
+        (reply.n(), reply.issued()),
+        (2, format!("Some({})", START + 200))
+    );
+    // the same user set again is no login
+    browser.go(&app, "/login/7").await;
+    assert_eq!(
+        browser.go(&app, "/get").await.issued(),
+        format!("Some({})", START + 200)
+    );
+    // another user is
+    clock.advance(100);
+    browser.go(&app, "/login/8").await;
+    assert_eq!(
+        browser.go(&app, "/get").await.issued(),
+        format!("Some({})", START + 400)
+    );
+}
+
+#[tokio::test]
+async fn terminate_expires_the_cookie_and_restart_begins_afresh() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    // without a cookie, terminate has nothing to expire
+    let reply = Browser::default().go(&app, "/terminate").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/terminate").await;
+    assert!(reply.is_removal(), "{reply:?}");
+    let removal = reply.cookie();
+    assert_eq!(
+        (
+            removal.name(),
+            removal.path(),
+            removal.secure(),
+            removal.http_only()
+        ),
+        ("__Host-c", Some("/"), Some(true), Some(true))
+    );
+    assert_eq!(reply.cache_control, ["no-store"]);
+    assert!(browser.go(&app, "/get").await.is_new());
+    // restart: the old data is handed over, the new session is fresh
+    browser.go(&app, "/set/4").await;
+    clock.advance(50);
+    let reply = browser.go(&app, "/restart").await;
+    assert_eq!(reply.field("old"), "4");
+    assert_eq!(reply.n(), 0);
+    // a restarted session left at its defaults is ended
+    assert!(reply.is_removal(), "{reply:?}");
+    // given values again, it is a new session with a new issue time
+    browser.go(&app, "/set/4").await;
+    clock.advance(50);
+    browser.go(&app, "/restart").await;
+    browser.go(&app, "/set/9").await;
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(reply.n(), 9);
+}
+
+#[tokio::test]
+async fn a_lifetime_of_its_own_and_browser_sessions() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    // a lifetime alone makes no session
+    assert!(browser.go(&app, "/lifetime/3600").await.set_cookie.is_empty());
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/lifetime/3600").await;
+    assert_eq!(reply.max_age(), Some(3600));
+    // the session keeps its own lifetime: refreshed after a quarter of it
+    clock.advance(900 - 1);
+    assert!(browser.go(&app, "/get").await.set_cookie.is_empty());
+    clock.advance(1);
+    assert_eq!(browser.go(&app, "/get").await.max_age(), Some(3600));
+    // and a change keeps it too
+    clock.advance(10);
+    assert_eq!(browser.go(&app, "/inc").await.max_age(), Some(3600));
+    // clamped to 400 days
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/lifetime/999999999").await;
+    assert_eq!(reply.max_age(), Some(crate::MAX_LIFETIME.as_secs()));
+    // a browser session: no Max-Age, now and on later writes
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/browser").await;
+    assert_eq!(reply.cookie().max_age(), None);
+    assert!(!reply.cookie().value().is_empty());
+    let reply = browser.go(&app, "/inc").await;
+    assert_eq!(reply.cookie().max_age(), None, "{reply:?}");
+    // remember me: the lifetime brings Max-Age back
+    let reply = browser.go(&app, "/lifetime/7200").await;
+    assert_eq!(reply.max_age(), Some(7200));
+}
+
+#[tokio::test]
+async fn every_new_session_can_be_a_browser_session() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_browser_session(true),
+    );
+    let mut browser = Browser::default();
+    assert_eq!(browser.go(&app, "/inc").await.cookie().max_age(), None);
+    assert_eq!(browser.go(&app, "/inc").await.cookie().max_age(), None);
+}
+
+#[tokio::test]
+async fn a_cookie_sealed_with_an_old_key_is_resealed_with_the_new_one() {
+    let clock = TestClock::new();
+    let old = cookie_app(&clock);
+    let mut browser = Browser::default();
+    browser.go(&old, "/set/3").await;
+    let rotated = service(
+        SessionLayer::<Small>::new(KeyRing::new(key(2)).with_previous(key(1)))
+            .with_clock(clock.clone()),
+    );
+    let reply = browser.go(&rotated, "/get").await;
+    assert_eq!(reply.n(), 3);
+    assert_eq!(reply.set_cookie.len(), 1, "re-sealed on a read: {reply:?}");
+    // the old key can go now
+    let new_only = service(SessionLayer::<Small>::new(key(2)).with_clock(clock.clone()));
+    let reply = browser.go(&new_only, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (3, false));
+    assert!(reply.set_cookie.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_cookie_is_a_fresh_session_and_is_cleared_where_the_session_was_read() {
+    let clock = TestClock::new();
+    let app = cookie_app(&clock);
+    let mut good = Browser::default();
+    good.go(&app, "/set/2").await;
+    let value = good.cookie.clone().unwrap();
+    for bad in [
+        "__Host-c=garbage".to_owned(),
+        format!("{}x", value),
+        value.replacen('=', "=A", 1),
+    ] {
+        let mut browser = Browser {
+            cookie: Some(bad.clone()),
+            ..Browser::default()
+        };
+        let reply = browser.clone().go(&app, "/plain").await;
+        assert!(reply.set_cookie.is_empty(), "not read, not cleared");
+        let reply = browser.go(&app, "/get").await;
+        assert!(reply.is_new(), "{bad}");
+        assert!(reply.is_removal(), "{bad}: {reply:?}");
+        // a new session set in its place replaces it instead
+        let mut again = Browser {
+            cookie: Some(bad.clone()),
+            ..Browser::default()
+        };
+        let reply = again.go(&app, "/inc").await;
+        assert_eq!(reply.max_age(), Some(WEEK));
+        assert_eq!(again.go(&app, "/get").await.n(), 1);
+    }
+    // of two cookies with the name, the one that opens is the session
+    let mut twice = Browser {
+        cookie: Some(format!("__Host-c=garbage; {value}")),
+        ..Browser::default()
+    };
+    let reply = twice.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (2, false));
+    assert!(reply.set_cookie.is_empty());
+}
+
+#[tokio::test]
+async fn ssl_only_ignores_plain_http() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_ssl_only(true),
+    );
+    let mut plain = Browser::default();
+    assert!(plain.go(&app, "/inc").await.set_cookie.is_empty());
+    let mut https = Browser {
+        https: true,
+        ..Browser::default()
+    };
+    assert_eq!(https.go(&app, "/inc").await.set_cookie.len(), 1);
+    assert_eq!(https.go(&app, "/get").await.n(), 1);
+    // the same cookie over plain HTTP is not even read
+    let mut downgraded = Browser {
+        https: false,
+        ..https.clone()
+    };
+    assert!(downgraded.go(&app, "/get").await.is_new());
+}
+
+#[tokio::test]
+async fn a_header_client_is_answered_in_the_header_alone() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_token_header("x-session")
+            .unwrap(),
+    );
+    let mut client = Browser::header_client();
+    let reply = client.go(&app, "/inc").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    let token = reply.token.clone().unwrap();
+    assert!(!token.is_empty());
+    assert_eq!(reply.vary, ["cookie, x-session"]);
+    let reply = client.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.token), (1, None));
+    let reply = client.go(&app, "/terminate").await;
+    assert_eq!(reply.token.as_deref(), Some(""));
+    assert!(reply.set_cookie.is_empty());
+    // a cookie client of the same layer is answered in the cookie alone
+    let mut browser = Browser::default();
+    let reply = browser.go(&app, "/inc").await;
+    assert_eq!((reply.set_cookie.len(), reply.token), (1, None));
+}
+
+#[tokio::test]
+async fn always_save_reissues_on_every_request() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_always_save(true),
+    );
+    let mut browser = Browser::default();
+    assert!(
+        browser.go(&app, "/plain").await.set_cookie.is_empty(),
+        "no session yet"
+    );
+    browser.go(&app, "/inc").await;
+    clock.advance(60);
+    let reply = browser.go(&app, "/plain").await;
+    assert_eq!(reply.max_age(), Some(WEEK), "slid without an extraction");
+    clock.advance(60);
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(reply.max_age(), Some(WEEK));
+    assert_eq!(reply.n(), 1);
+    assert_eq!(
+        reply.field("expires"),
+        format!("Some({})", START + 60 + WEEK)
+    );
+}
+
+#[tokio::test]
+async fn a_server_session_keeps_its_token_while_its_record_changes() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    let reply = browser.go(&app, "/inc").await;
+    let token = reply.cookie().value().to_owned();
+    assert!(crate::id::is_signed_id(token.as_bytes()), "{token}");
+    assert_eq!(reply.max_age(), Some(WEEK));
+    assert_eq!(store.len(), 1);
+    // a change: the record is written, the token stays
+    let reply = browser.go(&app, "/inc").await;
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    assert_eq!(reply.cache_control, ["private"]);
+    assert_eq!(browser.go(&app, "/get").await.n(), 2);
+    // a refresh is due after a quarter: record and cookie together
+    clock.advance(WEEK / 4);
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!(reply.max_age(), Some(WEEK), "{reply:?}");
+    assert_eq!(reply.cookie().value(), token);
+    // a record in the store is a session of another process too
+    let other = server_app(&clock, &store);
+    assert_eq!(browser.clone().go(&other, "/get").await.n(), 2);
+    // cycle_id: a new ID; the old one opens nothing
+    let stolen = browser.clone();
+    let reply = browser.go(&app, "/cycle").await;
+    assert_ne!(reply.cookie().value(), token);
+    assert_eq!(browser.go(&app, "/get").await.n(), 2);
+    assert!(stolen.clone().go(&app, "/get").await.is_new());
+    assert_eq!(store.len(), 1, "the old record went");
+    // terminate: the record goes and the cookie is expired
+    let reply = browser.go(&app, "/terminate").await;
+    assert!(reply.is_removal());
+    assert_eq!(store.len(), 0);
+}
+
+#[tokio::test]
+async fn a_server_session_expires_with_its_record() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut first = Browser::default();
+    first.go(&app, "/inc").await;
+    clock.advance(1);
+    let mut second = Browser::default();
+    second.go(&app, "/inc").await;
+    clock.advance(WEEK - 1);
+    let reply = first.go(&app, "/get").await;
+    assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
+    let reply = second.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (1, false), "one second left");
+}
+
+#[tokio::test]
+async fn a_login_gives_a_server_session_a_new_id() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let before = browser.clone();
+    let reply = browser.go(&app, "/login/7").await;
+    assert_eq!(reply.set_cookie.len(), 1, "a new ID: {reply:?}");
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.field("user")), (1, "Some(7)".to_owned()));
+    assert!(before.clone().go(&app, "/get").await.is_new(), "fixation");
+}
+
+#[tokio::test]
+async fn revoking_a_user_ends_their_cookie_sessions_elsewhere() {
+    let clock = TestClock::new();
+    let revocations = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_user_revocation(revocations.clone()),
+    );
+    let mut phone = Browser::default();
+    let mut laptop = Browser::default();
+    let mut other_user = Browser::default();
+    phone.go(&app, "/login/7").await;
+    laptop.go(&app, "/login/7").await;
+    other_user.go(&app, "/login/8").await;
+    clock.advance(60);
+    // log out everywhere, keeping this one (a password change)
+    let reply = phone.go(&app, "/revoke/1").await;
+    assert!(reply.body.contains("revoked=Ok(0)"), "{}", reply.body);
+    assert_eq!(reply.set_cookie.len(), 1, "re-issued after the revocation");
+    let reply = laptop.go(&app, "/get").await;
+    assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
+    assert_eq!(phone.go(&app, "/get").await.field("user"), "Some(7)");
+    assert_eq!(other_user.go(&app, "/get").await.field("user"), "Some(8)");
+    // a login after the revocation is a new session, not refused
+    let mut later = Browser::default();
+    clock.advance(3600);
+    later.go(&app, "/login/7").await;
+    assert_eq!(later.go(&app, "/get").await.field("user"), "Some(7)");
+    // and without keeping: this session ends too
+    clock.advance(3600);
+    let reply = phone.go(&app, "/revoke/0").await;
+    assert!(reply.is_removal(), "{reply:?}");
+    assert!(later.go(&app, "/get").await.is_new());
+    assert!(phone.go(&app, "/get").await.is_new());
+}
