@@ -413,7 +413,10 @@ async fn the_absolute_timeout_caps_an_active_session() {
         let reply = browser.go(&app, "/get").await;
         assert_eq!(reply.field("user"), "Some(7)", "day {day}");
         assert!(reply.set_cookie.is_empty(), "day {day}: {reply:?}");
-        assert_eq!(reply.field("expires"), format!("Some({})", START + 10 * DAY));
+        assert_eq!(
+            reply.field("expires"),
+            format!("Some({})", START + 10 * DAY)
+        );
     }
     clock.advance(DAY - 1);
     assert!(!browser.clone().go(&app, "/get").await.is_new());
@@ -538,7 +541,13 @@ async fn a_lifetime_of_its_own_and_browser_sessions() {
     let app = cookie_app(&clock);
     let mut browser = Browser::default();
     // a lifetime alone makes no session
-    assert!(browser.go(&app, "/lifetime/3600").await.set_cookie.is_empty());
+    assert!(
+        browser
+            .go(&app, "/lifetime/3600")
+            .await
+            .set_cookie
+            .is_empty()
+    );
     browser.go(&app, "/inc").await;
     let reply = browser.go(&app, "/lifetime/3600").await;
     assert_eq!(reply.max_age(), Some(3600));
