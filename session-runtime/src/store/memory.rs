@@ -349,7 +349,11 @@ impl SessionStore for MemoryStore {
         let (data, expires_at, shape) =
             (held.record.data.clone(), held.record.expires_at, held.shape);
         let (user, written_at) = (held.user.clone(), held.written_at);
-        StoreError::check_size(&Entry::new(&data, expires_at), self.max_record)?;
+        // the record as it will be: its data and the new quick blob
+        StoreError::check_size(
+            &Entry::new(&data, expires_at).with_quick(quick),
+            self.max_record,
+        )?;
         let entry = Entry {
             data: &data,
             quick,
@@ -580,5 +584,18 @@ mod tests {
                 .unwrap(),
             Lookup::Miss
         );
+    }
+
+    #[tokio::test]
+    async fn a_quick_save_counts_the_quick_blob_against_the_record_limit() {
+        let store = MemoryStore::default().with_max_record(4);
+        let k = key();
+        store.create(&k, Entry::new(b"dd", 100)).await.unwrap();
+        assert!(store.save_quick(&k, b"qq", 1, 0).await.unwrap());
+        assert!(matches!(
+            store.save_quick(&k, b"qqq", 1, 0).await,
+            Err(StoreError::TooLarge { len: 5, max: 4 })
+        ));
+        assert_eq!(store.load(&k, 0).await.unwrap().unwrap().quick, b"qq");
     }
 }
