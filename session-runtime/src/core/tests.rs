@@ -69,6 +69,12 @@ where
     fn set_n(access: &mut Self::Access, n: u32);
     fn user(access: &Self::Access) -> Option<u64>;
     fn set_user(access: &mut Self::Access, user: Option<u64>);
+    fn set_text(_access: &mut Self::Access, _len: usize) {
+        unreachable!("only Note has text");
+    }
+    fn text_len(_access: &Self::Access) -> usize {
+        0
+    }
 }
 
 macro_rules! counter {
@@ -91,6 +97,53 @@ macro_rules! counter {
 }
 counter!(Small);
 counter!(Stored);
+counter!(Quick);
+
+/// Lives in a store; `n` is a quick field (kept in the cache tier only).
+#[derive(crate::Session, Default)]
+#[session(crate = crate, cookie = "q", storage = "server")]
+struct Quick {
+    #[session(user)]
+    user: Option<u64>,
+    #[session(quick)]
+    n: u32,
+}
+
+/// Lives in the cookie while small, in the store when large.
+#[derive(crate::Session, Default)]
+#[session(crate = crate, cookie = "a")]
+struct Note {
+    #[session(user)]
+    user: Option<u64>,
+    n: u32,
+    text: String,
+}
+
+impl Counter for Note {
+    fn n(access: &Self::Access) -> u32 {
+        *access.n()
+    }
+    fn set_n(access: &mut Self::Access, n: u32) {
+        access.set_n(n);
+    }
+    fn user(access: &Self::Access) -> Option<u64> {
+        *access.user()
+    }
+    fn set_user(access: &mut Self::Access, user: Option<u64>) {
+        access.set_user(user);
+    }
+    fn set_text(access: &mut Self::Access, len: usize) {
+        access.set_text("x".repeat(len));
+    }
+    fn text_len(access: &Self::Access) -> usize {
+        access.text().len()
+    }
+}
+
+/// Holds a handler after its action, with the session still taken, until
+/// the test lets it go: two requests on one session, interleaved.
+#[derive(Clone, Default)]
+struct Gate(Arc<tokio::sync::Notify>);
 
 /// `/action/arg`: what the handler does with the session.
 async fn handle<S: Counter>(req: Request<String>) -> Result<Response<String>, Infallible>
@@ -138,6 +191,15 @@ where
             let old = session.restart();
             note = format!(" old={}", S::n(&S::Access::from_data(old)));
         }
+        "text" => S::set_text(&mut session, arg as usize),
+        "devices" => {
+            let devices = session.user_sessions().await.unwrap();
+            let tags: Vec<String> = devices
+                .iter()
+                .map(|d| format!("{}:{}", d.tag, d.current))
+                .collect();
+            note = format!(" devices={}", tags.join(","));
+        }
         "lifetime" => session.set_lifetime(Duration::from_secs(arg)),
         "browser" => session.browser_session(),
         "revoke" => {
@@ -146,20 +208,29 @@ where
         }
         other => panic!("no action {other}"),
     }
+    if let Some(tag) = req.uri().query().and_then(|q| q.strip_prefix("revoke=")) {
+        let revoked = session.revoke_device(tag).await;
+        note = format!("{note} revoked_device={revoked:?}");
+    }
+    if let Some(gate) = req.extensions().get::<Gate>() {
+        gate.0.notified().await;
+    }
     let secs = |t: Option<SystemTime>| t.map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
     let body = format!(
-        "n={} user={:?} new={} issued={:?} expires={:?}{note}",
+        "n={} user={:?} new={} issued={:?} expires={:?} text={}{note}",
         S::n(&session),
         S::user(&session),
         session.is_new(),
         secs(session.issued_at()),
         secs(session.expires_at()),
+        S::text_len(&session),
     );
     drop(session);
     Ok(Response::builder().status(status).body(body).unwrap())
 }
 
 use crate::SessionAccess as _;
+use crate::SessionStore as _;
 
 type Service = BoxCloneService<Request<String>, Response<String>, Infallible>;
 
@@ -242,6 +313,11 @@ impl Browser {
     }
 
     async fn go(&mut self, app: &Service, path: &str) -> Reply {
+        self.go_held(app, path, None).await
+    }
+
+    /// As [`go`](Self::go), the handler held at `gate` before it returns.
+    async fn go_held(&mut self, app: &Service, path: &str, gate: Option<Gate>) -> Reply {
         let scheme = if self.https { "https" } else { "http" };
         let mut req = Request::builder().uri(format!("{scheme}://example.test{path}"));
         if let Some(cookie) = &self.cookie {
@@ -249,6 +325,9 @@ impl Browser {
         }
         if let Some(token) = &self.header {
             req = req.header("x-session", token);
+        }
+        if let Some(gate) = gate {
+            req = req.extension(gate);
         }
         let response = app
             .clone()
@@ -831,4 +910,497 @@ async fn revoking_a_user_ends_their_cookie_sessions_elsewhere() {
     assert!(reply.is_removal(), "{reply:?}");
     assert!(later.go(&app, "/get").await.is_new());
     assert!(phone.go(&app, "/get").await.is_new());
+}
+
+/// A store that fails while `down` is set (a server that went away).
+#[derive(Clone, Default)]
+struct Failing {
+    inner: Arc<MemoryStore>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Failing {
+    fn check(&self) -> Result<(), crate::StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(crate::StoreError::backend("failing", "down"));
+        }
+        Ok(())
+    }
+}
+
+impl crate::SessionStore for Failing {
+    const NAME: &'static str = "failing";
+    const SHARED: bool = true;
+
+    async fn create(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+    ) -> Result<bool, crate::StoreError> {
+        self.check()?;
+        self.inner.create(key, entry).await
+    }
+
+    async fn load(
+        &self,
+        key: &crate::id::StoreKey,
+        now: u64,
+    ) -> Result<Option<crate::Record>, crate::StoreError> {
+        self.check()?;
+        self.inner.load(key, now).await
+    }
+
+    async fn save(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<crate::Saved, crate::StoreError> {
+        self.check()?;
+        self.inner.save(key, entry, version, now).await
+    }
+
+    async fn put(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+        version: u64,
+    ) -> Result<bool, crate::StoreError> {
+        self.check()?;
+        self.inner.put(key, entry, version).await
+    }
+
+    async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, crate::StoreError> {
+        self.check()?;
+        self.inner.delete(key).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> Result<usize, crate::StoreError> {
+        self.check()?;
+        self.inner.delete_expired(now, dormant_for, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_503_by_default_and_an_empty_session_when_let_through() {
+    let clock = TestClock::new();
+    let store = Failing::default();
+    let strict = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone()).with_clock(clock.clone()),
+    );
+    let lenient = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone())
+            .with_clock(clock.clone())
+            .with_outage_policy(crate::OutagePolicy::Continue)
+            .unwrap(),
+    );
+    let mut browser = Browser::default();
+    browser.go(&strict, "/inc").await;
+    store.down.store(true, Ordering::SeqCst);
+    let reply = browser.clone().go(&strict, "/get").await;
+    assert_eq!(reply.status, 503);
+    assert!(reply.set_cookie.is_empty());
+    // let through: an empty session, and the cookie kept for later
+    let reply = browser.clone().go(&lenient, "/inc").await;
+    assert_eq!((reply.status, reply.n()), (200, 1));
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    // a new session whose save fails: 503, or nothing written
+    let reply = Browser::default().go(&strict, "/inc").await;
+    assert_eq!(reply.status, 503);
+    assert!(reply.set_cookie.is_empty());
+    let reply = Browser::default().go(&lenient, "/inc").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.set_cookie.is_empty());
+    store.down.store(false, Ordering::SeqCst);
+    assert_eq!(
+        browser.go(&strict, "/get").await.n(),
+        1,
+        "kept for when it is back"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delete_at_terminate_is_reported() {
+    let clock = TestClock::new();
+    let store = Failing::default();
+    let app = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone()).with_clock(clock.clone()),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    // the record loads, then the store goes away before the delete
+    let gate = Gate::default();
+    let held = browser.clone();
+    let (reply, ()) = tokio::join!(
+        async {
+            let mut held = held;
+            held.go_held(&app, "/terminate", Some(gate.clone())).await
+        },
+        async {
+            store.down.store(true, Ordering::SeqCst);
+            gate.0.notify_one();
+        }
+    );
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.set_cookie.is_empty());
+}
+
+#[tokio::test]
+async fn quick_fields_are_written_to_the_cache_alone() {
+    let clock = TestClock::new();
+    let cache = Arc::new(MemoryStore::default());
+    let durable = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Quick>::with_store(
+            key(1),
+            crate::Tiered::new(Arc::clone(&cache), Arc::clone(&durable)),
+        )
+        .with_clock(clock.clone()),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/login/7").await;
+    let first = record_of(&durable).await;
+    assert_eq!(first.version, 1);
+    // only the quick field changes: no durable write, no new cookie
+    for n in 1..=3 {
+        let reply = browser.go(&app, "/inc").await;
+        assert!(reply.set_cookie.is_empty(), "{reply:?}");
+        assert_eq!(browser.go(&app, "/get").await.n(), n);
+    }
+    assert_eq!(
+        record_of(&durable).await,
+        first,
+        "the durable record is as it was"
+    );
+    let cached = cache
+        .load(&cache_key(&durable).await, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cached.version, 1);
+    assert!(!cached.quick.is_empty());
+    // a durable field changes: a full save, the quick field kept
+    browser.go(&app, "/login/8").await;
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.field("user")), (3, "Some(8)".to_owned()));
+    // the cache lost the entry: the quick field is lost, the rest is not
+    cache
+        .delete_expired(u64::from(u32::MAX), 0, 100)
+        .await
+        .unwrap();
+    let fresh_cache = Arc::new(MemoryStore::default());
+    let cold = service(
+        SessionLayer::<Quick>::with_store(key(1), crate::Tiered::new(fresh_cache, durable))
+            .with_clock(clock.clone()),
+    );
+    let reply = browser.go(&cold, "/get").await;
+    assert_eq!((reply.n(), reply.field("user")), (0, "Some(8)".to_owned()));
+}
+
+/// The one record a store holds for user 7 or 8.
+async fn record_of(store: &MemoryStore) -> crate::Record {
+    let key = cache_key(store).await;
+    store.load(&key, 0).await.unwrap().unwrap()
+}
+
+/// The key of the one record a store holds for user 7 or 8.
+async fn cache_key(store: &MemoryStore) -> crate::id::StoreKey {
+    for user in ["7", "8"] {
+        if let Some(session) = store
+            .user_sessions("__Host-q", user, 0)
+            .await
+            .unwrap()
+            .first()
+        {
+            return session.key;
+        }
+    }
+    panic!("no record")
+}
+
+#[tokio::test]
+async fn a_login_elsewhere_retires_the_id_a_concurrent_request_holds() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    // A loads (version 1), B saves first; A's save conflicts and is rebased
+    let gate = Gate::default();
+    let (a, b) = (browser.clone(), browser.clone());
+    let (first, second) = tokio::join!(
+        async {
+            let mut a = a;
+            a.go_held(&app, "/set/5", Some(gate.clone())).await
+        },
+        async {
+            let mut b = b;
+            let reply = b.go(&app, "/login/9").await;
+            gate.0.notify_one();
+            reply
+        }
+    );
+    assert_eq!((first.status, second.status), (200, 200));
+    // the login gave the session a new ID and retired the old one: the
+    // change made under the old ID ends with it, never recreating it
+    assert!(first.is_removal(), "{first:?}");
+    let reply = browser.clone().go(&app, "/get").await;
+    assert!(reply.is_new());
+    let mut b = Browser {
+        cookie: Some(format!(
+            "{}={}",
+            second.cookie().name(),
+            second.cookie().value()
+        )),
+        ..Browser::default()
+    };
+    let reply = b.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.field("user")), (1, "Some(9)".to_owned()));
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn a_concurrent_change_of_another_field_is_kept() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_cookie_threshold(0)
+            .unwrap(),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/text/3").await;
+    let gate = Gate::default();
+    let (a, b) = (browser.clone(), browser.clone());
+    let (first, second) = tokio::join!(
+        async {
+            let mut a = a;
+            a.go_held(&app, "/set/5", Some(gate.clone())).await
+        },
+        async {
+            let mut b = b;
+            let reply = b.go(&app, "/text/10").await;
+            gate.0.notify_one();
+            reply
+        }
+    );
+    assert_eq!((first.status, second.status), (200, 200));
+    assert!(first.set_cookie.is_empty() && second.set_cookie.is_empty());
+    // both changes: the later save re-applied its field on the fresh record
+    let reply = browser.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.field("text")), (5, "10".to_owned()));
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn a_session_terminated_by_another_request_is_not_recreated() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let gate = Gate::default();
+    let (a, b) = (browser.clone(), browser.clone());
+    let (changed, ended) = tokio::join!(
+        async {
+            let mut a = a;
+            a.go_held(&app, "/inc", Some(gate.clone())).await
+        },
+        async {
+            let mut b = b;
+            let reply = b.go(&app, "/terminate").await;
+            gate.0.notify_one();
+            reply
+        }
+    );
+    assert!(ended.is_removal());
+    assert!(changed.is_removal(), "ended meanwhile: {changed:?}");
+    assert!(store.is_empty());
+    // cycle_id on a session ended meanwhile: not carried to a new ID either
+    browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let gate = Gate::default();
+    let (a, b) = (browser.clone(), browser.clone());
+    let (cycled, _) = tokio::join!(
+        async {
+            let mut a = a;
+            a.go_held(&app, "/cycle", Some(gate.clone())).await
+        },
+        async {
+            let mut b = b;
+            let reply = b.go(&app, "/terminate").await;
+            gate.0.notify_one();
+            reply
+        }
+    );
+    assert!(cycled.is_removal(), "{cycled:?}");
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn an_adaptive_session_moves_between_cookie_and_store_with_its_size() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_cookie_threshold(64)
+            .unwrap(),
+    );
+    let mut browser = Browser::default();
+    let reply = browser.go(&app, "/text/10").await;
+    let value = reply.cookie().value().to_owned();
+    assert!(
+        !crate::id::is_signed_id(value.as_bytes()),
+        "small: in the cookie"
+    );
+    assert!(store.is_empty());
+    let reply = browser.go(&app, "/text/100").await;
+    let id = reply.cookie().value().to_owned();
+    assert!(
+        crate::id::is_signed_id(id.as_bytes()),
+        "large: in the store"
+    );
+    assert_eq!(store.len(), 1);
+    assert_eq!(browser.go(&app, "/get").await.field("n"), "0");
+    // small again: back to the cookie, and the record goes
+    let reply = browser.go(&app, "/text/5").await;
+    assert!(!crate::id::is_signed_id(reply.cookie().value().as_bytes()));
+    assert!(store.is_empty());
+    assert!(!browser.go(&app, "/get").await.is_new());
+    // over the size cap: not saved
+    let capped = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_max_size(200)
+            .unwrap(),
+    );
+    let reply = Browser::default().go(&capped, "/text/500").await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.set_cookie.is_empty());
+    assert_eq!(
+        Browser::default().go(&capped, "/text/100").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_id_signed_before_the_format_byte_loads_and_is_re_signed() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    let reply = browser.go(&app, "/inc").await;
+    let current = reply.cookie().value().to_owned();
+    let raw = URL_SAFE_NO_PAD.decode(&current).unwrap();
+    let legacy = URL_SAFE_NO_PAD.encode(&raw[1..]);
+    let mut old = Browser {
+        cookie: Some(format!("__Host-s={legacy}")),
+        ..Browser::default()
+    };
+    let reply = old.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.is_new()), (1, false));
+    assert_eq!(
+        reply.cookie().value(),
+        current,
+        "re-signed in the current form"
+    );
+    // a sealed value sent to a server-only type is no session
+    let sealed = crate::Sealer::new(key(1), crate::Mode::Encrypted).seal_body::<crate::Bincode>(
+        "__Host-s",
+        <Stored as crate::SessionData>::FINGERPRINT,
+        &crate::Meta::default(),
+        b"",
+    );
+    let reply = Browser {
+        cookie: Some(format!("__Host-s={sealed}")),
+        ..Browser::default()
+    }
+    .go(&app, "/get")
+    .await;
+    assert!(reply.is_new() && reply.is_removal());
+    // an ID signed with another key, or unknown to the store: refused, cleared
+    let foreign = crate::id::SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key(2)), "__Host-s");
+    let unknown = crate::id::SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key(1)), "__Host-s");
+    for value in [foreign, unknown] {
+        let reply = Browser {
+            cookie: Some(format!("__Host-s={value}")),
+            ..Browser::default()
+        }
+        .go(&app, "/get")
+        .await;
+        assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn devices_are_listed_and_one_can_be_revoked() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut phone = Browser::default();
+    let mut laptop = Browser::default();
+    phone.go(&app, "/login/7").await;
+    clock.advance(10);
+    laptop.go(&app, "/login/7").await;
+    Browser::default().go(&app, "/login/8").await;
+    let reply = phone.go(&app, "/devices").await;
+    let devices = reply.field("devices");
+    let listed: Vec<&str> = devices.split(',').collect();
+    assert_eq!(listed.len(), 2, "{devices}");
+    // newest first: the laptop, then this phone
+    assert!(
+        listed[0].ends_with(":false") && listed[1].ends_with(":true"),
+        "{devices}"
+    );
+    let laptop_tag = listed[0].split(':').next().unwrap().to_owned();
+    let reply = phone.go(&app, &format!("/get?revoke={laptop_tag}")).await;
+    assert!(
+        reply.body.contains("revoked_device=Ok(true)"),
+        "{}",
+        reply.body
+    );
+    assert!(laptop.go(&app, "/get").await.is_new());
+    let reply = phone.go(&app, "/get?revoke=nosuchtag").await;
+    assert!(
+        reply.body.contains("revoked_device=Ok(false)"),
+        "{}",
+        reply.body
+    );
+    // log out everywhere: this one too
+    let mut tablet = Browser::default();
+    tablet.go(&app, "/login/7").await;
+    let reply = phone.go(&app, "/revoke/0").await;
+    assert!(reply.body.contains("revoked=Ok(1)"), "{}", reply.body);
+    assert!(reply.is_removal());
+    assert!(tablet.go(&app, "/get").await.is_new());
+    assert_eq!(store.len(), 1, "user 8's session");
+}
+
+#[test]
+fn a_layers_debug_names_its_codec_and_store_and_hides_the_keys() {
+    let layer = SessionLayer::<Stored>::with_store(key(1), MemoryStore::default());
+    let shown = format!("{layer:?}");
+    for part in [
+        "bincode",
+        "memory",
+        "REDACTED",
+        "max_size",
+        "contention_timeout",
+    ] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
 }
