@@ -1291,6 +1291,85 @@ async fn an_adaptive_session_moves_between_cookie_and_store_with_its_size() {
     );
 }
 
+/// The encoded length of a `Note` with `text_len` bytes of text.
+fn note_len(text_len: usize) -> usize {
+    let note = Note {
+        text: "x".repeat(text_len),
+        ..Note::default()
+    };
+    crate::encode_to_vec::<Note, crate::Bincode>(&note)
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn the_cookie_threshold_and_the_size_cap_are_inclusive() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_cookie_threshold(note_len(20))
+            .unwrap()
+            .with_max_size(note_len(40))
+            .unwrap(),
+    );
+    let token = |reply: &Reply| reply.cookie().value().to_owned();
+    let reply = Browser::default().go(&app, "/text/20").await;
+    assert!(
+        !crate::id::is_signed_id(token(&reply).as_bytes()),
+        "at the threshold: cookie"
+    );
+    let reply = Browser::default().go(&app, "/text/21").await;
+    assert!(
+        crate::id::is_signed_id(token(&reply).as_bytes()),
+        "over it: store"
+    );
+    let reply = Browser::default().go(&app, "/text/40").await;
+    assert_eq!(reply.status, 200, "at the cap: saved");
+    let reply = Browser::default().go(&app, "/text/41").await;
+    assert_eq!(reply.status, 500, "over the cap");
+    assert_eq!(store.len(), 2);
+}
+
+#[tokio::test]
+async fn an_adaptive_type_takes_old_ids_and_refuses_values_that_are_neither() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_cookie_threshold(0)
+            .unwrap(),
+    );
+    let reply = Browser::default().go(&app, "/text/5").await;
+    let current = reply.cookie().value().to_owned();
+    let raw = URL_SAFE_NO_PAD.decode(&current).unwrap();
+    let legacy = URL_SAFE_NO_PAD.encode(&raw[1..]);
+    let mut old = Browser {
+        cookie: Some(format!("__Host-a={legacy}")),
+        ..Browser::default()
+    };
+    let reply = old.go(&app, "/get").await;
+    assert_eq!(
+        (reply.field("text"), reply.is_new()),
+        ("5".to_owned(), false)
+    );
+    assert_eq!(reply.cookie().value(), current, "re-signed");
+    // of the old ID's length, but neither an ID nor a sealed session
+    for value in ["A".repeat(crate::id::LEGACY_SIGNED_ID_LEN), "B".repeat(40)] {
+        let reply = Browser {
+            cookie: Some(format!("__Host-a={value}")),
+            ..Browser::default()
+        }
+        .go(&app, "/get")
+        .await;
+        assert!(reply.is_new() && reply.is_removal(), "{value}: {reply:?}");
+    }
+}
+
 #[tokio::test]
 async fn an_id_signed_before_the_format_byte_loads_and_is_re_signed() {
     use base64::Engine as _;
