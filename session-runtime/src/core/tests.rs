@@ -1483,3 +1483,113 @@ fn a_layers_debug_names_its_codec_and_store_and_hides_the_keys() {
         assert!(shown.contains(part), "{part}: {shown}");
     }
 }
+
+#[tokio::test]
+async fn a_record_opens_only_under_the_key_it_was_written_for() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    browser.go(&app, "/login/7").await;
+    let written = store.user_sessions("__Host-s", "7", 0).await.unwrap()[0].key;
+    let record = store.load(&written, 0).await.unwrap().unwrap();
+    // the record copied under another ID's key (a store an attacker can
+    // write to, but whose key cannot be had): that ID opens nothing
+    let other = crate::id::SessionId::generate().unwrap();
+    store
+        .put(&other.store_key(), record.entry(), record.version)
+        .await
+        .unwrap();
+    let forged = other.sign(&KeyRing::new(key(1)), "__Host-s");
+    let reply = Browser {
+        cookie: Some(format!("__Host-s={forged}")),
+        ..Browser::default()
+    }
+    .go(&app, "/get")
+    .await;
+    assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
+    assert_eq!(browser.go(&app, "/get").await.field("user"), "Some(7)");
+    // a store without a cache tier keeps no quick blob
+    assert!(record.quick.is_empty());
+}
+
+#[tokio::test]
+async fn quick_fields_live_in_the_main_record_without_a_cache_tier() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Quick>::with_store(key(1), Arc::clone(&store)).with_clock(clock.clone()),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/login/7").await;
+    browser.go(&app, "/inc").await;
+    let record = record_of(&store).await;
+    assert!(record.quick.is_empty(), "one blob");
+    assert_eq!(record.version, 2, "a full save");
+    assert_eq!(browser.go(&app, "/get").await.n(), 1);
+}
+
+#[tokio::test]
+async fn a_quick_blob_opens_only_with_the_record_it_was_written_for() {
+    let clock = TestClock::new();
+    let cache = Arc::new(MemoryStore::default());
+    let durable = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Quick>::with_store(
+            key(1),
+            crate::Tiered::new(Arc::clone(&cache), Arc::clone(&durable)),
+        )
+        .with_clock(clock.clone()),
+    );
+    let (mut seven, mut eight) = (Browser::default(), Browser::default());
+    seven.go(&app, "/login/7").await;
+    seven.go(&app, "/set/70").await;
+    eight.go(&app, "/login/8").await;
+    eight.go(&app, "/set/80").await;
+    let key_of = |user: &'static str| {
+        let durable = Arc::clone(&durable);
+        async move { durable.user_sessions("__Host-q", user, 0).await.unwrap()[0].key }
+    };
+    let (k7, k8) = (key_of("7").await, key_of("8").await);
+    let r7 = cache.load(&k7, 0).await.unwrap().unwrap();
+    let r8 = cache.load(&k8, 0).await.unwrap().unwrap();
+    assert!(!r7.quick.is_empty() && !r8.quick.is_empty());
+    // 8's durable blob with 7's quick blob: the quick fields are dropped
+    let spliced = crate::Record {
+        quick: r7.quick.clone(),
+        ..r8.clone()
+    };
+    cache
+        .delete_expired(u64::from(u32::MAX), 0, 100)
+        .await
+        .unwrap();
+    cache
+        .put(&k8, spliced.entry(), spliced.version + 1)
+        .await
+        .unwrap();
+    let reply = eight.go(&app, "/get").await;
+    assert_eq!((reply.n(), reply.field("user")), (0, "Some(8)".to_owned()));
+    // and a quick blob passed off as a durable one opens nothing
+    let swapped = crate::Record {
+        data: r7.quick.clone(),
+        quick: Vec::new(),
+        ..r7.clone()
+    };
+    durable.delete(&k7).await.unwrap();
+    durable
+        .put(&k7, swapped.entry(), swapped.version)
+        .await
+        .unwrap();
+    cache
+        .delete_expired(u64::from(u32::MAX), 0, 100)
+        .await
+        .unwrap();
+    let cold = service(
+        SessionLayer::<Quick>::with_store(
+            key(1),
+            crate::Tiered::new(Arc::new(MemoryStore::default()), Arc::clone(&durable)),
+        )
+        .with_clock(clock.clone()),
+    );
+    assert!(seven.go(&cold, "/get").await.is_new());
+}
