@@ -1593,3 +1593,141 @@ async fn a_quick_blob_opens_only_with_the_record_it_was_written_for() {
     );
     assert!(seven.go(&cold, "/get").await.is_new());
 }
+
+/// Records the `outcome` (and `sends_token`) of every span, by span name:
+/// what `tests/tests/tracing_spans.rs` reads through tracing-subscriber.
+#[derive(Default)]
+struct SpanFields {
+    next: AtomicU64,
+    names: std::sync::Mutex<std::collections::HashMap<u64, &'static str>>,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+struct FieldVisitor<'a> {
+    span: &'static str,
+    seen: &'a std::sync::Mutex<Vec<String>>,
+}
+
+impl tracing::field::Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if matches!(field.name(), "outcome" | "sends_token") {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("{} {}={value:?}", self.span, field.name()));
+        }
+    }
+}
+
+impl SpanFields {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// The subscriber side of [`SpanFields`].
+struct Capture(Arc<SpanFields>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let id = self.0.next.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0
+            .names
+            .lock()
+            .unwrap()
+            .insert(id, span.metadata().name());
+        tracing::span::Id::from_u64(id)
+    }
+
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let name = self
+            .0
+            .names
+            .lock()
+            .unwrap()
+            .get(&span.into_u64())
+            .copied()
+            .unwrap_or("?");
+        values.record(&mut FieldVisitor {
+            span: name,
+            seen: &self.0.seen,
+        });
+    }
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn store_spans_say_how_each_load_and_save_went() {
+    let fields = Arc::new(SpanFields::default());
+    let _guard = tracing::subscriber::set_default(Capture(Arc::clone(&fields)));
+    let clock = TestClock::new();
+    let store = Failing::default();
+    let strict = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone()).with_clock(clock.clone()),
+    );
+    let lenient = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone())
+            .with_clock(clock.clone())
+            .with_outage_policy(crate::OutagePolicy::Continue)
+            .unwrap(),
+    );
+    let load = |outcome: &str| format!("session_load outcome=\"{outcome}\"");
+    let mut browser = Browser::default();
+    browser.go(&strict, "/inc").await;
+    let seen = fields.take();
+    assert!(seen.contains(&load("no_token")), "{seen:?}");
+    assert!(
+        seen.contains(&"session_save outcome=\"ok\"".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"session_save sends_token=true".to_owned()),
+        "{seen:?}"
+    );
+    browser.go(&strict, "/inc").await;
+    let seen = fields.take();
+    assert!(seen.contains(&load("loaded")), "{seen:?}");
+    assert!(
+        seen.contains(&"session_save sends_token=false".to_owned()),
+        "{seen:?}"
+    );
+    let mut forged = Browser {
+        cookie: Some("__Host-s=Cxxxx".to_owned()),
+        ..Browser::default()
+    };
+    forged.go(&strict, "/get").await;
+    assert!(fields.take().contains(&load("refused")));
+    store.down.store(true, Ordering::SeqCst);
+    browser.clone().go(&strict, "/get").await;
+    assert!(fields.take().contains(&load("unavailable")));
+    browser.clone().go(&lenient, "/get").await;
+    assert!(fields.take().contains(&load("store_failed")));
+    Browser::default().go(&strict, "/inc").await;
+    let seen = fields.take();
+    assert!(
+        seen.contains(&"session_save outcome=\"unavailable\"".to_owned()),
+        "{seen:?}"
+    );
+    store.down.store(false, Ordering::SeqCst);
+    // a save refused by the store's size limit fails with 500
+    let small = Failing {
+        inner: Arc::new(MemoryStore::default().with_max_record(10)),
+        ..Failing::default()
+    };
+    let tiny = service(SessionLayer::<Stored>::with_store(key(1), small).with_clock(clock.clone()));
+    let reply = Browser::default().go(&tiny, "/inc").await;
+    assert_eq!(reply.status, 500);
+    let seen = fields.take();
+    assert!(
+        seen.contains(&"session_save outcome=\"failed\"".to_owned()),
+        "{seen:?}"
+    );
+}
