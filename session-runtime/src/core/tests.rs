@@ -1705,6 +1705,24 @@ async fn store_spans_say_how_each_load_and_save_went() {
     };
     forged.go(&strict, "/get").await;
     assert!(fields.take().contains(&load("refused")));
+    // a valid ID of no record, and one whose record expired
+    let unknown = crate::id::SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key(1)), "__Host-s");
+    let reply = Browser {
+        cookie: Some(format!("__Host-s={unknown}")),
+        ..Browser::default()
+    }
+    .go(&strict, "/get")
+    .await;
+    assert!(reply.is_removal(), "cleared all the same");
+    assert!(fields.take().contains(&load("unknown_or_expired")));
+    clock.advance(WEEK);
+    browser.clone().go(&strict, "/get").await;
+    assert!(fields.take().contains(&load("unknown_or_expired")));
+    let mut browser = Browser::default();
+    browser.go(&strict, "/inc").await;
+    fields.take();
     store.down.store(true, Ordering::SeqCst);
     browser.clone().go(&strict, "/get").await;
     assert!(fields.take().contains(&load("unavailable")));
