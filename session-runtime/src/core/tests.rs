@@ -161,6 +161,19 @@ where
         }
         return Ok(response);
     }
+    if action == "sync" {
+        // the extractor without I/O: a cookie layer's, or a server layer's
+        // request without a token
+        let body = match Session::<S>::from_extensions(req.extensions()) {
+            Ok(mut session) => {
+                let n = S::n(&session);
+                S::set_n(&mut session, n + 1);
+                format!("n={}", n + 1)
+            }
+            Err(rejection) => format!("rejected={rejection:?}"),
+        };
+        return Ok(Response::new(body));
+    }
     let mut session = match Session::<S>::load(req.extensions()).await {
         Ok(session) => session,
         Err(rejection) => {
@@ -172,6 +185,11 @@ where
     };
     let mut status = 200;
     let mut note = String::new();
+    let gate = req.extensions().get::<Gate>();
+    let hold_first = req.uri().query().is_some_and(|q| q.contains("hold_first"));
+    if let Some(gate) = gate.filter(|_| hold_first) {
+        gate.0.notified().await;
+    }
     match action {
         "get" => {}
         "set" => S::set_n(&mut session, arg as u32),
@@ -212,7 +230,7 @@ where
         let revoked = session.revoke_device(tag).await;
         note = format!("{note} revoked_device={revoked:?}");
     }
-    if let Some(gate) = req.extensions().get::<Gate>() {
+    if let Some(gate) = gate.filter(|_| !hold_first) {
         gate.0.notified().await;
     }
     let secs = |t: Option<SystemTime>| t.map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
@@ -1747,5 +1765,176 @@ async fn store_spans_say_how_each_load_and_save_went() {
     assert!(
         seen.contains(&"session_save outcome=\"failed\"".to_owned()),
         "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_save_and_a_failed_delete_tell_the_client_what_happened() {
+    let clock = TestClock::new();
+    let store = Failing::default();
+    let app = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone()).with_clock(clock.clone()),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    for (path, says) in [
+        ("/inc", "nothing was changed"),
+        ("/terminate", "may not be fully ended"),
+    ] {
+        let gate = Gate::default();
+        let mut held = browser.clone();
+        let (reply, ()) = tokio::join!(held.go_held(&app, path, Some(gate.clone())), async {
+            store.down.store(true, Ordering::SeqCst);
+            gate.0.notify_one();
+        });
+        store.down.store(false, Ordering::SeqCst);
+        assert_eq!(reply.status, 503, "{path}: {reply:?}");
+        assert!(reply.body.contains(says), "{path}: {}", reply.body);
+    }
+}
+
+/// A store where another writer always saves first: every save conflicts.
+#[derive(Clone, Default)]
+struct Contended(Arc<MemoryStore>);
+
+impl crate::SessionStore for Contended {
+    const NAME: &'static str = "contended";
+    const SHARED: bool = true;
+
+    async fn create(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+    ) -> Result<bool, crate::StoreError> {
+        self.0.create(key, entry).await
+    }
+
+    async fn load(
+        &self,
+        key: &crate::id::StoreKey,
+        now: u64,
+    ) -> Result<Option<crate::Record>, crate::StoreError> {
+        self.0.load(key, now).await
+    }
+
+    async fn save(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<crate::Saved, crate::StoreError> {
+        // the other writer: the record as it is, saved again
+        if let Some(current) = self.0.load(key, now).await? {
+            self.0
+                .save(key, current.entry(), current.version, now)
+                .await?;
+        }
+        self.0.save(key, entry, version, now).await
+    }
+
+    async fn put(
+        &self,
+        key: &crate::id::StoreKey,
+        entry: crate::store::Entry<'_>,
+        version: u64,
+    ) -> Result<bool, crate::StoreError> {
+        self.0.put(key, entry, version).await
+    }
+
+    async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, crate::StoreError> {
+        self.0.delete(key).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> Result<usize, crate::StoreError> {
+        self.0.delete_expired(now, dormant_for, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_save_that_keeps_losing_to_other_writers_gives_up_with_503() {
+    let clock = TestClock::new();
+    let app = service(
+        SessionLayer::<Stored>::with_store(key(1), Contended::default())
+            .with_clock(clock.clone())
+            .with_contention_timeout(Duration::from_millis(1))
+            .unwrap(),
+    );
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    let reply = browser.go(&app, "/inc").await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(
+        reply.body.contains("too many requests at once"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.set_cookie.is_empty());
+}
+
+#[tokio::test]
+async fn a_session_kept_by_a_revocation_that_another_one_covered_ends_too() {
+    let clock = TestClock::new();
+    let revocations = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_user_revocation(Arc::clone(&revocations)),
+    );
+    let (mut stolen, mut owner) = (Browser::default(), Browser::default());
+    stolen.go(&app, "/login/7").await;
+    owner.go(&app, "/login/7").await;
+    clock.advance(600);
+    // the thief's request has loaded its session when the owner logs out
+    // everywhere; its "keep this one" then finds itself covered
+    let gate = Gate::default();
+    let (kept, ended) = tokio::join!(
+        stolen.go_held(&app, "/revoke/1?hold_first", Some(gate.clone())),
+        async {
+            let reply = owner.go(&app, "/revoke/0").await;
+            gate.0.notify_one();
+            reply
+        }
+    );
+    assert!(ended.is_removal());
+    assert!(
+        kept.is_removal(),
+        "covered by the other revocation: {kept:?}"
+    );
+    assert!(stolen.go(&app, "/get").await.is_new());
+    // a revocation long before the session's login covers nothing
+    clock.advance(3600);
+    let mut later = Browser::default();
+    later.go(&app, "/login/7").await;
+    clock.advance(60);
+    let reply = later.go(&app, "/revoke/1").await;
+    assert_eq!(reply.set_cookie.len(), 1);
+    assert!(!reply.is_removal(), "kept: {reply:?}");
+    assert_eq!(later.go(&app, "/get").await.field("user"), "Some(7)");
+}
+
+#[tokio::test]
+async fn the_extractor_without_io_serves_cookie_layers_and_asks_server_layers_to_load() {
+    let clock = TestClock::new();
+    let cookie = cookie_app(&clock);
+    let mut browser = Browser::default();
+    assert_eq!(browser.go(&cookie, "/sync").await.body, "n=1");
+    assert_eq!(browser.go(&cookie, "/sync").await.body, "n=2");
+    let store = Arc::new(MemoryStore::default());
+    let server = server_app(&clock, &store);
+    let mut browser = Browser::default();
+    // no token yet: nothing to load, a fresh session
+    assert_eq!(browser.go(&server, "/sync").await.body, "n=1");
+    assert_eq!(store.len(), 1);
+    let reply = browser.go(&server, "/sync").await;
+    assert!(
+        reply.body.starts_with("rejected=NeedsAsyncLoad"),
+        "{}",
+        reply.body
     );
 }
