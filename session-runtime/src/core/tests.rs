@@ -1938,3 +1938,210 @@ async fn the_extractor_without_io_serves_cookie_layers_and_asks_server_layers_to
         reply.body
     );
 }
+
+/// Counts what the layer counts, by `name{label=value,...}`: what a
+/// Prometheus exporter would show.
+#[derive(Default)]
+struct Counted(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+struct CountedCounter {
+    key: String,
+    counted: Arc<Counted>,
+}
+
+impl metrics::CounterFn for CountedCounter {
+    fn increment(&self, value: u64) {
+        *self
+            .counted
+            .0
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += value;
+    }
+
+    fn absolute(&self, value: u64) {
+        self.counted
+            .0
+            .lock()
+            .unwrap()
+            .insert(self.key.clone(), value);
+    }
+}
+
+/// The recorder side of [`Counted`].
+struct Counting(Arc<Counted>);
+
+impl metrics::Recorder for Counting {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .filter(|label| label.key() != "session")
+            .map(|label| format!("{}={}", label.key(), label.value()))
+            .collect();
+        metrics::Counter::from_arc(Arc::new(CountedCounter {
+            key: format!("{}{{{}}}", key.name(), labels.join(",")),
+            counted: Arc::clone(&self.0),
+        }))
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+impl Counted {
+    /// The counts since the last call.
+    fn take(&self) -> std::collections::BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn refused_tokens_and_store_outages_are_counted_by_reason() {
+    let counted = Arc::new(Counted::default());
+    let recorder = Counting(Arc::clone(&counted));
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let refused = |reason: &str| format!("sessionkit_refused_total{{reason={reason}}}");
+    let clock = TestClock::new();
+    // a cookie layer: a tampered cookie
+    let app = cookie_app(&clock);
+    let mut browser = Browser::default();
+    browser.go(&app, "/inc").await;
+    assert_eq!(
+        counted
+            .take()
+            .get("sessionkit_sessions_saved_total{tier=cookie}"),
+        Some(&1)
+    );
+    Browser {
+        cookie: Some(
+            "__Host-c=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        ),
+        ..Browser::default()
+    }
+    .go(&app, "/get")
+    .await;
+    let counts = counted.take();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(
+        counts
+            .keys()
+            .all(|key| key.starts_with("sessionkit_refused_total")),
+        "{counts:?}"
+    );
+    browser.go(&app, "/get").await;
+    let counts = counted.take();
+    assert_eq!(
+        counts.get("sessionkit_sessions_loaded_total{}"),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get("sessionkit_sessions_unchanged_total{}"),
+        Some(&1),
+        "{counts:?}"
+    );
+    // an Adaptive layer: a sealed value that does not open is refused as such
+    let store = Failing::default();
+    let adaptive =
+        service(SessionLayer::<Note>::with_store(key(1), store.clone()).with_clock(clock.clone()));
+    let mut small = Browser::default();
+    // (a value of the old ID form's length would be tried as an ID too)
+    small.go(&adaptive, "/text/10").await;
+    let sealed_len = small.cookie.as_ref().unwrap().len() - "__Host-a=".len();
+    assert_ne!(sealed_len, crate::id::LEGACY_SIGNED_ID_LEN);
+    counted.take();
+    // the sealed value with its last byte (the AEAD tag's) changed
+    let line = small.cookie.clone().unwrap();
+    let (name, value) = line.split_once('=').unwrap();
+    let mut raw = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(value)
+            .unwrap()
+    };
+    *raw.last_mut().unwrap() ^= 1;
+    let value = {
+        use base64::Engine as _;
+        format!(
+            "{name}={}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        )
+    };
+    let reply = Browser {
+        cookie: Some(value),
+        ..Browser::default()
+    }
+    .go(&adaptive, "/get")
+    .await;
+    assert!(reply.is_new());
+    let counts = counted.take();
+    assert_eq!(counts.get(&refused("tampered")), Some(&1), "{counts:?}");
+    // a server layer: an unknown ID, then the store failing
+    let server = service(
+        SessionLayer::<Stored>::with_store(key(1), store.clone()).with_clock(clock.clone()),
+    );
+    let unknown = crate::id::SessionId::generate()
+        .unwrap()
+        .sign(&KeyRing::new(key(1)), "__Host-s");
+    Browser {
+        cookie: Some(format!("__Host-s={unknown}")),
+        ..Browser::default()
+    }
+    .go(&server, "/get")
+    .await;
+    assert_eq!(counted.take().get(&refused("unknown_id")), Some(&1));
+    let mut browser = Browser::default();
+    browser.go(&server, "/inc").await;
+    let counts = counted.take();
+    assert_eq!(
+        counts.get("sessionkit_sessions_created_total{}"),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get("sessionkit_sessions_saved_total{tier=store}"),
+        Some(&1),
+        "{counts:?}"
+    );
+    store.down.store(true, Ordering::SeqCst);
+    browser.clone().go(&server, "/get").await;
+    assert_eq!(
+        counted
+            .take()
+            .get("sessionkit_store_outages_total{store=failing,operation=load}"),
+        Some(&1)
+    );
+    store.down.store(false, Ordering::SeqCst);
+}
