@@ -2145,3 +2145,42 @@ async fn refused_tokens_and_store_outages_are_counted_by_reason() {
     );
     store.down.store(false, Ordering::SeqCst);
 }
+
+#[tokio::test]
+async fn always_save_loads_server_sessions_and_checks_revocations_on_routes_that_never_extract() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Stored>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_always_save(true),
+    );
+    let mut browser = Browser::default();
+    let token = browser.go(&app, "/inc").await.cookie().value().to_owned();
+    clock.advance(60);
+    let reply = browser.go(&app, "/plain").await;
+    assert_eq!(
+        reply.cookie().value(),
+        token,
+        "the same ID, its expiry slid"
+    );
+    assert_eq!(reply.max_age(), Some(WEEK));
+    assert_eq!(browser.go(&app, "/get").await.n(), 1);
+    // with user revocation: a revoked session is not re-issued
+    let revocations = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_always_save(true)
+            .with_user_revocation(Arc::clone(&revocations)),
+    );
+    let (mut phone, mut laptop) = (Browser::default(), Browser::default());
+    phone.go(&app, "/login/7").await;
+    laptop.go(&app, "/login/7").await;
+    clock.advance(60);
+    assert_eq!(laptop.go(&app, "/plain").await.max_age(), Some(WEEK));
+    phone.go(&app, "/revoke/0").await;
+    let reply = laptop.go(&app, "/plain").await;
+    assert!(reply.is_removal(), "cleared, not re-issued: {reply:?}");
+    assert!(laptop.go(&app, "/get").await.is_new());
+}
