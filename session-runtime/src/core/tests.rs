@@ -1937,6 +1937,11 @@ async fn the_extractor_without_io_serves_cookie_layers_and_asks_server_layers_to
         "{}",
         reply.body
     );
+    assert!(
+        reply.set_cookie.is_empty(),
+        "the session is left alone: {reply:?}"
+    );
+    assert_eq!(browser.go(&server, "/get").await.n(), 1);
 }
 
 /// Counts what the layer counts, by `name{label=value,...}`: what a
@@ -2183,4 +2188,39 @@ async fn always_save_loads_server_sessions_and_checks_revocations_on_routes_that
     let reply = laptop.go(&app, "/plain").await;
     assert!(reply.is_removal(), "cleared, not re-issued: {reply:?}");
     assert!(laptop.go(&app, "/get").await.is_new());
+}
+
+#[tokio::test]
+async fn a_session_revoked_while_its_request_runs_is_not_issued_anew() {
+    let clock = TestClock::new();
+    let revocations = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_user_revocation(Arc::clone(&revocations)),
+    );
+    for (path, ends) in [("/cycle", true), ("/login/8", false)] {
+        let (mut racing, mut owner) = (Browser::default(), Browser::default());
+        racing.go(&app, "/login/7").await;
+        owner.go(&app, "/login/7").await;
+        clock.advance(600);
+        // loaded before the owner's log out everywhere, issued anew after it
+        let gate = Gate::default();
+        let held = format!("{path}?hold_first");
+        let (reply, _) = tokio::join!(racing.go_held(&app, &held, Some(gate.clone())), async {
+            let reply = owner.go(&app, "/revoke/0").await;
+            gate.0.notify_one();
+            reply
+        });
+        if ends {
+            // the same user's session, covered by the revocation: ended
+            assert!(reply.is_removal(), "{path}: {reply:?}");
+            assert!(racing.go(&app, "/get").await.is_new());
+        } else {
+            // a login as another user: a new session, after the revocation
+            assert_eq!(reply.set_cookie.len(), 1, "{path}: {reply:?}");
+            assert_eq!(racing.go(&app, "/get").await.field("user"), "Some(8)");
+        }
+        clock.advance(3600);
+    }
 }
