@@ -2224,3 +2224,30 @@ async fn a_session_revoked_while_its_request_runs_is_not_issued_anew() {
         clock.advance(3600);
     }
 }
+
+#[tokio::test]
+async fn a_kept_session_ends_when_another_revocation_comes_before_its_response() {
+    let clock = TestClock::new();
+    let revocations = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_user_revocation(Arc::clone(&revocations)),
+    );
+    let mut keeper = Browser::default();
+    keeper.go(&app, "/login/7").await;
+    clock.advance(600);
+    // keeper revokes keeping itself; before its response, an operator
+    // (`sessionkit revoke`) revokes the user again, later
+    let gate = Gate::default();
+    let (kept, ()) = tokio::join!(
+        keeper.go_held(&app, "/revoke/1", Some(gate.clone())),
+        async {
+            let later = clock.now() + 3600;
+            revocations.revoke_before("7", later, 3600).await.unwrap();
+            gate.0.notify_one();
+        }
+    );
+    assert!(kept.is_removal(), "a later revocation came first: {kept:?}");
+    assert!(keeper.go(&app, "/get").await.is_new());
+}
