@@ -2077,6 +2077,19 @@ async fn refused_tokens_and_store_outages_are_counted_by_reason() {
         Some(&1),
         "{counts:?}"
     );
+    // a change, and a read of no session, are not "unchanged"
+    browser.go(&app, "/inc").await;
+    Browser::default().go(&app, "/get").await;
+    let counts = counted.take();
+    assert_eq!(
+        counts.get("sessionkit_sessions_unchanged_total{}"),
+        None,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get("sessionkit_sessions_saved_total{tier=cookie}"),
+        Some(&1)
+    );
     // an Adaptive layer: a sealed value that does not open is refused as such
     let store = Failing::default();
     let adaptive =
