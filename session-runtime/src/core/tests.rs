@@ -835,13 +835,15 @@ async fn a_server_session_keeps_its_token_while_its_record_changes() {
     assert!(crate::id::is_signed_id(token.as_bytes()), "{token}");
     assert_eq!(reply.max_age(), Some(WEEK));
     assert_eq!(store.len(), 1);
-    // a change: the record is written, the token stays
+    // a change a minute later: the record is written, the token and the
+    // expiry the client holds stay
+    clock.advance(60);
     let reply = browser.go(&app, "/inc").await;
     assert!(reply.set_cookie.is_empty(), "{reply:?}");
     assert_eq!(reply.cache_control, ["private"]);
     assert_eq!(browser.go(&app, "/get").await.n(), 2);
     // a refresh is due after a quarter: record and cookie together
-    clock.advance(WEEK / 4);
+    clock.advance(WEEK / 4 - 60);
     let reply = browser.go(&app, "/get").await;
     assert_eq!(reply.max_age(), Some(WEEK), "{reply:?}");
     assert_eq!(reply.cookie().value(), token);
@@ -2263,4 +2265,31 @@ async fn a_kept_session_ends_when_another_revocation_comes_before_its_response()
     );
     assert!(kept.is_removal(), "a later revocation came first: {kept:?}");
     assert!(keeper.go(&app, "/get").await.is_new());
+}
+
+#[tokio::test]
+async fn an_adaptive_session_stays_in_its_cookie_up_to_4096_bytes_of_name_and_value() {
+    let clock = TestClock::new();
+    let store = Arc::new(MemoryStore::default());
+    let app = service(
+        SessionLayer::<Note>::with_store(key(1), Arc::clone(&store))
+            .with_clock(clock.clone())
+            .with_cookie_threshold(10_000)
+            .unwrap(),
+    );
+    // grow the text a byte at a time until the session leaves the cookie
+    let mut longest = 0;
+    for len in 2_900..3_200 {
+        let reply = Browser::default().go(&app, &format!("/text/{len}")).await;
+        let cookie = reply.cookie();
+        if crate::id::is_signed_id(cookie.value().as_bytes()) {
+            break;
+        }
+        longest = cookie.name().len() + 1 + cookie.value().len();
+    }
+    assert_eq!(
+        longest, 4096,
+        "the last cookie-held session fills the limit exactly"
+    );
+    assert_eq!(store.len(), 1, "the first one over it went to the store");
 }
