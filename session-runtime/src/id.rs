@@ -367,6 +367,92 @@ mod tests {
     }
 
     #[test]
+    fn the_store_key_is_the_sha256_of_the_id() {
+        // SHA-256 of 32 zero bytes, as `sha256sum` prints it
+        let key = SessionId([0; ID_LEN]).store_key();
+        assert_eq!(
+            key.to_hex(),
+            "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+        );
+        assert_eq!(key.as_bytes()[..4], [0x66, 0x68, 0x7a, 0xad]);
+        // a key column's bytes come back as they went in
+        let bytes: [u8; 32] = core::array::from_fn(|i| i as u8 * 7 + 1);
+        assert_eq!(StoreKey::from_bytes(bytes).as_bytes(), &bytes);
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_anything_else() {
+        for _ in 0..16 {
+            let key = SessionId::generate().unwrap().store_key();
+            let hex = key.to_hex();
+            assert_eq!(hex.len(), 64);
+            assert!(
+                hex.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            );
+            assert_eq!(StoreKey::from_hex(hex.as_bytes()), Some(key));
+            assert_eq!(
+                StoreKey::from_hex(hex.to_ascii_uppercase().as_bytes()),
+                Some(key),
+                "either case"
+            );
+        }
+        // every digit in both nibbles of a byte
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(0x3d) ^ 0xa5);
+        let key = StoreKey::from_bytes(bytes);
+        assert_eq!(StoreKey::from_hex(key.to_hex().as_bytes()), Some(key));
+        assert_eq!(
+            StoreKey::from_bytes([0x1f; 32]).to_hex(),
+            "1f".repeat(32),
+            "high nibble first"
+        );
+        assert_eq!(
+            StoreKey::from_hex("f1".repeat(32).as_bytes()),
+            Some(StoreKey::from_bytes([0xf1; 32]))
+        );
+        let hex = key.to_hex();
+        assert_eq!(StoreKey::from_hex(&hex.as_bytes()[..63]), None);
+        assert_eq!(StoreKey::from_hex(format!("{hex}0").as_bytes()), None);
+        assert_eq!(StoreKey::from_hex(b""), None);
+        assert_eq!(StoreKey::from_hex("g0".repeat(32).as_bytes()), None);
+        assert_eq!(StoreKey::from_hex("0x".repeat(32).as_bytes()), None);
+    }
+
+    #[test]
+    fn log_tags_tell_sessions_apart_and_depend_on_the_key() {
+        let keys = ring(1);
+        let tags: std::collections::HashSet<String> = (0..64)
+            .map(|_| {
+                let id = SessionId::generate().unwrap();
+                let tag = id.log_tag(&keys);
+                assert_eq!(tag, id.store_key().log_tag(&keys));
+                assert_eq!(tag.len(), 8);
+                assert!(
+                    tag.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+                    "{tag}"
+                );
+                tag
+            })
+            .collect();
+        // `revoke_device` finds a device by its tag: one tag, one session
+        assert_eq!(tags.len(), 64);
+        // the tag is a MAC: another key gives another tag
+        let key = SessionId::generate().unwrap().store_key();
+        assert_ne!(key.log_tag(&keys), key.log_tag(&ring(2)));
+        // the tag comes from the ring's newest key
+        let rotated = ring(2).with_previous(MasterKey::from_secret(&[1; 32]).unwrap());
+        assert_eq!(key.log_tag(&rotated), key.log_tag(&ring(2)));
+    }
+
+    #[test]
+    fn a_store_keys_debug_shows_a_prefix_of_its_hex_and_no_more() {
+        let key = SessionId::generate().unwrap().store_key();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, format!("StoreKey({})", &key.to_hex()[..16]));
+    }
+
+    #[test]
     fn store_keys_and_log_tags_hide_the_id() {
         let keys = ring(1);
         let id = SessionId::generate().unwrap();

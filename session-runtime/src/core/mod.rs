@@ -96,3 +96,6 @@ impl<S: SessionData> Core<S> {
         Slot::new(Arc::clone(self), incoming, https)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -318,14 +318,20 @@ impl<S: SessionData + Send> Slot<S> {
             log_tag = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let result = self.load_server_in(incoming).instrument(span.clone()).await;
+        // a token that is a valid ID of no live record: also refused (its
+        // cookie is cleared), but told apart in the span
+        let mut unknown = false;
+        let result = self
+            .load_server_in(incoming, &mut unknown)
+            .instrument(span.clone())
+            .await;
         span.record(
             "outcome",
             match &result {
                 Ok(loaded) if loaded.state.existing.is_some() => "loaded",
                 Ok(loaded) if loaded.state.degraded => "store_failed",
+                Ok(_) if unknown => "unknown_or_expired",
                 Ok(loaded) if loaded.state.refused_token => "refused",
-                Ok(loaded) if loaded.state.had_token => "unknown_or_expired",
                 Ok(_) => "no_token",
                 Err(LoadError::Unavailable) => "unavailable",
             },
@@ -333,12 +339,16 @@ impl<S: SessionData + Send> Slot<S> {
         result
     }
 
-    async fn load_server_in(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
+    async fn load_server_in(
+        &self,
+        incoming: &Incoming,
+        unknown: &mut bool,
+    ) -> Result<Loaded<S>, LoadError> {
         let had_token = incoming.had_token();
         // the first candidate that is a live session wins (several only
         // when the cookie came more than once)
         for raw in incoming.candidates() {
-            if let Some(loaded) = self.load_one(raw, had_token).await? {
+            if let Some(loaded) = self.load_one(raw, had_token, unknown).await? {
                 return Ok(loaded);
             }
         }
@@ -348,11 +358,13 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     /// One token value: the session it holds or points to, or `None` when
-    /// it is not a live session of this layer (refused, unknown, expired).
+    /// it is not a live session of this layer (refused, unknown, expired;
+    /// `unknown` is set for a valid ID whose record is gone).
     async fn load_one(
         &self,
         raw: &super::token::RawValue,
         had_token: bool,
+        unknown: &mut bool,
     ) -> Result<Option<Loaded<S>>, LoadError> {
         let value = raw.value().unwrap_or_default();
         let adaptive = self.tier().storage != Storage::Server;
@@ -391,6 +403,7 @@ impl<S: SessionData + Send> Slot<S> {
         let record = match self.tier().load(&key, now).await {
             Ok(Some(record)) => record,
             Ok(None) => {
+                *unknown = true;
                 self.metrics().refused("unknown_id");
                 tracing::debug!(cookie = %self.name(), session = %id.log_tag(keys), "unknown or expired session id: starting a new session");
                 // cleared like a tampered token: left in the browser, a

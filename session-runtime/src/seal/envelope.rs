@@ -324,6 +324,95 @@ mod tests {
         assert_eq!(shape_tag(0x0123_4567_89ab_cdef), 0x0123_4567 ^ 0x89ab_cdef);
     }
 
+    /// Metadata with both varints at their longest: a validity of
+    /// `u32::MAX` seconds and the longest lifetime, browser-session flag set.
+    fn longest_meta() -> Meta {
+        meta(0, u64::from(u32::MAX), u32::MAX, true)
+    }
+
+    #[test]
+    fn metadata_takes_exactly_its_documented_least_and_most_bytes() {
+        let mut out = Vec::new();
+        write_meta(&meta(1_700_000_000, 1_700_000_000, 0, false), 1, &mut out);
+        assert_eq!(
+            out.len(),
+            META_MIN_LEN,
+            "shape, issue time, two 1-byte varints"
+        );
+        out.clear();
+        write_meta(&longest_meta(), 1, &mut out);
+        assert_eq!(out.len(), META_LEN, "shape, issue time, two 5-byte varints");
+        let (_, read, used) = read_meta(&out).unwrap();
+        assert_eq!((read, used), (longest_meta(), META_LEN));
+    }
+
+    fn sealers() -> [(crate::seal::Sealer, bool); 2] {
+        use crate::seal::{MasterKey, Mode, Sealer};
+        let key = MasterKey::from_secret(&[9; 32]).unwrap();
+        [
+            (Sealer::new(key.clone(), Mode::Encrypted), true),
+            (Sealer::new(key, Mode::Signed), false),
+        ]
+    }
+
+    #[test]
+    fn sealed_len_is_the_length_sealing_produces_at_the_longest_metadata() {
+        for (sealer, encrypted) in sealers() {
+            for body_len in [0, 1, 2, 3, 4, 100, 1000] {
+                let body = vec![0x5a; body_len];
+                let value =
+                    sealer.seal_body::<crate::codec::Bincode>("cart", 7, &longest_meta(), &body);
+                assert_eq!(
+                    value.len(),
+                    sealed_len(body_len, encrypted),
+                    "{body_len} bytes, encrypted {encrypted}"
+                );
+                // and no metadata makes it longer
+                let short = sealer.seal_body::<crate::codec::Bincode>(
+                    "cart",
+                    7,
+                    &meta(1, 2, 0, false),
+                    &body,
+                );
+                assert!(short.len() <= value.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_of_the_budget_fits_a_cookie_in_both_modes_and_one_more_byte_does_not() {
+        for name_len in [1usize, 4, 5, 6, 32, 200, 3000] {
+            let budget = cookie_body_budget(name_len);
+            // the cookie line's name part: the name, the `__Host-` allowance, `=`
+            let name = name_len + NAME_PREFIX_ALLOWANCE + 1;
+            let mut longest_over = 0;
+            for (sealer, encrypted) in sealers() {
+                let seal = |len: usize| {
+                    sealer
+                        .seal_body::<crate::codec::Bincode>(
+                            "cart",
+                            7,
+                            &longest_meta(),
+                            &vec![1; len],
+                        )
+                        .len()
+                };
+                assert!(
+                    name + seal(budget) <= COOKIE_LIMIT,
+                    "name {name_len}, encrypted {encrypted}"
+                );
+                longest_over = longest_over.max(seal(budget + 1));
+            }
+            assert!(name + longest_over > COOKIE_LIMIT, "name {name_len}");
+        }
+        // no room at all for a name that fills the cookie
+        assert_eq!(
+            cookie_body_budget(COOKIE_LIMIT - NAME_PREFIX_ALLOWANCE - 1),
+            0
+        );
+        assert_eq!(cookie_body_budget(COOKIE_LIMIT), 0);
+    }
+
     #[test]
     fn budget_is_tight() {
         for name_len in [1usize, 4, 32, 200] {

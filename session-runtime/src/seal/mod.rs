@@ -683,6 +683,31 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_hands_out_its_nonces_one_by_one_and_forgets_each() {
+        let bytes: [u8; NONCE_LEN * NONCES_PER_DRAW] =
+            core::array::from_fn(|i| (i % 251) as u8 + 1);
+        let mut pool = NoncePool {
+            process: std::process::id(),
+            used: 0,
+            bytes,
+        };
+        for n in 0..NONCES_PER_DRAW {
+            let at = n * NONCE_LEN;
+            assert_eq!(
+                pool.take(),
+                bytes[at..at + NONCE_LEN],
+                "nonce {n} of the draw"
+            );
+            // what a forked copy of the pool would find: no reusable nonce
+            assert!(pool.bytes[..at + NONCE_LEN].iter().all(|&b| b == 0));
+        }
+        // the draw is used up: the next nonce comes from a new one
+        let next = pool.take();
+        assert_eq!(pool.used, 1);
+        assert_ne!(next, [0; NONCE_LEN]);
+    }
+
+    #[test]
     fn a_pool_copied_into_another_process_is_not_used() {
         // what a forked child finds: nonces drawn by its parent
         let mut pool = NoncePool {
@@ -724,5 +749,321 @@ mod tests {
         let text = format!("{key:?} {:?}", KeyRing::new(key.clone()));
         assert!(text.contains("REDACTED"), "{text}");
         assert!(!text.contains("aead"), "{text}");
+    }
+
+    #[derive(crate::Session, Default)]
+    #[session(crate = crate, cookie = "cart")]
+    struct CartV1 {
+        items: Vec<u32>,
+    }
+
+    #[derive(crate::Session, Default)]
+    #[session(crate = crate, cookie = "cart", previous = CartV1)]
+    struct Cart {
+        items: Vec<u32>,
+        coupon: Option<String>,
+    }
+
+    impl From<CartV1> for Cart {
+        fn from(old: CartV1) -> Self {
+            Self {
+                items: old.items,
+                coupon: None,
+            }
+        }
+    }
+
+    fn cart() -> Cart {
+        Cart {
+            items: vec![3, 1, 4],
+            coupon: Some("SPRING".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_session_seals_and_opens_in_both_modes() {
+        for mode in [Mode::Encrypted, Mode::Signed] {
+            let sealer = sealer(mode);
+            assert_eq!(sealer.mode(), mode);
+            let value = sealer
+                .seal::<Cart, Bincode>("cart", &META, &cart())
+                .unwrap();
+            let opened = sealer
+                .open::<Cart, Bincode>("cart", &value, META.issued_at)
+                .unwrap();
+            assert_eq!(opened.data.items, [3, 1, 4]);
+            assert_eq!(opened.data.coupon.as_deref(), Some("SPRING"));
+            assert_eq!(opened.meta, META);
+            assert_eq!(
+                opened.body,
+                crate::encode_to_vec::<Cart, Bincode>(&cart()).unwrap()
+            );
+            assert!(!opened.stale_key && !opened.migrated);
+            // the same value, as `sessionkit inspect` sees it
+            let seen = sealer.inspect("cart", &value).unwrap();
+            assert_eq!(
+                (seen.key_id, seen.codec_id, seen.shape, seen.meta, seen.body),
+                (
+                    KEY_ID,
+                    Bincode::ID,
+                    shape_tag(<Cart as SessionData>::FINGERPRINT),
+                    META,
+                    opened.body
+                )
+            );
+            // under another cookie name it is forged
+            assert!(matches!(
+                sealer.open::<Cart, Bincode>("cart2", &value, META.issued_at),
+                Err(OpenError::Forged)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_session_opens_until_its_expiry_and_not_at_it() {
+        let sealer = sealer(Mode::Encrypted);
+        let value = sealer
+            .seal::<Cart, Bincode>("cart", &META, &cart())
+            .unwrap();
+        assert!(
+            sealer
+                .open::<Cart, Bincode>("cart", &value, META.expires_at - 1)
+                .is_ok()
+        );
+        for now in [META.expires_at, META.expires_at + 1, u64::MAX] {
+            assert!(matches!(
+                sealer.open::<Cart, Bincode>("cart", &value, now),
+                Err(OpenError::Expired(at)) if at == META.expires_at
+            ));
+        }
+        // a server record's blob is checked only when a time is given
+        let blob =
+            sealer.seal_raw::<Bincode>("k", <Cart as SessionData>::FINGERPRINT, &META, b"\x00\x00");
+        assert!(matches!(
+            sealer.open_part::<Cart, Bincode>("k", blob.clone(), Part::All, Some(META.expires_at)),
+            Err(OpenError::Expired(_))
+        ));
+        assert!(
+            sealer
+                .open_part::<Cart, Bincode>("k", blob, Part::All, None)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_older_shape_opens_converted_and_re_encoded() {
+        let sealer = sealer(Mode::Signed);
+        let old = CartV1 { items: vec![9, 8] };
+        let value = sealer.seal::<CartV1, Bincode>("cart", &META, &old).unwrap();
+        let opened = sealer
+            .open::<Cart, Bincode>("cart", &value, META.issued_at)
+            .unwrap();
+        assert!(opened.migrated);
+        assert_eq!(
+            (opened.data.items.as_slice(), opened.data.coupon),
+            (&[9, 8][..], None)
+        );
+        // the body is the current shape's encoding, ready to compare and re-seal
+        let current = Cart {
+            items: vec![9, 8],
+            coupon: None,
+        };
+        assert_eq!(
+            opened.body,
+            crate::encode_to_vec::<Cart, Bincode>(&current).unwrap()
+        );
+        // a shape outside the chain is a schema change, not a decode
+        let other = sealer.seal_body::<Bincode>("cart", 0x55, &META, b"");
+        assert!(matches!(
+            sealer.open::<Cart, Bincode>("cart", &other, META.issued_at),
+            Err(OpenError::SchemaChanged { found, .. }) if found == shape_tag(0x55)
+        ));
+        // authentic, the right shape, but not the struct's encoding
+        let garbage = sealer.seal_body::<Bincode>(
+            "cart",
+            <Cart as SessionData>::FINGERPRINT,
+            &META,
+            &[0xff; 3],
+        );
+        assert!(matches!(
+            sealer.open::<Cart, Bincode>("cart", &garbage, META.issued_at),
+            Err(OpenError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn raw_blobs_round_trip_and_check_the_shape() {
+        for mode in [Mode::Encrypted, Mode::Signed] {
+            let sealer = sealer(mode);
+            let blob = sealer.seal_raw::<Bincode>("key", FINGERPRINT, &META, b"record");
+            // the raw form is the cookie form before base64
+            let mut text = String::from("prefix:");
+            sealer.encode_into(&blob, &mut text);
+            assert_eq!(
+                text.strip_prefix("prefix:"),
+                Some(sealer.base64.encode(&blob).as_str())
+            );
+            let (meta, body, stale) = sealer
+                .open_raw::<Bincode>("key", blob.clone(), FINGERPRINT)
+                .unwrap();
+            assert_eq!(
+                (meta, body.as_slice(), stale),
+                (META, &b"record"[..], false)
+            );
+            assert!(matches!(
+                sealer.open_raw::<Bincode>("key", blob, FINGERPRINT ^ 1),
+                Err(OpenError::SchemaChanged { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn another_codec_is_refused_after_authentication() {
+        let sealer = sealer(Mode::Encrypted);
+        let value = sealer.seal_body::<Bincode>("cart", FINGERPRINT, &META, b"x");
+        let mut raw = sealer.base64.decode(&value).unwrap();
+        raw[2] ^= 1;
+        // the codec id is bound: changed in transit, the value is forged
+        assert!(matches!(
+            sealer.open_body::<Bincode>("cart", &sealer.base64.encode(&raw), FINGERPRINT),
+            Err(OpenError::Forged)
+        ));
+        // sealed with another codec: authentic, but not this layer's
+        let other = sealer.seal_body::<OtherCodec>("cart", FINGERPRINT, &META, b"x");
+        assert!(matches!(
+            sealer.open_body::<Bincode>("cart", &other, FINGERPRINT),
+            Err(OpenError::Codec { expected, found })
+                if expected == Bincode::ID && found == OtherCodec::ID
+        ));
+    }
+
+    /// Bincode under another codec id: only the id matters to sealing.
+    #[derive(Clone, Copy, Debug, Default)]
+    struct OtherCodec;
+
+    impl Codec for OtherCodec {
+        const ID: u8 = Bincode::ID.wrapping_add(7);
+        const NAME: &'static str = "other";
+
+        fn encode<T: serde::Serialize + ?Sized>(
+            value: &T,
+            out: &mut Vec<u8>,
+        ) -> Result<(), CodecError> {
+            Bincode::encode(value, out)
+        }
+
+        fn decode<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<(T, usize), CodecError> {
+            Bincode::decode(input)
+        }
+    }
+
+    #[test]
+    fn an_envelope_of_the_least_length_opens_and_one_byte_less_is_truncated() {
+        // an empty body, both varints in one byte: the shortest envelope
+        let meta = Meta {
+            issued_at: 1_700_000_000,
+            expires_at: 1_700_000_100,
+            lifetime: 0,
+            browser_session: false,
+        };
+        for (mode, tags) in [
+            (Mode::Encrypted, NONCE_LEN + TAG_LEN),
+            (Mode::Signed, MAC_LEN),
+        ] {
+            let sealer = sealer(mode);
+            let raw = sealer.seal_raw::<Bincode>("cart", FINGERPRINT, &meta, b"");
+            assert_eq!(raw.len(), HEADER_LEN + META_MIN_LEN + tags);
+            let (read, body, _) = sealer
+                .open_raw::<Bincode>("cart", raw.clone(), FINGERPRINT)
+                .unwrap();
+            assert_eq!((read, body.len()), (meta, 0));
+            for len in 0..raw.len() {
+                assert!(
+                    matches!(
+                        sealer.open_raw::<Bincode>("cart", raw[..len].to_vec(), FINGERPRINT),
+                        Err(OpenError::Truncated)
+                    ),
+                    "{mode:?}, {len} bytes"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn oversize_values_are_refused_before_decoding_and_the_limits_are_exact() {
+        use crate::codec::DECODE_LIMIT;
+        let sealer = sealer(Mode::Signed);
+        // text: refused by its length alone, even when not base64
+        let at_limit = "!".repeat(DECODE_LIMIT * 2);
+        let over = "!".repeat(DECODE_LIMIT * 2 + 1);
+        assert!(matches!(
+            sealer.open_body::<Bincode>("cart", &at_limit, FINGERPRINT),
+            Err(OpenError::NotBase64)
+        ));
+        assert!(matches!(
+            sealer.open_body::<Bincode>("cart", &over, FINGERPRINT),
+            Err(OpenError::Oversize(n)) if n == DECODE_LIMIT * 2 + 1
+        ));
+        assert!(matches!(
+            sealer.open::<Cart, Bincode>("cart", &at_limit, 0),
+            Err(OpenError::NotBase64)
+        ));
+        assert!(matches!(
+            sealer.open::<Cart, Bincode>("cart", &over, 0),
+            Err(OpenError::Oversize(_))
+        ));
+        // decoded bytes: at most the decode limit and 1 KiB of envelope
+        let mut blob = vec![FORMAT_SIGNED; DECODE_LIMIT + 1024];
+        assert!(matches!(
+            sealer.open_raw::<Bincode>("cart", blob.clone(), FINGERPRINT),
+            Err(OpenError::UnknownKey(FORMAT_SIGNED))
+        ));
+        blob.push(0);
+        assert!(matches!(
+            sealer.open_raw::<Bincode>("cart", blob, FINGERPRINT),
+            Err(OpenError::Oversize(n)) if n == DECODE_LIMIT + 1025
+        ));
+    }
+
+    #[test]
+    fn a_ring_verifies_with_old_keys_seals_with_the_newest_and_flags_stale_values() {
+        let old = MasterKey::from_secret(&[1; 32]).unwrap();
+        let new = MasterKey::from_secret(&SECRET).unwrap();
+        let ring = KeyRing::new(new.clone()).with_previous(old.clone());
+        assert_eq!(ring.len(), 2);
+        assert!(!ring.is_empty());
+        assert_eq!(KeyRing::from(old.clone()).len(), 1);
+        assert_eq!(ring.current().id(), new.id());
+        let sealed_old = Sealer::new(old, Mode::Encrypted).seal_body::<Bincode>(
+            "cart",
+            FINGERPRINT,
+            &META,
+            b"x",
+        );
+        let rotated = Sealer::new(ring, Mode::Encrypted);
+        assert_eq!(rotated.keys().len(), 2);
+        let (_, _, stale) = rotated
+            .open_body::<Bincode>("cart", &sealed_old, FINGERPRINT)
+            .unwrap();
+        assert!(stale, "sealed with an older key: re-seal");
+        let sealed_new = rotated.seal_body::<Bincode>("cart", FINGERPRINT, &META, b"x");
+        let (_, _, stale) = sealer(Mode::Encrypted)
+            .open_body::<Bincode>("cart", &sealed_new, FINGERPRINT)
+            .unwrap();
+        assert!(!stale, "the newest key sealed it");
+    }
+
+    #[test]
+    fn generated_secrets_are_64_random_bytes_a_key_accepts() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let a = MasterKey::generate_secret().unwrap();
+        let b = MasterKey::generate_secret().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 64);
+        let key = MasterKey::from_base64(&a).unwrap();
+        // the text form with padding, in standard base64, is the same key
+        let bytes = URL_SAFE_NO_PAD.decode(&a).unwrap();
+        let standard = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(MasterKey::from_base64(&standard).unwrap().id(), key.id());
     }
 }

@@ -242,4 +242,106 @@ mod tests {
         let result = breaker.call("test", Duration::from_millis(20), hang).await;
         assert!(matches!(result, Err(StoreError::Timeout { .. })));
     }
+
+    #[tokio::test]
+    async fn a_success_resets_the_count_of_failures() {
+        let breaker = Breaker::default();
+        let timeout = Duration::from_secs(1);
+        for _ in 0..FAILURES_TO_OPEN - 1 {
+            let _ = breaker.call("test", timeout, failing()).await;
+        }
+        breaker
+            .call("test", timeout, async { Ok(()) })
+            .await
+            .unwrap();
+        for _ in 0..FAILURES_TO_OPEN - 1 {
+            let _ = breaker.call("test", timeout, failing()).await;
+        }
+        assert!(!breaker.is_open(), "never three in a row");
+        let _ = breaker.call("test", timeout, failing()).await;
+        assert!(breaker.is_open());
+    }
+
+    #[tokio::test]
+    async fn a_durable_stores_breaker_takes_three_timeouts_to_open() {
+        let breaker = Breaker::default();
+        for n in 1..=FAILURES_TO_OPEN {
+            let hang = std::future::pending::<Result<(), StoreError>>();
+            let result = breaker.call("db", Duration::from_millis(5), hang).await;
+            assert!(matches!(result, Err(StoreError::Timeout { .. })));
+            assert_eq!(breaker.is_open(), n == FAILURES_TO_OPEN, "after {n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_probe_at_a_time_and_a_failed_probe_opens_it_again() {
+        let breaker = Breaker::default();
+        let timeout = Duration::from_secs(5);
+        for _ in 0..FAILURES_TO_OPEN {
+            let _ = breaker.call("test", timeout, failing()).await;
+        }
+        tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
+        assert!(!breaker.is_open(), "the open period is over");
+        // a probe is running: every other call is refused meanwhile
+        let (done, wait) = tokio::sync::oneshot::channel::<()>();
+        let probe = breaker.call("test", timeout, async {
+            let _ = wait.await;
+            Err::<(), _>(StoreError::backend("test", "still down"))
+        });
+        let other = async {
+            let refused = breaker.call("test", timeout, async { Ok(()) }).await;
+            done.send(()).unwrap();
+            refused
+        };
+        let (probed, refused) = tokio::join!(probe, other);
+        assert!(matches!(refused, Err(StoreError::CircuitOpen { .. })));
+        assert!(matches!(probed, Err(StoreError::Backend { .. })));
+        // the probe failed: open again, for another period
+        assert!(breaker.is_open());
+        assert!(matches!(
+            breaker.call("test", timeout, async { Ok(()) }).await,
+            Err(StoreError::CircuitOpen { .. })
+        ));
+        tokio::time::sleep(OPEN_FOR + Duration::from_millis(20)).await;
+        breaker
+            .call("test", timeout, async { Ok(()) })
+            .await
+            .unwrap();
+        // and after a probe, the next calls pass
+        breaker
+            .call("test", timeout, async { Ok(()) })
+            .await
+            .unwrap();
+        assert!(!breaker.is_open());
+    }
+
+    #[tokio::test]
+    async fn a_call_that_answers_in_time_passes_its_result_through() {
+        let breaker = Breaker::opening_on_timeout();
+        let answer = breaker
+            .call("cache", Duration::from_secs(5), async { Ok(42) })
+            .await
+            .unwrap();
+        assert_eq!(answer, 42);
+        // outside a runtime there is no timer: the call runs unbounded
+        let value = std::thread::spawn(|| {
+            block_on(with_timeout("x", Duration::from_millis(1), async { Ok(7) }))
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        assert_eq!(value, 7);
+    }
+
+    /// Polls a future to completion on this thread, without a runtime.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+        }
+    }
 }

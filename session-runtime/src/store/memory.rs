@@ -349,7 +349,11 @@ impl SessionStore for MemoryStore {
         let (data, expires_at, shape) =
             (held.record.data.clone(), held.record.expires_at, held.shape);
         let (user, written_at) = (held.user.clone(), held.written_at);
-        StoreError::check_size(&Entry::new(&data, expires_at), self.max_record)?;
+        // the record as it will be: its data and the new quick blob
+        StoreError::check_size(
+            &Entry::new(&data, expires_at).with_quick(quick),
+            self.max_record,
+        )?;
         let entry = Entry {
             data: &data,
             quick,
@@ -580,5 +584,425 @@ mod tests {
                 .unwrap(),
             Lookup::Miss
         );
+    }
+
+    fn record(data: &[u8], expires_at: u64, version: u64) -> Record {
+        Entry::new(data, expires_at).to_record(version)
+    }
+
+    #[tokio::test]
+    async fn versions_count_saves_and_a_stale_version_conflicts() {
+        let store = MemoryStore::default();
+        let k = key();
+        assert!(store.create(&k, Entry::new(b"a", 100)).await.unwrap());
+        assert!(
+            !store.create(&k, Entry::new(b"b", 100)).await.unwrap(),
+            "a key is created once"
+        );
+        assert_eq!(
+            store.load(&k, 10).await.unwrap(),
+            Some(record(b"a", 100, 1))
+        );
+        let saved = store.save(&k, Entry::new(b"b", 200), 1, 10).await.unwrap();
+        assert_eq!(saved, Saved::Saved { version: 2 });
+        // a writer that loaded version 1 lost the race: it gets the record
+        let stale = store.save(&k, Entry::new(b"c", 300), 1, 10).await.unwrap();
+        assert_eq!(stale, Saved::Conflict(record(b"b", 200, 2)));
+        assert_eq!(
+            store.save(&k, Entry::new(b"c", 300), 3, 10).await.unwrap(),
+            Saved::Conflict(record(b"b", 200, 2)),
+            "a version from the future conflicts too"
+        );
+        assert_eq!(
+            store.save(&k, Entry::new(b"c", 300), 2, 10).await.unwrap(),
+            Saved::Saved { version: 3 }
+        );
+        // a save never recreates a record: absent or expired is Missing
+        assert_eq!(
+            store
+                .save(&key(), Entry::new(b"x", 300), 1, 10)
+                .await
+                .unwrap(),
+            Saved::Missing
+        );
+        assert_eq!(
+            store.save(&k, Entry::new(b"d", 400), 3, 300).await.unwrap(),
+            Saved::Missing,
+            "expired at 300"
+        );
+        assert_eq!(
+            store.save(&k, Entry::new(b"d", 400), 3, 299).await.unwrap(),
+            Saved::Saved { version: 4 }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_is_live_until_its_expiry() {
+        let store = MemoryStore::default();
+        let k = key();
+        store.create(&k, Entry::new(b"a", 100)).await.unwrap();
+        assert!(store.load(&k, 99).await.unwrap().is_some());
+        assert_eq!(store.load(&k, 100).await.unwrap(), None);
+        assert_eq!(store.lookup(&k, 100, None).await.unwrap(), Lookup::Miss);
+        assert_eq!(store.load(&key(), 0).await.unwrap(), None);
+        assert_eq!(store.len(), 1, "expired, held until reaped");
+        assert!(!store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_key_is_a_tombstone_nothing_recreates() {
+        let store = MemoryStore::default();
+        let k = key();
+        store.create(&k, Entry::new(b"a", 100)).await.unwrap();
+        assert!(store.delete(&k).await.unwrap());
+        assert!(!store.delete(&k).await.unwrap(), "already gone");
+        assert!(store.is_empty());
+        assert_eq!(store.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+        assert_eq!(store.load(&k, 0).await.unwrap(), None);
+        // a late cache fill or a replayed create cannot bring it back
+        assert!(!store.put(&k, Entry::new(b"b", 100), 5).await.unwrap());
+        assert!(!store.create(&k, Entry::new(b"b", 100)).await.unwrap());
+        assert_eq!(store.len(), 0);
+        // a key never deleted is a plain miss
+        assert_eq!(store.lookup(&key(), 0, None).await.unwrap(), Lookup::Miss);
+        // a lookup of a live record is a hit
+        let live = key();
+        store.create(&live, Entry::new(b"c", 100)).await.unwrap();
+        assert_eq!(
+            store.lookup(&live, 0, None).await.unwrap(),
+            Lookup::Hit(record(b"c", 100, 1))
+        );
+    }
+
+    #[tokio::test]
+    async fn tombstones_are_bounded_by_the_capacity() {
+        let store = MemoryStore::new(3);
+        let keys: Vec<StoreKey> = (0..5).map(|_| key()).collect();
+        for k in &keys {
+            store.delete(k).await.unwrap();
+        }
+        // the oldest two tombstones made room for newer ones
+        for (i, k) in keys.iter().enumerate() {
+            let expected = if i < 2 { Lookup::Miss } else { Lookup::Gone };
+            assert_eq!(store.lookup(k, 0, None).await.unwrap(), expected, "{i}");
+        }
+        // deleting a key again moves its tombstone to the back
+        store.delete(&keys[2]).await.unwrap();
+        store.delete(&key()).await.unwrap();
+        assert_eq!(store.lookup(&keys[2], 0, None).await.unwrap(), Lookup::Gone);
+        assert_eq!(store.lookup(&keys[3], 0, None).await.unwrap(), Lookup::Miss);
+    }
+
+    #[tokio::test]
+    async fn a_fill_never_replaces_a_newer_version() {
+        let store = MemoryStore::default();
+        let k = key();
+        assert!(store.put(&k, Entry::new(b"v3", 100), 3).await.unwrap());
+        assert!(!store.put(&k, Entry::new(b"v2", 100), 2).await.unwrap());
+        assert!(!store.put(&k, Entry::new(b"v3'", 100), 3).await.unwrap());
+        assert_eq!(
+            store.load(&k, 0).await.unwrap(),
+            Some(record(b"v3", 100, 3))
+        );
+        assert!(store.put(&k, Entry::new(b"v4", 100), 4).await.unwrap());
+        assert_eq!(
+            store.load(&k, 0).await.unwrap(),
+            Some(record(b"v4", 100, 4))
+        );
+    }
+
+    #[tokio::test]
+    async fn quick_fields_are_saved_at_the_version_only() {
+        let store = MemoryStore::default();
+        let k = key();
+        store
+            .create(
+                &k,
+                Entry::new(b"d", 100)
+                    .with_shape(9)
+                    .with_user("s", Some("u"), 5),
+            )
+            .await
+            .unwrap();
+        assert!(
+            !store.save_quick(&k, b"q", 2, 0).await.unwrap(),
+            "wrong version"
+        );
+        assert!(
+            !store.save_quick(&k, b"q", 1, 100).await.unwrap(),
+            "expired"
+        );
+        assert!(
+            !store.save_quick(&key(), b"q", 1, 0).await.unwrap(),
+            "absent"
+        );
+        assert!(store.save_quick(&k, b"q", 1, 99).await.unwrap());
+        let loaded = store.load(&k, 0).await.unwrap().unwrap();
+        assert_eq!(
+            (loaded.data, loaded.quick, loaded.version),
+            (b"d".to_vec(), b"q".to_vec(), 1)
+        );
+        // the record keeps its place in the user index and its shape
+        assert_eq!(store.user_sessions("s", "u", 0).await.unwrap().len(), 1);
+        assert_eq!(store.stats(0).await.unwrap().unwrap().shapes, [(9, 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_quick_save_counts_the_quick_blob_against_the_record_limit() {
+        let store = MemoryStore::default().with_max_record(4);
+        let k = key();
+        store.create(&k, Entry::new(b"dd", 100)).await.unwrap();
+        assert!(store.save_quick(&k, b"qq", 1, 0).await.unwrap());
+        assert!(matches!(
+            store.save_quick(&k, b"qqq", 1, 0).await,
+            Err(StoreError::TooLarge { len: 5, max: 4 })
+        ));
+        assert_eq!(store.load(&k, 0).await.unwrap().unwrap().quick, b"qq");
+    }
+
+    #[tokio::test]
+    async fn records_over_the_limit_are_refused() {
+        let store = MemoryStore::default().with_max_record(4);
+        let k = key();
+        assert!(store.create(&k, Entry::new(b"1234", 100)).await.unwrap());
+        assert!(matches!(
+            store.create(&key(), Entry::new(b"12345", 100)).await,
+            Err(StoreError::TooLarge { len: 5, max: 4 })
+        ));
+        assert!(matches!(
+            store.save(&k, Entry::new(b"12345", 100), 1, 0).await,
+            Err(StoreError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store
+                .put(&key(), Entry::new(b"123", 100).with_quick(b"45"), 1)
+                .await,
+            Err(StoreError::TooLarge { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_reaper_takes_what_expired_before_the_cutoff_up_to_its_limit() {
+        let store = MemoryStore::default();
+        let keys: Vec<StoreKey> = (0..4).map(|_| key()).collect();
+        for (k, expires_at) in keys.iter().zip([10, 20, 30, 40]) {
+            store.create(k, Entry::new(b"x", expires_at)).await.unwrap();
+        }
+        // dormant for 5 seconds past its expiry: cutoff 25
+        assert_eq!(store.delete_expired(30, 5, 1).await.unwrap(), 1, "limit");
+        assert_eq!(store.delete_expired(30, 5, 10).await.unwrap(), 1);
+        assert_eq!(store.len(), 2);
+        assert_eq!(
+            store.delete_expired(30, 0, 10).await.unwrap(),
+            1,
+            "30 is expired at 30"
+        );
+        assert_eq!(
+            store
+                .load(&keys[3], 30)
+                .await
+                .unwrap()
+                .map(|r| r.expires_at),
+            Some(40)
+        );
+        assert_eq!(
+            store.delete_expired(5, 10, 10).await.unwrap(),
+            0,
+            "no underflow"
+        );
+    }
+
+    #[tokio::test]
+    async fn stats_count_records_expired_ones_and_live_shapes() {
+        let store = MemoryStore::default();
+        for (shape, expires_at) in [(1, 10), (2, 100), (2, 100), (3, 100), (1, 100)] {
+            store
+                .create(&key(), Entry::new(b"x", expires_at).with_shape(shape))
+                .await
+                .unwrap();
+        }
+        let stats = store.stats(10).await.unwrap().unwrap();
+        assert_eq!((stats.records, stats.expired), (5, 1));
+        // most first, then by shape; the expired record of shape 1 not counted
+        assert_eq!(stats.shapes, [(2, 2), (1, 1), (3, 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_users_sessions_are_listed_per_session_type_newest_first() {
+        let store = MemoryStore::default();
+        let (a, b, c, other, anonymous) = (key(), key(), key(), key(), key());
+        let entry = |expires_at| Entry::new(b"x", expires_at);
+        store
+            .create(&a, entry(100).with_user("s", Some("u"), 5))
+            .await
+            .unwrap();
+        store
+            .create(&b, entry(100).with_user("s", Some("u"), 7))
+            .await
+            .unwrap();
+        store
+            .create(&c, entry(20).with_user("s", Some("u"), 9))
+            .await
+            .unwrap();
+        store
+            .create(&other, entry(100).with_user("admin", Some("u"), 8))
+            .await
+            .unwrap();
+        store
+            .create(&anonymous, entry(100).with_user("s", None, 8))
+            .await
+            .unwrap();
+        let listed = store.user_sessions("s", "u", 20).await.unwrap();
+        assert_eq!(
+            listed,
+            [
+                UserSession::new(b, 7, 7, 100),
+                UserSession::new(a, 5, 5, 100)
+            ],
+            "c expired at 20; the admin type's session is its own"
+        );
+        // a save keeps the creation time and moves "last seen"
+        store
+            .save(&a, entry(200).with_user("s", Some("u"), 11), 1, 20)
+            .await
+            .unwrap();
+        let listed = store.user_sessions("s", "u", 20).await.unwrap();
+        assert_eq!(listed[0], UserSession::new(a, 5, 11, 200));
+        // a record written without a cookie name is every type's
+        let unnamed = key();
+        store
+            .create(&unnamed, entry(100).with_user("", Some("v"), 3))
+            .await
+            .unwrap();
+        assert_eq!(store.user_sessions("s", "v", 0).await.unwrap().len(), 1);
+        assert_eq!(store.user_sessions("", "v", 0).await.unwrap().len(), 1);
+        // a deleted record leaves the index
+        store.delete(&b).await.unwrap();
+        assert_eq!(store.user_sessions("s", "u", 20).await.unwrap().len(), 1);
+        store.delete(&a).await.unwrap();
+        assert!(
+            store.user_sessions("s", "u", 0).await.unwrap().len() == 1,
+            "c, not yet expired at 0"
+        );
+    }
+
+    #[tokio::test]
+    async fn revocation_times_only_move_forward() {
+        let store = MemoryStore::default();
+        assert_eq!(store.revoked_before("u").await.unwrap(), None);
+        let first = store.revoke_before("u", 100, 3600).await.unwrap();
+        assert_eq!(first, Revoked::new(None, 100));
+        assert_eq!(store.revoked_before("u").await.unwrap(), Some(100));
+        // an earlier clock still moves it past the time kept
+        let second = store.revoke_before("u", 50, 3600).await.unwrap();
+        assert_eq!(second, Revoked::new(Some(100), 101));
+        let third = store.revoke_before("u", 500, 3600).await.unwrap();
+        assert_eq!(third, Revoked::new(Some(101), 500));
+        assert_eq!(store.revoked_before("v").await.unwrap(), None, "per user");
+        // kept for 0 seconds: lapsed at once, and reaped
+        store.revoke_before("w", 10, 0).await.unwrap();
+        assert_eq!(store.revoked_before("w").await.unwrap(), None);
+        assert_eq!(store.delete_expired_revocations(0, 10).await.unwrap(), 1);
+        assert_eq!(store.delete_expired_revocations(0, 10).await.unwrap(), 0);
+        assert_eq!(store.revoked_before("u").await.unwrap(), Some(500));
+        // a lapsed time is no previous one
+        store.revoke_before("x", 10, 0).await.unwrap();
+        assert_eq!(
+            store.revoke_before("x", 5, 3600).await.unwrap(),
+            Revoked::new(None, 5)
+        );
+    }
+
+    #[tokio::test]
+    async fn revocations_are_bounded_by_the_capacity_lapsed_first() {
+        let store = MemoryStore::new(2);
+        store.revoke_before("lapsed", 1, 0).await.unwrap();
+        store.revoke_before("kept", 1, 3600).await.unwrap();
+        store.revoke_before("new", 1, 3600).await.unwrap();
+        assert_eq!(
+            store.delete_expired_revocations(0, 10).await.unwrap(),
+            0,
+            "already dropped"
+        );
+        assert_eq!(store.revoked_before("kept").await.unwrap(), Some(1));
+        assert_eq!(store.revoked_before("new").await.unwrap(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn new_records_that_are_never_read_evict_each_other_not_the_read_ones() {
+        let store = MemoryStore::new(10);
+        let active: Vec<StoreKey> = (0..5).map(|_| key()).collect();
+        for k in &active {
+            store.create(k, Entry::new(b"x", 100)).await.unwrap();
+            store.load(k, 0).await.unwrap();
+        }
+        // a flood of sessions nobody uses again
+        for _ in 0..50 {
+            store.create(&key(), Entry::new(b"x", 100)).await.unwrap();
+        }
+        assert_eq!(store.len(), 10);
+        for k in &active {
+            assert!(
+                store.load(k, 0).await.unwrap().is_some(),
+                "an active session was evicted"
+            );
+        }
+        assert_eq!(store.bytes(), 10 * (1 + RECORD_OVERHEAD));
+    }
+
+    #[tokio::test]
+    async fn the_protected_segment_keeps_at_most_four_fifths() {
+        let store = MemoryStore::new(10);
+        let keys: Vec<StoreKey> = (0..10).map(|_| key()).collect();
+        for k in &keys {
+            store.create(k, Entry::new(b"x", 100)).await.unwrap();
+        }
+        // all read: only 8 stay protected, the 2 read first go back to probation
+        for k in &keys {
+            store.load(k, 0).await.unwrap();
+        }
+        let newcomer = key();
+        store
+            .create(&newcomer, Entry::new(b"x", 100))
+            .await
+            .unwrap();
+        assert_eq!(store.len(), 10);
+        assert!(
+            store.load(&keys[0], 0).await.unwrap().is_none(),
+            "demoted, then evicted first"
+        );
+        for k in &keys[2..] {
+            assert!(store.load(k, 0).await.unwrap().is_some());
+        }
+        assert!(store.load(&newcomer, 0).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_byte_bound_holds_for_protected_records_and_rewrites() {
+        let data = vec![1u8; 100];
+        let cost = 100 + RECORD_OVERHEAD;
+        let store = MemoryStore::new(1_000).with_max_bytes(5 * cost);
+        let keys: Vec<StoreKey> = (0..5).map(|_| key()).collect();
+        for k in &keys {
+            store.create(k, Entry::new(&data, 100)).await.unwrap();
+            store.load(k, 0).await.unwrap();
+        }
+        assert_eq!(store.bytes(), 5 * cost);
+        // a rewrite replaces the record's bytes, it does not add to them
+        store
+            .save(&keys[4], Entry::new(&data[..50], 100), 1, 0)
+            .await
+            .unwrap();
+        assert_eq!(store.bytes(), 4 * cost + 50 + RECORD_OVERHEAD);
+        assert_eq!(store.len(), 5);
+        // a record read again stays where it is (protected): no double count
+        store.load(&keys[4], 0).await.unwrap();
+        store
+            .save(&keys[4], Entry::new(&data, 100), 2, 0)
+            .await
+            .unwrap();
+        assert_eq!(store.bytes(), 5 * cost);
+        store.create(&key(), Entry::new(&data, 100)).await.unwrap();
+        assert_eq!((store.len(), store.bytes()), (5, 5 * cost));
     }
 }

@@ -926,6 +926,8 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "sqlite")]
+    use crate::store::SessionStore as _;
 
     #[test]
     fn postgres_placeholders_are_numbered() {
@@ -942,5 +944,95 @@ mod tests {
         for bad in ["", "1abc", "a b", "a;drop", "a-b", "ä", &"x".repeat(49)] {
             assert!(!valid_table(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn times_saturate_and_fingerprints_keep_their_64_bits_in_signed_columns() {
+        assert_eq!(to_sql(0), 0);
+        assert_eq!(to_sql(1_800_000_000), 1_800_000_000);
+        assert_eq!(to_sql(u64::MAX), i64::MAX);
+        assert_eq!(from_sql(1_800_000_000), 1_800_000_000);
+        assert_eq!(from_sql(-5), 0, "no negative time reads as a late one");
+        for shape in [0, 1, u64::MAX, 1 << 63, 0x0123_4567_89ab_cdef] {
+            assert_eq!(shape_from_sql(shape_to_sql(shape)), shape);
+        }
+        assert_eq!(shape_to_sql(u64::MAX), -1);
+        assert_eq!(shape_to_sql(7), 7);
+        assert_eq!(shape_from_sql(-2), u64::MAX - 1);
+    }
+
+    #[test]
+    fn column_probes_name_the_table_in_each_dialect() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            let sql = has_column(dialect, "t_1");
+            assert!(sql.starts_with("SELECT COUNT(*) FROM "), "{sql}");
+            assert!(sql.contains("'t_1'") && sql.ends_with('?'), "{sql}");
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn sqlite_versions_count_saves_and_a_save_never_recreates() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        // migrating again changes nothing
+        store.migrate().await.unwrap();
+        let k = crate::id::SessionId::generate().unwrap().store_key();
+        assert!(store.create(&k, Entry::new(b"a", 100)).await.unwrap());
+        assert!(!store.create(&k, Entry::new(b"b", 100)).await.unwrap());
+        let loaded = store.load(&k, 10).await.unwrap().unwrap();
+        assert_eq!(
+            (loaded.data, loaded.expires_at, loaded.version),
+            (b"a".to_vec(), 100, 1)
+        );
+        assert_eq!(store.load(&k, 100).await.unwrap(), None, "expired at 100");
+        assert_eq!(
+            store.save(&k, Entry::new(b"b", 200), 1, 10).await.unwrap(),
+            Saved::Saved { version: 2 }
+        );
+        let Saved::Conflict(current) = store.save(&k, Entry::new(b"c", 300), 1, 10).await.unwrap()
+        else {
+            panic!("a stale version conflicts");
+        };
+        assert_eq!(
+            (current.data, current.expires_at, current.version),
+            (b"b".to_vec(), 200, 2)
+        );
+        assert_eq!(
+            store.save(&k, Entry::new(b"c", 300), 2, 200).await.unwrap(),
+            Saved::Missing,
+            "expired"
+        );
+        assert!(store.delete(&k).await.unwrap());
+        assert_eq!(
+            store.save(&k, Entry::new(b"c", 300), 2, 0).await.unwrap(),
+            Saved::Missing
+        );
+        // an expiry past the signed column's range is kept as its maximum
+        let far = crate::id::SessionId::generate().unwrap().store_key();
+        store
+            .create(&far, Entry::new(b"f", u64::MAX))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.load(&far, 0).await.unwrap().unwrap().expires_at,
+            i64::MAX as u64
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn sqlite_stats_count_records_and_shapes_with_the_high_bit_set() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let shape = 0xf123_4567_89ab_cdef;
+        for expires_at in [10, 100, 100] {
+            let k = crate::id::SessionId::generate().unwrap().store_key();
+            store
+                .create(&k, Entry::new(b"x", expires_at).with_shape(shape))
+                .await
+                .unwrap();
+        }
+        let stats = store.stats(10).await.unwrap().unwrap();
+        assert_eq!((stats.records, stats.expired), (3, 1));
+        assert_eq!(stats.shapes, [(shape, 2)]);
     }
 }

@@ -458,3 +458,377 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.stats(now).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStore;
+    use crate::id::SessionId;
+    use std::sync::atomic::AtomicBool;
+
+    fn key() -> StoreKey {
+        SessionId::generate().unwrap().store_key()
+    }
+
+    /// A shared cache (as Redis is) over a memory store, that fails while
+    /// `down` is set.
+    #[derive(Clone, Default)]
+    struct Flaky {
+        inner: Arc<MemoryStore>,
+        down: Arc<AtomicBool>,
+    }
+
+    impl Flaky {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::backend("flaky", "down"));
+            }
+            Ok(())
+        }
+
+        fn set_down(&self, down: bool) {
+            self.down.store(down, Ordering::SeqCst);
+        }
+    }
+
+    impl SessionStore for Flaky {
+        const NAME: &'static str = "flaky";
+        const SHARED: bool = true;
+        const TOMBSTONES: bool = true;
+
+        async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.create(key, entry).await
+        }
+
+        async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+            self.check()?;
+            self.inner.load(key, now).await
+        }
+
+        async fn lookup(
+            &self,
+            key: &StoreKey,
+            now: u64,
+            max_staleness: Option<Duration>,
+        ) -> Result<Lookup, StoreError> {
+            self.check()?;
+            self.inner.lookup(key, now, max_staleness).await
+        }
+
+        async fn save(
+            &self,
+            key: &StoreKey,
+            entry: Entry<'_>,
+            version: u64,
+            now: u64,
+        ) -> Result<Saved, StoreError> {
+            self.check()?;
+            self.inner.save(key, entry, version, now).await
+        }
+
+        async fn save_quick(
+            &self,
+            key: &StoreKey,
+            quick: &[u8],
+            version: u64,
+            now: u64,
+        ) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.save_quick(key, quick, version, now).await
+        }
+
+        async fn put(
+            &self,
+            key: &StoreKey,
+            entry: Entry<'_>,
+            version: u64,
+        ) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.put(key, entry, version).await
+        }
+
+        async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.delete(key).await
+        }
+
+        async fn delete_expired(
+            &self,
+            now: u64,
+            dormant_for: u64,
+            limit: usize,
+        ) -> Result<usize, StoreError> {
+            self.check()?;
+            self.inner.delete_expired(now, dormant_for, limit).await
+        }
+    }
+
+    fn tiered() -> (Tiered<Flaky, Arc<MemoryStore>>, Flaky, Arc<MemoryStore>) {
+        let cache = Flaky::default();
+        let durable = Arc::new(MemoryStore::default());
+        let store = Tiered::new(cache.clone(), Arc::clone(&durable));
+        (store, cache, durable)
+    }
+
+    fn entry(data: &'static [u8], quick: &'static [u8]) -> Entry<'static> {
+        Entry::new(data, 1_000).with_quick(quick)
+    }
+
+    #[tokio::test]
+    async fn writes_go_to_both_tiers_and_quick_fields_to_the_cache_only() {
+        let (store, cache, durable) = tiered();
+        assert!(Arc::ptr_eq(store.durable(), &durable));
+        assert!(Arc::ptr_eq(&store.cache().inner, &cache.inner));
+        let k = key();
+        assert!(store.create(&k, entry(b"d1", b"q1")).await.unwrap());
+        assert!(!store.create(&k, entry(b"x", b"x")).await.unwrap());
+        let kept = durable.load(&k, 0).await.unwrap().unwrap();
+        assert_eq!(
+            (kept.data.as_slice(), kept.quick.as_slice()),
+            (&b"d1"[..], &b""[..])
+        );
+        let cached = cache.inner.load(&k, 0).await.unwrap().unwrap();
+        assert_eq!((cached.quick.as_slice(), cached.version), (&b"q1"[..], 1));
+        assert_eq!(
+            store.save(&k, entry(b"d2", b"q2"), 1, 0).await.unwrap(),
+            Saved::Saved { version: 2 }
+        );
+        let cached = cache.inner.load(&k, 0).await.unwrap().unwrap();
+        assert_eq!((cached.data.as_slice(), cached.version), (&b"d2"[..], 2));
+        assert_eq!(durable.load(&k, 0).await.unwrap().unwrap().version, 2);
+        // a read is served by the cache, quick fields included
+        let read = store.load(&k, 0).await.unwrap().unwrap();
+        assert_eq!((read.quick.as_slice(), read.version), (&b"q2"[..], 2));
+    }
+
+    #[tokio::test]
+    async fn a_read_missing_in_the_cache_comes_from_the_durable_store_and_fills_it() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        durable.create(&k, Entry::new(b"d", 1_000)).await.unwrap();
+        assert_eq!(store.load(&k, 0).await.unwrap().unwrap().data, b"d");
+        assert_eq!(cache.inner.load(&k, 0).await.unwrap().unwrap().data, b"d");
+        assert_eq!(store.load(&key(), 0).await.unwrap(), None);
+        // a tombstone in the cache is the answer: the durable store is not asked
+        let gone = key();
+        durable
+            .create(&gone, Entry::new(b"d", 1_000))
+            .await
+            .unwrap();
+        cache.inner.delete(&gone).await.unwrap();
+        assert_eq!(store.lookup(&gone, 0, None).await.unwrap(), Lookup::Gone);
+    }
+
+    #[tokio::test]
+    async fn a_conflict_carries_the_winners_quick_fields_when_the_cache_has_its_version() {
+        let (store, _, _) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d1", b"q1")).await.unwrap();
+        store.save(&k, entry(b"d2", b"q2"), 1, 0).await.unwrap();
+        let Saved::Conflict(current) = store.save(&k, entry(b"d3", b"q3"), 1, 0).await.unwrap()
+        else {
+            panic!("a stale version conflicts");
+        };
+        assert_eq!(
+            (
+                current.data.as_slice(),
+                current.quick.as_slice(),
+                current.version
+            ),
+            (&b"d2"[..], &b"q2"[..], 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_save_of_a_record_gone_from_the_durable_store_tombstones_the_cache() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d", b"q")).await.unwrap();
+        // another process deleted it (its cache is not ours)
+        durable.delete(&k).await.unwrap();
+        assert_eq!(
+            store.save(&k, entry(b"d2", b""), 1, 0).await.unwrap(),
+            Saved::Missing
+        );
+        assert_eq!(cache.inner.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+        assert_eq!(store.load(&k, 0).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_delete_tombstones_the_cache_and_a_fill_cannot_revive_it() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d", b"q")).await.unwrap();
+        assert!(store.delete(&k).await.unwrap());
+        assert!(!store.delete(&k).await.unwrap());
+        assert_eq!(cache.inner.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+        // a late fill (a load that read the durable store before the delete)
+        assert!(!store.put(&k, Entry::new(b"d", 1_000), 1).await.unwrap());
+        assert_eq!(durable.load(&k, 0).await.unwrap(), None);
+        // a put of a live key writes both tiers
+        let other = key();
+        assert!(store.put(&other, Entry::new(b"p", 1_000), 4).await.unwrap());
+        assert_eq!(durable.load(&other, 0).await.unwrap().unwrap().version, 4);
+        assert_eq!(
+            cache.inner.load(&other, 0).await.unwrap().unwrap().version,
+            4
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delete_the_cache_cannot_record_is_an_error_and_is_recorded_later() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d", b"q")).await.unwrap();
+        cache.set_down(true);
+        assert!(
+            store.delete(&k).await.is_err(),
+            "a logout must not report success"
+        );
+        assert_eq!(durable.load(&k, 0).await.unwrap(), None);
+        assert_eq!(
+            store.load(&k, 0).await.unwrap(),
+            None,
+            "not served meanwhile"
+        );
+        cache.set_down(false);
+        // the next cache call first brings the cache up to date
+        assert_eq!(store.load(&key(), 0).await.unwrap(), None);
+        assert_eq!(cache.inner.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+    }
+
+    #[tokio::test]
+    async fn what_was_written_during_a_cache_outage_is_never_served_from_before_it() {
+        let (store, cache, durable) = tiered();
+        let (k, other) = (key(), key());
+        store.create(&k, entry(b"v1", b"q1")).await.unwrap();
+        store.create(&other, entry(b"o1", b"q1")).await.unwrap();
+        cache.set_down(true);
+        // (two failing cache calls: a third in a row would open its breaker)
+        assert!(
+            !store.save_quick(&other, b"q", 1, 0).await.unwrap(),
+            "a failing cache: save in full"
+        );
+        assert_eq!(
+            store.save(&k, entry(b"v2", b"q2"), 1, 0).await.unwrap(),
+            Saved::Saved { version: 2 }
+        );
+        assert_eq!(durable.load(&k, 0).await.unwrap().unwrap().data, b"v2");
+        cache.set_down(false);
+        // the cache still holds v1; the key is read from the durable store
+        assert!(!store.save_quick(&k, b"q", 2, 0).await.unwrap(), "pending");
+        assert_eq!(store.load(&k, 0).await.unwrap().unwrap().data, b"v2");
+        assert_eq!(cache.inner.load(&k, 0).await.unwrap().unwrap().version, 2);
+        // a key written before the outage is the cache's as before
+        assert!(store.save_quick(&other, b"q2", 1, 0).await.unwrap());
+        assert!(
+            !store.save_quick(&other, b"q2", 7, 0).await.unwrap(),
+            "wrong version"
+        );
+        assert_eq!(store.load(&other, 0).await.unwrap().unwrap().quick, b"q2");
+    }
+
+    #[tokio::test]
+    async fn a_recovered_cache_gets_every_pending_key_up_to_date() {
+        let (store, cache, _) = tiered();
+        let (a, b, c) = (key(), key(), key());
+        for k in [&a, &b, &c] {
+            store.create(k, entry(b"v1", b"")).await.unwrap();
+        }
+        cache.set_down(true);
+        store.save(&a, entry(b"v2", b""), 1, 0).await.unwrap();
+        store.save(&b, entry(b"v2", b""), 1, 0).await.unwrap();
+        cache.set_down(false);
+        // one call that touches neither key refreshes both
+        assert!(store.load(&c, 0).await.unwrap().is_some());
+        for k in [&a, &b] {
+            assert_eq!(cache.inner.load(k, 0).await.unwrap().unwrap().version, 2);
+        }
+        assert!(
+            store.save_quick(&a, b"q", 2, 0).await.unwrap(),
+            "no longer pending"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_save_missing_during_an_outage_tombstones_the_cache_when_it_returns() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d", b"q")).await.unwrap();
+        durable.delete(&k).await.unwrap();
+        cache.set_down(true);
+        assert_eq!(
+            store.save(&k, entry(b"d", b""), 1, 0).await.unwrap(),
+            Saved::Missing
+        );
+        cache.set_down(false);
+        assert_eq!(store.load(&key(), 0).await.unwrap(), None);
+        assert_eq!(cache.inner.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+    }
+
+    #[tokio::test]
+    async fn a_process_local_cache_is_trusted_only_for_its_staleness_bound() {
+        let durable = Arc::new(MemoryStore::default());
+        let k = key();
+        let fresh = Tiered::new(MemoryStore::default(), Arc::clone(&durable))
+            .with_max_staleness(Duration::ZERO);
+        fresh.create(&k, Entry::new(b"v1", 1_000)).await.unwrap();
+        // another process saved: the durable store has v2
+        durable
+            .save(&k, Entry::new(b"v2", 1_000), 1, 0)
+            .await
+            .unwrap();
+        assert_eq!(fresh.load(&k, 0).await.unwrap().unwrap().data, b"v2");
+        // the default bound (1 s) trusts a fill just made
+        let k = key();
+        let trusting = Tiered::new(MemoryStore::default(), Arc::clone(&durable));
+        trusting.create(&k, Entry::new(b"v1", 1_000)).await.unwrap();
+        durable
+            .save(&k, Entry::new(b"v2", 1_000), 1, 0)
+            .await
+            .unwrap();
+        assert_eq!(trusting.load(&k, 0).await.unwrap().unwrap().data, b"v1");
+        // a shared cache is coherent: the bound does not apply
+        let (shared, _, durable) = tiered();
+        let shared = shared.with_max_staleness(Duration::ZERO);
+        shared.create(&k, Entry::new(b"s1", 1_000)).await.unwrap();
+        durable
+            .save(&k, Entry::new(b"s2", 1_000), 1, 0)
+            .await
+            .unwrap();
+        assert_eq!(shared.load(&k, 0).await.unwrap().unwrap().data, b"s1");
+    }
+
+    #[tokio::test]
+    async fn the_user_index_revocations_reaping_and_stats_are_the_durable_stores() {
+        let (store, cache, durable) = tiered();
+        let k = key();
+        store
+            .create(
+                &k,
+                Entry::new(b"d", 100)
+                    .with_user("s", Some("u"), 5)
+                    .with_shape(3),
+            )
+            .await
+            .unwrap();
+        let listed = store.user_sessions("s", "u", 0).await.unwrap();
+        assert_eq!(listed, durable.user_sessions("s", "u", 0).await.unwrap());
+        assert_eq!(listed.len(), 1);
+        assert_eq!(store.stats(0).await.unwrap().unwrap().shapes, [(3, 1)]);
+        let revoked = store.revoke_before("u", 50, 3600).await.unwrap();
+        assert_eq!(revoked.before, 50);
+        assert_eq!(store.revoked_before("u").await.unwrap(), Some(50));
+        assert_eq!(durable.revoked_before("u").await.unwrap(), Some(50));
+        store.revoke_before("w", 1, 0).await.unwrap();
+        assert_eq!(store.delete_expired_revocations(0, 10).await.unwrap(), 1);
+        assert_eq!(store.delete_expired(200, 0, 10).await.unwrap(), 1);
+        assert!(durable.is_empty());
+        assert_eq!(
+            cache.inner.len(),
+            1,
+            "the cache's entries expire by themselves"
+        );
+    }
+}
