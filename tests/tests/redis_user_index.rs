@@ -1,7 +1,9 @@
 //! A user with 100,000 sessions on Redis: listed and revoked in bounded
-//! round trips, while other requests to the same server keep answering
-//! fast. A binary of its own, so no other test's traffic shares the
-//! server or the cores while latency is measured.
+//! rounds (the server's own command counts say so: hundreds of bounded
+//! `SSCAN` and `SPOP` calls, no `SMEMBERS`), while another client's loads
+//! are timed for the figure line. A binary of its own, so no other test's
+//! traffic shares the server while it runs. Latency is reported, not
+//! asserted: on a loaded machine it measures the machine.
 
 use session_runtime::id::{SessionId, StoreKey};
 use session_runtime::store::RedisStore;
@@ -17,8 +19,26 @@ const BATCH: usize = 1_000;
 /// Concurrent creates over the store's one multiplexed connection: the
 /// client pipelines them.
 const WRITERS: usize = 64;
-/// What another request may wait for while the user is listed or revoked.
-const MAX_LATENCY: Duration = Duration::from_millis(50);
+/// The most members one `SSCAN` page or `SPOP` round may touch (the
+/// store's round size is smaller).
+const MAX_ROUND: u64 = 1_000;
+
+/// How many times the server has run `command` (`INFO commandstats`,
+/// which counts commands run by scripts too).
+async fn calls(url: &str, command: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -115,6 +135,11 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
     let prober = probe(url.clone(), Arc::clone(&stop));
     tokio::time::sleep(Duration::from_millis(50)).await;
 
+    let (sscan, spop, smembers) = (
+        calls(&url, "sscan").await,
+        calls(&url, "spop").await,
+        calls(&url, "smembers").await,
+    );
     let began = Instant::now();
     let listed = store.user_sessions(COOKIE, &user, now).await.unwrap();
     let list_time = began.elapsed();
@@ -158,10 +183,28 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
         );
     }
     store.delete(&keep).await.unwrap();
+    // bounded rounds, by the server's count: each page or round touches at
+    // most MAX_ROUND members, so there are at least SESSIONS / MAX_ROUND of
+    // each, and nothing read the whole set at once
+    let pages = calls(&url, "sscan").await - sscan;
+    let rounds = calls(&url, "spop").await - spop;
+    assert!(
+        pages >= SESSIONS as u64 / MAX_ROUND,
+        "listed in {pages} SSCAN pages: not bounded rounds"
+    );
+    assert!(
+        rounds >= (SESSIONS as u64 - 1) / MAX_ROUND,
+        "revoked in {rounds} SPOP rounds: not bounded rounds"
+    );
+    assert_eq!(
+        calls(&url, "smembers").await,
+        smembers,
+        "no SMEMBERS of the user's set"
+    );
     sessionkit_tests::figure(&format!(
         "redis user index: {SESSIONS} sessions of one user (created in {:.1} s), listed in {:.0} ms, \
-         revoked in {} batches of at most {BATCH} in {:.1} s; another client's {} loads meanwhile: \
-         worst {:.1} ms, p99 {:.1} ms (limit {} ms)",
+         revoked in {} batches of at most {BATCH} in {:.1} s ({pages} SSCAN pages, {rounds} SPOP rounds); \
+         another client's {} loads meanwhile: worst {:.1} ms, p99 {:.1} ms",
         created.as_secs_f64(),
         list_time.as_secs_f64() * 1e3,
         batches.len(),
@@ -169,11 +212,5 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
         probed.requests,
         probed.worst.as_secs_f64() * 1e3,
         probed.p99.as_secs_f64() * 1e3,
-        MAX_LATENCY.as_millis()
     ));
-    assert!(
-        probed.worst < MAX_LATENCY,
-        "another request waited {:?} while the user was listed or revoked",
-        probed.worst
-    );
 }
