@@ -239,11 +239,12 @@ impl Settings {
         }
         if self
             .refresh_after
-            .is_some_and(|after| after > self.lifetime)
+            .is_some_and(|after| after > self.lifetime / 2)
         {
-            // a session would expire before its first refresh
+            // a session used less often than the refresh interval but more
+            // often than its lifetime would expire while in use
             return Err(ConfigError::Duration {
-                what: "the refresh interval (it exceeds the lifetime, so active sessions would expire)",
+                what: "the refresh interval (over half the lifetime, so a session in use could expire between two refreshes)",
             });
         }
         if let (Some(after), AbsoluteTimeout::Limit(limit)) =
@@ -289,9 +290,14 @@ impl Settings {
     }
 
     /// How long after its last write a session is re-sealed with a fresh
-    /// expiry (sliding refresh); a quarter of the lifetime unless set.
+    /// expiry (sliding refresh): a quarter of the lifetime unless set, and
+    /// never more than half of it, so a session in use (a request at least
+    /// every half lifetime) never expires. The cap matters for a session
+    /// with its own, shorter lifetime (`set_lifetime`): the layer's setting
+    /// was checked against the layer's lifetime only.
     pub(crate) fn refresh_after(&self, lifetime: Duration) -> Duration {
-        self.refresh_after.unwrap_or(lifetime / 4)
+        self.refresh_after
+            .map_or(lifetime / 4, |after| after.min(lifetime / 2))
     }
 }
 

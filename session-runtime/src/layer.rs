@@ -364,11 +364,16 @@ where
 
     /// How long after its last write an unchanged session is re-sealed to
     /// slide its expiry (default: a quarter of the lifetime). Smaller values
-    /// mean more `Set-Cookie` headers.
+    /// mean more `Set-Cookie` headers. A session with its own, shorter
+    /// lifetime ([`Session::set_lifetime`](crate::Session::set_lifetime))
+    /// refreshes at least every half of it, so it never expires while in
+    /// use.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Duration`] outside 1 second ..= 400 days.
+    /// [`ConfigError::Duration`] outside 1 second ..= 400 days, over half
+    /// the lifetime, or over the absolute timeout (whatever the order of
+    /// the calls).
     pub fn with_refresh_after(self, after: Duration) -> Result<Self, ConfigError> {
         let after = check_duration("the refresh interval", after)?;
         self.edit_settings(|settings| settings.refresh_after = Some(after))

@@ -462,7 +462,7 @@ impl<S: SessionData + Send> Session<S> {
                 }
             }
             if let Some(fence) = &fence {
-                match fence.revoke(&user, now).await {
+                match fence.revoke(&slot.revocation_key(&user), now).await {
                     Ok(revoked) if keep_this_one => slot.keep_after(revoked, issued_at),
                     Ok(_) | Err(crate::StoreError::Unsupported { .. }) => {}
                     Err(err) => return Err(err),

@@ -140,6 +140,20 @@ impl<T: UserId> UserField for Option<T> {
     }
 }
 
+/// The key of one session type's revocation time for `user` (both as the
+/// stores' user index keys them): a `Server` type without
+/// [`with_user_revocation`](crate::SessionLayer::with_user_revocation)
+/// raises it when it revokes the user, and a session of the user issued
+/// anew reads it around its write, so a login racing the revocation's index
+/// scan cannot keep its new ID. Per type, so another session type sharing
+/// the store (a back office's) is not touched. `sessionkit revoke` raises
+/// it for each `--cookie-name`.
+#[must_use]
+pub fn type_revocation_key(index_cookie: &str, user: &str) -> String {
+    // cookie names have no spaces: the pair is unambiguous
+    index_key(format!("{index_cookie} {user}"))
+}
+
 /// `key` (a user's key, or a session type's cookie name) as the index
 /// keeps it: as it is up to [`MAX_USER_KEY_LEN`] bytes, else its SHA-256
 /// in hex.

@@ -45,7 +45,8 @@ pub struct Expiry {
     pub lifetime: u64,
     /// The absolute timeout.
     pub absolute: Absolute,
-    /// The refresh interval (`None`: a quarter of the lifetime).
+    /// The refresh interval (`None`: a quarter of the lifetime; never
+    /// more than half a session's own lifetime).
     pub refresh_after: Option<u64>,
     /// Whether new sessions get browser-session cookies.
     pub browser_session: bool,
@@ -657,7 +658,11 @@ impl Model {
         // it would move the expiry (near the absolute cap it cannot)
         let last_set = old.expires_at.saturating_sub(lifetime);
         let refresh_due = now.saturating_sub(last_set)
-            >= self.config.expiry.refresh_after.unwrap_or(lifetime / 4)
+            >= self
+                .config
+                .expiry
+                .refresh_after
+                .map_or(lifetime / 4, |after| after.min(lifetime / 2))
             && times.expires_at > old.expires_at;
         let changed = data != loaded_data;
         let server_now = existing.record.is_some();

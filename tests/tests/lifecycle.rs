@@ -375,7 +375,9 @@ fn expiry() -> impl Strategy<Value = Expiry> {
             Just(Absolute::Limit(45 * DAY)),
             Just(Absolute::Off),
         ],
-        prop_oneof![Just(None), Just(Some(600u64))],
+        // a refresh interval of 10 minutes, or of half a 1-hour lifetime
+        // (the most the layer accepts for it)
+        prop_oneof![Just(None), Just(Some(600u64)), Just(Some(1800))],
         any::<bool>(),
     )
         .prop_map(
@@ -402,7 +404,8 @@ fn action(config: Config) -> impl Strategy<Value = Action> {
         3 => (1..=2u64).prop_map(Action::Login),
         2 => Just(Action::Logout),
         2 => Just(Action::Cycle),
-        1 => prop_oneof![Just(3600u64), Just(2 * DAY), Just(60 * DAY)].prop_map(Action::Remember),
+        1 => prop_oneof![Just(300u64), Just(3600), Just(2 * DAY), Just(60 * DAY)]
+            .prop_map(Action::Remember),
         1 => Just(Action::BrowserOnly),
         2 => any::<bool>().prop_map(|keep| Action::RevokeAll { keep }),
         1 => Just(Action::Devices),
@@ -421,6 +424,7 @@ fn step(config: Config) -> impl Strategy<Value = Step> {
         // across the refresh (1.75 days), idle (7) and absolute (30) limits
         6 => prop_oneof![
             Just(30u64),
+            Just(4 * 60),
             Just(12 * 60),
             Just(3600),
             Just(3 * 3600),
@@ -1292,6 +1296,12 @@ where
         let store = Arc::clone(&revoked_store);
         Box::pin(async move {
             let key = session_runtime::UserField::user_key(&Some(user))?;
+            // a Server type without revocation times keeps its own, per type
+            let key = if storage == Storage::Server && !revocation {
+                session_runtime::user::type_revocation_key("__Host-ms", &key)
+            } else {
+                key
+            };
             store.revoked_before(&key).await.unwrap()
         })
     });

@@ -356,6 +356,15 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .await?);
             for (cookie_name, indexed) in types.index_names() {
+                // a Server type's own time, read by its logins around their
+                // writes (a login racing this scan does not keep its ID)
+                with_store!(&store, |store| store
+                    .revoke_before(
+                        &session_runtime::user::type_revocation_key(&indexed, &user),
+                        now + session_runtime::user::REVOCATION_CLOCK_TOLERANCE.as_secs(),
+                        session_runtime::user::KEEP_REVOCATIONS.as_secs(),
+                    )
+                    .await?);
                 let mut revoked = 0;
                 let mut batches = 0;
                 loop {

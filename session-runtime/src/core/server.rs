@@ -617,20 +617,21 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// Creates the record of a session issued anew; on a server layer
-    /// without per-request revocation checks, then reads the user's
+    /// Creates the record of a session issued anew, then reads the user's
     /// revocation time again: if a revocation came in since it was read
     /// before the write, its index scan may have run before this record
     /// existed, so the record is deleted and the session ends. Either the
     /// second read sees the revocation, or the record was written before
-    /// the revocation was, and its scan finds it.
+    /// the revocation was, and its scan finds it: no record of a revoked
+    /// user is left behind (one a device list would show).
     async fn create_fenced(&self, loaded: Loaded<S>, meta: &Meta, now: u64) -> Outcome {
         let fence = loaded.state.control.fence_seen.zip(loaded.data.user_key());
         let (outcome, key) = self.create(loaded.data, meta, now).await;
-        let (Some((seen, user)), Some(key)) = (fence, key) else {
+        let (Some((seen, user)), Some(key), Some(times)) = (fence, key, self.revocation_times())
+        else {
             return outcome;
         };
-        let revoked = match self.tier().fence().revoked_before(&user).await {
+        let revoked = match times.revoked_before(&self.revocation_key(&user)).await {
             Ok(before) => before.unwrap_or(0) > seen,
             Err(err) => {
                 // unknown: the new record is not left to a revocation that

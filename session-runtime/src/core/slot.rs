@@ -53,11 +53,10 @@ pub(crate) struct Control {
     /// Re-issued by a user revocation at this time (Unix seconds; 0: not):
     /// the new issue time is after it, so the revocation does not cover it.
     pub(crate) issued_after: u64,
-    /// On a server layer without per-request revocation checks: the user's
-    /// revocation time read before a session of theirs is issued anew. The
-    /// new record is written, then the time is read again: a revocation
-    /// that came in meanwhile (its index scan may have missed the record)
-    /// ends it.
+    /// The user's revocation time read before a session of theirs is
+    /// issued anew. A new record is written, then the time is read again:
+    /// a revocation that came in meanwhile (its index scan may have run
+    /// before the record existed) ends it.
     pub(crate) fence_seen: Option<u64>,
 }
 
@@ -642,7 +641,7 @@ impl<S: SessionData + Send> Slot<S> {
             return Ok(loaded);
         };
         let fence_only = self.core.revocation.is_none();
-        let before = match revocation.revoked_before(&user).await {
+        let before = match revocation.revoked_before(&self.revocation_key(&user)).await {
             Ok(before) => before.unwrap_or(0),
             // a store without revocation times (memcached, a Redis Cluster)
             // has its user index alone, or none
@@ -678,10 +677,19 @@ impl<S: SessionData + Send> Slot<S> {
             return Ok(loaded);
         }
         loaded.state.control.issued_after = before.max(own);
-        if fence_only {
-            loaded.state.control.fence_seen = Some(before.max(own));
-        }
+        loaded.state.control.fence_seen = Some(before.max(own));
         Ok(loaded)
+    }
+
+    /// The key of `user`'s revocation time: the user's own with
+    /// `with_user_revocation` (it covers every type's cookies), this
+    /// type's on a server layer's fence.
+    pub(crate) fn revocation_key(&self, user: &str) -> String {
+        if self.core.revocation.is_some() {
+            user.to_owned()
+        } else {
+            crate::user::type_revocation_key(&self.core.index_cookie, user)
+        }
     }
 
     /// Where users' revocation times are: the store of
