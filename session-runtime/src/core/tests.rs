@@ -1649,6 +1649,16 @@ impl SpanFields {
 struct Capture(Arc<SpanFields>);
 
 impl tracing::Subscriber for Capture {
+    // "sometimes": the interest of a callsite is shared by every thread's
+    // subscriber, and tests on other threads have none; this one is asked
+    // each time instead
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -1688,6 +1698,9 @@ impl tracing::Subscriber for Capture {
 async fn store_spans_say_how_each_load_and_save_went() {
     let fields = Arc::new(SpanFields::default());
     let _guard = tracing::subscriber::set_default(Capture(Arc::clone(&fields)));
+    // another test's thread may have had these callsites cached as
+    // uninteresting (no subscriber there): ask again, now that one listens
+    tracing::callsite::rebuild_interest_cache();
     let clock = TestClock::new();
     let store = Failing::default();
     let strict = service(
