@@ -648,6 +648,14 @@ async fn extractor_errors_name_the_fix_in_the_log_not_to_the_client() {
     assert_eq!(text(response).await, "internal server error");
 }
 
+/// `send`, after asking every log callsite again whether it is wanted:
+/// another test's thread, with no subscriber, may have had one cached as
+/// unwanted meanwhile, and this test reads the log lines.
+async fn send_logged(app: &Router, method: &str, uri: &str, cookies: &[&str]) -> Response<Body> {
+    tracing::callsite::rebuild_interest_cache();
+    send(app, method, uri, cookies).await
+}
+
 /// Every kind of bad cookie: a fresh session, no 5xx, a debug log line.
 #[tokio::test]
 async fn bad_cookies_mean_a_fresh_session() {
@@ -677,7 +685,7 @@ async fn bad_cookies_mean_a_fresh_session() {
 
     let clock = TestClock::new();
     let app = app(layer(&clock));
-    let good = the_cookie(&send(&app, "POST", "/theme/dark", &[]).await);
+    let good = the_cookie(&send_logged(&app, "POST", "/theme/dark", &[]).await);
     let value = good.trim_start_matches("__Host-prefs=").to_owned();
 
     let mut tampered = value.clone().into_bytes();
@@ -724,19 +732,19 @@ async fn bad_cookies_mean_a_fresh_session() {
     ];
     for (what, lines) in &cases {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let response = send(&app, "GET", "/read", &lines).await;
+        let response = send_logged(&app, "GET", "/read", &lines).await;
         assert_eq!(response.status(), StatusCode::OK, "{what}");
         // nothing to write: the cookie that could not be opened is cleared,
         // so the browser stops sending it
         assert_is_removal(&response);
         assert_eq!(text(response).await, "theme= visits=0", "{what}");
         // and a write on top of a bad cookie starts a clean session
-        let response = send(&app, "POST", "/visit", &lines).await;
+        let response = send_logged(&app, "POST", "/visit", &lines).await;
         assert_eq!(text(response).await, "1", "{what}");
     }
 
     // the cookie split across several header lines is still found
-    let split = send(&app, "GET", "/read", &["a=1", &good, "b=2"]).await;
+    let split = send_logged(&app, "GET", "/read", &["a=1", &good, "b=2"]).await;
     assert_eq!(text(split).await, "theme=dark visits=0");
 
     // among duplicates (one planted by a sibling subdomain, or left on
@@ -749,7 +757,7 @@ async fn bad_cookies_mean_a_fresh_session() {
         vec![format!("{good}; {good}")],
     ] {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let response = send(&app, "GET", "/read", &lines).await;
+        let response = send_logged(&app, "GET", "/read", &lines).await;
         assert!(
             set_cookies(&response).is_empty(),
             "{lines:?}: nothing to clear"
