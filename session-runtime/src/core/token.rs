@@ -503,4 +503,23 @@ mod tests {
             4
         );
     }
+
+    #[test]
+    fn a_value_of_4096_bytes_is_a_candidate_and_a_longer_one_is_refused() {
+        let at_limit = format!("cart={}", "v".repeat(MAX_VALUE_LEN));
+        assert_eq!(
+            value(find(&headers(&[&at_limit]), "cart")).map(|v| v.len()),
+            Some(MAX_VALUE_LEN)
+        );
+        let over = format!("cart={}", "v".repeat(MAX_VALUE_LEN + 1));
+        assert!(matches!(
+            find(&headers(&[&over]), "cart"),
+            Lookup::Refused(_)
+        ));
+        // an over-long duplicate is skipped, the one that fits kept
+        assert_eq!(
+            value(find(&headers(&[&over, "cart=ok"]), "cart")).as_deref(),
+            Some("ok")
+        );
+    }
 }
