@@ -522,4 +522,22 @@ mod tests {
             Some("ok")
         );
     }
+
+    #[test]
+    fn spaces_around_a_pair_are_not_part_of_the_value() {
+        let map = headers(&["a=1;  cart=xyz  ; b=2"]);
+        assert_eq!(value(find(&map, "cart")).as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn a_header_token_of_4096_bytes_is_passed_on_and_a_longer_one_refused() {
+        let token = |value: &str| match token_from_header(value.as_bytes(), false) {
+            Some(HeaderToken::Token(raw)) => raw.value().map(str::to_owned),
+            _ => None,
+        };
+        let at_limit = "t".repeat(MAX_VALUE_LEN);
+        assert_eq!(token(&at_limit), Some(at_limit.clone()));
+        assert_eq!(token(&format!("Session {at_limit}")), Some(at_limit));
+        assert_eq!(token(&"t".repeat(MAX_VALUE_LEN + 1)).as_deref(), Some("!"));
+    }
 }
