@@ -540,4 +540,18 @@ mod tests {
         assert_eq!(token(&format!("Session {at_limit}")), Some(at_limit));
         assert_eq!(token(&"t".repeat(MAX_VALUE_LEN + 1)).as_deref(), Some("!"));
     }
+
+    #[test]
+    fn only_a_value_quoted_at_both_ends_is_unquoted() {
+        let found = |line: &str| value(find(&headers(&[line]), "cart"));
+        assert_eq!(found("cart=\"ab\"").as_deref(), Some("ab"));
+        assert_eq!(found("cart=\"\"").as_deref(), Some(""));
+        assert_eq!(found("cart=ab\"").as_deref(), Some("ab\""));
+        assert_eq!(found("cart=\"ab").as_deref(), Some("\"ab"));
+        assert_eq!(
+            found("cart=\"").as_deref(),
+            Some("\""),
+            "one quote is no pair"
+        );
+    }
 }
