@@ -218,6 +218,11 @@ where
                 .collect();
             note = format!(" devices={}", tags.join(","));
         }
+        "relogin" => {
+            // `restart()` then a login: a new session of that user
+            session.restart();
+            S::set_user(&mut session, Some(arg));
+        }
         "lifetime" => session.set_lifetime(Duration::from_secs(arg)),
         "browser" => session.browser_session(),
         "revoke" => {
@@ -925,6 +930,11 @@ async fn revoking_a_user_ends_their_cookie_sessions_elsewhere() {
     clock.advance(10);
     soon.go(&app, "/login/7").await;
     assert_eq!(soon.go(&app, "/get").await.field("user"), "Some(7)");
+    // the same through restart() from an anonymous session
+    let mut restarted = Browser::default();
+    restarted.go(&app, "/inc").await;
+    restarted.go(&app, "/relogin/7").await;
+    assert_eq!(restarted.go(&app, "/get").await.field("user"), "Some(7)");
     let mut later = Browser::default();
     clock.advance(3600);
     later.go(&app, "/login/7").await;
