@@ -1005,5 +1005,18 @@ mod tests {
         assert_eq!(store.bytes(), 5 * cost);
         store.create(&key(), Entry::new(&data, 100)).await.unwrap();
         assert_eq!((store.len(), store.bytes()), (5, 5 * cost));
+        // the protected segment's own count stayed right through the
+        // rewrites: promoting one more demotes exactly the oldest protected
+        let fresh = key();
+        store.create(&fresh, Entry::new(&data, 100)).await.unwrap();
+        store.load(&fresh, 0).await.unwrap();
+        for _ in 0..10 {
+            store.create(&key(), Entry::new(&data, 100)).await.unwrap();
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let held = store.lookup(k, 0, None).await.unwrap() != Lookup::Miss;
+            assert_eq!(held, i >= 2, "key {i}");
+        }
+        assert!(store.load(&fresh, 0).await.unwrap().is_some());
     }
 }
