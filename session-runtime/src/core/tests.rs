@@ -1703,6 +1703,9 @@ impl tracing::Subscriber for Capture {
 async fn store_spans_say_how_each_load_and_save_went() {
     let fields = Arc::new(SpanFields::default());
     let _guard = tracing::subscriber::set_default(Capture(Arc::clone(&fields)));
+    // callsites another test thread registered first were cached as
+    // uninteresting: ask again, now that this thread has a subscriber
+    tracing::callsite::rebuild_interest_cache();
     let clock = TestClock::new();
     let store = Failing::default();
     let strict = service(

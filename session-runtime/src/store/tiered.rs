@@ -860,6 +860,9 @@ mod tests {
     async fn a_failing_cache_is_logged_as_a_warning() {
         let warnings = Warnings::default();
         let _guard = tracing::subscriber::set_default(warnings.clone());
+        // callsites another test thread registered first were cached as
+        // uninteresting: ask again, now that this thread has a subscriber
+        tracing::callsite::rebuild_interest_cache();
         let (store, cache, _) = tiered();
         let k = key();
         store.create(&k, entry(b"d", b"")).await.unwrap();
