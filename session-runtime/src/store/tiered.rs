@@ -859,10 +859,8 @@ mod tests {
     #[tokio::test]
     async fn a_failing_cache_is_logged_as_a_warning() {
         let warnings = Warnings::default();
+        keep_tracing_callsites_open();
         let _guard = tracing::subscriber::set_default(warnings.clone());
-        // callsites another test thread registered first were cached as
-        // uninteresting: ask again, now that this thread has a subscriber
-        tracing::callsite::rebuild_interest_cache();
         let (store, cache, _) = tiered();
         let k = key();
         store.create(&k, entry(b"d", b"")).await.unwrap();
@@ -873,5 +871,39 @@ mod tests {
             warnings.0.load(Ordering::SeqCst) >= 1,
             "the cache failure is logged"
         );
+    }
+
+    /// Installs, once per test process, a global subscriber that records
+    /// nothing but keeps every callsite's interest open ("sometimes") and the
+    /// global level at TRACE: without it a callsite that another test thread
+    /// reached first, with no subscriber, stays disabled for the thread-local
+    /// subscriber a test installs, and the test sees nothing.
+    fn keep_tracing_callsites_open() {
+        struct Open;
+        impl tracing::Subscriber for Open {
+            fn register_callsite(
+                &self,
+                _: &'static tracing::Metadata<'static>,
+            ) -> tracing::subscriber::Interest {
+                tracing::subscriber::Interest::sometimes()
+            }
+            fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+                Some(tracing::level_filters::LevelFilter::TRACE)
+            }
+            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+                false
+            }
+            fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+                tracing::span::Id::from_u64(1)
+            }
+            fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+            fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+            fn event(&self, _: &tracing::Event<'_>) {}
+            fn enter(&self, _: &tracing::span::Id) {}
+            fn exit(&self, _: &tracing::span::Id) {}
+        }
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // another module's tests may have installed the same first: fine
+        ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Open)));
     }
 }
