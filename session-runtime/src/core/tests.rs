@@ -1960,6 +1960,10 @@ async fn the_extractor_without_io_serves_cookie_layers_and_asks_server_layers_to
         "the session is left alone: {reply:?}"
     );
     assert_eq!(browser.go(&server, "/get").await.n(), 1);
+    // even when a refresh is due: the session was not used
+    clock.advance(WEEK / 2);
+    let reply = browser.go(&server, "/sync").await;
+    assert!(reply.set_cookie.is_empty(), "not refreshed: {reply:?}");
 }
 
 /// Counts what the layer counts, by `name{label=value,...}`: what a
