@@ -748,6 +748,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_records_bytes_count_its_quick_blob_too() {
+        let store = MemoryStore::default();
+        let k = key();
+        store
+            .create(&k, Entry::new(&[1; 10], 100).with_quick(&[2; 5]))
+            .await
+            .unwrap();
+        assert_eq!(store.bytes(), 15 + RECORD_OVERHEAD);
+        store.delete(&k).await.unwrap();
+        assert_eq!(store.bytes(), 0);
+    }
+
+    #[tokio::test]
     async fn a_quick_save_counts_the_quick_blob_against_the_record_limit() {
         let store = MemoryStore::default().with_max_record(4);
         let k = key();
