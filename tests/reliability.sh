@@ -14,6 +14,10 @@ cd "$root"
 servers_env="$(./tests/servers.sh)"
 eval "$servers_env"
 
+# the mutation-testing section is measured by tests/mutants.sh (an hour:
+# not run here), so it is kept as the last run of that script left it
+mutation="$(awk '/^## Mutation testing/ { keep = 1 } /^## Documented limits/ { keep = 0 } keep' RELIABILITY.md 2>/dev/null || true)"
+
 figures="target/sessionkit-figures.txt"
 mkdir -p target
 : >"$figures"
@@ -43,6 +47,9 @@ SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh "${FUZZ_SECONDS:-600}"
         printf '| %s | %s |\n' "${what//|/\\|}" "${result//|/\\|}"
     done
     echo
+    if [[ -n "$mutation" ]]; then
+        printf '%s\n\n' "$mutation"
+    fi
     cat <<'LIMITS'
 ## Documented limits
 

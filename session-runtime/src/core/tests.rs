@@ -218,6 +218,11 @@ where
                 .collect();
             note = format!(" devices={}", tags.join(","));
         }
+        "relogin" => {
+            // `restart()` then a login: a new session of that user
+            session.restart();
+            S::set_user(&mut session, Some(arg));
+        }
         "lifetime" => session.set_lifetime(Duration::from_secs(arg)),
         "browser" => session.browser_session(),
         "revoke" => {
@@ -919,7 +924,17 @@ async fn revoking_a_user_ends_their_cookie_sessions_elsewhere() {
     assert!(reply.is_new() && reply.is_removal(), "{reply:?}");
     assert_eq!(phone.go(&app, "/get").await.field("user"), "Some(7)");
     assert_eq!(other_user.go(&app, "/get").await.field("user"), "Some(8)");
-    // a login after the revocation is a new session, not refused
+    // a login seconds after the revocation (which reaches 5 minutes ahead
+    // of the clock) is issued after it: a new session, not refused
+    let mut soon = Browser::default();
+    clock.advance(10);
+    soon.go(&app, "/login/7").await;
+    assert_eq!(soon.go(&app, "/get").await.field("user"), "Some(7)");
+    // the same through restart() from an anonymous session
+    let mut restarted = Browser::default();
+    restarted.go(&app, "/inc").await;
+    restarted.go(&app, "/relogin/7").await;
+    assert_eq!(restarted.go(&app, "/get").await.field("user"), "Some(7)");
     let mut later = Browser::default();
     clock.advance(3600);
     later.go(&app, "/login/7").await;
@@ -1697,6 +1712,7 @@ impl tracing::Subscriber for Capture {
 #[tokio::test]
 async fn store_spans_say_how_each_load_and_save_went() {
     let fields = Arc::new(SpanFields::default());
+    keep_tracing_callsites_open();
     let _guard = tracing::subscriber::set_default(Capture(Arc::clone(&fields)));
     // another test's thread may have had these callsites cached as
     // uninteresting (no subscriber there): ask again, now that one listens
@@ -1957,6 +1973,10 @@ async fn the_extractor_without_io_serves_cookie_layers_and_asks_server_layers_to
         "the session is left alone: {reply:?}"
     );
     assert_eq!(browser.go(&server, "/get").await.n(), 1);
+    // even when a refresh is due: the session was not used
+    clock.advance(WEEK / 2);
+    let reply = browser.go(&server, "/sync").await;
+    assert!(reply.set_cookie.is_empty(), "not refreshed: {reply:?}");
 }
 
 /// Counts what the layer counts, by `name{label=value,...}`: what a
@@ -2305,4 +2325,38 @@ async fn an_adaptive_session_stays_in_its_cookie_up_to_4096_bytes_of_name_and_va
         "the last cookie-held session fills the limit exactly"
     );
     assert_eq!(store.len(), 1, "the first one over it went to the store");
+}
+
+/// Installs, once per test process, a global subscriber that records
+/// nothing but keeps every callsite's interest open ("sometimes") and the
+/// global level at TRACE: without it a callsite that another test thread
+/// reached first, with no subscriber, stays disabled for the thread-local
+/// subscriber a test installs, and the test sees nothing.
+fn keep_tracing_callsites_open() {
+    struct Open;
+    impl tracing::Subscriber for Open {
+        fn register_callsite(
+            &self,
+            _: &'static tracing::Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::sometimes()
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            false
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // another module's tests may have installed the same first: fine
+    ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Open)));
 }

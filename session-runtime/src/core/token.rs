@@ -503,4 +503,55 @@ mod tests {
             4
         );
     }
+
+    #[test]
+    fn a_value_of_4096_bytes_is_a_candidate_and_a_longer_one_is_refused() {
+        let at_limit = format!("cart={}", "v".repeat(MAX_VALUE_LEN));
+        assert_eq!(
+            value(find(&headers(&[&at_limit]), "cart")).map(|v| v.len()),
+            Some(MAX_VALUE_LEN)
+        );
+        let over = format!("cart={}", "v".repeat(MAX_VALUE_LEN + 1));
+        assert!(matches!(
+            find(&headers(&[&over]), "cart"),
+            Lookup::Refused(_)
+        ));
+        // an over-long duplicate is skipped, the one that fits kept
+        assert_eq!(
+            value(find(&headers(&[&over, "cart=ok"]), "cart")).as_deref(),
+            Some("ok")
+        );
+    }
+
+    #[test]
+    fn spaces_around_a_pair_are_not_part_of_the_value() {
+        let map = headers(&["a=1;  cart=xyz  ; b=2"]);
+        assert_eq!(value(find(&map, "cart")).as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn a_header_token_of_4096_bytes_is_passed_on_and_a_longer_one_refused() {
+        let token = |value: &str| match token_from_header(value.as_bytes(), false) {
+            Some(HeaderToken::Token(raw)) => raw.value().map(str::to_owned),
+            _ => None,
+        };
+        let at_limit = "t".repeat(MAX_VALUE_LEN);
+        assert_eq!(token(&at_limit), Some(at_limit.clone()));
+        assert_eq!(token(&format!("Session {at_limit}")), Some(at_limit));
+        assert_eq!(token(&"t".repeat(MAX_VALUE_LEN + 1)).as_deref(), Some("!"));
+    }
+
+    #[test]
+    fn only_a_value_quoted_at_both_ends_is_unquoted() {
+        let found = |line: &str| value(find(&headers(&[line]), "cart"));
+        assert_eq!(found("cart=\"ab\"").as_deref(), Some("ab"));
+        assert_eq!(found("cart=\"\"").as_deref(), Some(""));
+        assert_eq!(found("cart=ab\"").as_deref(), Some("ab\""));
+        assert_eq!(found("cart=\"ab").as_deref(), Some("\"ab"));
+        assert_eq!(
+            found("cart=\"").as_deref(),
+            Some("\""),
+            "one quote is no pair"
+        );
+    }
 }

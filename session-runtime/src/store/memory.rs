@@ -748,6 +748,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_records_bytes_count_its_quick_blob_too() {
+        let store = MemoryStore::default();
+        let k = key();
+        store
+            .create(&k, Entry::new(&[1; 10], 100).with_quick(&[2; 5]))
+            .await
+            .unwrap();
+        assert_eq!(store.bytes(), 15 + RECORD_OVERHEAD);
+        store.delete(&k).await.unwrap();
+        assert_eq!(store.bytes(), 0);
+    }
+
+    #[tokio::test]
     async fn a_quick_save_counts_the_quick_blob_against_the_record_limit() {
         let store = MemoryStore::default().with_max_record(4);
         let k = key();
@@ -952,29 +965,30 @@ mod tests {
 
     #[tokio::test]
     async fn the_protected_segment_keeps_at_most_four_fifths() {
-        let store = MemoryStore::new(10);
-        let keys: Vec<StoreKey> = (0..10).map(|_| key()).collect();
-        for k in &keys {
-            store.create(k, Entry::new(b"x", 100)).await.unwrap();
+        let cost = 1 + RECORD_OVERHEAD;
+        // bounded by count, then by bytes (the count bound far away)
+        for store in [
+            MemoryStore::new(10),
+            MemoryStore::new(1_000).with_max_bytes(10 * cost),
+        ] {
+            let keys: Vec<StoreKey> = (0..10).map(|_| key()).collect();
+            for k in &keys {
+                store.create(k, Entry::new(b"x", 100)).await.unwrap();
+            }
+            // all read: 8 stay protected, the 2 read first go back to probation
+            for k in &keys {
+                store.load(k, 0).await.unwrap();
+            }
+            // a flood of new sessions evicts those 2 and each other, never the 8
+            for _ in 0..20 {
+                store.create(&key(), Entry::new(b"x", 100)).await.unwrap();
+            }
+            assert_eq!(store.len(), 10);
+            for (i, k) in keys.iter().enumerate() {
+                let held = store.lookup(k, 0, None).await.unwrap() != Lookup::Miss;
+                assert_eq!(held, i >= 2, "key {i}");
+            }
         }
-        // all read: only 8 stay protected, the 2 read first go back to probation
-        for k in &keys {
-            store.load(k, 0).await.unwrap();
-        }
-        let newcomer = key();
-        store
-            .create(&newcomer, Entry::new(b"x", 100))
-            .await
-            .unwrap();
-        assert_eq!(store.len(), 10);
-        assert!(
-            store.load(&keys[0], 0).await.unwrap().is_none(),
-            "demoted, then evicted first"
-        );
-        for k in &keys[2..] {
-            assert!(store.load(k, 0).await.unwrap().is_some());
-        }
-        assert!(store.load(&newcomer, 0).await.unwrap().is_some());
     }
 
     #[tokio::test]
@@ -1004,5 +1018,18 @@ mod tests {
         assert_eq!(store.bytes(), 5 * cost);
         store.create(&key(), Entry::new(&data, 100)).await.unwrap();
         assert_eq!((store.len(), store.bytes()), (5, 5 * cost));
+        // the protected segment's own count stayed right through the
+        // rewrites: promoting one more demotes exactly the oldest protected
+        let fresh = key();
+        store.create(&fresh, Entry::new(&data, 100)).await.unwrap();
+        store.load(&fresh, 0).await.unwrap();
+        for _ in 0..10 {
+            store.create(&key(), Entry::new(&data, 100)).await.unwrap();
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let held = store.lookup(k, 0, None).await.unwrap() != Lookup::Miss;
+            assert_eq!(held, i >= 2, "key {i}");
+        }
+        assert!(store.load(&fresh, 0).await.unwrap().is_some());
     }
 }

@@ -720,6 +720,8 @@ mod tests {
         assert!(!store.save_quick(&k, b"q", 2, 0).await.unwrap(), "pending");
         assert_eq!(store.load(&k, 0).await.unwrap().unwrap().data, b"v2");
         assert_eq!(cache.inner.load(&k, 0).await.unwrap().unwrap().version, 2);
+        // brought up to date by that read: the cache's again
+        assert!(store.save_quick(&k, b"q", 2, 0).await.unwrap());
         // a key written before the outage is the cache's as before
         assert!(store.save_quick(&other, b"q2", 1, 0).await.unwrap());
         assert!(
@@ -830,5 +832,78 @@ mod tests {
             1,
             "the cache's entries expire by themselves"
         );
+    }
+
+    /// Counts warnings: what an operator's log shows of a cache outage.
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+            *metadata.level() <= tracing::Level::WARN
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_is_logged_as_a_warning() {
+        let warnings = Warnings::default();
+        keep_tracing_callsites_open();
+        let _guard = tracing::subscriber::set_default(warnings.clone());
+        let (store, cache, _) = tiered();
+        let k = key();
+        store.create(&k, entry(b"d", b"")).await.unwrap();
+        assert_eq!(warnings.0.load(Ordering::SeqCst), 0);
+        cache.set_down(true);
+        assert!(store.load(&k, 0).await.unwrap().is_some());
+        assert!(
+            warnings.0.load(Ordering::SeqCst) >= 1,
+            "the cache failure is logged"
+        );
+    }
+
+    /// Installs, once per test process, a global subscriber that records
+    /// nothing but keeps every callsite's interest open ("sometimes") and the
+    /// global level at TRACE: without it a callsite that another test thread
+    /// reached first, with no subscriber, stays disabled for the thread-local
+    /// subscriber a test installs, and the test sees nothing.
+    fn keep_tracing_callsites_open() {
+        struct Open;
+        impl tracing::Subscriber for Open {
+            fn register_callsite(
+                &self,
+                _: &'static tracing::Metadata<'static>,
+            ) -> tracing::subscriber::Interest {
+                tracing::subscriber::Interest::sometimes()
+            }
+            fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+                Some(tracing::level_filters::LevelFilter::TRACE)
+            }
+            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+                false
+            }
+            fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+                tracing::span::Id::from_u64(1)
+            }
+            fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+            fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+            fn event(&self, _: &tracing::Event<'_>) {}
+            fn enter(&self, _: &tracing::span::Id) {}
+            fn exit(&self, _: &tracing::span::Id) {}
+        }
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // another module's tests may have installed the same first: fine
+        ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Open)));
     }
 }
