@@ -873,37 +873,5 @@ mod tests {
         );
     }
 
-    /// Installs, once per test process, a global subscriber that records
-    /// nothing but keeps every callsite's interest open ("sometimes") and the
-    /// global level at TRACE: without it a callsite that another test thread
-    /// reached first, with no subscriber, stays disabled for the thread-local
-    /// subscriber a test installs, and the test sees nothing.
-    fn keep_tracing_callsites_open() {
-        struct Open;
-        impl tracing::Subscriber for Open {
-            fn register_callsite(
-                &self,
-                _: &'static tracing::Metadata<'static>,
-            ) -> tracing::subscriber::Interest {
-                tracing::subscriber::Interest::sometimes()
-            }
-            fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-                Some(tracing::level_filters::LevelFilter::TRACE)
-            }
-            fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-                false
-            }
-            fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-                tracing::span::Id::from_u64(1)
-            }
-            fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-            fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-            fn event(&self, _: &tracing::Event<'_>) {}
-            fn enter(&self, _: &tracing::span::Id) {}
-            fn exit(&self, _: &tracing::span::Id) {}
-        }
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        // another module's tests may have installed the same first: fine
-        ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Open)));
-    }
+    use crate::telemetry::keep_tracing_callsites_open;
 }
