@@ -163,9 +163,9 @@ pub(crate) fn id_reason(err: &IdError) -> &'static str {
     }
 }
 
-/// For tests of this crate that read spans or logs.
 #[cfg(test)]
-/// Installs, once per test process, a global subscriber that records
+/// For tests of this crate that read spans or logs: installs, once per
+/// test process, a global subscriber that records
 /// nothing but keeps every callsite's interest open ("sometimes") and the
 /// global level at TRACE: without it a callsite that another test thread
 /// reached first, with no subscriber, stays disabled for the thread-local
