@@ -39,8 +39,9 @@
 //! [`Session::is_new`](crate::Session::is_new) instead.
 
 use crate::SessionLayer;
+use crate::core::response::{self, Header, ResponseHeaders};
 use crate::core::token::{self, Incoming};
-use crate::core::{Core, Finish, Outcome, Slot, cache};
+use crate::core::{Core, Outcome, Slot, Transport};
 use crate::data::SessionData;
 use crate::session::{Session, SessionRejection, SessionSlot};
 use actix_web::body::{EitherBody, MessageBody};
@@ -127,15 +128,15 @@ impl<Svc, S: SessionData> std::fmt::Debug for SessionService<Svc, S> {
     }
 }
 
-/// Whether the request came over HTTPS, as far as we can tell.
-fn is_https(req: &ServiceRequest, trust_forwarded: bool) -> bool {
-    req.app_config().secure()
-        || req.uri().scheme_str() == Some("https")
-        || (trust_forwarded
-            && req
-                .headers()
-                .get("x-forwarded-proto")
-                .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https")))
+/// What the request says of its transport.
+fn transport(req: &ServiceRequest) -> Transport<'_> {
+    Transport {
+        https: req.app_config().secure() || req.uri().scheme_str() == Some("https"),
+        forwarded_proto: req
+            .headers()
+            .get("x-forwarded-proto")
+            .map(HeaderValue::as_bytes),
+    }
 }
 
 fn incoming<S: SessionData>(core: &Core<S>, headers: &HeaderMap) -> Incoming {
@@ -170,89 +171,89 @@ where
     }
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let https = is_https(&req, self.core.settings.ssl_only);
         let slot = Arc::new(
             self.core
-                .begin(https, || incoming(&self.core, req.headers())),
+                .begin(|| transport(&req), || incoming(&self.core, req.headers())),
         );
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let response = service.call(req).await?;
-            let outcome = match slot.finish(response.status().as_u16()) {
-                Finish::Ready(outcome) => outcome,
-                Finish::Pending(saving) => saving.await,
-            };
+            let outcome = slot.finish(response.status().as_u16()).outcome().await;
             Ok(apply(response, outcome, &slot))
         })
     }
 }
 
-/// Applies the core's outcome to an actix-web response.
+/// Applies the core's outcome to an actix-web response with the one
+/// response rule, or answers with its replacement.
 fn apply<B, S: SessionData>(
     mut response: ServiceResponse<B>,
     outcome: Outcome,
     slot: &Slot<S>,
 ) -> ServiceResponse<EitherBody<B>> {
-    if let Some(replace) = outcome.replace {
-        tracing::error!(reason = %replace.detail, status = replace.status, "replacing the response: the session was not saved");
-        let status =
-            StatusCode::from_u16(replace.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut builder = HttpResponse::build(status);
-        builder
-            .content_type("text/plain; charset=utf-8")
-            .insert_header((CACHE_CONTROL, "no-store"));
-        if replace.retry_after {
-            builder.insert_header((RETRY_AFTER, "1"));
-        }
-        return response
-            .into_response(builder.body(replace.body))
-            .map_into_right_body();
-    }
-    let headers = response.headers_mut();
-    let mut sets_token = false;
-    if let Some(line) = outcome.set_cookie
-        && let Ok(value) = HeaderValue::try_from(line)
-    {
-        headers.append(SET_COOKIE, value);
-        sets_token = true;
-    }
-    if let (Some(token), Some(name)) = (outcome.token, &slot.core.settings.token_header)
-        && let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::try_from(token),
-        )
-    {
-        headers.insert(name, value);
-        sets_token = true;
-    }
-    if sets_token || slot.was_extracted() {
-        let token_header = slot
-            .core
-            .settings
-            .token_header
-            .as_ref()
-            .map(http::HeaderName::as_str);
-        let rule = cache::CacheHeaders::new(
-            || headers.get_all(VARY).map(HeaderValue::as_bytes),
-            headers.get_all(CACHE_CONTROL).map(HeaderValue::as_bytes),
-            sets_token,
-            token_header,
-        );
-        if let Some(value) = rule
-            .vary
-            .and_then(|value| HeaderValue::try_from(value).ok())
-        {
-            headers.insert(VARY, value);
-        }
-        if let Some(value) = rule
-            .cache_control
-            .and_then(|value| HeaderValue::try_from(value).ok())
-        {
-            headers.insert(CACHE_CONTROL, value);
+    let token_header = slot.core.settings.token_header.as_ref();
+    let extracted = slot.was_extracted();
+    match response::apply(
+        outcome,
+        extracted,
+        token_header,
+        &mut ActixHeaders(response.headers_mut()),
+    ) {
+        Ok(()) => response.map_into_left_body(),
+        Err(replacement) => {
+            let status =
+                StatusCode::from_u16(replacement.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut builder = HttpResponse::build(status);
+            for header in replacement.headers() {
+                builder.insert_header(header);
+            }
+            response
+                .into_response(builder.body(replacement.body))
+                .map_into_right_body()
         }
     }
-    response.map_into_left_body()
+}
+
+/// actix-web's header map (its own `http` 0.2 types), as the response rule
+/// needs it.
+struct ActixHeaders<'a>(&'a mut HeaderMap);
+
+fn actix_name(header: Header<'_>) -> Option<HeaderName> {
+    Some(match header {
+        Header::SetCookie => SET_COOKIE,
+        Header::Vary => VARY,
+        Header::CacheControl => CACHE_CONTROL,
+        Header::Token(name) => HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+    })
+}
+
+impl ResponseHeaders for ActixHeaders<'_> {
+    fn values(&self, header: Header<'_>) -> impl Iterator<Item = &[u8]> {
+        actix_name(header)
+            .into_iter()
+            .flat_map(|name| self.0.get_all(name).map(HeaderValue::as_bytes))
+    }
+
+    fn append(&mut self, header: Header<'_>, value: String) -> bool {
+        match (actix_name(header), HeaderValue::try_from(value)) {
+            (Some(name), Ok(value)) => {
+                self.0.append(name, value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn insert(&mut self, header: Header<'_>, value: String) -> bool {
+        match (actix_name(header), HeaderValue::try_from(value)) {
+            (Some(name), Ok(value)) => {
+                self.0.insert(name, value);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// `Session<S>` as an actix-web extractor: loads the session (from the

@@ -9,7 +9,8 @@ use crate::config::{
 };
 use crate::core::codec_ops_for;
 use crate::core::{
-    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy, Revocation, ServerTier,
+    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, Guarded, OutagePolicy, Revocation,
+    ServerTier,
 };
 use crate::data::{SessionData, Storage};
 use crate::seal::{KeyRing, Mode, Sealer};
@@ -129,7 +130,7 @@ where
         S::Tier: crate::tier::StoreTier<S>,
     {
         let tier = ServerTier {
-            store: Arc::new(store),
+            guarded: Guarded::new(Arc::new(store), DEFAULT_STORE_TIMEOUT),
             storage: S::STORAGE,
             threshold: match S::STORAGE {
                 Storage::Adaptive => {
@@ -139,8 +140,6 @@ where
             },
             max_size: DEFAULT_MAX_SIZE,
             outage: OutagePolicy::default(),
-            breaker: Arc::default(),
-            timeout: DEFAULT_STORE_TIMEOUT,
             contention: DEFAULT_CONTENTION_TIMEOUT,
         };
         Self::build(keys.into(), Some(tier))
@@ -494,10 +493,10 @@ where
         Ok(self.edit(|core| {
             core.settings.store_timeout = timeout;
             if let Some(tier) = &mut core.server {
-                tier.timeout = timeout;
+                tier.guarded.timeout = timeout;
             }
             if let Some(revocation) = &mut core.revocation {
-                revocation.timeout = timeout;
+                revocation.guarded.timeout = timeout;
             }
         }))
     }
@@ -544,9 +543,7 @@ where
         St: crate::user::KeepsRevocations,
     {
         let revocation = Revocation {
-            store: Arc::new(store),
-            breaker: Arc::default(),
-            timeout: self.core.settings.store_timeout,
+            guarded: Guarded::new(Arc::new(store), self.core.settings.store_timeout),
         };
         self.edit(|core| core.revocation = Some(revocation))
     }

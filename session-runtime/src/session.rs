@@ -361,7 +361,7 @@ impl<S: SessionData + Send> Session<S> {
             let Some(user) = user else {
                 return Ok(Vec::new());
             };
-            let sessions = slot.user_sessions(&user).await?;
+            let sessions = slot.core.user_sessions(&user).await?;
             let keys = slot.core.sealer.keys();
             Ok(sessions
                 .into_iter()
@@ -445,7 +445,7 @@ impl<S: SessionData + Send> Session<S> {
         // it after its write and ends (the index scan below may miss it)
         let fence = match &revocation {
             Some(_) => None,
-            None => self.slot.revocation_times(),
+            None => self.slot.core.revocation_times(),
         };
         let slot = Arc::clone(&self.slot);
         async move {
@@ -462,7 +462,7 @@ impl<S: SessionData + Send> Session<S> {
                 }
             }
             if let Some(fence) = &fence {
-                match fence.revoke(&slot.revocation_key(&user), now).await {
+                match fence.revoke(&slot.core.revocation_key(&user), now).await {
                     Ok(revoked) if keep_this_one => slot.keep_after(revoked, issued_at),
                     Ok(_) | Err(crate::StoreError::Unsupported { .. }) => {}
                     Err(err) => return Err(err),
@@ -471,6 +471,7 @@ impl<S: SessionData + Send> Session<S> {
             let mut revoked = 0;
             loop {
                 let batch = match slot
+                    .core
                     .revoke_user(&user, current.as_ref(), crate::user::REVOKE_BATCH)
                     .await
                 {
@@ -509,12 +510,12 @@ impl<S: SessionData + Send> Session<S> {
             let Some(user) = user else {
                 return Ok(false);
             };
-            let sessions = slot.user_sessions(&user).await?;
+            let sessions = slot.core.user_sessions(&user).await?;
             let keys = slot.core.sealer.keys();
             let Some(session) = sessions.iter().find(|s| s.key.log_tag(keys) == tag) else {
                 return Ok(false);
             };
-            slot.delete_session(&session.key).await
+            slot.core.delete_session(&session.key).await
         }
     }
 

@@ -2,23 +2,36 @@
 //!
 //! One [`Core`] per layer holds what every request needs: the validated
 //! [`Settings`](crate::config::Settings), the sealer, the codec (behind the
-//! small object-safe [`CodecOps`]) and the server tier. One [`Slot`] per
-//! request holds that request's state ([`RequestState`]): where the token
-//! came from, what was loaded, what the handler changed and asked for. The
-//! lifecycle rules turn that into a [`Plan`], and the plan into an
-//! [`Outcome`] — a `Set-Cookie` line, a token header, or a replacement
-//! response — in one place, [`Slot::finish`].
+//! small object-safe [`CodecOps`]) and the server tier. A request flows one
+//! way:
 //!
-//! Nothing here knows Tower or actix-web: the adapters
-//! ([`tower`](crate::tower), `actix`) find the token in their request type,
-//! call [`Core::begin`] and [`Slot::finish`], and apply the [`Outcome`] to
-//! their response type.
+//! 1. the adapter ([`tower`](crate::tower), `actix`) calls [`Core::begin`]
+//!    with what it knows of the transport and a way to find the token
+//!    ([`token`]), and lends the request's [`Slot`] to the extractor;
+//! 2. a handler that extracts the session loads it through the slot
+//!    ([`request`]): the [`cookie`] tier opens the token, the [`server`]
+//!    tier loads the record it names, and the user's revocation time is
+//!    checked ([`revocation`]);
+//! 3. after the handler, [`Slot::finish`] gathers the facts ([`state`]),
+//!    the pure [`lifecycle`] rules decide, and the layer's tier carries the
+//!    decision out into one [`Outcome`];
+//! 4. the adapter writes the outcome with the one response rule
+//!    ([`response`]).
+//!
+//! Every store call goes through one guard ([`guarded`]): timeout, circuit
+//! breaker, metrics and a span. Nothing here knows Tower or actix-web.
 
-pub(crate) mod cache;
 mod codec_ops;
+mod cookie;
+mod guarded;
+mod lifecycle;
+mod outcome;
+mod record;
+mod request;
+pub(crate) mod response;
 mod revocation;
 mod server;
-mod slot;
+mod state;
 pub(crate) mod token;
 
 pub(crate) use codec_ops::CodecOps;
@@ -27,10 +40,13 @@ pub(crate) use codec_ops::CodecOps;
 pub(crate) fn codec_ops_for<S: SessionData, C: crate::codec::Codec>() -> Arc<dyn CodecOps<S>> {
     Arc::new(codec_ops::With::<C>::new())
 }
+pub(crate) use guarded::Guarded;
+pub(crate) use outcome::{Finish, Outcome};
+pub(crate) use request::{Slot, TakeError};
 pub(crate) use revocation::Revocation;
+pub(crate) use server::ServerTier;
 pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
-pub(crate) use server::{LoadError, ServerTier};
-pub(crate) use slot::{Finish, Loaded, Outcome, RequestState, ServerRef, Slot, TakeError};
+pub(crate) use state::{Loaded, RequestState};
 
 use crate::config::Settings;
 use crate::data::SessionData;
@@ -84,16 +100,72 @@ impl<S: SessionData> Core<S> {
         self.metrics = crate::telemetry::SessionMetrics::new(&self.cookie_name);
     }
 
-    /// The state of a new request: whether it came over HTTPS, and the
-    /// token it carries, found by the adapter's `find` — not even looked
-    /// for when `ssl_only` refuses plain HTTP.
-    pub(crate) fn begin(self: &Arc<Self>, https: bool, find: impl FnOnce() -> Incoming) -> Slot<S> {
-        let incoming = if self.settings.ssl_only && !https {
-            Incoming::None
+    /// The state of a new request, given `transport`, which tells what the
+    /// adapter knows of the request's transport (asked only for `ssl_only`),
+    /// and `find`, which finds its token. The one `ssl_only`
+    /// decision: a request that did not come over HTTPS (its URI's scheme,
+    /// or `X-Forwarded-Proto: https`, which `ssl_only` trusts from the
+    /// proxy in front) is not served: its token is not even looked for,
+    /// and no token is written.
+    pub(crate) fn begin<'a>(
+        self: &Arc<Self>,
+        transport: impl FnOnce() -> Transport<'a>,
+        find: impl FnOnce() -> Incoming,
+    ) -> Slot<S> {
+        let ignored = self.settings.ssl_only && !transport().is_https();
+        let incoming = if ignored { Incoming::None } else { find() };
+        Slot::new(Arc::clone(self), incoming, ignored)
+    }
+
+    /// Whether loading a token may need a store: a server tier, or users'
+    /// revocation times.
+    pub(crate) fn needs_io(&self) -> bool {
+        self.server.is_some() || self.revocation.is_some()
+    }
+
+    /// The key of `user`'s revocation time: the user's own with
+    /// `with_user_revocation` (it covers every type's cookies), this
+    /// type's on a server layer's fence.
+    pub(crate) fn revocation_key(&self, user: &str) -> String {
+        if self.revocation.is_some() {
+            user.to_owned()
         } else {
-            find()
-        };
-        Slot::new(Arc::clone(self), incoming, https)
+            crate::user::type_revocation_key(&self.index_cookie, user)
+        }
+    }
+
+    /// Where users' revocation times are: the store of
+    /// `with_user_revocation`, checked on every load; else, on a server
+    /// layer, its own store, as a fence for sessions issued anew while a
+    /// revocation runs (see `Control::fence_seen`).
+    pub(crate) fn revocation_times(&self) -> Option<Revocation> {
+        self.revocation.clone().or_else(|| {
+            self.server
+                .as_ref()
+                .filter(|tier| tier.storage == crate::Storage::Server)
+                .map(ServerTier::fence)
+        })
+    }
+}
+
+/// What an adapter knows of a request's transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transport<'a> {
+    /// The server says the connection is TLS (the URI's scheme, or the
+    /// framework's own setting).
+    pub(crate) https: bool,
+    /// The `X-Forwarded-Proto` header, if any.
+    pub(crate) forwarded_proto: Option<&'a [u8]>,
+}
+
+impl Transport<'_> {
+    /// Whether the request came over HTTPS, as far as a layer can tell: a
+    /// forwarded `https` counts, since `ssl_only` asks the proxy.
+    fn is_https(self) -> bool {
+        self.https
+            || self
+                .forwarded_proto
+                .is_some_and(|proto| proto.eq_ignore_ascii_case(b"https"))
     }
 }
 

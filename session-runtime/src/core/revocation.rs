@@ -1,33 +1,25 @@
-//! User revocation for sessions that live in a cookie: a per-user "not
-//! valid before" time kept in a store and checked when a session of that
-//! user is loaded (see `SessionLayer::with_user_revocation`).
+//! Users' revocation times: a per-user "not valid before" time kept in a
+//! store. With `SessionLayer::with_user_revocation` every load of a
+//! session with a user checks it (cookie sessions included); on a
+//! server layer without it, the layer's own store keeps a per-type time
+//! as a fence for sessions issued while a revocation runs.
 
-use crate::store::ErasedStore;
+use super::guarded::Guarded;
 use crate::store::StoreError;
-use crate::store::guard::Breaker;
 use crate::user::Revoked;
-use std::sync::Arc;
-use std::time::Duration;
 
-/// The store that keeps users' revocation times, behind the layer's
-/// timeout and its own circuit breaker.
-#[derive(Clone)]
+/// The store that keeps users' revocation times, behind a guard.
+#[derive(Clone, Debug)]
 pub(crate) struct Revocation {
-    pub(crate) store: Arc<dyn ErasedStore>,
-    pub(crate) breaker: Arc<Breaker>,
-    pub(crate) timeout: Duration,
-}
-
-impl std::fmt::Debug for Revocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Revocation")
-            .field("store", &self.store.name())
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
+    pub(crate) guarded: Guarded,
 }
 
 impl Revocation {
+    /// The store's name, for logs and metrics.
+    pub(crate) fn name(&self) -> &'static str {
+        self.guarded.name()
+    }
+
     /// Whether a session of `user` issued at `issued_at` was revoked: at
     /// or before the user's revocation time.
     pub(crate) async fn is_revoked(&self, user: &str, issued_at: u64) -> Result<bool, StoreError> {
@@ -40,14 +32,10 @@ impl Revocation {
     /// The user's revocation time, if any: sessions of theirs issued at
     /// or before it are refused.
     pub(crate) async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
-        let store = self.store.name();
-        let started = std::time::Instant::now();
-        let result = self
-            .breaker
-            .call(store, self.timeout, self.store.revoked_before(user))
-            .await;
-        crate::telemetry::store_call(store, "revoked_before", started.elapsed());
-        result
+        let store = &self.guarded.store;
+        self.guarded
+            .call("revoked_before", store.revoked_before(user))
+            .await
     }
 
     /// Revokes every session of `user` issued at or before `now` plus
@@ -55,18 +43,10 @@ impl Revocation {
     /// (or one past the time already kept, whichever is later).
     pub(crate) async fn revoke(&self, user: &str, now: u64) -> Result<Revoked, StoreError> {
         let at = now.saturating_add(crate::user::REVOCATION_CLOCK_TOLERANCE.as_secs());
-        let store = self.store.name();
-        let started = std::time::Instant::now();
-        let result = self
-            .breaker
-            .call(
-                store,
-                self.timeout,
-                self.store
-                    .revoke_before(user, at, crate::user::KEEP_REVOCATIONS.as_secs()),
-            )
-            .await;
-        crate::telemetry::store_call(store, "revoke_before", started.elapsed());
-        result
+        let keep = crate::user::KEEP_REVOCATIONS.as_secs();
+        let store = &self.guarded.store;
+        self.guarded
+            .call("revoke_before", store.revoke_before(user, at, keep))
+            .await
     }
 }

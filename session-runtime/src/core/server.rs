@@ -1,4 +1,4 @@
-//! Server-side sessions: the cookie carries a signed ID, the store the data.
+//! The server tier: the token carries a signed ID, a store the data.
 //!
 //! Loading verifies the ID's signature before any store query, so forged
 //! or guessed IDs cost nothing and never reach a store; an unknown or
@@ -6,16 +6,25 @@
 //! session, and a new ID is minted only when it first writes. Saving is a
 //! compare-and-set on the record's version; on a conflict the current
 //! record is reloaded and this request's changed fields re-applied to it.
+//! A session issued anew (a login, `cycle_id`) is created under a fresh
+//! ID, then checked against its user's revocation time once more.
+//!
+//! [`Server`] reads top to bottom: [`load`](Server::load), then
+//! [`carry_out`] of the request's [`Plan`] (retire, then write: back to
+//! the cookie when an `Adaptive` session is small again, a quick-fields
+//! save, a compare-and-set save with merging, or a new record).
 
-use super::slot::Plan;
-use super::token::Incoming;
-use super::{Core, Finish, Loaded, Outcome, ServerRef, Slot};
+use super::guarded::Guarded;
+use super::outcome::{Answer, Finish, Outcome, STORE_UNAVAILABLE};
+use super::request::{Plan, Slot};
+use super::state::{Loaded, ServerRef};
+use super::token::{Incoming, RawValue};
+use super::{Core, cookie, lifecycle};
 use crate::config::unix_secs;
-use crate::data::{FieldSet, Part, SessionData, Storage};
+use crate::data::{SessionData, Storage};
 use crate::id::{self, SessionId, StoreKey};
-use crate::seal::{Meta, OpenError, Opened};
-use crate::store::guard::Breaker;
-use crate::store::{Entry, ErasedStore, Record, Saved, StoreError};
+use crate::seal::Meta;
+use crate::store::{Entry, Saved, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,15 +54,11 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// before answering 503 with `Retry-After`: 2 seconds.
 pub const DEFAULT_CONTENTION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The server side of a layer built with a store.
+/// The server side of a layer built with a store: the store behind its
+/// guard, and the settings of the server tier.
 #[derive(Clone)]
 pub(crate) struct ServerTier {
-    pub(crate) store: Arc<dyn ErasedStore>,
-    /// Skips the store for a short while when it keeps failing; shared by
-    /// every request of the layer.
-    pub(crate) breaker: Arc<Breaker>,
-    /// The longest one store call may take.
-    pub(crate) timeout: Duration,
+    pub(crate) guarded: Guarded,
     /// The longest a save retries against concurrent writers.
     pub(crate) contention: Duration,
     pub(crate) storage: Storage,
@@ -68,77 +73,37 @@ pub(crate) struct ServerTier {
 impl std::fmt::Debug for ServerTier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerTier")
-            .field("store", &self.store.name())
+            .field("store", &self.guarded.name())
             .field("storage", &self.storage)
             .field("cookie_threshold", &self.threshold)
             .field("max_size", &self.max_size)
             .field("outage", &self.outage)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.guarded.timeout)
             .field("contention_timeout", &self.contention)
             .finish()
     }
 }
 
 impl ServerTier {
-    /// A store call under the layer's timeout and circuit breaker, timed
-    /// for the `sessionkit_store_seconds` histogram and traced in a span
-    /// (store, operation, outcome) under the request's.
-    async fn call<T>(
-        &self,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        use tracing::Instrument as _;
-        let store = self.store.name();
-        let span = tracing::debug_span!(
-            "session_store",
-            store,
-            operation,
-            outcome = tracing::field::Empty
-        );
-        let began = std::time::Instant::now();
-        let result = self
-            .breaker
-            .call(store, self.timeout, call)
-            .instrument(span.clone())
-            .await;
-        crate::telemetry::store_call(store, operation, began.elapsed());
-        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
-        result
-    }
-
-    /// Users' revocation times in this tier's store, behind its timeout
-    /// and breaker.
+    /// Users' revocation times in this tier's store, behind its guard.
     pub(crate) fn fence(&self) -> super::Revocation {
         super::Revocation {
-            store: Arc::clone(&self.store),
-            breaker: Arc::clone(&self.breaker),
-            timeout: self.timeout,
+            guarded: self.guarded.clone(),
         }
     }
 
-    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        self.call("load", self.store.load(key, now)).await
+    /// Whether quick fields of `S` are sealed apart for a cache tier.
+    fn split_quick<S: SessionData>(&self) -> bool {
+        self.guarded.store.splits_quick() && S::FIELDS.iter().any(|field| field.quick)
     }
+}
 
-    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        self.call("create", self.store.create(key, entry)).await
-    }
-
-    async fn save(
-        &self,
-        key: &StoreKey,
-        entry: Entry<'_>,
-        version: u64,
-        now: u64,
-    ) -> Result<Saved, StoreError> {
-        self.call("save", self.store.save(key, entry, version, now))
-            .await
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        self.call("delete", self.store.delete(key)).await
-    }
+/// Loading a server-side session failed and the outage policy says to
+/// stop the request (503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadError {
+    /// The store did not answer.
+    Unavailable,
 }
 
 /// A session sealed for its row: the durable blob and the quick fields'.
@@ -179,142 +144,69 @@ async fn pause(duration: Duration) {
     }
 }
 
-/// Loading a server-side session failed and the outage policy says to
-/// stop the request (503).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoadError {
-    /// The store did not answer.
-    Unavailable,
+/// One request's view of the server tier: the layer's core and store, and
+/// how the response answers.
+pub(crate) struct Server<'a, S: SessionData> {
+    core: &'a Core<S>,
+    tier: &'a ServerTier,
+    answer: Answer<'a>,
 }
 
-/// The sealing context of a server record: the cookie name and the row's
-/// key. A record opens only under the key it was written for and for the
-/// session type (cookie) that wrote it; the fingerprint inside the
-/// envelope then checks the shape.
-fn record_context(cookie_name: &str, key: &StoreKey) -> String {
-    format!("{cookie_name}/{}", key.to_hex())
-}
-
-/// The sealing context of a record's quick-fields blob: distinct from the
-/// durable blob's, so one cannot be passed off as the other.
-fn quick_context(context: &str) -> String {
-    format!("{context}/quick")
-}
-
-fn quick_fields<S: SessionData>() -> FieldSet {
-    let mut set = FieldSet::new();
-    for (index, field) in S::FIELDS.iter().enumerate() {
-        if field.quick {
-            set.insert(index);
-        }
-    }
-    set
-}
-
-impl<S: SessionData> Core<S> {
-    /// Seals `data` for the store under `key`: the durable blob and, when
-    /// `split_quick`, the quick fields' blob.
-    pub(crate) fn seal_record(
-        &self,
-        key: &StoreKey,
-        meta: &Meta,
-        data: &S,
-        split_quick: bool,
-    ) -> Result<(Vec<u8>, Vec<u8>), crate::codec::CodecError> {
-        let context = record_context(&self.cookie_name, key);
-        let seal = |part, context: &str| {
-            self.codec
-                .seal_part(&self.sealer, context, meta, data, part)
+/// Carries out `plan` for a server layer: at once when no store call is
+/// needed (a read-only request allocates no future), else after the
+/// store answers.
+pub(crate) fn carry_out<S: SessionData + Send>(
+    slot: &Arc<Slot<S>>,
+    loaded: Loaded<S>,
+    plan: Plan,
+    now: u64,
+) -> Finish {
+    let needs_store = loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. });
+    if !needs_store {
+        let refused = loaded.state.refused_token;
+        let Plan::Done(outcome) = plan else {
+            unreachable!("a write needs the store")
         };
-        if split_quick {
-            Ok((
-                seal(Part::Durable, &context)?,
-                seal(Part::Quick, &quick_context(&context))?,
-            ))
-        } else {
-            Ok((seal(Part::All, &context)?, Vec::new()))
-        }
+        return Finish::Ready(slot.answer().clear_refused(refused, outcome));
     }
-
-    /// Seals only the quick fields of `data` for the record under `key`.
-    pub(crate) fn seal_quick(
-        &self,
-        key: &StoreKey,
-        meta: &Meta,
-        data: &S,
-    ) -> Result<Vec<u8>, crate::codec::CodecError> {
-        let context = quick_context(&record_context(&self.cookie_name, key));
-        self.codec
-            .seal_part(&self.sealer, &context, meta, data, Part::Quick)
-    }
-
-    /// Opens a record sealed by [`seal_record`](Self::seal_record) with the
-    /// same `split_quick`, in any shape of the session's chain.
-    pub(crate) fn open_record(
-        &self,
-        key: &StoreKey,
-        record: Record,
-        now: u64,
-        split_quick: bool,
-    ) -> Result<Opened<S>, OpenError> {
-        let context = record_context(&self.cookie_name, key);
-        let part = if split_quick {
-            Part::Durable
-        } else {
-            Part::All
-        };
-        let opened = self
-            .codec
-            .open_part(&self.sealer, &context, record.data, part, Some(now))?;
-        let mut data = opened.data;
-        if split_quick && !record.quick.is_empty() {
-            // quick fields are best effort: a bad blob leaves them default
-            let quick = self.codec.open_part(
-                &self.sealer,
-                &quick_context(&context),
-                record.quick,
-                Part::Quick,
-                None,
-            );
-            match quick {
-                Ok(mut holder) => data.take_fields(&mut holder.data, &quick_fields::<S>()),
-                Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
-            }
+    let slot = Arc::clone(slot);
+    Finish::Pending(Box::pin(async move {
+        match Server::of(&slot) {
+            Some(server) => server.execute(loaded, plan, now).await,
+            None => Outcome::nothing(),
         }
-        // the full encoding, to tell later whether anything changed
-        let body = self.codec.encode(&data).map_err(OpenError::Decode)?;
-        Ok(Opened {
-            data,
-            meta: opened.meta,
-            body,
-            stale_key: opened.stale_key,
-            migrated: opened.migrated,
+    }))
+}
+
+impl<'a, S: SessionData + Send> Server<'a, S> {
+    /// The server tier of the slot's layer, if it has one.
+    pub(crate) fn of(slot: &'a Slot<S>) -> Option<Self> {
+        Some(Self {
+            core: &slot.core,
+            tier: slot.core.server.as_ref()?,
+            answer: slot.answer(),
         })
     }
-}
 
-impl<S: SessionData + Send> Slot<S> {
-    fn tier(&self) -> &ServerTier {
-        match &self.core.server {
-            Some(tier) => tier,
-            None => unreachable!("only layers with a store take the server path"),
-        }
+    fn name(&self) -> &'a str {
+        &self.core.cookie_name
     }
 
-    /// Whether quick fields are sealed apart for a cache tier.
-    fn split_quick(&self) -> bool {
-        self.tier().store.splits_quick() && S::FIELDS.iter().any(|field| field.quick)
+    fn metrics(&self) -> &'a crate::telemetry::SessionMetrics {
+        &self.core.metrics
     }
 
-    /// Loads the session a server layer's token points to, in a
-    /// `session_load` span (session type, store, the ID's log tag, outcome)
-    /// under the request's.
-    pub(crate) async fn load_server(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
+    // ---- loading ----
+
+    /// Loads the session the token points to (or, for an `Adaptive` type,
+    /// holds), in a `session_load` span (session type, store, the ID's log
+    /// tag, outcome) under the request's.
+    pub(crate) async fn load(&self, incoming: &Incoming) -> Result<Loaded<S>, LoadError> {
         use tracing::Instrument as _;
         let span = tracing::debug_span!(
             "session_load",
             session = %self.name(),
-            store = self.tier().store.name(),
+            store = self.tier.guarded.name(),
             log_tag = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
@@ -322,7 +214,7 @@ impl<S: SessionData + Send> Slot<S> {
         // cookie is cleared), but told apart in the span
         let mut unknown = false;
         let result = self
-            .load_server_in(incoming, &mut unknown)
+            .load_in(incoming, &mut unknown)
             .instrument(span.clone())
             .await;
         span.record(
@@ -339,7 +231,7 @@ impl<S: SessionData + Send> Slot<S> {
         result
     }
 
-    async fn load_server_in(
+    async fn load_in(
         &self,
         incoming: &Incoming,
         unknown: &mut bool,
@@ -352,9 +244,7 @@ impl<S: SessionData + Send> Slot<S> {
                 return Ok(loaded);
             }
         }
-        let mut refused = Loaded::fresh(had_token);
-        refused.state.refused_token = had_token;
-        Ok(refused)
+        Ok(Loaded::refused(had_token))
     }
 
     /// One token value: the session it holds or points to, or `None` when
@@ -362,22 +252,22 @@ impl<S: SessionData + Send> Slot<S> {
     /// `unknown` is set for a valid ID whose record is gone).
     async fn load_one(
         &self,
-        raw: &super::token::RawValue,
+        raw: &RawValue,
         had_token: bool,
         unknown: &mut bool,
     ) -> Result<Option<Loaded<S>>, LoadError> {
         let value = raw.value().unwrap_or_default();
-        let adaptive = self.tier().storage != Storage::Server;
+        let adaptive = self.tier.storage != Storage::Server;
         if !id::is_signed_id(value.as_bytes()) {
             // an ID of the old form has no format byte, so a sealed value
             // may have its length: it is an ID only if it does not open
             let legacy = value.len() == id::LEGACY_SIGNED_ID_LEN;
             if adaptive {
                 // a sealed value: where small Adaptive sessions live
-                match self.open_sealed(raw.bytes(), had_token) {
+                match cookie::open(self.core, raw.bytes(), had_token) {
                     Ok(loaded) => return Ok(Some(loaded)),
                     Err(reason) if !legacy => {
-                        self.refuse_sealed(&reason);
+                        cookie::refuse(self.core, &reason);
                         return Ok(None);
                     }
                     Err(_) => {}
@@ -400,7 +290,8 @@ impl<S: SessionData + Send> Slot<S> {
         let key = id.store_key();
         tracing::Span::current().record("log_tag", id.log_tag(keys));
         let now = unix_secs(&*self.core.settings.clock);
-        let record = match self.tier().load(&key, now).await {
+        let store = &self.tier.guarded.store;
+        let record = match self.tier.guarded.call("load", store.load(&key, now)).await {
             Ok(Some(record)) => record,
             Ok(None) => {
                 *unknown = true;
@@ -412,7 +303,7 @@ impl<S: SessionData + Send> Slot<S> {
             }
             Err(err) => {
                 self.log_outage("load", &err);
-                return match self.tier().outage {
+                return match self.tier.outage {
                     OutagePolicy::Unavailable => Err(LoadError::Unavailable),
                     _ => {
                         let mut degraded = Loaded::fresh(had_token);
@@ -423,13 +314,18 @@ impl<S: SessionData + Send> Slot<S> {
             }
         };
         let version = record.version;
-        match self.core.open_record(&key, record, now, self.split_quick()) {
+        match self
+            .core
+            .open_record(&key, record, now, self.tier.split_quick::<S>())
+        {
             Ok(mut opened) => {
                 self.metrics().loaded();
                 opened.stale_key |= stale_id;
-                Ok(Some(self.loaded(
+                let server = ServerRef { id, version };
+                Ok(Some(Loaded::opened(
+                    self.core,
                     opened,
-                    Some(ServerRef { id, version }),
+                    Some(server),
                     now,
                     had_token,
                 )))
@@ -443,77 +339,18 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// The sessions of `user` of this layer's session type (its cookie
-    /// name) in the layer's store, under its timeout and breaker;
-    /// `Unsupported` for a layer without a store.
-    pub(crate) async fn user_sessions(
-        &self,
-        user: &str,
-    ) -> Result<Vec<crate::user::UserSession>, crate::StoreError> {
-        let tier = self.user_tier()?;
-        let now = unix_secs(&*self.core.settings.clock);
-        let cookie_name = &self.core.index_cookie;
-        tier.call(
-            "user_sessions",
-            tier.store.user_sessions(cookie_name, user, now),
-        )
-        .await
-    }
-
-    /// Revokes at most `limit` of `user`'s sessions of this layer's
-    /// session type but `except`.
-    pub(crate) async fn revoke_user(
-        &self,
-        user: &str,
-        except: Option<&StoreKey>,
-        limit: usize,
-    ) -> Result<usize, crate::StoreError> {
-        let tier = self.user_tier()?;
-        let cookie_name = &self.core.index_cookie;
-        tier.call(
-            "revoke_user",
-            tier.store.revoke_user(cookie_name, user, except, limit),
-        )
-        .await
-    }
-
-    /// Deletes one session's record (a cache keeps a tombstone).
-    pub(crate) async fn delete_session(&self, key: &StoreKey) -> Result<bool, crate::StoreError> {
-        let tier = self.user_tier()?;
-        tier.delete(key).await
-    }
-
-    fn user_tier(&self) -> Result<&ServerTier, crate::StoreError> {
-        self.core
-            .server
-            .as_ref()
-            .ok_or(crate::StoreError::Unsupported {
-                store: "cookie",
-                what: "revoking sessions: a sealed cookie is valid until it expires",
-            })
-    }
-
-    /// Carries out the lifecycle plan for a server layer: at once when no
-    /// store call is needed (a read-only request allocates no future).
-    pub(crate) fn finish_server(self: &Arc<Self>, loaded: Loaded<S>, now: u64) -> Finish {
-        if loaded.state.degraded {
-            // the store was down at load: writing would replace the user's
-            // cookie with a new, empty session
-            return Finish::Ready(Outcome::nothing());
-        }
-        self.carry_out(loaded, now)
-    }
+    // ---- carrying out the plan ----
 
     /// The store work of a plan (deleting a retired record, writing the
     /// session), then its outcome, in a `session_save` span (session type,
     /// store, the loaded ID's log tag, outcome) under the request's.
-    pub(crate) async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
+    async fn execute(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         use tracing::Instrument as _;
         let keys = self.core.sealer.keys();
         let span = tracing::debug_span!(
             "session_save",
             session = %self.name(),
-            store = self.tier().store.name(),
+            store = self.tier.guarded.name(),
             log_tag = tracing::field::Empty,
             outcome = tracing::field::Empty,
             sends_token = tracing::field::Empty,
@@ -547,25 +384,28 @@ impl<S: SessionData + Send> Slot<S> {
     async fn execute_in(&self, loaded: Loaded<S>, plan: Plan, now: u64) -> Outcome {
         if let Some(id) = &loaded.state.retire {
             // terminated (or timed out): its data must not outlive the cookie
-            if let Err(err) = self.tier().delete(&id.store_key()).await {
+            if let Err(err) = self.delete(&id.store_key()).await {
                 return self.save_failed("delete", &err);
             }
         }
-        let refused = loaded.state.refused_token;
         match plan {
-            Plan::Write { body, meta } => self.store(loaded, &body, &meta, now).await,
-            other => self.settle(other, refused, now),
+            Plan::Write { body, meta } => self.write(loaded, &body, &meta, now).await,
+            Plan::Done(outcome) => self
+                .answer
+                .clear_refused(loaded.state.refused_token, outcome),
         }
     }
 
-    async fn store(&self, loaded: Loaded<S>, body: &[u8], meta: &Meta, now: u64) -> Outcome {
-        let tier = self.tier();
-        if body.len() > tier.max_size {
-            tracing::error!(cookie = %self.name(), len = body.len(), max = tier.max_size, "session over its size cap: not saved");
+    /// Writes the session encoded as `body`: to the cookie when an
+    /// `Adaptive` session fits there, else to the store (a quick-fields
+    /// save, a save over the loaded record, or a new record).
+    async fn write(&self, loaded: Loaded<S>, body: &[u8], meta: &Meta, now: u64) -> Outcome {
+        if body.len() > self.tier.max_size {
+            tracing::error!(cookie = %self.name(), len = body.len(), max = self.tier.max_size, "session over its size cap: not saved");
             return Outcome::failed(format!(
                 "the session is {} bytes encoded, over the cap of {} bytes: not saved",
                 body.len(),
-                tier.max_size
+                self.tier.max_size
             ));
         }
         let previous = loaded
@@ -573,29 +413,25 @@ impl<S: SessionData + Send> Slot<S> {
             .existing
             .as_ref()
             .and_then(|e| e.server.clone());
-        if tier.storage == Storage::Adaptive && body.len() <= tier.threshold {
-            let sealed = self
-                .core
-                .codec
-                .seal_value(&self.core.sealer, self.name(), meta, body);
-            if let Some(outcome) = self.sealed_token(&sealed, meta, now) {
-                if let Some(previous) = previous {
-                    // small again: back to the cookie, unless a concurrent
-                    // request ended the session meanwhile
-                    match self.tier().delete(&previous.id.store_key()).await {
-                        Ok(true) => {}
-                        Ok(false) => return self.ended_meanwhile(&previous.id),
-                        Err(err) => return self.save_failed("delete", &err),
-                    }
+        if self.tier.storage == Storage::Adaptive
+            && body.len() <= self.tier.threshold
+            && let Some(outcome) = cookie::seal(self.core, self.answer, body, meta, now)
+        {
+            if let Some(previous) = previous {
+                // small again: back to the cookie, unless a concurrent
+                // request ended the session meanwhile
+                match self.delete(&previous.id.store_key()).await {
+                    Ok(true) => {}
+                    Ok(false) => return self.ended_meanwhile(&previous.id),
+                    Err(err) => return self.save_failed("delete", &err),
                 }
-                self.metrics().saved(crate::telemetry::Tier::Cookie);
-                return outcome;
             }
+            self.metrics().saved(crate::telemetry::Tier::Cookie);
+            return outcome;
         }
         match previous {
             Some(previous) if !loaded.state.control.cycle => {
-                let quick = self.quick_only_blob(&previous, &loaded);
-                if let Some((key, blob)) = quick
+                if let Some((key, blob)) = self.quick_only_blob(&previous, &loaded)
                     && self.write_quick(key, blob, previous.version, now).await
                 {
                     // the cookie (the ID) and the durable record are unchanged
@@ -607,7 +443,7 @@ impl<S: SessionData + Send> Slot<S> {
             Some(previous) => {
                 // cycle_id: the old ID stops working first, and a session a
                 // concurrent request ended is not carried over to a new ID
-                match tier.delete(&previous.id.store_key()).await {
+                match self.delete(&previous.id.store_key()).await {
                     Ok(true) => self.create_fenced(loaded, meta, now).await,
                     Ok(false) => self.ended_meanwhile(&previous.id),
                     Err(err) => self.save_failed("delete", &err),
@@ -617,50 +453,10 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// Creates the record of a session issued anew, then reads the user's
-    /// revocation time again: if a revocation came in since it was read
-    /// before the write, its index scan may have run before this record
-    /// existed, so the record is deleted and the session ends. Either the
-    /// second read sees the revocation, or the record was written before
-    /// the revocation was, and its scan finds it: no record of a revoked
-    /// user is left behind (one a device list would show).
-    async fn create_fenced(&self, loaded: Loaded<S>, meta: &Meta, now: u64) -> Outcome {
-        let fence = loaded.state.control.fence_seen.zip(loaded.data.user_key());
-        let (outcome, key) = self.create(loaded.data, meta, now).await;
-        let (Some((seen, user)), Some(key), Some(times)) = (fence, key, self.revocation_times())
-        else {
-            return outcome;
-        };
-        let revoked = match times.revoked_before(&self.revocation_key(&user)).await {
-            Ok(before) => before.unwrap_or(0) > seen,
-            Err(err) => {
-                // unknown: the new record is not left to a revocation that
-                // may have missed it
-                self.log_outage("revoked_before", &err);
-                if let Err(err) = self.tier().delete(&key).await {
-                    return self.save_failed("delete", &err);
-                }
-                return Outcome::unavailable(
-                    "the session store is unavailable; nothing was changed, please retry",
-                );
-            }
-        };
-        if !revoked {
-            return outcome;
-        }
-        self.metrics().refused("revoked");
-        tracing::debug!(cookie = %self.name(), "user revoked while the session was issued: ended");
-        match self.tier().delete(&key).await {
-            Ok(_) => self.removal(),
-            Err(err) => self.save_failed("delete", &err),
-        }
-    }
-
     /// A request that changed only `#[session(quick)]` fields writes them
     /// to the cache tier alone (gae-sessions' `set_quick`): no durable
     /// write, no new cookie, the record's version and expiry unchanged.
-    /// `false` when that does not apply or the cache does not hold the
-    /// record at the loaded version: the caller then saves in full.
+    /// `None` when that does not apply.
     fn quick_only_blob(
         &self,
         server: &ServerRef,
@@ -669,7 +465,7 @@ impl<S: SessionData + Send> Slot<S> {
         let state = &loaded.state;
         let control = state.control;
         let existing = state.existing.as_ref()?;
-        let quick_only = self.split_quick()
+        let quick_only = self.tier.split_quick::<S>()
             && !state.changed.is_empty()
             && state
                 .changed
@@ -689,13 +485,15 @@ impl<S: SessionData + Send> Slot<S> {
         Some((key, blob))
     }
 
+    /// Writes a quick-fields blob; `false` when the cache does not hold the
+    /// record at the loaded version (or fails): the caller then saves in
+    /// full.
     async fn write_quick(&self, key: StoreKey, blob: Vec<u8>, version: u64, now: u64) -> bool {
-        let tier = self.tier();
-        match tier
-            .call(
-                "save_quick",
-                tier.store.save_quick(&key, &blob, version, now),
-            )
+        let store = &self.tier.guarded.store;
+        match self
+            .tier
+            .guarded
+            .call("save_quick", store.save_quick(&key, &blob, version, now))
             .await
         {
             Ok(written) => written,
@@ -707,13 +505,9 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
-    /// The session was terminated (or expired) by another request while
-    /// this one ran: it is never recreated, and the cookie goes.
-    fn ended_meanwhile(&self, id: &SessionId) -> Outcome {
-        tracing::info!(cookie = %self.name(), session = %id.log_tag(self.core.sealer.keys()), "session ended by another request: not recreated");
-        self.removal()
-    }
-
+    /// A compare-and-set save over the loaded record; on a conflict the
+    /// current record is reopened and this request's changes re-applied,
+    /// until the save wins or the contention timeout passes.
     async fn save_existing(
         &self,
         server: ServerRef,
@@ -722,31 +516,37 @@ impl<S: SessionData + Send> Slot<S> {
         now: u64,
     ) -> Outcome {
         let key = server.id.store_key();
-        let split = self.split_quick();
+        let split = self.tier.split_quick::<S>();
         let Loaded { mut data, state } = loaded;
         let resend = state
             .existing
             .as_ref()
-            .is_none_or(|existing| Self::token_changes(existing, meta));
+            .is_none_or(|existing| lifecycle::token_changes(existing, meta));
         let changed = state.changed;
         let mut replay = state.replay;
         let mut version = server.version;
-        let deadline = Instant::now() + self.tier().contention;
+        let deadline = Instant::now() + self.tier.contention;
         let mut attempt = 0;
+        let store = &self.tier.guarded.store;
         loop {
             let sealed = match self.sealed(&key, meta, &data) {
                 Ok(sealed) => sealed,
                 Err(failed) => return failed,
             };
             let entry = sealed.entry(&self.core.index_cookie, meta, now);
-            let current = match self.tier().save(&key, entry, version, now).await {
+            let saved = self
+                .tier
+                .guarded
+                .call("save", store.save(&key, entry, version, now))
+                .await;
+            let current = match saved {
                 Ok(Saved::Saved { .. }) => {
                     self.metrics().saved(crate::telemetry::Tier::Store);
                     if !resend {
                         // same ID, same expiry: the client's token stands
                         return Outcome::nothing();
                     }
-                    return self.token(
+                    return self.answer.token(
                         &server.id.sign(self.core.sealer.keys(), self.name()),
                         meta,
                         now,
@@ -775,7 +575,7 @@ impl<S: SessionData + Send> Slot<S> {
             }
             if Instant::now() >= deadline {
                 tracing::warn!(cookie = %self.name(), session = %server.id.log_tag(self.core.sealer.keys()), attempts = attempt + 1, "session save gave up under contention");
-                return Outcome::contended(
+                return Outcome::unavailable(
                     "this session is being changed by too many requests at once; nothing was changed, please retry",
                 );
             }
@@ -784,10 +584,49 @@ impl<S: SessionData + Send> Slot<S> {
         }
     }
 
+    /// Creates the record of a session issued anew, then reads the user's
+    /// revocation time again: if a revocation came in since it was read
+    /// before the write, its index scan may have run before this record
+    /// existed, so the record is deleted and the session ends. Either the
+    /// second read sees the revocation, or the record was written before
+    /// the revocation was, and its scan finds it: no record of a revoked
+    /// user is left behind (one a device list would show).
+    async fn create_fenced(&self, loaded: Loaded<S>, meta: &Meta, now: u64) -> Outcome {
+        let fence = loaded.state.control.fence_seen.zip(loaded.data.user_key());
+        let (outcome, key) = self.create(loaded.data, meta, now).await;
+        let (Some((seen, user)), Some(key), Some(times)) =
+            (fence, key, self.core.revocation_times())
+        else {
+            return outcome;
+        };
+        let revoked = match times.revoked_before(&self.core.revocation_key(&user)).await {
+            Ok(before) => before.unwrap_or(0) > seen,
+            Err(err) => {
+                // unknown: the new record is not left to a revocation that
+                // may have missed it
+                self.log_outage("revoked_before", &err);
+                if let Err(err) = self.delete(&key).await {
+                    return self.save_failed("delete", &err);
+                }
+                return Outcome::unavailable(STORE_UNAVAILABLE);
+            }
+        };
+        if !revoked {
+            return outcome;
+        }
+        self.metrics().refused("revoked");
+        tracing::debug!(cookie = %self.name(), "user revoked while the session was issued: ended");
+        match self.delete(&key).await {
+            Ok(_) => self.answer.removal(),
+            Err(err) => self.save_failed("delete", &err),
+        }
+    }
+
     // owned: a `&S` held across an await would need `S: Sync`
     /// A new record for `data` under a fresh ID: the token, and the
     /// record's key when it was written.
     async fn create(&self, data: S, meta: &Meta, now: u64) -> (Outcome, Option<StoreKey>) {
+        let store = &self.tier.guarded.store;
         for _ in 0..MAX_ID_ATTEMPTS {
             let id = match SessionId::generate() {
                 Ok(id) => id,
@@ -805,13 +644,18 @@ impl<S: SessionData + Send> Slot<S> {
                 Err(failed) => return (failed, None),
             };
             let entry = sealed.entry(&self.core.index_cookie, meta, now);
-            match self.tier().create(&key, entry).await {
+            match self
+                .tier
+                .guarded
+                .call("create", store.create(&key, entry))
+                .await
+            {
                 Ok(true) => {
-                    tracing::Span::current().record("log_tag", id.log_tag(self.core.sealer.keys()));
+                    let keys = self.core.sealer.keys();
+                    tracing::Span::current().record("log_tag", id.log_tag(keys));
                     self.metrics().created();
                     self.metrics().saved(crate::telemetry::Tier::Store);
-                    let token =
-                        self.token(&id.sign(self.core.sealer.keys(), self.name()), meta, now);
+                    let token = self.answer.token(&id.sign(keys, self.name()), meta, now);
                     return (token, Some(key));
                 }
                 Ok(false) => continue,
@@ -821,10 +665,22 @@ impl<S: SessionData + Send> Slot<S> {
         (Outcome::failed("no free session id".to_owned()), None)
     }
 
+    /// The session was terminated (or expired) by another request while
+    /// this one ran: it is never recreated, and the cookie goes.
+    fn ended_meanwhile(&self, id: &SessionId) -> Outcome {
+        tracing::info!(cookie = %self.name(), session = %id.log_tag(self.core.sealer.keys()), "session ended by another request: not recreated");
+        self.answer.removal()
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let store = &self.tier.guarded.store;
+        self.tier.guarded.call("delete", store.delete(key)).await
+    }
+
     /// The sealed blobs of `data` for the row under `key`.
     fn sealed(&self, key: &StoreKey, meta: &Meta, data: &S) -> Result<Sealed<S>, Outcome> {
         self.core
-            .seal_record(key, meta, data, self.split_quick())
+            .seal_record(key, meta, data, self.tier.split_quick::<S>())
             .map(|(sealed, quick)| Sealed {
                 data: sealed,
                 quick,
@@ -835,10 +691,11 @@ impl<S: SessionData + Send> Slot<S> {
     }
 
     fn log_outage(&self, operation: &'static str, err: &StoreError) {
-        self.metrics().outage(self.tier().store.name(), operation);
+        let store = self.tier.guarded.name();
+        self.metrics().outage(store, operation);
         tracing::error!(
             cookie = %self.name(),
-            store = self.tier().store.name(),
+            store,
             operation,
             error = %err,
             source = ?std::error::Error::source(err),
@@ -853,14 +710,61 @@ impl<S: SessionData + Send> Slot<S> {
                 "the sealed session is {len} bytes, over the store's limit of {max}: not saved"
             ));
         }
-        match self.tier().outage {
+        match self.tier.outage {
             OutagePolicy::Unavailable => Outcome::unavailable(if operation == "delete" {
                 // a tiered store may have ended it durably but could not tell its cache
                 "the session store is unavailable; the session may not be fully ended, please retry"
             } else {
-                "the session store is unavailable; nothing was changed, please retry"
+                STORE_UNAVAILABLE
             }),
             _ => Outcome::nothing(),
         }
+    }
+}
+
+/// The user index, for `Session::user_sessions` and the revocations.
+impl<S: SessionData> Core<S> {
+    /// The sessions of `user` of this layer's session type (its cookie
+    /// name) in the layer's store, under its guard; `Unsupported` for a
+    /// layer without a store.
+    pub(crate) async fn user_sessions(
+        &self,
+        user: &str,
+    ) -> Result<Vec<crate::user::UserSession>, StoreError> {
+        let guarded = self.user_index()?;
+        let now = unix_secs(&*self.settings.clock);
+        let call = guarded.store.user_sessions(&self.index_cookie, user, now);
+        guarded.call("user_sessions", call).await
+    }
+
+    /// Revokes at most `limit` of `user`'s sessions of this layer's
+    /// session type but `except`.
+    pub(crate) async fn revoke_user(
+        &self,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let guarded = self.user_index()?;
+        let call = guarded
+            .store
+            .revoke_user(&self.index_cookie, user, except, limit);
+        guarded.call("revoke_user", call).await
+    }
+
+    /// Deletes one session's record (a cache keeps a tombstone).
+    pub(crate) async fn delete_session(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let guarded = self.user_index()?;
+        guarded.call("delete", guarded.store.delete(key)).await
+    }
+
+    fn user_index(&self) -> Result<&Guarded, StoreError> {
+        self.server
+            .as_ref()
+            .map(|tier| &tier.guarded)
+            .ok_or(StoreError::Unsupported {
+                store: "cookie",
+                what: "revoking sessions: a sealed cookie is valid until it expires",
+            })
     }
 }

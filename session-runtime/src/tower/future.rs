@@ -1,11 +1,10 @@
 //! The response future: after the inner service answers, apply the session
 //! (at once for cookies, after the store answers for server sessions).
 
-use crate::core::{Finish, Outcome, Slot, cache};
+use crate::core::response;
+use crate::core::{Finish, Outcome, Slot};
 use crate::data::SessionData;
-use http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY,
-};
+use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -72,84 +71,29 @@ where
     }
 }
 
-/// Applies the core's outcome to the response: the token (cookie and/or
-/// header), cache directives, or a replacement response.
+/// Applies the core's outcome to the response with the one response rule,
+/// or answers with its replacement.
 fn apply<B: From<String>, S: SessionData>(
     mut response: Response<B>,
     outcome: Outcome,
     slot: &Slot<S>,
 ) -> Response<B> {
-    // the common case, a route that never looked at the session: untouched
-    if outcome.is_nothing() && !slot.was_extracted() {
-        return response;
-    }
-    if let Some(replace) = outcome.replace {
-        tracing::error!(reason = %replace.detail, status = replace.status, "replacing the response: the session was not saved");
-        let status =
-            StatusCode::from_u16(replace.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let mut response = plain(status, replace.body.to_owned());
-        if replace.retry_after {
+    let token_header = slot.core.settings.token_header.as_ref();
+    let extracted = slot.was_extracted();
+    match response::apply(outcome, extracted, token_header, response.headers_mut()) {
+        Ok(()) => response,
+        Err(replacement) => {
+            let mut response = Response::new(B::from(replacement.body.to_owned()));
+            *response.status_mut() =
+                StatusCode::from_u16(replacement.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let headers = response.headers_mut();
+            for (name, value) in replacement.headers() {
+                headers.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
             response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        return response;
-    }
-    let headers = response.headers_mut();
-    let mut sets_token = false;
-    if let Some(line) = outcome.set_cookie
-        && let Ok(value) = HeaderValue::try_from(line)
-    {
-        // takes the String's buffer: no copy
-        headers.append(SET_COOKIE, value);
-        sets_token = true;
-    }
-    if let (Some(token), Some(name)) = (outcome.token, &slot.core.settings.token_header)
-        && let Ok(value) = HeaderValue::try_from(token)
-    {
-        headers.insert(HeaderName::clone(name), value);
-        sets_token = true;
-    }
-    if sets_token || slot.was_extracted() {
-        let token_header = slot
-            .core
-            .settings
-            .token_header
-            .as_ref()
-            .map(HeaderName::as_str);
-        let rule = cache::CacheHeaders::new(
-            || headers.get_all(VARY).into_iter().map(HeaderValue::as_bytes),
-            headers
-                .get_all(CACHE_CONTROL)
-                .iter()
-                .map(HeaderValue::as_bytes),
-            sets_token,
-            token_header,
-        );
-        if let Some(value) = rule
-            .vary
-            .and_then(|value| HeaderValue::try_from(value).ok())
-        {
-            headers.insert(VARY, value);
-        }
-        if let Some(value) = rule
-            .cache_control
-            .and_then(|value| HeaderValue::try_from(value).ok())
-        {
-            headers.insert(CACHE_CONTROL, value);
         }
     }
-    response
-}
-
-fn plain<B: From<String>>(status: StatusCode, text: String) -> Response<B> {
-    let mut response = Response::new(B::from(text));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

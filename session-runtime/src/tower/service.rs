@@ -2,7 +2,7 @@
 
 use super::future::ResponseFuture;
 use crate::core::token::{self, Incoming};
-use crate::core::{Core, Slot};
+use crate::core::{Core, Slot, Transport};
 use crate::data::SessionData;
 use crate::session::SessionSlot;
 use http::{Request, Response};
@@ -39,14 +39,15 @@ impl<Inner: std::fmt::Debug, S: SessionData> std::fmt::Debug for SessionService<
     }
 }
 
-/// Whether the request came over HTTPS, as far as we can tell.
-fn is_https<B>(req: &Request<B>, trust_forwarded: bool) -> bool {
-    req.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
-        || (trust_forwarded
-            && req
-                .headers()
-                .get("x-forwarded-proto")
-                .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https")))
+/// What the request says of its transport.
+fn transport<B>(req: &Request<B>) -> Transport<'_> {
+    Transport {
+        https: req.uri().scheme() == Some(&http::uri::Scheme::HTTPS),
+        forwarded_proto: req
+            .headers()
+            .get("x-forwarded-proto")
+            .map(http::HeaderValue::as_bytes),
+    }
 }
 
 /// The token a request carries: the session cookie, else the token header.
@@ -77,10 +78,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let https = is_https(&req, self.core.settings.ssl_only);
         let slot: Arc<Slot<S>> = Arc::new(
             self.core
-                .begin(https, || incoming(&self.core, req.headers())),
+                .begin(|| transport(&req), || incoming(&self.core, req.headers())),
         );
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
         ResponseFuture::new(self.inner.call(req), slot)
