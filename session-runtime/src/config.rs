@@ -80,16 +80,25 @@ pub enum ConfigError {
         /// Which setting.
         what: &'static str,
     },
+    /// A refresh interval that would let a session in use expire: over
+    /// half the lifetime, or over the absolute timeout.
+    #[error(
+        "the refresh interval of {after:?} is over {limit}: a session in use could expire between two refreshes"
+    )]
+    RefreshInterval {
+        /// The interval asked for.
+        after: Duration,
+        /// What it exceeds.
+        limit: &'static str,
+    },
     /// `with_cookie_threshold` on a layer whose session type is not
     /// `Storage::Adaptive` or that has no store.
     #[error(
         "`{0}` is not an Adaptive session with a store: a cookie threshold has no meaning for it"
     )]
     NotAdaptive(&'static str),
-    /// `with_max_size` out of range, or on a layer without a store.
-    #[error(
-        "a session size cap of {0} bytes is out of range: 1 byte to 1 MiB, on a layer with a store"
-    )]
+    /// `with_max_size` out of range.
+    #[error("a session size cap of {0} bytes is out of range: 1 byte to 1 MiB")]
     MaxSize(usize),
     /// A server-tier setting on a layer without a store, where it would do
     /// nothing.
@@ -243,16 +252,18 @@ impl Settings {
         {
             // a session used less often than the refresh interval but more
             // often than its lifetime would expire while in use
-            return Err(ConfigError::Duration {
-                what: "the refresh interval (over half the lifetime, so a session in use could expire between two refreshes)",
+            return Err(ConfigError::RefreshInterval {
+                after: self.refresh_after.unwrap_or_default(),
+                limit: "half the lifetime",
             });
         }
         if let (Some(after), AbsoluteTimeout::Limit(limit)) =
             (self.refresh_after, self.absolute_timeout)
             && after > limit
         {
-            return Err(ConfigError::Duration {
-                what: "the refresh interval (it exceeds the absolute timeout)",
+            return Err(ConfigError::RefreshInterval {
+                after,
+                limit: "the absolute timeout",
             });
         }
         Ok(())

@@ -70,15 +70,27 @@ pub enum IdError {
     Forged,
 }
 
+/// The operating system's random source failed (no ID or secret can be
+/// made safely without it). Rare: a sandbox without `getrandom(2)` or
+/// `/dev/urandom`.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random source failed: {0}")]
+pub struct RandomSourceError(getrandom::Error);
+
+/// Fills `bytes` from the OS CSPRNG.
+pub(crate) fn fill_random(bytes: &mut [u8]) -> Result<(), RandomSourceError> {
+    getrandom::fill(bytes).map_err(RandomSourceError)
+}
+
 impl SessionId {
     /// A fresh ID from the OS CSPRNG.
     ///
     /// # Errors
     ///
-    /// When the OS random source fails.
-    pub fn generate() -> Result<Self, getrandom::Error> {
+    /// [`RandomSourceError`] when the OS random source fails.
+    pub fn generate() -> Result<Self, RandomSourceError> {
         let mut bytes = [0u8; ID_LEN];
-        getrandom::fill(&mut bytes)?;
+        fill_random(&mut bytes)?;
         Ok(Self(bytes))
     }
 

@@ -370,9 +370,9 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Duration`] outside 1 second ..= 400 days, over half
-    /// the lifetime, or over the absolute timeout (whatever the order of
-    /// the calls).
+    /// [`ConfigError::Duration`] outside 1 second ..= 400 days;
+    /// [`ConfigError::RefreshInterval`] over half the lifetime, or over the
+    /// absolute timeout (whatever the order of the calls).
     pub fn with_refresh_after(self, after: Duration) -> Result<Self, ConfigError> {
         let after = check_duration("the refresh interval", after)?;
         self.edit_settings(|settings| settings.refresh_after = Some(after))
@@ -457,10 +457,11 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::MaxSize`] for 0, more than 1 MiB (the most a session
-    /// decodes), or a layer without a store.
+    /// [`ConfigError::NoStore`] on a layer without a store;
+    /// [`ConfigError::MaxSize`] for 0 or more than 1 MiB (the most a
+    /// session decodes).
     pub fn with_max_size(self, bytes: usize) -> Result<Self, ConfigError> {
-        if self.core.server.is_none() || bytes == 0 || bytes > DEFAULT_MAX_SIZE {
+        if self.core.server.is_some() && (bytes == 0 || bytes > DEFAULT_MAX_SIZE) {
             return Err(ConfigError::MaxSize(bytes));
         }
         self.edit_server(|tier| tier.max_size = bytes)

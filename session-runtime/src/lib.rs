@@ -259,7 +259,7 @@
 //! | `sessionkit_save_merges_total` | counter | `session` | this request's changes re-applied on the fresh record |
 //! | `sessionkit_save_replays_total` | counter | `session` | `atomically` closures replayed |
 //! | `sessionkit_store_outages_total` | counter | `session`, `store`, `operation` | a store call failed or timed out |
-//! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`) | a token that opened nothing |
+//! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`, `revoked`) | a token that opened nothing, or a session refused (`revoked`: issued before its user's revocation) |
 //! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
 //!
 //! Tracing, at debug level, under the request's span: each server-side

@@ -1,18 +1,9 @@
 //! Metrics through the [`metrics`] facade (no exporter forced on
 //! applications: install any recorder, e.g. `metrics-exporter-prometheus`).
 //!
-//! | name | kind | labels | what |
-//! | --- | --- | --- | --- |
-//! | `sessionkit_sessions_loaded_total` | counter | `session` | an existing session opened (cookie or store) |
-//! | `sessionkit_sessions_created_total` | counter | `session` | a new server-side session stored |
-//! | `sessionkit_sessions_saved_total` | counter | `session`, `tier` (`cookie`, `store`, `quick`) | a session written |
-//! | `sessionkit_sessions_unchanged_total` | counter | `session` | an existing session read and not written (a write avoided) |
-//! | `sessionkit_save_conflicts_total` | counter | `session` | a compare-and-set save met a concurrent write |
-//! | `sessionkit_save_merges_total` | counter | `session` | this request's changes re-applied on the fresh record |
-//! | `sessionkit_save_replays_total` | counter | `session` | `atomically` closures replayed |
-//! | `sessionkit_store_outages_total` | counter | `session`, `store`, `operation` | a store call failed or timed out |
-//! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`) | a token that opened nothing |
-//! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
+//! The metrics and their labels are listed once, in the crate docs
+//! ("Metrics and tracing"); a test here keeps that table in step with the
+//! reasons the code reports.
 //!
 //! `session` is the cookie name, never an ID.
 
@@ -120,10 +111,27 @@ impl SessionMetrics {
     }
 
     pub(crate) fn refused(&self, reason: &'static str) {
+        debug_assert!(
+            REFUSED_REASONS.contains(&reason),
+            "`{reason}` is not in REFUSED_REASONS (nor in the crate docs' metrics table)"
+        );
         counter!("sessionkit_refused_total", "session" => self.label.clone(), "reason" => reason)
             .increment(1);
     }
 }
+
+/// Every `reason` label of `sessionkit_refused_total`.
+pub(crate) const REFUSED_REASONS: [&str; 9] = [
+    "tampered",
+    "expired",
+    "wrong_key",
+    "old_shape",
+    "other_codec",
+    "malformed",
+    "undecodable",
+    "unknown_id",
+    "revoked",
+];
 
 /// The `tier` label of `sessionkit_sessions_saved_total`.
 #[derive(Clone, Copy, Debug)]
@@ -196,4 +204,44 @@ pub(crate) fn keep_tracing_callsites_open() {
     }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| drop(tracing::subscriber::set_global_default(Open)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The crate docs' metrics table names every refusal reason the code
+    /// reports, and the reasons of tokens that do not open are among them.
+    #[test]
+    fn the_documented_reasons_are_the_reported_ones() {
+        let docs = include_str!("lib.rs");
+        let row = docs
+            .lines()
+            .find(|line| line.contains("`sessionkit_refused_total`"))
+            .expect("the crate docs list sessionkit_refused_total");
+        for reason in REFUSED_REASONS {
+            assert!(
+                row.contains(&format!("`{reason}`")),
+                "`{reason}` undocumented"
+            );
+        }
+        let documented = row.matches("`, `").count() + 1;
+        assert!(documented >= REFUSED_REASONS.len());
+        let open = [
+            OpenError::Forged,
+            OpenError::UnknownKey(1),
+            OpenError::NotBase64,
+            OpenError::Truncated,
+            OpenError::Expired(0),
+        ];
+        for reason in open.iter().map(open_reason) {
+            assert!(REFUSED_REASONS.contains(&reason), "{reason}");
+        }
+        for reason in [IdError::Forged, IdError::UnknownKey(1)]
+            .iter()
+            .map(id_reason)
+        {
+            assert!(REFUSED_REASONS.contains(&reason), "{reason}");
+        }
+    }
 }

@@ -2328,3 +2328,47 @@ async fn an_adaptive_session_stays_in_its_cookie_up_to_4096_bytes_of_name_and_va
 }
 
 use crate::telemetry::keep_tracing_callsites_open;
+
+#[test]
+fn builder_errors_name_the_rule_broken() {
+    use crate::ConfigError;
+    // a server-tier setting on a cookie layer: no store, whatever the value
+    for bytes in [0, 1024, 2 << 20] {
+        let err = SessionLayer::<Small>::new(key(1))
+            .with_max_size(bytes)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::NoStore(_)), "{bytes}: {err}");
+    }
+    let server = || SessionLayer::<Stored>::with_store(key(1), MemoryStore::default());
+    assert!(matches!(
+        server().with_max_size(0),
+        Err(ConfigError::MaxSize(0))
+    ));
+    assert!(server().with_max_size(1 << 20).is_ok());
+    // the refresh interval against the lifetime and the absolute timeout:
+    // its own error, not a range error
+    let err = SessionLayer::<Small>::new(key(1))
+        .with_refresh_after(Duration::from_secs(4 * DAY))
+        .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::RefreshInterval { limit, .. } if limit == "half the lifetime"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("4 days") || err.to_string().contains("345600s"),
+        "{err}"
+    );
+    let err = SessionLayer::<Small>::new(key(1))
+        .with_refresh_after(Duration::from_secs(2 * DAY))
+        .unwrap()
+        .with_absolute_timeout(Duration::from_secs(DAY))
+        .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::RefreshInterval { limit, .. } if limit == "the absolute timeout"),
+        "{err}"
+    );
+    assert!(matches!(
+        SessionLayer::<Small>::new(key(1)).with_refresh_after(Duration::ZERO),
+        Err(ConfigError::Duration { .. })
+    ));
+}

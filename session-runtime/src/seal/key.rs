@@ -114,10 +114,11 @@ impl MasterKey {
     ///
     /// # Errors
     ///
-    /// When the OS random source fails.
-    pub fn generate_secret() -> Result<String, getrandom::Error> {
+    /// [`RandomSourceError`](crate::id::RandomSourceError) when the OS
+    /// random source fails.
+    pub fn generate_secret() -> Result<String, crate::id::RandomSourceError> {
         let mut secret = [0u8; 64];
-        getrandom::fill(&mut secret)?;
+        crate::id::fill_random(&mut secret)?;
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
     }
 
