@@ -51,6 +51,7 @@ use actix_web::http::header::{
     CACHE_CONTROL, COOKIE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, SET_COOKIE, VARY,
 };
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use std::borrow::Cow;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -245,8 +246,12 @@ impl ResponseHeaders for ActixHeaders<'_> {
         }
     }
 
-    fn insert(&mut self, header: Header<'_>, value: String) -> bool {
-        match (actix_name(header), HeaderValue::try_from(value)) {
+    fn insert(&mut self, header: Header<'_>, value: Cow<'static, str>) -> bool {
+        let value = match value {
+            Cow::Borrowed(value) => Ok(HeaderValue::from_static(value)),
+            Cow::Owned(value) => HeaderValue::try_from(value),
+        };
+        match (actix_name(header), value) {
             (Some(name), Ok(value)) => {
                 self.0.insert(name, value);
                 true
@@ -268,6 +273,10 @@ where
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let slot = req.extensions().get::<SessionSlot<S>>().cloned();
+        if let Some(slot) = &slot {
+            // the token is looked for at the first extraction
+            slot.0.look_up(|| incoming(&slot.0.core, req.headers()));
+        }
         Box::pin(async move {
             let slot = slot.ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
             Session::load_from(slot.0).await

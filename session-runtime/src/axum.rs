@@ -15,7 +15,8 @@ where
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        Session::load(&parts.extensions).await
+        let parts: &Parts = parts;
+        Session::load(parts).await
     }
 }
 
@@ -32,7 +33,8 @@ where
         parts: &mut Parts,
         _state: &St,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Session::load_existing(&parts.extensions).await
+        let parts: &Parts = parts;
+        Session::load_existing(parts).await
     }
 }
 

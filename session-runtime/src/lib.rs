@@ -351,7 +351,7 @@ pub use data::{
 };
 pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
-pub use session::{Session, SessionRejection};
+pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{
     Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
 };

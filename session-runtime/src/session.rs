@@ -86,40 +86,84 @@ impl SessionRejection {
 ///
 /// With the `axum` feature it is an extractor (and `Option<Session<S>>` is
 /// one that yields `None` when the request carries no valid session). From
-/// other Tower services, use [`Session::from_extensions`].
+/// other Tower services (hyper, tonic), use [`Session::load`] (or
+/// [`Session::from_request`] for cookie sessions) on the request.
 pub struct Session<S: SessionData> {
     access: Option<S::Access>,
     /// Everything but the data; fields changed by earlier handlers of the
     /// request are in `state.changed`.
-    state: Option<RequestState<S>>,
+    state: Option<Box<RequestState<S>>>,
     slot: Arc<Slot<S>>,
 }
 
+/// What a session is taken from: a request, or its parts ([`http::request::Parts`],
+/// what axum's extractors and `Request::into_parts` give). The layer's slot
+/// is in its extensions, the token in its headers: the token is looked for
+/// at the first extraction, so a route that never takes the session costs
+/// no header scan.
+pub trait RequestHead: sealed::Sealed {
+    /// The request's headers.
+    fn headers(&self) -> &http::HeaderMap;
+    /// The request's extensions.
+    fn extensions(&self) -> &http::Extensions;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for http::request::Parts {}
+    impl<B> Sealed for http::Request<B> {}
+}
+
+impl RequestHead for http::request::Parts {
+    fn headers(&self) -> &http::HeaderMap {
+        &self.headers
+    }
+    fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+}
+
+impl<B> RequestHead for http::Request<B> {
+    fn headers(&self) -> &http::HeaderMap {
+        self.headers()
+    }
+    fn extensions(&self) -> &http::Extensions {
+        self.extensions()
+    }
+}
+
 impl<S: SessionData + Send> Session<S> {
-    /// Takes the session out of a request's extensions, decoding the cookie
-    /// on first use.
+    /// The layer's slot for `S` in a request, with its token looked for.
+    fn slot_of(request: &impl RequestHead) -> Result<Arc<Slot<S>>, SessionRejection> {
+        let slot = request
+            .extensions()
+            .get::<SessionSlot<S>>()
+            .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
+        let slot = Arc::clone(&slot.0);
+        slot.look_up(|| slot.core.find_token(request.headers()));
+        Ok(slot)
+    }
+
+    /// Takes the session out of a request (or its parts), decoding the
+    /// cookie on first use: for layers whose sessions live in the cookie,
+    /// from Tower services other than axum (hyper, tonic). A layer with a
+    /// store (or user revocation) needs [`load`](Self::load).
     ///
     /// # Errors
     ///
     /// [`SessionRejection::MissingLayer`] without a layer for `S`,
-    /// [`SessionRejection::AlreadyExtracted`] while another handle is alive.
-    pub fn from_extensions(extensions: &http::Extensions) -> Result<Self, SessionRejection> {
-        let slot = extensions
-            .get::<SessionSlot<S>>()
-            .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?;
-        Self::take_from(&slot.0)
-    }
-
-    /// Takes the session out of a slot without I/O (cookie layers).
-    pub(crate) fn take_from(slot: &Arc<Slot<S>>) -> Result<Self, SessionRejection> {
+    /// [`SessionRejection::AlreadyExtracted`] while another handle is alive,
+    /// [`SessionRejection::NeedsAsyncLoad`] when a store must be asked.
+    pub fn from_request(request: &impl RequestHead) -> Result<Self, SessionRejection> {
+        let slot = Self::slot_of(request)?;
         let loaded = slot
             .take()
             .map_err(|err| SessionRejection::from_take(err, std::any::type_name::<S>()))?;
-        Ok(Self::from_loaded(loaded, Arc::clone(slot)))
+        Ok(Self::from_loaded(loaded, slot))
     }
 
-    /// Takes the session out of a slot, loading it from the store if need
-    /// be: what every framework's extractor does.
+    /// Takes the session out of a slot whose token was looked for, loading
+    /// it from the store if need be: what every framework's extractor does.
     pub(crate) async fn load_from(slot: Arc<Slot<S>>) -> Result<Self, SessionRejection> {
         let loaded = slot
             .take_async()
@@ -128,21 +172,20 @@ impl<S: SessionData + Send> Session<S> {
         Ok(Self::from_loaded(loaded, slot))
     }
 
-    /// Takes the session out of a request's extensions, loading it on
+    /// Takes the session out of a request (or its parts), loading it on
     /// first use: from the cookie, or from the store for a layer built with
     /// [`SessionLayer::with_store`](crate::SessionLayer::with_store).
     ///
     /// # Errors
     ///
-    /// As [`from_extensions`](Self::from_extensions), and
+    /// As [`from_request`](Self::from_request), and
     /// [`SessionRejection::StoreUnavailable`] when the store fails under
     /// the default outage policy.
-    pub async fn load(extensions: &http::Extensions) -> Result<Self, SessionRejection> {
-        let slot = extensions
-            .get::<SessionSlot<S>>()
-            .ok_or(SessionRejection::MissingLayer(std::any::type_name::<S>()))?
-            .clone();
-        Self::load_from(slot.0).await
+    pub fn load(
+        request: &impl RequestHead,
+    ) -> impl Future<Output = Result<Self, SessionRejection>> + Send + 'static {
+        let slot = Self::slot_of(request);
+        async move { Self::load_from(slot?).await }
     }
 
     /// As [`load`](Self::load), but `None` when the request carries no
@@ -151,23 +194,26 @@ impl<S: SessionData + Send> Session<S> {
     /// # Errors
     ///
     /// As [`load`](Self::load).
-    pub async fn load_existing(
-        extensions: &http::Extensions,
-    ) -> Result<Option<Self>, SessionRejection> {
-        let session = Self::load(extensions).await?;
-        Ok((!session.is_new()).then_some(session))
+    pub fn load_existing(
+        request: &impl RequestHead,
+    ) -> impl Future<Output = Result<Option<Self>, SessionRejection>> + Send + 'static {
+        let session = Self::load(request);
+        async move {
+            let session = session.await?;
+            Ok((!session.is_new()).then_some(session))
+        }
     }
 
-    /// As [`from_extensions`](Self::from_extensions), but `None` when the
+    /// As [`from_request`](Self::from_request), but `None` when the
     /// request carries no valid session.
     ///
     /// # Errors
     ///
-    /// As [`from_extensions`](Self::from_extensions).
-    pub fn existing_from_extensions(
-        extensions: &http::Extensions,
+    /// As [`from_request`](Self::from_request).
+    pub fn existing_from_request(
+        request: &impl RequestHead,
     ) -> Result<Option<Self>, SessionRejection> {
-        let session = Self::from_extensions(extensions)?;
+        let session = Self::from_request(request)?;
         Ok((!session.is_new()).then_some(session))
     }
 }
@@ -183,7 +229,8 @@ impl<S: SessionData> Session<S> {
 
     fn state(&mut self) -> &mut RequestState<S> {
         // only `Drop` takes it
-        self.state.get_or_insert_with(|| RequestState::fresh(false))
+        self.state
+            .get_or_insert_with(|| Box::new(RequestState::fresh(false)))
     }
 
     /// Runs a read-modify-write on the session that composes with

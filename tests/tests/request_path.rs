@@ -632,9 +632,7 @@ async fn extractor_errors_name_the_fix_in_the_log_not_to_the_client() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(text(response).await, "internal server error");
     // the rejection itself (what the log shows) names the fix
-    let rejection =
-        session_runtime::Session::<Prefs>::from_extensions(&axum::http::Extensions::new())
-            .unwrap_err();
+    let rejection = session_runtime::Session::<Prefs>::from_request(&Request::new(())).unwrap_err();
     let detail = rejection.to_string();
     assert!(
         detail.contains("is `SessionLayer<") && detail.contains("Prefs"),

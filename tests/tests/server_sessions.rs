@@ -553,13 +553,13 @@ async fn expired_server_sessions_are_not_loaded() {
 }
 
 #[tokio::test]
-async fn from_extensions_explains_that_server_sessions_load_asynchronously() {
+async fn from_request_explains_that_server_sessions_load_asynchronously() {
     let layer = SessionLayer::<Account>::with_store(key(), MemoryStore::default());
     let app = Router::new()
         .route(
             "/sync",
             get(|request: Request<Body>| async move {
-                match Session::<Account>::from_extensions(request.extensions()) {
+                match Session::<Account>::from_request(&request) {
                     Ok(_) => "loaded".to_owned(),
                     Err(rejection) => rejection.to_string(),
                 }

@@ -102,7 +102,8 @@ impl<S: SessionData> Core<S> {
 
     /// The state of a new request, given `transport`, which tells what the
     /// adapter knows of the request's transport (asked only for `ssl_only`),
-    /// and `find`, which finds its token. The one `ssl_only`
+    /// and `find`, which finds its token (called now only for
+    /// `always_save`; else the first extraction looks). The one `ssl_only`
     /// decision: a request that did not come over HTTPS (its URI's scheme,
     /// or `X-Forwarded-Proto: https`, which `ssl_only` trusts from the
     /// proxy in front) is not served: its token is not even looked for,
@@ -113,8 +114,28 @@ impl<S: SessionData> Core<S> {
         find: impl FnOnce() -> Incoming,
     ) -> Slot<S> {
         let ignored = self.settings.ssl_only && !transport().is_https();
-        let incoming = if ignored { Incoming::None } else { find() };
+        let incoming = if ignored {
+            Some(Incoming::None)
+        } else if self.settings.always_save {
+            // written back even when no handler extracts it
+            Some(find())
+        } else {
+            // looked for at the first extraction
+            None
+        };
         Slot::new(Arc::clone(self), incoming, ignored)
+    }
+
+    /// The token a request carries, in `http` 1.x headers: the session
+    /// cookie, else the token header.
+    pub(crate) fn find_token(&self, headers: &http::HeaderMap) -> Incoming {
+        token::incoming(token::find(headers, &self.cookie_name), || {
+            let name = self.settings.token_header.as_ref()?;
+            token::token_from_header(
+                headers.get(name)?.as_bytes(),
+                name == http::header::AUTHORIZATION,
+            )
+        })
     }
 
     /// Whether loading a token may need a store: a server tier, or users'

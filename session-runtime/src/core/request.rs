@@ -25,13 +25,13 @@ use crate::seal::Meta;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-// the loaded session is kept inline: boxing it would cost an allocation
-// on every request that hands the session back
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per request, moved rarely; a box would allocate per request"
-)]
+/// Where the request's session is. The loaded data is kept inline (its
+/// state is boxed, see [`Loaded`]).
 enum Stage<S: SessionData> {
+    /// Not extracted yet, and the token not looked for: that waits for the
+    /// first extraction, so a route that never takes the session does not
+    /// scan the request's cookies.
+    Unfound,
     /// Not extracted yet: the incoming token.
     Unloaded(Incoming),
     /// A handler holds the session.
@@ -58,8 +58,9 @@ pub(crate) struct Slot<S: SessionData> {
     stage: Mutex<Stage<S>>,
     /// A handler extracted the session: the response is personal.
     extracted: AtomicBool,
-    /// Where the token came from, to answer in the same place.
-    from_header: bool,
+    /// Where the token came from, to answer in the same place (set when
+    /// it is looked for).
+    from_header: AtomicBool,
     /// Plain HTTP on an `ssl_only` layer: no token was read, none is
     /// written.
     ignored: bool,
@@ -82,13 +83,14 @@ pub(crate) enum TakeError {
 }
 
 impl<S: SessionData> Slot<S> {
-    /// The slot of a request carrying `incoming`; `ignored` when the
-    /// layer does not serve it (`ssl_only` over plain HTTP).
-    pub(crate) fn new(core: Arc<Core<S>>, incoming: Incoming, ignored: bool) -> Self {
+    /// The slot of a request whose token is `incoming`, or is looked for
+    /// at the first extraction (`None`); `ignored` when the layer does not
+    /// serve the request (`ssl_only` over plain HTTP).
+    pub(crate) fn new(core: Arc<Core<S>>, incoming: Option<Incoming>, ignored: bool) -> Self {
         Self {
             core,
-            from_header: incoming.by_header(),
-            stage: Mutex::new(Stage::Unloaded(incoming)),
+            from_header: AtomicBool::new(incoming.as_ref().is_some_and(Incoming::by_header)),
+            stage: Mutex::new(incoming.map_or(Stage::Unfound, Stage::Unloaded)),
             extracted: AtomicBool::new(false),
             ignored,
             own_revocation: AtomicU64::new(0),
@@ -140,7 +142,7 @@ impl<S: SessionData> Slot<S> {
             &core.settings,
             &core.cookie_name,
             &core.cookie_attributes,
-            self.from_header,
+            self.from_header.load(Ordering::Relaxed),
         )
     }
 
@@ -151,12 +153,31 @@ impl<S: SessionData> Slot<S> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Hands the session to a handler, loading it on first use. Without
-    /// I/O only: a token a store must be asked about needs
-    /// [`take_async`](Self::take_async).
-    pub(crate) fn take(&self) -> Result<Loaded<S>, TakeError> {
+    /// Looks for the request's token with `find`, unless it was looked for
+    /// already: what an extraction does first, while it has the request.
+    pub(crate) fn look_up(&self, find: impl FnOnce() -> Incoming) {
+        drop(self.found(find));
+    }
+
+    /// The stage, with the token looked for by `find` if it was not yet:
+    /// at the first extraction.
+    fn found(&self, find: impl FnOnce() -> Incoming) -> MutexGuard<'_, Stage<S>> {
         self.extracted.store(true, Ordering::Relaxed);
         let mut stage = self.lock();
+        if let Stage::Unfound = *stage {
+            let incoming = find();
+            self.from_header
+                .store(incoming.by_header(), Ordering::Relaxed);
+            *stage = Stage::Unloaded(incoming);
+        }
+        stage
+    }
+
+    /// Hands the session to a handler, loading it on first use (the token
+    /// was found by [`look_up`](Self::look_up)). Without I/O only: a token
+    /// a store must be asked about needs [`take_async`](Self::take_async).
+    pub(crate) fn take(&self) -> Result<Loaded<S>, TakeError> {
+        let mut stage = self.found(Incoming::default);
         match std::mem::replace(&mut *stage, Stage::Out) {
             Stage::Unloaded(incoming)
                 if self.core.needs_io() && !incoming.candidates().is_empty() =>
@@ -167,7 +188,7 @@ impl<S: SessionData> Slot<S> {
             Stage::Unloaded(incoming) => Ok(cookie::load(&self.core, &incoming)),
             Stage::In(loaded) => Ok(loaded),
             Stage::Out => Err(TakeError::AlreadyTaken),
-            Stage::Unavailable => {
+            Stage::Unavailable | Stage::Unfound => {
                 *stage = Stage::Unavailable;
                 Err(TakeError::Unavailable)
             }
@@ -183,16 +204,16 @@ impl<S: SessionData> Slot<S> {
 // the store's futures hold the session across awaits, so it must be `Send`
 impl<S: SessionData + Send> Slot<S> {
     /// Hands the session to a handler, loading it (from the store if need
-    /// be) on first use.
+    /// be) on first use. The token was found by [`look_up`](Self::look_up)
+    /// (a request whose token nobody looked for has none).
     pub(crate) async fn take_async(&self) -> Result<Loaded<S>, TakeError> {
-        self.extracted.store(true, Ordering::Relaxed);
         let incoming = {
-            let mut stage = self.lock();
+            let mut stage = self.found(Incoming::default);
             match std::mem::replace(&mut *stage, Stage::Out) {
                 Stage::Unloaded(incoming) => incoming,
                 Stage::In(loaded) => return Ok(loaded),
                 Stage::Out => return Err(TakeError::AlreadyTaken),
-                Stage::Unavailable => {
+                Stage::Unavailable | Stage::Unfound => {
                     *stage = Stage::Unavailable;
                     return Err(TakeError::Unavailable);
                 }
@@ -282,7 +303,9 @@ impl<S: SessionData + Send> Slot<S> {
                     }));
                 }
             }
-            Stage::Unloaded(_) | Stage::Unavailable => return Finish::Ready(Outcome::nothing()),
+            Stage::Unfound | Stage::Unloaded(_) | Stage::Unavailable => {
+                return Finish::Ready(Outcome::nothing());
+            }
             Stage::Out => {
                 tracing::warn!(cookie = %self.name(), "session still held when the response was sent (moved into a task?): not saved");
                 return Finish::Ready(Outcome::nothing());

@@ -5,6 +5,7 @@
 //! their header map is read and written ([`ResponseHeaders`]).
 
 use super::outcome::{Outcome, Replacement};
+use std::borrow::Cow;
 
 /// A header the rule reads or writes.
 #[derive(Clone, Copy, Debug)]
@@ -23,7 +24,8 @@ pub(crate) trait ResponseHeaders {
     /// Adds a line; `false` when `value` is not a valid header value.
     fn append(&mut self, header: Header<'_>, value: String) -> bool;
     /// Replaces every line of `header`; `false` when `value` is not valid.
-    fn insert(&mut self, header: Header<'_>, value: String) -> bool;
+    /// A borrowed value is one of the rule's own constants.
+    fn insert(&mut self, header: Header<'_>, value: Cow<'static, str>) -> bool;
 }
 
 impl Replacement {
@@ -68,8 +70,12 @@ impl ResponseHeaders for http::HeaderMap {
         })
     }
 
-    fn insert(&mut self, header: Header<'_>, value: String) -> bool {
-        http::HeaderValue::try_from(value).is_ok_and(|value| {
+    fn insert(&mut self, header: Header<'_>, value: Cow<'static, str>) -> bool {
+        let value = match value {
+            Cow::Borrowed(value) => Ok(http::HeaderValue::from_static(value)),
+            Cow::Owned(value) => http::HeaderValue::try_from(value),
+        };
+        value.is_ok_and(|value| {
             self.insert(header.name(), value);
             true
         })
@@ -95,7 +101,7 @@ pub(crate) fn apply(
         sets_token |= headers.append(Header::SetCookie, line);
     }
     if let (Some(token), Some(name)) = (outcome.token, token_header) {
-        sets_token |= headers.insert(Header::Token(name), token);
+        sets_token |= headers.insert(Header::Token(name), Cow::Owned(token));
     }
     if !sets_token && !extracted {
         return Ok(());
@@ -131,9 +137,15 @@ fn varies_on<'a>(values: impl IntoIterator<Item = &'a [u8]>, header: &str) -> bo
 /// what the handler set: `None` when it already says `private` or
 /// `no-store`; otherwise `private`, followed by the handler's directives
 /// minus `public` (the page depends on who asked).
-fn private_cache_control<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<String> {
+fn private_cache_control<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<Cow<'static, str>> {
+    let mut values = values.into_iter().peekable();
+    if values.peek().is_none() {
+        // the common case: the handler set none
+        return Some(Cow::Borrowed("private"));
+    }
     let existing: Vec<String> = values
-        .into_iter()
         .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(|value| value.split(','))
         .map(|item| item.trim().to_owned())
@@ -155,7 +167,7 @@ fn private_cache_control<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Opti
         value.push_str(", ");
         value.push_str(item);
     }
-    Some(value)
+    Some(Cow::Owned(value))
 }
 
 /// `Vary` for a response built from a session: the response's own values
@@ -165,7 +177,11 @@ fn private_cache_control<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Opti
 fn merged_vary<'a, I: IntoIterator<Item = &'a [u8]>>(
     values: impl Fn() -> I,
     token_header: Option<&str>,
-) -> Option<String> {
+) -> Option<Cow<'static, str>> {
+    if token_header.is_none() && values().into_iter().next().is_none() {
+        // the common case: a cookie layer, and a handler that set none
+        return Some(Cow::Borrowed("cookie"));
+    }
     let cookie = !varies_on(values(), "cookie");
     let token = token_header.filter(|header| !varies_on(values(), header));
     if !cookie && token.is_none() {
@@ -186,7 +202,7 @@ fn merged_vary<'a, I: IntoIterator<Item = &'a [u8]>>(
         }
         line.push_str(item);
     }
-    Some(line)
+    Some(Cow::Owned(line))
 }
 
 /// The cache headers the session layer gives a response, one rule for
@@ -196,9 +212,9 @@ fn merged_vary<'a, I: IntoIterator<Item = &'a [u8]>>(
 /// `private`; both vary on the cookie (and the token header) in one line.
 struct CacheHeaders {
     /// The one `Vary` line to replace the response's with, if it changes.
-    vary: Option<String>,
+    vary: Option<Cow<'static, str>>,
     /// The `Cache-Control` to replace the response's with, if it changes.
-    cache_control: Option<String>,
+    cache_control: Option<Cow<'static, str>>,
 }
 
 impl CacheHeaders {
@@ -213,7 +229,7 @@ impl CacheHeaders {
         Self {
             vary: merged_vary(vary, token_header),
             cache_control: if sets_token {
-                Some("no-store".to_owned())
+                Some(Cow::Borrowed("no-store"))
             } else {
                 private_cache_control(cache_control)
             },
@@ -288,10 +304,10 @@ mod tests {
 
     #[test]
     fn handlers_directives_are_kept_but_made_private() {
-        assert_eq!(private_cache_control([]), Some("private".to_owned()));
+        assert_eq!(private_cache_control([]).as_deref(), Some("private"));
         assert_eq!(
-            private_cache_control([&b"public, max-age=60"[..]]),
-            Some("private, max-age=60".to_owned())
+            private_cache_control([&b"public, max-age=60"[..]]).as_deref(),
+            Some("private, max-age=60")
         );
         assert_eq!(private_cache_control([&b"no-store"[..]]), None);
         assert!(varies_on([&b"Accept-Encoding, Cookie"[..]], "cookie"));

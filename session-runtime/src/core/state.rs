@@ -150,14 +150,17 @@ impl<S: SessionData> RequestState<S> {
 /// A loaded session, between extractions.
 pub(crate) struct Loaded<S: SessionData> {
     pub(crate) data: S,
-    pub(crate) state: RequestState<S>,
+    /// Boxed: the state (some 300 bytes) moves from the slot to the
+    /// handler's `Session` and back, and through the finish; a pointer
+    /// moves for the price of one allocation per extracting request.
+    pub(crate) state: Box<RequestState<S>>,
 }
 
 impl<S: SessionData> Loaded<S> {
     pub(crate) fn fresh(had_token: bool) -> Self {
         Self {
             data: S::default_session(),
-            state: RequestState::fresh(had_token),
+            state: Box::new(RequestState::fresh(had_token)),
         }
     }
 
@@ -192,7 +195,7 @@ impl<S: SessionData> Loaded<S> {
             return Self::retired(had_token, server.as_ref());
         }
         Self {
-            state: RequestState {
+            state: Box::new(RequestState {
                 existing: Some(Existing {
                     meta: opened.meta,
                     body: opened.body,
@@ -205,7 +208,7 @@ impl<S: SessionData> Loaded<S> {
                     None
                 },
                 ..RequestState::fresh(had_token)
-            },
+            }),
             data: opened.data,
         }
     }

@@ -164,7 +164,7 @@ where
     if action == "sync" {
         // the extractor without I/O: a cookie layer's, or a server layer's
         // request without a token
-        let body = match Session::<S>::from_extensions(req.extensions()) {
+        let body = match Session::<S>::from_request(&req) {
             Ok(mut session) => {
                 let n = S::n(&session);
                 S::set_n(&mut session, n + 1);
@@ -174,7 +174,7 @@ where
         };
         return Ok(Response::new(body));
     }
-    let mut session = match Session::<S>::load(req.extensions()).await {
+    let mut session = match Session::<S>::load(&req).await {
         Ok(session) => session,
         Err(rejection) => {
             return Ok(Response::builder()

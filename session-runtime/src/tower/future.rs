@@ -20,8 +20,10 @@ pin_project! {
         #[pin]
         inner: F,
         slot: Arc<Slot<S>>,
-        // the handler's response, held while the store saves
-        saving: Option<(Response<B>, Saving)>,
+        // the handler's response, held while the store saves (boxed: the
+        // future is moved by the layers around it, and the cookie path
+        // never saves)
+        saving: Option<Box<(Response<B>, Saving)>>,
     }
 }
 
@@ -54,10 +56,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            if let Some((_, saving)) = this.saving.as_mut() {
-                let outcome = ready!(saving.as_mut().poll(cx));
-                if let Some((response, _)) = this.saving.take() {
-                    return Poll::Ready(Ok(apply(response, outcome, this.slot)));
+            if let Some(pending) = this.saving.as_mut() {
+                let outcome = ready!(pending.1.as_mut().poll(cx));
+                if let Some(pending) = this.saving.take() {
+                    return Poll::Ready(Ok(apply(pending.0, outcome, this.slot)));
                 }
             }
             let response = ready!(this.inner.as_mut().poll(cx))?;
@@ -65,7 +67,7 @@ where
                 Finish::Ready(outcome) => {
                     return Poll::Ready(Ok(apply(response, outcome, this.slot)));
                 }
-                Finish::Pending(saving) => *this.saving = Some((response, saving)),
+                Finish::Pending(saving) => *this.saving = Some(Box::new((response, saving))),
             }
         }
     }

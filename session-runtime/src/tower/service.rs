@@ -1,7 +1,6 @@
 //! [`SessionService`]: finds the token, lends the slot, writes the result.
 
 use super::future::ResponseFuture;
-use crate::core::token::{self, Incoming};
 use crate::core::{Core, Slot, Transport};
 use crate::data::SessionData;
 use crate::session::SessionSlot;
@@ -50,17 +49,6 @@ fn transport<B>(req: &Request<B>) -> Transport<'_> {
     }
 }
 
-/// The token a request carries: the session cookie, else the token header.
-fn incoming<S: SessionData>(core: &Core<S>, headers: &http::HeaderMap) -> Incoming {
-    token::incoming(token::find(headers, &core.cookie_name), || {
-        let name = core.settings.token_header.as_ref()?;
-        token::token_from_header(
-            headers.get(name)?.as_bytes(),
-            name == http::header::AUTHORIZATION,
-        )
-    })
-}
-
 impl<Inner, S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>>
     for SessionService<Inner, S>
 where
@@ -80,7 +68,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let slot: Arc<Slot<S>> = Arc::new(
             self.core
-                .begin(|| transport(&req), || incoming(&self.core, req.headers())),
+                .begin(|| transport(&req), || self.core.find_token(req.headers())),
         );
         req.extensions_mut().insert(SessionSlot(Arc::clone(&slot)));
         ResponseFuture::new(self.inner.call(req), slot)
