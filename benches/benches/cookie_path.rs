@@ -188,13 +188,32 @@ fn main() {
         set_cookie: Vec::new(),
     };
     let mut rows = Vec::new();
-    let bare = table.axum(
-        &rt,
-        "bare axum".into(),
-        None,
-        Router::new().route("/untouched", axum::routing::get(kit::untouched)),
-        "/untouched",
-    );
+    // bare axum is sent a cart's cookie too: building a request with a
+    // 300-byte header is not the layer's cost
+    let (bare_cookie, _) = prime(&rt, &kit::cookie_app(Size::Cart, Mode::Encrypted));
+    let bare = {
+        let app = Router::new().route("/untouched", axum::routing::get(kit::untouched));
+        let rt2 = Rc::clone(&rt);
+        table.push(
+            Case {
+                name: "bare axum".into(),
+                baseline: None,
+                run: Box::new(move |n| {
+                    rt2.block_on(async {
+                        for _ in 0..n {
+                            let response = app
+                                .clone()
+                                .oneshot(request("/untouched", Some(&bare_cookie)))
+                                .await
+                                .expect("infallible");
+                            black_box(response.status());
+                        }
+                    });
+                }),
+            },
+            None,
+        )
+    };
     rows.push(Row {
         size: None,
         index: bare,
@@ -410,26 +429,19 @@ fn main() {
     let verdict = |ok: bool| if ok { "yes" } else { "**no**" };
     let untouched = overhead(rows[1].index);
     println!(
-        "| untouched ≤ +0.20 µs over bare | {untouched:+.3} µs | {} |",
-        verdict(untouched <= 0.20)
-    );
-    let counter = overhead(find(Size::Counter, "sessionkit, encrypted"));
-    let (peer, peer_name) = best_peer(Size::Counter);
-    println!(
-        "| counter read + write ≤ ½ the best peer's overhead ({peer_name}, {peer:+.3} µs) | {counter:+.3} µs = {:.2}× | {} |",
-        counter / peer,
-        verdict(counter <= peer / 2.0)
+        "| untouched ≤ +0.10 µs over bare | {untouched:+.3} µs | {} |",
+        verdict(untouched <= 0.10)
     );
     for (label, encrypted) in [("encrypted", true), ("signed", false)] {
         let name = format!("sessionkit, {label}");
-        for size in [Size::Cart, Size::Note] {
+        for (size, within) in [(Size::Counter, 1.25), (Size::Cart, 1.25), (Size::Note, 1.15)] {
             let ours = overhead(find(size, &name));
             let floor = times[floor_of(size, encrypted)];
             println!(
-                "| {} read + write, {label}: ≤ 1.25× the floor ({floor:.3} µs) | {ours:+.3} µs = {:.2}× | {} |",
+                "| {} read + write, {label}: ≤ {within:.2}× the floor ({floor:.3} µs) | {ours:+.3} µs = {:.2}× | {} |",
                 size.label(),
                 ours / floor,
-                verdict(ours <= 1.25 * floor)
+                verdict(ours <= within * floor)
             );
         }
         let ours = overhead(find(Size::Cart, &name));
@@ -440,6 +452,13 @@ fn main() {
             verdict(peer / ours >= 4.0)
         );
     }
+    let counter = overhead(find(Size::Counter, "sessionkit, encrypted"));
+    let (peer, peer_name) = best_peer(Size::Counter);
+    println!(
+        "| counter read + write ≤ ½ the best peer's overhead ({peer_name}, {peer:+.3} µs) | {counter:+.3} µs = {:.2}× | {} |",
+        counter / peer,
+        verdict(counter <= peer / 2.0)
+    );
     let len = table.set_cookie[find(Size::Cart, "sessionkit, encrypted")].unwrap_or(0);
     let floor_len = table.set_cookie[floor_of(Size::Cart, true)].unwrap_or(0);
     println!(

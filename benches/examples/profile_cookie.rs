@@ -9,15 +9,31 @@
 //!
 //! Arguments: `counter` | `cart` | `note`, `signed` | `encrypted`, the
 //! number of requests, and `untouched` to call the route that never
-//! extracts the session (`bare`: the same route without the layer). Prints µs per request (wall clock: compare runs
-//! with callgrind's instruction counts, which do not vary).
+//! extracts the session (`bare`: the same route without the layer, sent
+//! the same cookie; `floor`: the primitives floor of the size, no HTTP).
+//! Prints µs per request (wall clock: compare runs with callgrind's
+//! instruction counts, which do not vary; two runs with different request
+//! counts give a per-request count free of start-up costs).
 
 use axum::body::Body;
 use http::Request;
 use session_runtime::Mode;
-use sessionkit_benches::Size;
+use sessionkit_benches::floor::Floor;
+use sessionkit_benches::peers::PeerData;
+use sessionkit_benches::{PeerCart, PeerCounter, PeerNote, Size};
 use sessionkit_benches::sessionkit::cookie_app;
 use tower::ServiceExt as _;
+
+/// The primitives floor of `T`, `requests` times.
+fn floor<T: PeerData>(encrypted: bool, requests: usize) {
+    let mut floor = Floor::<T>::new(&T::filled(), encrypted, T::bump);
+    let start = std::time::Instant::now();
+    for _ in 0..requests {
+        floor.step();
+    }
+    let micros = start.elapsed().as_secs_f64() * 1e6 / requests.max(1) as f64;
+    println!("{micros:.3} µs per step");
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +53,15 @@ fn main() {
     } else {
         "/rw"
     };
+    if arg(3) == Some("floor") {
+        let encrypted = mode == Mode::Encrypted;
+        match size {
+            Size::Counter => floor::<PeerCounter>(encrypted, requests),
+            Size::Cart => floor::<PeerCart>(encrypted, requests),
+            Size::Note => floor::<PeerNote>(encrypted, requests),
+        }
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
