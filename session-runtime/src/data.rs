@@ -158,6 +158,13 @@ impl FieldInfo {
     }
 }
 
+/// A [`FieldInfo`] (which is `non_exhaustive`), for the derive's
+/// `SessionData::FIELDS`. Not public API: reached through `__private`.
+#[must_use]
+pub const fn field_info(name: &'static str, quick: bool, skip: bool) -> FieldInfo {
+    FieldInfo { name, quick, skip }
+}
+
 /// Which fields an encode or decode covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -278,6 +285,13 @@ impl FieldSet {
     }
 }
 
+/// Marks field `index` of `set` changed: what the derive's setters call.
+/// Not public API: reached through `__private`.
+#[inline]
+pub fn mark_changed(set: &mut FieldSet, index: usize) {
+    set.insert(index);
+}
+
 impl core::fmt::Debug for FieldSet {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_set().entries(self.iter()).finish()
@@ -370,12 +384,29 @@ pub trait SessionData: Sized + 'static {
         part: Part,
         body: &[u8],
     ) -> Option<Result<Self, CodecError>> {
-        if shape != crate::seal::envelope::shape_tag(Self::FINGERPRINT) {
-            return None;
-        }
-        let mut data = Self::default_session();
-        Some(data.decode::<C>(part, body).map(|()| data))
+        open_own_shape::<Self, C>(shape, part, body)
     }
+}
+
+/// [`SessionData::open_shape`] for `S`'s own shape alone: `None` unless
+/// `shape` is the [`shape_tag`](envelope::shape_tag) of `S::FINGERPRINT`.
+/// The default `open_shape`, and the first step of the one the derive
+/// writes for `#[session(previous = ..)]`. Not public API: reached through
+/// `__private`.
+///
+/// # Errors
+///
+/// `Some(Err(..))` when the shape matches but the bytes do not decode.
+pub fn open_own_shape<S: SessionData, C: Codec>(
+    shape: u32,
+    part: Part,
+    body: &[u8],
+) -> Option<Result<S, CodecError>> {
+    if shape != envelope::shape_tag(S::FINGERPRINT) {
+        return None;
+    }
+    let mut data = S::default_session();
+    Some(data.decode::<C>(part, body).map(|()| data))
 }
 
 /// A type named in `#[session(previous = ..)]`: an earlier shape of a
