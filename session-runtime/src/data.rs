@@ -150,14 +150,6 @@ pub struct FieldInfo {
     pub skip: bool,
 }
 
-impl FieldInfo {
-    #[doc(hidden)]
-    #[must_use]
-    pub const fn new(name: &'static str, quick: bool, skip: bool) -> Self {
-        Self { name, quick, skip }
-    }
-}
-
 /// A [`FieldInfo`] (which is `non_exhaustive`), for the derive's
 /// `SessionData::FIELDS`. Not public API: reached through `__private`.
 #[must_use]
@@ -218,9 +210,8 @@ impl FieldSet {
     }
 
     /// Adds field `index`.
-    #[doc(hidden)]
     #[inline]
-    pub fn insert(&mut self, index: usize) {
+    pub(crate) fn insert(&mut self, index: usize) {
         if index < 64 {
             self.first |= 1 << index;
         } else {
@@ -233,8 +224,7 @@ impl FieldSet {
     }
 
     /// Adds fields `0..count`.
-    #[doc(hidden)]
-    pub fn insert_all(&mut self, count: usize) {
+    pub(crate) fn insert_all(&mut self, count: usize) {
         for index in 0..count {
             self.insert(index);
         }
@@ -261,8 +251,7 @@ impl FieldSet {
     }
 
     /// Adds every field of `other`.
-    #[doc(hidden)]
-    pub fn union_with(&mut self, other: &Self) {
+    pub(crate) fn union_with(&mut self, other: &Self) {
         self.first |= other.first;
         if self.rest.len() < other.rest.len() {
             self.rest.resize(other.rest.len(), 0);

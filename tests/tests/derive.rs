@@ -170,8 +170,7 @@ fn take_fields_reapplies_only_changed_fields() {
         user_id: Some(42),
         ..ShoppingCart::default()
     };
-    let mut changed = FieldSet::new();
-    changed.insert(0);
+    let changed = FieldSet::all(1); // field 0, `user_id`
     newer.take_fields(&mut mine, &changed);
     assert_eq!(newer.user_id, Some(42));
     assert_eq!(newer.items.len(), 1, "the other request's change survives");
