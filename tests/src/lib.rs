@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use session_runtime::{BoundedString, Session};
+use session_runtime::{BoundedString, MasterKey, Session};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,6 +28,25 @@ pub struct Prefs {
     pub theme: BoundedString<16>,
     /// A counter.
     pub visits: u32,
+}
+
+/// The tests' master key. Any fixed secret does, since each test binary
+/// has sessions of its own; a test that needs keys that differ (rotation,
+/// a wrong key) takes them from [`key_from`].
+#[must_use]
+pub fn key() -> MasterKey {
+    key_from(42)
+}
+
+/// A master key whose 32-byte secret is `byte` repeated: keys from
+/// different bytes differ (in their secret and their key id).
+///
+/// # Panics
+///
+/// Never: 32 bytes is the minimum the key accepts.
+#[must_use]
+pub fn key_from(byte: u8) -> MasterKey {
+    MasterKey::from_secret(&[byte; 32]).unwrap()
 }
 
 /// A clock the tests move by hand.

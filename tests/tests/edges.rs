@@ -11,17 +11,14 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post};
-use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer, StoreError};
+use session_runtime::{MemoryStore, Session, SessionLayer, StoreError};
+use sessionkit_tests::key;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower::ServiceExt as _;
 
 const DAY: u64 = 24 * 3600;
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[77; 32]).unwrap()
-}
 
 /// A clock that can be set anywhere, backwards included.
 #[derive(Clone, Debug)]

@@ -13,8 +13,9 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post};
-use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use session_runtime::{KeyRing, MemoryStore, Session, SessionLayer};
 use sessionkit_tests::{TestClock, stores};
+use sessionkit_tests::{key, key_from};
 use std::time::Duration;
 use tower::ServiceExt as _;
 
@@ -22,12 +23,6 @@ const M: u64 = 60;
 const H: u64 = 3600;
 const D: u64 = 86_400;
 
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[7; 32]).unwrap()
-}
-fn key2() -> MasterKey {
-    MasterKey::from_secret(&[8; 32]).unwrap()
-}
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -1039,8 +1034,8 @@ async fn p12_key_rotation() {
         };
         let (a_old, a_ring, a_new, name) = if kind == "cookie" {
             let (a, n) = mk(KeyRing::new(key()));
-            let (b, _) = mk(KeyRing::new(key2()).with_previous(key()));
-            let (c, _) = mk(KeyRing::new(key2()));
+            let (b, _) = mk(KeyRing::new(key_from(8)).with_previous(key()));
+            let (c, _) = mk(KeyRing::new(key_from(8)));
             (a, b, c, n)
         } else {
             let s1 = stores::sqlite_at(&path).await;
@@ -1050,11 +1045,15 @@ async fn p12_key_rotation() {
                 app_for!(Sv)
                     .layer(SessionLayer::<Sv>::with_store(key(), s1).with_clock(clock.clone())),
                 app_for!(Sv).layer(
-                    SessionLayer::<Sv>::with_store(KeyRing::new(key2()).with_previous(key()), s2)
-                        .with_clock(clock.clone()),
+                    SessionLayer::<Sv>::with_store(
+                        KeyRing::new(key_from(8)).with_previous(key()),
+                        s2,
+                    )
+                    .with_clock(clock.clone()),
                 ),
-                app_for!(Sv)
-                    .layer(SessionLayer::<Sv>::with_store(key2(), s3).with_clock(clock.clone())),
+                app_for!(Sv).layer(
+                    SessionLayer::<Sv>::with_store(key_from(8), s3).with_clock(clock.clone()),
+                ),
                 "__Host-sv",
             )
         };
@@ -3417,7 +3416,7 @@ async fn p53_header_client_revoke_and_rotation() {
     );
     let ring = app_for!(Sv).layer(
         SessionLayer::<Sv>::with_store(
-            KeyRing::new(key2()).with_previous(key()),
+            KeyRing::new(key_from(8)).with_previous(key()),
             stores::sqlite_at(&path).await,
         )
         .with_token_header("x-session")
@@ -3425,7 +3424,7 @@ async fn p53_header_client_revoke_and_rotation() {
         .with_clock(clock.clone()),
     );
     let new = app_for!(Sv).layer(
-        SessionLayer::<Sv>::with_store(key2(), stores::sqlite_at(&path).await)
+        SessionLayer::<Sv>::with_store(key_from(8), stores::sqlite_at(&path).await)
             .with_token_header("x-session")
             .unwrap()
             .with_clock(clock.clone()),

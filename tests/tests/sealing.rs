@@ -59,7 +59,10 @@ fn meta() -> Meta {
     }
 }
 
-fn key(byte: u8) -> MasterKey {
+/// Not the shared `sessionkit_tests::key_from`: 48-byte secrets, so the
+/// sealing tests also cover a secret longer than the 32-byte minimum that
+/// every other test uses.
+fn long_key(byte: u8) -> MasterKey {
     MasterKey::from_secret(&[byte; 48]).unwrap()
 }
 
@@ -89,8 +92,8 @@ fn full_cart() -> Cart {
 
 fn both_modes() -> [Sealer; 2] {
     [
-        Sealer::new(key(1), Mode::Encrypted),
-        Sealer::new(key(1), Mode::Signed),
+        Sealer::new(long_key(1), Mode::Encrypted),
+        Sealer::new(long_key(1), Mode::Signed),
     ]
 }
 
@@ -216,7 +219,7 @@ fn truncation_and_extension_are_rejected() {
 
 #[test]
 fn garbage_is_rejected_without_panic() {
-    let sealer = Sealer::new(key(1), Mode::Encrypted);
+    let sealer = Sealer::new(long_key(1), Mode::Encrypted);
     let huge = "A".repeat(1 << 22);
     let inputs = ["", "=", "not base64!", "🍪", "AQ", &huge, "\0\0\0", "AbsB"];
     for input in inputs {
@@ -239,10 +242,10 @@ fn garbage_is_rejected_without_panic() {
 #[test]
 fn wrong_key_is_rejected() {
     for mode in [Mode::Encrypted, Mode::Signed] {
-        let sealed = Sealer::new(key(1), mode)
+        let sealed = Sealer::new(long_key(1), mode)
             .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
-        let err = Sealer::new(key(2), mode)
+        let err = Sealer::new(long_key(2), mode)
             .open::<Cart, Bincode>("__Host-cart", &sealed, NOW)
             .unwrap_err();
         assert!(
@@ -317,7 +320,7 @@ fn old_schema_is_rejected() {
 
 #[test]
 fn expired_is_rejected() {
-    let sealer = Sealer::new(key(1), Mode::Encrypted);
+    let sealer = Sealer::new(long_key(1), Mode::Encrypted);
     let sealed = sealer
         .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
         .unwrap();
@@ -335,12 +338,12 @@ fn expired_is_rejected() {
 #[test]
 fn rotation_opens_old_and_reseals_with_newest() {
     for mode in [Mode::Encrypted, Mode::Signed] {
-        let old = Sealer::new(key(1), mode);
+        let old = Sealer::new(long_key(1), mode);
         let sealed_old = old
             .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
 
-        let rotated = Sealer::new(KeyRing::new(key(2)).with_previous(key(1)), mode);
+        let rotated = Sealer::new(KeyRing::new(long_key(2)).with_previous(long_key(1)), mode);
         let opened = rotated
             .open::<Cart, Bincode>("__Host-cart", &sealed_old, NOW)
             .unwrap();
@@ -356,7 +359,7 @@ fn rotation_opens_old_and_reseals_with_newest() {
         assert!(!reopened.stale_key, "re-sealed under the newest key");
         // the newest key alone opens it, the old key alone does not
         assert!(
-            Sealer::new(key(2), mode)
+            Sealer::new(long_key(2), mode)
                 .open::<Cart, Bincode>("__Host-cart", &resealed, NOW)
                 .is_ok()
         );

@@ -11,12 +11,13 @@ use base64::Engine as _;
 use session_runtime::id::{SIGNED_ID_LEN, SessionId};
 use session_runtime::store::{MemcachedStore, SqliteStore};
 use session_runtime::{
-    KeyRing, MasterKey, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
+    KeyRing, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
 };
 use sessionkit_tests::TestClock;
 use sessionkit_tests::account::{Account, app as account_app};
 use sessionkit_tests::probe::Probe;
 use sessionkit_tests::servers::address;
+use sessionkit_tests::{key, key_from};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,10 +32,6 @@ struct Notes {
     /// Cache-only with a tiered store.
     #[session(quick)]
     flash: String,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[42; 32]).unwrap()
 }
 
 fn notes_app(layer: SessionLayer<Notes>, barrier: Option<Arc<tokio::sync::Barrier>>) -> Router {
@@ -283,7 +280,7 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
     let store = Probe::new(SqliteStore::in_memory().await.unwrap());
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
     let app = account_app(layer);
-    let other_key = KeyRing::new(MasterKey::from_secret(&[9; 32]).unwrap());
+    let other_key = KeyRing::new(key_from(9));
     let mut random = [0u8; 49];
     for i in 0..10_000 {
         let forged = match i % 3 {
