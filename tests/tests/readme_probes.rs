@@ -464,20 +464,17 @@ impl Browser {
         }
     }
     async fn send(&mut self, app: &Router, method: &str, uri: &str) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri);
+        let mut headers = Vec::new();
         if let Some((h, t)) = &self.header {
-            b = b.header(h.as_str(), t.as_str());
+            headers.push((h.as_str(), t.as_str()));
         }
+        let cookie = self.jar.as_ref().map(|v| format!("{}={v}", self.name));
         if (self.header.is_none() || self.extra_cookie)
-            && let Some(v) = &self.jar
+            && let Some(cookie) = &cookie
         {
-            b = b.header(header::COOKIE, format!("{}={v}", self.name));
+            headers.push(("cookie", cookie.as_str()));
         }
-        let resp = app
-            .clone()
-            .oneshot(b.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let resp = sessionkit_tests::http::request(app, method, uri, &headers).await;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = axum::body::to_bytes(resp.into_body(), 1 << 22)

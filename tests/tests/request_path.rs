@@ -21,15 +21,11 @@ fn app(layer: SessionLayer<Prefs>) -> Router {
     prefs_routes().layer(layer)
 }
 
+/// [`http::request`] with each of `cookies` (`name=value`) in a `Cookie`
+/// header of its own.
 async fn send(app: &Router, method: &str, uri: &str, cookies: &[&str]) -> Response<Body> {
-    let mut req = Request::builder().method(method).uri(uri);
-    for cookie in cookies {
-        req = req.header(COOKIE, *cookie);
-    }
-    app.clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+    let headers: Vec<_> = cookies.iter().map(|cookie| ("cookie", *cookie)).collect();
+    sessionkit_tests::http::request(app, method, uri, &headers).await
 }
 
 async fn text(response: Response<Body>) -> String {
