@@ -149,7 +149,8 @@ fn bounded_cart_is_cookie_and_fits_at_its_bound() {
     assert!(body.len() <= bound, "{} > {bound}", body.len());
 }
 
-/// Flips every bit of the decoded envelope and of the text: nothing opens.
+/// Flips every bit of the decoded envelope and of the text: nothing opens,
+/// and each flip is refused for its place in the envelope.
 #[test]
 fn every_single_bit_flip_is_rejected() {
     use base64::Engine as _;
@@ -159,19 +160,20 @@ fn every_single_bit_flip_is_rejected() {
             .seal::<Cart, Bincode>("__Host-cart", &meta(), &full_cart())
             .unwrap();
         let bytes = b64.decode(&sealed).unwrap();
-        let mut rejected = 0;
         for bit in 0..bytes.len() * 8 {
             let mut flipped = bytes.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
             let text = b64.encode(&flipped);
-            assert!(
-                sealer
-                    .open::<Cart, Bincode>("__Host-cart", &text, NOW)
-                    .is_err(),
-                "{:?}: bit {bit} flipped still opens",
-                sealer.mode()
-            );
-            rejected += 1;
+            let refused = sealer.open::<Cart, Bincode>("__Host-cart", &text, NOW);
+            // the format byte and the key id are read before the tag; every
+            // other byte (the codec id too: the header is bound into the
+            // tag) fails authentication, so nothing flipped is decoded
+            let why = match bit / 8 {
+                0 => matches!(refused, Err(OpenError::Format(..))),
+                1 => matches!(refused, Err(OpenError::UnknownKey(_))),
+                _ => matches!(refused, Err(OpenError::Forged)),
+            };
+            assert!(why, "{:?}: bit {bit} flipped: {refused:?}", sealer.mode());
         }
         // flipping bits of the base64 text itself: some flips leave the
         // alphabet, the rest change the bytes or the unused trailing bits
@@ -187,7 +189,6 @@ fn every_single_bit_flip_is_rejected() {
                 );
             }
         }
-        assert_eq!(rejected, bytes.len() * 8);
     }
 }
 
