@@ -21,6 +21,8 @@ mutation="$(awk '/^## Mutation testing/ { keep = 1 } /^## Documented limits/ { k
 figures="target/sessionkit-figures.txt"
 mkdir -p target
 : >"$figures"
+# the tests' `figure` writes here too when CARGO_TARGET_DIR is elsewhere
+export SESSIONKIT_FIGURES="$root/$figures"
 
 SESSIONKIT_SWEEP=full cargo test --release -p sessionkit-tests --all-features --locked --test tamper
 cargo test -p sessionkit-tests --all-features --locked \
@@ -29,7 +31,7 @@ cargo test -p sessionkit-tests --all-features --locked \
 # configuration
 SESSIONKIT_MODEL_CASES="${MODEL_CASES:-500}" cargo test -p sessionkit-tests --all-features --locked --test lifecycle
 # coverage-guided fuzzing: FUZZ_SECONDS a target (default 10 minutes)
-SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh "${FUZZ_SECONDS:-600}"
+./fuzz/run.sh "${FUZZ_SECONDS:-600}"
 
 {
     echo "# Reliability figures"

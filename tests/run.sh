@@ -76,10 +76,12 @@ step "tests (unit, integration, UI, doc)"
 figures="target/sessionkit-figures.txt"
 mkdir -p target
 : >"$figures"
+# the tests' `figure` writes here too when CARGO_TARGET_DIR is elsewhere
+export SESSIONKIT_FIGURES="$root/$figures"
 cargo test --workspace --all-features --locked
 
 step "fuzz smoke (AFL++ on the stable toolchain, 10 s a target; the long run is fuzz/run.sh)"
-SESSIONKIT_FIGURES="$root/$figures" ./fuzz/run.sh 10
+./fuzz/run.sh 10
 
 step "bench smoke (every configuration of benches/ answers and prints its table; the full run is benches/run.sh)"
 ./benches/run.sh --smoke >/dev/null

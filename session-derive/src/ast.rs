@@ -100,6 +100,24 @@ impl<'a> Container<'a> {
     }
 }
 
+/// What both derives' models share.
+pub(crate) trait Model {
+    /// The struct-level `#[session(..)]` attributes.
+    fn attrs(&self) -> &attr::Container;
+}
+
+impl Model for Container<'_> {
+    fn attrs(&self) -> &attr::Container {
+        &self.attrs
+    }
+}
+
+impl Model for Shape<'_> {
+    fn attrs(&self) -> &attr::Container {
+        &self.attrs
+    }
+}
+
 /// A type deriving `MaxEncodedLen`: a struct or an enum, any generics.
 pub(crate) struct Shape<'a> {
     pub(crate) ident: &'a Ident,

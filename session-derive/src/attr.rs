@@ -70,10 +70,14 @@ pub(crate) struct Container {
 impl Container {
     /// `::session_runtime`, or the `crate = path` override.
     pub(crate) fn crate_path(&self) -> Path {
-        self.krate.as_ref().map_or_else(
-            || syn::parse_quote!(::session_runtime),
-            |krate| krate.value.clone(),
-        )
+        self.crate_override()
+            .cloned()
+            .unwrap_or_else(|| syn::parse_quote!(::session_runtime))
+    }
+
+    /// The `crate = path` override, if given.
+    pub(crate) fn crate_override(&self) -> Option<&Path> {
+        self.krate.as_ref().map(|krate| &krate.value)
     }
 
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {

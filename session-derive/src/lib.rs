@@ -7,13 +7,16 @@
 //! The pipeline reads top to bottom: `ast` parses syn's tree into our model
 //! (with `attr` reading `#[session(..)]`), `check` validates it, `emit`
 //! writes the impls, and `fallback` writes stub impls when there were errors
-//! so that one mistake gives one error. Errors are collected in `ctxt`, so a
+//! so that one mistake gives one error. `dummy` wraps either in one
+//! anonymous const that binds the crate as `__sk`: the expansion names
+//! nothing but `__sk::__private::..`. Errors are collected in `ctxt`, so a
 //! build reports every bad attribute at once.
 
 mod ast;
 mod attr;
 mod check;
 mod ctxt;
+mod dummy;
 mod emit;
 mod fallback;
 mod symbol;
@@ -51,12 +54,16 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(Session, attributes(session))]
 pub fn derive_session(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
+    session(&input).into()
+}
+
+fn session(input: &DeriveInput) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::default();
-    let cont = ast::Container::from_ast(&cx, &input);
+    let cont = ast::Container::from_ast(&cx, input);
     if let Some(cont) = &cont {
         check::check(&cx, cont);
     }
-    finish(cx, cont.as_ref(), emit::session, fallback::session).into()
+    finish(cx, cont.as_ref(), emit::session, fallback::session)
 }
 
 /// Derives `session_runtime::MaxEncodedLen` for a struct or enum: the sum of
@@ -67,8 +74,12 @@ pub fn derive_session(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(MaxEncodedLen, attributes(session))]
 pub fn derive_max_encoded_len(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
+    max_encoded_len(&input).into()
+}
+
+fn max_encoded_len(input: &DeriveInput) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::default();
-    let shape = ast::Shape::from_ast(&cx, &input);
+    let shape = ast::Shape::from_ast(&cx, input);
     if let Some(shape) = &shape {
         check::check_shape(&cx, shape);
     }
@@ -76,28 +87,32 @@ pub fn derive_max_encoded_len(input: TokenStream) -> TokenStream {
         cx,
         shape.as_ref(),
         emit::max_encoded_len,
-        emit::max_encoded_len_fallback,
+        fallback::max_encoded_len,
     )
-    .into()
 }
 
 /// The end of both pipelines (parse -> check -> here): the expansion, or
 /// every error collected plus the fallback impls, so other uses of the
-/// type do not fail a second time.
-fn finish<M>(
+/// type do not fail a second time; either wrapped by `dummy`.
+fn finish<M: ast::Model>(
     cx: ctxt::Ctxt,
     model: Option<&M>,
-    expand: impl FnOnce(&M) -> proc_macro2::TokenStream,
-    fallback: impl FnOnce(&M) -> proc_macro2::TokenStream,
+    expand: impl FnOnce(&M) -> dummy::Expansion,
+    fallback: impl FnOnce(&M) -> dummy::Expansion,
 ) -> proc_macro2::TokenStream {
+    let wrap =
+        |model: &M, expansion| dummy::wrap_in_const(model.attrs().crate_override(), expansion);
     match (cx.check(), model) {
-        (Ok(()), Some(model)) => expand(model),
+        (Ok(()), Some(model)) => wrap(model, expand(model)),
         (Err(errors), Some(model)) => {
             let mut tokens = errors.to_compile_error();
-            tokens.extend(fallback(model));
+            tokens.extend(wrap(model, fallback(model)));
             tokens
         }
         (Err(errors), None) => errors.to_compile_error(),
         (Ok(()), None) => proc_macro2::TokenStream::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -150,12 +150,11 @@ pub struct FieldInfo {
     pub skip: bool,
 }
 
-impl FieldInfo {
-    #[doc(hidden)]
-    #[must_use]
-    pub const fn new(name: &'static str, quick: bool, skip: bool) -> Self {
-        Self { name, quick, skip }
-    }
+/// A [`FieldInfo`] (which is `non_exhaustive`), for the derive's
+/// `SessionData::FIELDS`. Not public API: reached through `__private`.
+#[must_use]
+pub const fn field_info(name: &'static str, quick: bool, skip: bool) -> FieldInfo {
+    FieldInfo { name, quick, skip }
 }
 
 /// Which fields an encode or decode covers.
@@ -211,9 +210,8 @@ impl FieldSet {
     }
 
     /// Adds field `index`.
-    #[doc(hidden)]
     #[inline]
-    pub fn insert(&mut self, index: usize) {
+    pub(crate) fn insert(&mut self, index: usize) {
         if index < 64 {
             self.first |= 1 << index;
         } else {
@@ -226,8 +224,7 @@ impl FieldSet {
     }
 
     /// Adds fields `0..count`.
-    #[doc(hidden)]
-    pub fn insert_all(&mut self, count: usize) {
+    pub(crate) fn insert_all(&mut self, count: usize) {
         for index in 0..count {
             self.insert(index);
         }
@@ -254,8 +251,7 @@ impl FieldSet {
     }
 
     /// Adds every field of `other`.
-    #[doc(hidden)]
-    pub fn union_with(&mut self, other: &Self) {
+    pub(crate) fn union_with(&mut self, other: &Self) {
         self.first |= other.first;
         if self.rest.len() < other.rest.len() {
             self.rest.resize(other.rest.len(), 0);
@@ -276,6 +272,13 @@ impl FieldSet {
                     .map(move |bit| word * 64 + bit)
             })
     }
+}
+
+/// Marks field `index` of `set` changed: what the derive's setters call.
+/// Not public API: reached through `__private`.
+#[inline]
+pub fn mark_changed(set: &mut FieldSet, index: usize) {
+    set.insert(index);
 }
 
 impl core::fmt::Debug for FieldSet {
@@ -370,12 +373,29 @@ pub trait SessionData: Sized + 'static {
         part: Part,
         body: &[u8],
     ) -> Option<Result<Self, CodecError>> {
-        if shape != crate::seal::envelope::shape_tag(Self::FINGERPRINT) {
-            return None;
-        }
-        let mut data = Self::default_session();
-        Some(data.decode::<C>(part, body).map(|()| data))
+        open_own_shape::<Self, C>(shape, part, body)
     }
+}
+
+/// [`SessionData::open_shape`] for `S`'s own shape alone: `None` unless
+/// `shape` is the [`shape_tag`](envelope::shape_tag) of `S::FINGERPRINT`.
+/// The default `open_shape`, and the first step of the one the derive
+/// writes for `#[session(previous = ..)]`. Not public API: reached through
+/// `__private`.
+///
+/// # Errors
+///
+/// `Some(Err(..))` when the shape matches but the bytes do not decode.
+pub fn open_own_shape<S: SessionData, C: Codec>(
+    shape: u32,
+    part: Part,
+    body: &[u8],
+) -> Option<Result<S, CodecError>> {
+    if shape != envelope::shape_tag(S::FINGERPRINT) {
+        return None;
+    }
+    let mut data = S::default_session();
+    Some(data.decode::<C>(part, body).map(|()| data))
 }
 
 /// A type named in `#[session(previous = ..)]`: an earlier shape of a

@@ -360,12 +360,20 @@ pub use user::{Device, UserField, UserId};
 #[cfg(feature = "derive")]
 pub use session_derive::{MaxEncodedLen, Session};
 
-/// Not public API: what `#[derive(Session)]` expands to.
+/// Not public API: what `#[derive(Session)]` and `#[derive(MaxEncodedLen)]`
+/// expand to. The expansion binds the crate as `__sk` and names every item
+/// it uses as `__sk::__private::..`, public traits and std's included, so it
+/// depends on this module alone (and works under a renamed or re-exported
+/// crate, `#[session(crate = ..)]`, and in a crate that shadows `core`).
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bound::{add, all_known, collection, max, mul, prefix_len, shape, sum};
+    pub use crate::bound::arith::{add, all_known, collection, max, prefix_len, sum};
+    pub use crate::bound::{CapacityError, MaxEncodedLen, shape};
+    pub use crate::codec::{Codec, CodecError};
     pub use crate::data::{
-        MESSAGE_CAPACITY, MigrateFrom, PreviousShape, StorageError, StorageRequest, decide_storage,
+        FieldInfo, FieldSet, MESSAGE_CAPACITY, MigrateFrom, Part, PreviousShape, SessionAccess,
+        SessionData, Storage, StorageError, StorageRequest, decide_storage, field_info,
+        mark_changed, open_own_shape,
     };
     pub use crate::field::{
         BoundedField, DeserializeField, Holds, ItemBound, LimitedField, SendField, SerializeField,
@@ -375,6 +383,11 @@ pub mod __private {
         Adaptive, Cookie, CookieTier, Server, StoreTier, Tier, TierCode, TierOf, Unknown,
         tier_agrees, tier_code,
     };
+    pub use crate::user::{HasUserField, UserField};
     pub use core;
+    pub use core::option::Option::{self, None, Some};
+    pub use core::result::Result::{self, Err, Ok};
     pub use serde;
+    pub use std::string::String;
+    pub use std::vec::Vec;
 }

@@ -19,22 +19,61 @@ pub struct Reply {
     pub headers: HeaderMap,
 }
 
+impl Reply {
+    /// The first value of header `name`, as text.
+    ///
+    /// # Panics
+    ///
+    /// When the value is not visible ASCII.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    }
+}
+
 /// Sends `method uri` to `app` with the cookie `name=value` when given.
 ///
 /// # Panics
 ///
 /// When the app fails or answers something that is not UTF-8.
 pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<(&str, &str)>) -> Reply {
+    let cookie = cookie.map(|(name, value)| format!("{name}={value}"));
+    let headers: Vec<_> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
+    send_with(app, method, uri, &headers).await
+}
+
+/// Sends `method uri` to `app` with `headers` (a name may repeat), and
+/// reads the response whole.
+///
+/// # Panics
+///
+/// As [`send`].
+pub async fn send_with(app: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    read(request(app, method, uri, headers).await).await
+}
+
+/// Sends `method uri` to `app` with `headers` (a name may repeat): the
+/// response as the app gave it, for a test that reads it its own way.
+///
+/// # Panics
+///
+/// When the request does not build or the app fails.
+pub async fn request(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> axum::response::Response {
     let mut builder = Request::builder().method(method).uri(uri);
-    if let Some((name, value)) = cookie {
-        builder = builder.header(header::COOKIE, format!("{name}={value}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
-    let response = app
-        .clone()
+    app.clone()
         .oneshot(builder.body(Body::empty()).unwrap())
         .await
-        .unwrap();
-    read(response).await
+        .unwrap()
 }
 
 /// What a response carries, read whole.

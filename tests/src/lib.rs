@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use session_runtime::{BoundedString, Session};
+use session_runtime::{BoundedString, MasterKey, Session};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,6 +28,25 @@ pub struct Prefs {
     pub theme: BoundedString<16>,
     /// A counter.
     pub visits: u32,
+}
+
+/// The tests' master key. Any fixed secret does, since each test binary
+/// has sessions of its own; a test that needs keys that differ (rotation,
+/// a wrong key) takes them from [`key_from`].
+#[must_use]
+pub fn key() -> MasterKey {
+    key_from(42)
+}
+
+/// A master key whose 32-byte secret is `byte` repeated: keys from
+/// different bytes differ (in their secret and their key id).
+///
+/// # Panics
+///
+/// Never: 32 bytes is the minimum the key accepts.
+#[must_use]
+pub fn key_from(byte: u8) -> MasterKey {
+    MasterKey::from_secret(&[byte; 32]).unwrap()
 }
 
 /// A clock the tests move by hand.
@@ -189,23 +208,44 @@ pub fn prefs_routes() -> Router {
 }
 
 /// Prints one figure line (what ran, how many, the result) and appends it
-/// to `target/sessionkit-figures.txt`, which `tests/run.sh` prints at the
-/// end of the suite: cargo hides a passing test's output.
+/// to the figures file, which `tests/run.sh` and `tests/reliability.sh`
+/// print at the end of their run: cargo hides a passing test's output.
+///
+/// The file is `$SESSIONKIT_FIGURES` when set (the scripts set it), else
+/// `sessionkit-figures.txt` in `$CARGO_TARGET_DIR` (a relative one taken
+/// from the workspace root) or in the workspace's `target/`; its directory
+/// is created when missing.
 ///
 /// # Panics
 ///
-/// When the file cannot be written.
+/// When the directory or the file cannot be written.
 pub fn figure(line: &str) {
     use std::io::Write as _;
     println!("figure: {line}");
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/sessionkit-figures.txt");
+    let path = figures_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|err| panic!("cannot create {}: {err}", dir.display()));
+    }
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)
-        .unwrap();
-    writeln!(file, "{line}").unwrap();
+        .open(&path)
+        .unwrap_or_else(|err| panic!("cannot open {}: {err}", path.display()));
+    writeln!(file, "{line}").unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+}
+
+/// Where [`figure`] writes.
+fn figures_path() -> std::path::PathBuf {
+    let set = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    if let Some(path) = set("SESSIONKIT_FIGURES") {
+        return path.into();
+    }
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // `join` keeps an absolute directory as it is
+    let target =
+        set("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
+    target.join("sessionkit-figures.txt")
 }
 
 /// Where the test servers are: `tests/servers.sh` starts them and exports

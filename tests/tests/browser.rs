@@ -7,8 +7,9 @@
 use fantoccini::{Client, ClientBuilder, Locator};
 use session_runtime::id::SIGNED_ID_LEN;
 use session_runtime::store::SqliteStore;
-use session_runtime::{MasterKey, MemoryStore, Tiered};
+use session_runtime::{MemoryStore, Tiered};
 use sessionkit_tests::http::listen;
+use sessionkit_tests::key;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -158,7 +159,7 @@ async fn log_in(client: &Client, base: &str, name: &str) {
 }
 
 async fn serve() -> SocketAddr {
-    let key = MasterKey::from_secret(&[8; 32]).unwrap();
+    let key = key();
     let store = Tiered::new(
         MemoryStore::default(),
         SqliteStore::in_memory().await.unwrap(),

@@ -8,8 +8,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use session_runtime::id::SessionId;
-use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer, Tiered};
+use session_runtime::{KeyRing, MemoryStore, Session, SessionLayer, Tiered};
 use sessionkit_tests::http::{Reply, percentile, send};
+use sessionkit_tests::key;
 use sessionkit_tests::stores;
 use sessionkit_tests::wide::{self, Wide};
 use std::time::{Duration, Instant};
@@ -17,10 +18,6 @@ use std::time::{Duration, Instant};
 /// The scenarios here each load the 2-core machine fully: one at a time,
 /// so a store timeout measures the store, not the other scenarios.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[11; 32]).unwrap()
-}
 
 const WIDE: &str = "__Host-wide";
 

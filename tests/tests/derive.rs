@@ -40,6 +40,43 @@ struct Tiny {
     note: String,
 }
 
+/// `storage = "auto"` written out, and small: decided as a cookie.
+#[derive(Session, Default)]
+#[session(storage = "auto")]
+struct AutoSmall {
+    visits: u32,
+    name: BoundedString<64>,
+}
+
+/// `storage = "auto"`, bounded but over the cookie budget: adaptive (in the
+/// store while its encoding does not fit the layer's cookie threshold).
+#[derive(Session, Default)]
+#[session(storage = "auto")]
+struct AutoLarge {
+    blob: BoundedString<8000>,
+}
+
+/// No `storage` attribute is `auto`; an unbounded field: adaptive.
+#[derive(Session, Default)]
+struct AutoUnbounded {
+    note: String,
+}
+
+/// `auto` at the edge: a bound of exactly the budget of the cookie name
+/// `edge` (3 length-prefix bytes + 3007) is a cookie ...
+#[derive(Session, Default)]
+#[session(cookie = "edge")]
+struct AtBudget {
+    text: BoundedString<3007>,
+}
+
+/// ... and one byte more is not.
+#[derive(Session, Default)]
+#[session(cookie = "edge")]
+struct OverBudget {
+    text: BoundedString<3008>,
+}
+
 #[test]
 fn default_cookie_name_is_snake_case() {
     assert_eq!(ShoppingCart::COOKIE_NAME, "shopping_cart");
@@ -48,12 +85,24 @@ fn default_cookie_name_is_snake_case() {
 
 #[test]
 fn storage_is_decided_at_compile_time() {
-    // bounded and small: a cookie, even with a `max_len` String
-    assert_eq!(ShoppingCart::STORAGE, Storage::Server);
+    // `storage = "cookie"`, bounded and small: a cookie, even with a
+    // `max_len` String
     assert_eq!(Tiny::STORAGE, Storage::Cookie);
     // `storage = "server"` wins over a small bound
+    assert_eq!(ShoppingCart::STORAGE, Storage::Server);
     assert_eq!(Secret::STORAGE, Storage::Server);
     const { assert!(matches!(Tiny::STORAGE, Storage::Cookie)) };
+
+    // `auto`: a cookie when the bound fits the cookie budget, else adaptive
+    assert_eq!(AutoSmall::STORAGE, Storage::Cookie);
+    assert_eq!(AutoLarge::STORAGE, Storage::Adaptive);
+    assert_eq!(AutoUnbounded::STORAGE, Storage::Adaptive);
+    const { assert!(matches!(AutoSmall::STORAGE, Storage::Cookie)) };
+    let budget = session_runtime::seal::envelope::cookie_body_budget("edge".len());
+    assert_eq!(AtBudget::MAX_ENCODED_LEN, Some(budget));
+    assert_eq!(AtBudget::STORAGE, Storage::Cookie);
+    assert_eq!(OverBudget::MAX_ENCODED_LEN, Some(budget + 1));
+    assert_eq!(OverBudget::STORAGE, Storage::Adaptive);
 }
 
 #[test]
@@ -170,8 +219,7 @@ fn take_fields_reapplies_only_changed_fields() {
         user_id: Some(42),
         ..ShoppingCart::default()
     };
-    let mut changed = FieldSet::new();
-    changed.insert(0);
+    let changed = FieldSet::all(1); // field 0, `user_id`
     newer.take_fields(&mut mine, &changed);
     assert_eq!(newer.user_id, Some(42));
     assert_eq!(newer.items.len(), 1, "the other request's change survives");

@@ -7,21 +7,17 @@
 //! and the failing ones became these regression tests.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
-use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer, StoreError};
+use session_runtime::{MemoryStore, Session, SessionLayer, StoreError};
+use sessionkit_tests::http::send_with;
+use sessionkit_tests::key;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tower::ServiceExt as _;
 
 const DAY: u64 = 24 * 3600;
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[77; 32]).unwrap()
-}
 
 /// A clock that can be set anywhere, backwards included.
 #[derive(Clone, Debug)]
@@ -46,53 +42,6 @@ impl session_runtime::Clock for Clock {
 }
 
 const T0: u64 = 1_800_000_000;
-
-/// What came back.
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    body: String,
-    headers: HeaderMap,
-}
-
-impl Reply {
-    /// The value of the first `Set-Cookie` (`Some("")` when it expires it).
-    fn cookie(&self) -> Option<String> {
-        self.headers.get(header::SET_COOKIE).map(|value| {
-            cookie::Cookie::parse(value.to_str().unwrap().to_owned())
-                .unwrap()
-                .value()
-                .to_owned()
-        })
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
-    }
-}
-
-async fn call(app: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut builder = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(builder.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    Reply {
-        status,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-        headers,
-    }
-}
 
 // ---------------------------------------------------------------------------
 // A cookie session with a user, and per-user revocation times.
@@ -158,14 +107,20 @@ fn badge_layer(clock: &Clock, revocations: Arc<MemoryStore>) -> SessionLayer<Bad
 async fn a_restart_login_right_after_a_revocation_is_not_logged_out() {
     let clock = Clock::at(T0);
     let app = badge_app(badge_layer(&clock, Arc::new(MemoryStore::default())));
-    let a = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
+    let a = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
     let cookie_a = format!("{BADGE}={a}");
-    let out = call(&app, "POST", "/logout-everywhere", &[("cookie", &cookie_a)]).await;
+    let out = send_with(&app, "POST", "/logout-everywhere", &[("cookie", &cookie_a)]).await;
     assert_eq!(out.status, StatusCode::OK, "{}", out.body);
 
     // control: the careless login (set_user alone) is put after the revocation
-    let plain = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
-    let show = call(
+    let plain = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
+    let show = send_with(
         &app,
         "GET",
         "/show",
@@ -175,11 +130,11 @@ async fn a_restart_login_right_after_a_revocation_is_not_logged_out() {
     assert_eq!(show.body, "Some(5)", "set_user login after a revocation");
 
     // the documented login, in the same second
-    let fresh = call(&app, "POST", "/login-fresh/5", &[])
+    let fresh = send_with(&app, "POST", "/login-fresh/5", &[])
         .await
-        .cookie()
+        .set_cookie
         .unwrap();
-    let show = call(
+    let show = send_with(
         &app,
         "GET",
         "/show",
@@ -201,8 +156,11 @@ async fn a_restart_login_after_two_revocations_in_one_second_is_not_logged_out()
     let clock = Clock::at(T0);
     let app = badge_app(badge_layer(&clock, Arc::new(MemoryStore::default())));
     for _ in 0..2 {
-        let a = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
-        let out = call(
+        let a = send_with(&app, "POST", "/login/5", &[])
+            .await
+            .set_cookie
+            .unwrap();
+        let out = send_with(
             &app,
             "POST",
             "/logout-everywhere",
@@ -212,11 +170,11 @@ async fn a_restart_login_after_two_revocations_in_one_second_is_not_logged_out()
         assert_eq!(out.status, StatusCode::OK);
     }
     clock.advance(1); // the next second: now equals the revocation time
-    let fresh = call(&app, "POST", "/login-fresh/5", &[])
+    let fresh = send_with(&app, "POST", "/login-fresh/5", &[])
         .await
-        .cookie()
+        .set_cookie
         .unwrap();
-    let show = call(
+    let show = send_with(
         &app,
         "GET",
         "/show",
@@ -244,24 +202,24 @@ async fn a_revocation_covers_a_copy_issued_by_a_process_whose_clock_runs_ahead()
     let app_behind = badge_app(badge_layer(&behind, Arc::clone(&revocations)));
 
     // the thief's copy, issued by the process that runs ahead
-    let copy = call(&app_ahead, "POST", "/login/5", &[])
+    let copy = send_with(&app_ahead, "POST", "/login/5", &[])
         .await
-        .cookie()
+        .set_cookie
         .unwrap();
     let copy = format!("{BADGE}={copy}");
     assert_eq!(
-        call(&app_behind, "GET", "/show", &[("cookie", &copy)])
+        send_with(&app_behind, "GET", "/show", &[("cookie", &copy)])
             .await
             .body,
         "Some(5)"
     );
 
     // the victim logs out everywhere on the other process
-    let mine = call(&app_behind, "POST", "/login/5", &[])
+    let mine = send_with(&app_behind, "POST", "/login/5", &[])
         .await
-        .cookie()
+        .set_cookie
         .unwrap();
-    let out = call(
+    let out = send_with(
         &app_behind,
         "POST",
         "/logout-everywhere",
@@ -271,7 +229,7 @@ async fn a_revocation_covers_a_copy_issued_by_a_process_whose_clock_runs_ahead()
     assert_eq!(out.status, StatusCode::OK);
 
     for (name, app) in [("behind", &app_behind), ("ahead", &app_ahead)] {
-        let show = call(app, "GET", "/show", &[("cookie", &copy)]).await;
+        let show = send_with(app, "GET", "/show", &[("cookie", &copy)]).await;
         assert_eq!(
             show.body, "None",
             "a copy issued 'in the future' of the revoking process survives log out everywhere (served by the {name} process)"
@@ -285,11 +243,17 @@ async fn a_revocation_covers_a_copy_issued_by_a_process_whose_clock_runs_ahead()
 async fn a_revocation_after_the_clock_steps_back_covers_earlier_sessions() {
     let clock = Clock::at(T0 + 300);
     let app = badge_app(badge_layer(&clock, Arc::new(MemoryStore::default())));
-    let copy = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
+    let copy = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
     let copy = format!("{BADGE}={copy}");
     clock.set(T0); // corrected by 5 minutes
-    let mine = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
-    let out = call(
+    let mine = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
+    let out = send_with(
         &app,
         "POST",
         "/logout-everywhere",
@@ -297,7 +261,7 @@ async fn a_revocation_after_the_clock_steps_back_covers_earlier_sessions() {
     )
     .await;
     assert_eq!(out.status, StatusCode::OK);
-    let show = call(&app, "GET", "/show", &[("cookie", &copy)]).await;
+    let show = send_with(&app, "GET", "/show", &[("cookie", &copy)]).await;
     assert_eq!(
         show.body, "None",
         "a session issued before the revocation (before the clock stepped back) survives it"
@@ -363,7 +327,7 @@ async fn browse(app: &Router, clock: &Clock, cookie: String, step: u64, total: u
     while elapsed < total {
         clock.advance(step);
         elapsed += step;
-        let reply = call(
+        let reply = send_with(
             app,
             "GET",
             "/read",
@@ -373,7 +337,7 @@ async fn browse(app: &Router, clock: &Clock, cookie: String, step: u64, total: u
         if reply.body == "new" {
             return Some(elapsed);
         }
-        if let Some(fresh) = reply.cookie() {
+        if let Some(fresh) = reply.set_cookie {
             cookie = fresh;
         }
     }
@@ -392,7 +356,10 @@ async fn without_absolute_timeout_a_session_still_ends_at_the_400_day_cap() {
             .without_absolute_timeout()
             .with_clock(clock.clone()),
     );
-    let cookie = call(&app, "POST", "/visit", &[]).await.cookie().unwrap();
+    let cookie = send_with(&app, "POST", "/visit", &[])
+        .await
+        .set_cookie
+        .unwrap();
     let ended = browse(&app, &clock, cookie, 2 * DAY, 420 * DAY).await;
     assert!(
         ended.is_some_and(|at| at <= 401 * DAY),
@@ -453,12 +420,12 @@ async fn set_lifetime_of_zero_clamps_to_one_second() {
         .merge(visits_app_routes_only())
         .layer(SessionLayer::<Visits>::new(key()).with_clock(clock.clone()));
     for secs in [0, 1] {
-        let reply = call(&app, "POST", &format!("/short/{secs}"), &[]).await;
+        let reply = send_with(&app, "POST", &format!("/short/{secs}"), &[]).await;
         let line = reply.header("set-cookie").unwrap();
         assert!(line.contains("Max-Age=1"), "{secs}: {line}");
-        let value = reply.cookie().unwrap();
+        let value = reply.set_cookie.unwrap();
         clock.advance(2);
-        let read = call(
+        let read = send_with(
             &app,
             "GET",
             "/read",
@@ -506,10 +473,10 @@ async fn a_browser_behind_basic_auth_still_gets_its_session_cookie() {
         "Basic dXNlcjpwYXNzd29yZA==",
         "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x",
     ] {
-        let reply = call(&app, "POST", "/visit", &[("authorization", credentials)]).await;
+        let reply = send_with(&app, "POST", "/visit", &[("authorization", credentials)]).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(
-            reply.cookie().is_some_and(|v| !v.is_empty()),
+            reply.set_cookie.as_ref().is_some_and(|v| !v.is_empty()),
             "`Authorization: {}` without a session cookie: no Set-Cookie, the token went to a response header \
              `authorization: {:?}` (a browser never keeps it, so every request starts a new session)",
             credentials.split(' ').next().unwrap(),
@@ -525,14 +492,14 @@ async fn a_browser_behind_basic_auth_still_gets_its_session_cookie() {
 #[tokio::test]
 async fn the_session_auth_scheme_is_case_insensitive() {
     let app = header_visits_app("authorization");
-    let first = call(&app, "POST", "/visit", &[("authorization", "Session")]).await;
+    let first = send_with(&app, "POST", "/visit", &[("authorization", "Session")]).await;
     let token = first
         .header("authorization")
         .expect("a token for an asking header client");
-    assert!(!token.is_empty() && first.cookie().is_none());
+    assert!(!token.is_empty() && first.set_cookie.is_none());
     for scheme in ["Session", "session", "SESSION"] {
         let value = format!("{scheme} {token}");
-        let read = call(&app, "GET", "/read", &[("authorization", &value)]).await;
+        let read = send_with(&app, "GET", "/read", &[("authorization", &value)]).await;
         assert_eq!(read.body, "1", "`Authorization: {scheme} <token>`");
     }
 }
@@ -543,24 +510,24 @@ async fn the_session_auth_scheme_is_case_insensitive() {
 #[tokio::test]
 async fn header_and_cookie_clients_interleaved_stay_on_their_channels() {
     let app = header_visits_app("x-session");
-    let h1 = call(&app, "POST", "/visit", &[("x-session", "")]).await;
+    let h1 = send_with(&app, "POST", "/visit", &[("x-session", "")]).await;
     let header_token = h1.header("x-session").unwrap();
     assert!(
-        h1.cookie().is_none(),
+        h1.set_cookie.is_none(),
         "asked in the header, answered in the header alone"
     );
-    let c1 = call(&app, "POST", "/visit", &[]).await;
-    let cookie_token = c1.cookie().unwrap();
+    let c1 = send_with(&app, "POST", "/visit", &[]).await;
+    let cookie_token = c1.set_cookie.clone().unwrap();
     assert!(c1.header("x-session").is_none());
     assert_eq!(c1.header("vary").as_deref(), Some("cookie, x-session"));
     for _ in 0..3 {
-        let h = call(&app, "POST", "/visit", &[("x-session", &header_token)]).await;
+        let h = send_with(&app, "POST", "/visit", &[("x-session", &header_token)]).await;
         assert!(
-            h.cookie().is_none() && h.header("x-session").is_some(),
+            h.set_cookie.is_none() && h.header("x-session").is_some(),
             "{:?}",
             h.headers
         );
-        let c = call(
+        let c = send_with(
             &app,
             "POST",
             "/visit",
@@ -568,13 +535,13 @@ async fn header_and_cookie_clients_interleaved_stay_on_their_channels() {
         )
         .await;
         assert!(
-            c.header("x-session").is_none() && c.cookie().is_some(),
+            c.header("x-session").is_none() && c.set_cookie.is_some(),
             "{:?}",
             c.headers
         );
     }
     // a header token sent as a cookie, and the reverse, open the same
-    let as_cookie = call(
+    let as_cookie = send_with(
         &app,
         "GET",
         "/read",
@@ -582,10 +549,10 @@ async fn header_and_cookie_clients_interleaved_stay_on_their_channels() {
     )
     .await;
     assert_eq!(as_cookie.body, "1");
-    let as_header = call(&app, "GET", "/read", &[("x-session", &cookie_token)]).await;
+    let as_header = send_with(&app, "GET", "/read", &[("x-session", &cookie_token)]).await;
     assert_eq!(as_header.body, "1");
     // both at once: the cookie wins, answered in the cookie
-    let both = call(
+    let both = send_with(
         &app,
         "POST",
         "/visit",
@@ -599,21 +566,21 @@ async fn header_and_cookie_clients_interleaved_stay_on_their_channels() {
     assert!(both.header("x-session").is_none());
 
     let auth = header_visits_app("authorization");
-    let first = call(&auth, "POST", "/visit", &[("authorization", "Session   ")]).await;
+    let first = send_with(&auth, "POST", "/visit", &[("authorization", "Session   ")]).await;
     let token = first.header("authorization").unwrap();
     for value in [
         format!("Session   {token}  "),
         format!("session {token}"),
         format!("Session\t{token}"),
     ] {
-        let read = call(&auth, "GET", "/read", &[("authorization", &value)]).await;
+        let read = send_with(&auth, "GET", "/read", &[("authorization", &value)]).await;
         assert_eq!(read.body, "1", "{value:?}");
     }
     // in Authorization the `Session` scheme is required: a bare token is
     // another scheme's credential, so the request is a cookie client's (a
     // fresh session, nothing in the response's Authorization header)
     for value in [token.clone(), format!("  {token}")] {
-        let read = call(&auth, "GET", "/read", &[("authorization", &value)]).await;
+        let read = send_with(&auth, "GET", "/read", &[("authorization", &value)]).await;
         assert_eq!(
             (read.status, read.body.as_str()),
             (StatusCode::OK, "new"),
@@ -624,7 +591,7 @@ async fn header_and_cookie_clients_interleaved_stay_on_their_channels() {
     // a quoted token is not ours: a fresh session, answered with an empty
     // header, never a 4xx/5xx
     let quoted = format!("Session \"{token}\"");
-    let read = call(&auth, "GET", "/read", &[("authorization", &quoted)]).await;
+    let read = send_with(&auth, "GET", "/read", &[("authorization", &quoted)]).await;
     assert_eq!((read.status, read.body.as_str()), (StatusCode::OK, "new"));
     assert_eq!(read.header("authorization").as_deref(), Some(""));
 }
@@ -685,11 +652,11 @@ async fn server_type_header_asked_restart_cycle_and_terminate() {
             .with_token_header("x-session")
             .unwrap(),
     );
-    let asked = call(&app, "POST", "/set/7", &[("x-session", "")]).await;
-    assert!(asked.cookie().is_none());
+    let asked = send_with(&app, "POST", "/set/7", &[("x-session", "")]).await;
+    assert!(asked.set_cookie.is_none());
     let id = asked.header("x-session").unwrap();
     assert!(id.starts_with('C'), "a signed ID: {id}");
-    let login = call(
+    let login = send_with(
         &app,
         "POST",
         "/login-restart-cycle/5",
@@ -698,14 +665,14 @@ async fn server_type_header_asked_restart_cycle_and_terminate() {
     .await;
     let new_id = login.header("x-session").unwrap();
     assert_ne!(new_id, id);
-    assert!(login.cookie().is_none());
+    assert!(login.set_cookie.is_none());
     assert_eq!(
-        call(&app, "GET", "/show", &[("x-session", &new_id)])
+        send_with(&app, "GET", "/show", &[("x-session", &new_id)])
             .await
             .body,
         "Some(5) 7"
     );
-    let old = call(&app, "GET", "/show", &[("x-session", &id)]).await;
+    let old = send_with(&app, "GET", "/show", &[("x-session", &id)]).await;
     assert_eq!(old.body, "None 0");
     assert_eq!(
         old.header("x-session").as_deref(),
@@ -713,16 +680,16 @@ async fn server_type_header_asked_restart_cycle_and_terminate() {
         "a dead ID is cleared"
     );
 
-    let end = call(
+    let end = send_with(
         &app,
         "POST",
         "/restart-terminate",
         &[("cookie", &format!("{VAULT}={new_id}"))],
     )
     .await;
-    assert_eq!(end.cookie().as_deref(), Some(""), "expired");
+    assert_eq!(end.set_cookie.as_deref(), Some(""), "expired");
     assert_eq!(
-        call(&app, "GET", "/show", &[("x-session", &new_id)])
+        send_with(&app, "GET", "/show", &[("x-session", &new_id)])
             .await
             .body,
         "None 0"
@@ -790,25 +757,31 @@ async fn failure_bodies_leak_nothing() {
         get(|d: Session<Visits>| async move { d.count().to_string() }),
     );
 
-    let ok = call(&app, "POST", "/write/10", &[]).await;
-    let cookie = format!("__Host-diary={}", ok.cookie().unwrap());
+    let ok = send_with(&app, "POST", "/write/10", &[]).await;
+    let cookie = format!("__Host-diary={}", ok.set_cookie.unwrap());
     let mut replies = vec![
-        ("over max_size", call(&app, "POST", "/write/500", &[]).await),
-        ("extracted twice", call(&app, "GET", "/twice", &[]).await),
+        (
+            "over max_size",
+            send_with(&app, "POST", "/write/500", &[]).await,
+        ),
+        (
+            "extracted twice",
+            send_with(&app, "GET", "/twice", &[]).await,
+        ),
         (
             "revoke on a cookie layer",
-            call(&cookie_app, "POST", "/revoke", &[]).await,
+            send_with(&cookie_app, "POST", "/revoke", &[]).await,
         ),
-        ("no layer", call(&missing, "GET", "/x", &[]).await),
+        ("no layer", send_with(&missing, "GET", "/x", &[]).await),
     ];
     store.set_down(true);
     replies.push((
         "store down at load",
-        call(&app, "GET", "/devices", &[("cookie", &cookie)]).await,
+        send_with(&app, "GET", "/devices", &[("cookie", &cookie)]).await,
     ));
     replies.push((
         "store down at save",
-        call(&app, "POST", "/write/3", &[]).await,
+        send_with(&app, "POST", "/write/3", &[]).await,
     ));
     store.set_down(false);
     let banned = [
@@ -905,9 +878,9 @@ async fn cache_headers_are_the_same_on_actix_and_axum() {
             ),
     )
     .await;
-    let cookie = call(&axum_app, "POST", "/visit", &[])
+    let cookie = send_with(&axum_app, "POST", "/visit", &[])
         .await
-        .cookie()
+        .set_cookie
         .unwrap();
     let cookie = format!("{VISITS}={cookie}");
     let mut differences = Vec::new();
@@ -917,7 +890,7 @@ async fn cache_headers_are_the_same_on_actix_and_axum() {
         ("POST", "/visit", vec![("cookie", cookie.as_str())]),
         ("POST", "/visit", vec![("x-session", "")]),
     ] {
-        let ax = call(&axum_app, method, uri, &headers).await;
+        let ax = send_with(&axum_app, method, uri, &headers).await;
         let mut request = actix_web::test::TestRequest::default()
             .method(method.parse().unwrap())
             .uri(uri);
@@ -991,8 +964,14 @@ async fn two_devices_logging_out_the_others_at_once_both_end() {
             )
             .layer(badge_layer(&clock, Arc::clone(&store)))
     };
-    let a = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
-    let b = call(&app, "POST", "/login/5", &[]).await.cookie().unwrap();
+    let a = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
+    let b = send_with(&app, "POST", "/login/5", &[])
+        .await
+        .set_cookie
+        .unwrap();
     clock.advance(10);
     let (a_cookie, b_cookie) = (format!("{BADGE}={a}"), format!("{BADGE}={b}"));
     let (ha, hb) = (
@@ -1000,13 +979,13 @@ async fn two_devices_logging_out_the_others_at_once_both_end() {
         [("cookie", b_cookie.as_str())],
     );
     let (ra, rb) = tokio::join!(
-        call(&app, "POST", "/keep", &ha),
-        call(&app, "POST", "/keep", &hb),
+        send_with(&app, "POST", "/keep", &ha),
+        send_with(&app, "POST", "/keep", &hb),
     );
     for (name, reply, old) in [("a", &ra, &a_cookie), ("b", &rb, &b_cookie)] {
         assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
-        if let Some(value) = reply.cookie().filter(|v| !v.is_empty()) {
-            let show = call(
+        if let Some(value) = reply.set_cookie.as_ref().filter(|v| !v.is_empty()) {
+            let show = send_with(
                 &app,
                 "GET",
                 "/show",
@@ -1016,7 +995,9 @@ async fn two_devices_logging_out_the_others_at_once_both_end() {
             assert_eq!(show.body, "None", "{name}: a racing keep-this-one survived");
         }
         assert_eq!(
-            call(&app, "GET", "/show", &[("cookie", old)]).await.body,
+            send_with(&app, "GET", "/show", &[("cookie", old)])
+                .await
+                .body,
             "None",
             "{name} old"
         );

@@ -10,10 +10,11 @@ use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use session_runtime::seal::envelope::shape_tag;
 use session_runtime::{
-    Bincode, BoundedString, MasterKey, MaxEncodedLen, Part, Postcard, Session, SessionData,
-    SessionLayer, SessionStore, Storage,
+    Bincode, BoundedString, MaxEncodedLen, Part, Postcard, Session, SessionData, SessionLayer,
+    SessionStore, Storage,
 };
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 use sessionkit_tests::stores;
 
 mod v1 {
@@ -125,10 +126,6 @@ mod v3 {
             }
         }
     }
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[21; 32]).unwrap()
 }
 
 fn v1_app(cart: SessionLayer<v1::Cart>) -> Router {

@@ -1,14 +1,11 @@
 //! The request-path and server-session scenarios, written once and run on
 //! axum and on actix-web: the same core, the same answers.
 
-use session_runtime::{MasterKey, MemoryStore, OutagePolicy, SessionLayer};
+use session_runtime::{MemoryStore, OutagePolicy, SessionLayer};
 use sessionkit_tests::Prefs;
 use sessionkit_tests::frameworks::{Account, Harness};
+use sessionkit_tests::key;
 use sessionkit_tests::probe::Probe;
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[31; 32]).unwrap()
-}
 
 /// The layers of one scenario: a cookie session and a server session over
 /// `store` (the probe lets a scenario take it down).

@@ -14,16 +14,13 @@
 //! | the session cookie at any position among 50 | 200, the session found |
 
 use axum::Router;
-use session_runtime::{MasterKey, MemoryStore, SessionLayer};
+use session_runtime::{MemoryStore, SessionLayer};
 use sessionkit_tests::frameworks::{Account, Axum, Harness, axum_app};
+use sessionkit_tests::key;
 use sessionkit_tests::{Prefs, TestClock, prefs_routes};
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[41; 32]).unwrap()
-}
 
 async fn serve(app: Router) -> SocketAddr {
     sessionkit_tests::http::listen(app).await

@@ -5,7 +5,8 @@
 use axum::body::Body;
 use http::{Request, StatusCode};
 use proptest::prelude::*;
-use session_runtime::{Bincode, MasterKey, Mode, Postcard, Sealer, SessionLayer};
+use session_runtime::{Bincode, Mode, Postcard, Sealer, SessionLayer};
+use sessionkit_tests::key;
 use sessionkit_tests::{Prefs, TestClock, prefs_routes};
 use tower::ServiceExt as _;
 
@@ -30,7 +31,7 @@ proptest! {
     fn arbitrary_cookie_headers_are_a_fresh_session(lines in proptest::collection::vec(cookie_line(), 0..3)) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let app = prefs_routes().layer(
-            SessionLayer::<Prefs>::new(MasterKey::from_secret(&[1; 32]).unwrap()).with_clock(TestClock::new()),
+            SessionLayer::<Prefs>::new(key()).with_clock(TestClock::new()),
         );
         let mut request = Request::get("/read");
         for line in &lines {
@@ -52,7 +53,7 @@ proptest! {
     #[test]
     fn arbitrary_sealed_values_are_refused(value in ".{0,600}", b64 in "[A-Za-z0-9_-]{0,600}") {
         for mode in [Mode::Encrypted, Mode::Signed] {
-            let sealer = Sealer::new(MasterKey::from_secret(&[1; 32]).unwrap(), mode);
+            let sealer = Sealer::new(key(), mode);
             for input in [&value, &b64] {
                 prop_assert!(sealer.open::<Prefs, Bincode>("__Host-prefs", input, 0).is_err());
                 prop_assert!(sealer.open::<Prefs, Postcard>("__Host-prefs", input, 0).is_err());

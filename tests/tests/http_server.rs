@@ -1,7 +1,8 @@
 //! The layer behind a real HTTP server on loopback, driven by clients with
 //! real cookie jars: what a browser would see.
 
-use session_runtime::{MasterKey, SessionLayer};
+use session_runtime::SessionLayer;
+use sessionkit_tests::key;
 use sessionkit_tests::{Prefs, TestClock, prefs_routes};
 use std::net::SocketAddr;
 
@@ -11,7 +12,7 @@ async fn serve(layer: SessionLayer<Prefs>) -> SocketAddr {
 
 fn layer() -> SessionLayer<Prefs> {
     // plain HTTP on loopback: a jar keeps `Secure` cookies for https only
-    SessionLayer::<Prefs>::new(MasterKey::from_secret(&[3; 32]).unwrap())
+    SessionLayer::<Prefs>::new(key())
         .with_secure(false)
         .unwrap()
         .with_clock(TestClock::new())

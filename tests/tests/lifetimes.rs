@@ -8,9 +8,9 @@ use axum::extract::Path;
 use axum::routing::{get, post};
 use session_runtime::id::SessionId;
 use session_runtime::{
-    KeyRing, MAX_LIFETIME, MasterKey, MemoryStore, Mode, Sealer, Session, SessionLayer,
-    SessionStore, Tiered,
+    KeyRing, MAX_LIFETIME, MemoryStore, Mode, Sealer, Session, SessionLayer, SessionStore, Tiered,
 };
+use sessionkit_tests::key;
 use sessionkit_tests::stores;
 use sessionkit_tests::{TestClock, figure};
 use std::time::Duration;
@@ -25,10 +25,6 @@ struct Prefs {
 #[session(cookie = "vault", storage = "server")]
 struct Vault {
     note: u32,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[61; 32]).unwrap()
 }
 
 /// `days` of u64::MAX means `Duration::MAX`.

@@ -7,9 +7,10 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
-use session_runtime::{MasterKey, MemoryStore, Mode, Sealer, Session, SessionLayer};
+use session_runtime::{MemoryStore, Mode, Sealer, Session, SessionLayer};
 use sessionkit_tests::TestClock;
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 use std::time::Duration;
 
 /// Server-side: the cookie carries a signed ID.
@@ -29,10 +30,6 @@ struct Badge {
     #[session(user)]
     user: Option<u64>,
     theme: u8,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[31; 32]).unwrap()
 }
 
 fn member_app() -> Router {

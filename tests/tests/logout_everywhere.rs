@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use session_runtime::id::SessionId;
 use session_runtime::user::KeepsRevocations;
 use session_runtime::{
-    Entry, MasterKey, MemoryStore, Mode, Sealer, Session, SessionLayer, SessionStore, StoreError,
-    Tiered,
+    Entry, MemoryStore, Mode, Sealer, Session, SessionLayer, SessionStore, StoreError, Tiered,
 };
 use sessionkit_tests::TestClock;
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 use sessionkit_tests::stores;
 
 const COOKIE: &str = "__Host-account";
@@ -24,10 +24,6 @@ struct Account {
     #[session(user)]
     user: Option<u64>,
     visits: u32,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[77; 32]).unwrap()
 }
 
 fn status_of(err: &StoreError) -> StatusCode {

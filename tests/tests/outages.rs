@@ -5,8 +5,9 @@
 use axum::Router;
 use axum::http::StatusCode;
 use session_runtime::store::{MemcachedStore, PostgresStore, RedisStore, SqliteStore};
-use session_runtime::{MasterKey, MemoryStore, SessionLayer, Tiered};
+use session_runtime::{MemoryStore, SessionLayer, Tiered};
 use sessionkit_tests::http::{percentile, send};
+use sessionkit_tests::key;
 use sessionkit_tests::probe::Probe;
 use sessionkit_tests::process::OwnServer;
 use sessionkit_tests::servers::address;
@@ -14,10 +15,6 @@ use sessionkit_tests::wide::{self, Wide};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[12; 32]).unwrap()
-}
 
 const WIDE: &str = "__Host-wide";
 

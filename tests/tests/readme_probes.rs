@@ -13,8 +13,9 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post};
-use session_runtime::{KeyRing, MasterKey, MemoryStore, Session, SessionLayer};
+use session_runtime::{KeyRing, MemoryStore, Session, SessionLayer};
 use sessionkit_tests::{TestClock, stores};
+use sessionkit_tests::{key, key_from};
 use std::time::Duration;
 use tower::ServiceExt as _;
 
@@ -22,12 +23,6 @@ const M: u64 = 60;
 const H: u64 = 3600;
 const D: u64 = 86_400;
 
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[7; 32]).unwrap()
-}
-fn key2() -> MasterKey {
-    MasterKey::from_secret(&[8; 32]).unwrap()
-}
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -469,20 +464,17 @@ impl Browser {
         }
     }
     async fn send(&mut self, app: &Router, method: &str, uri: &str) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri);
+        let mut headers = Vec::new();
         if let Some((h, t)) = &self.header {
-            b = b.header(h.as_str(), t.as_str());
+            headers.push((h.as_str(), t.as_str()));
         }
+        let cookie = self.jar.as_ref().map(|v| format!("{}={v}", self.name));
         if (self.header.is_none() || self.extra_cookie)
-            && let Some(v) = &self.jar
+            && let Some(cookie) = &cookie
         {
-            b = b.header(header::COOKIE, format!("{}={v}", self.name));
+            headers.push(("cookie", cookie.as_str()));
         }
-        let resp = app
-            .clone()
-            .oneshot(b.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let resp = sessionkit_tests::http::request(app, method, uri, &headers).await;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = axum::body::to_bytes(resp.into_body(), 1 << 22)
@@ -1039,8 +1031,8 @@ async fn p12_key_rotation() {
         };
         let (a_old, a_ring, a_new, name) = if kind == "cookie" {
             let (a, n) = mk(KeyRing::new(key()));
-            let (b, _) = mk(KeyRing::new(key2()).with_previous(key()));
-            let (c, _) = mk(KeyRing::new(key2()));
+            let (b, _) = mk(KeyRing::new(key_from(8)).with_previous(key()));
+            let (c, _) = mk(KeyRing::new(key_from(8)));
             (a, b, c, n)
         } else {
             let s1 = stores::sqlite_at(&path).await;
@@ -1050,11 +1042,15 @@ async fn p12_key_rotation() {
                 app_for!(Sv)
                     .layer(SessionLayer::<Sv>::with_store(key(), s1).with_clock(clock.clone())),
                 app_for!(Sv).layer(
-                    SessionLayer::<Sv>::with_store(KeyRing::new(key2()).with_previous(key()), s2)
-                        .with_clock(clock.clone()),
+                    SessionLayer::<Sv>::with_store(
+                        KeyRing::new(key_from(8)).with_previous(key()),
+                        s2,
+                    )
+                    .with_clock(clock.clone()),
                 ),
-                app_for!(Sv)
-                    .layer(SessionLayer::<Sv>::with_store(key2(), s3).with_clock(clock.clone())),
+                app_for!(Sv).layer(
+                    SessionLayer::<Sv>::with_store(key_from(8), s3).with_clock(clock.clone()),
+                ),
                 "__Host-sv",
             )
         };
@@ -3417,7 +3413,7 @@ async fn p53_header_client_revoke_and_rotation() {
     );
     let ring = app_for!(Sv).layer(
         SessionLayer::<Sv>::with_store(
-            KeyRing::new(key2()).with_previous(key()),
+            KeyRing::new(key_from(8)).with_previous(key()),
             stores::sqlite_at(&path).await,
         )
         .with_token_header("x-session")
@@ -3425,7 +3421,7 @@ async fn p53_header_client_revoke_and_rotation() {
         .with_clock(clock.clone()),
     );
     let new = app_for!(Sv).layer(
-        SessionLayer::<Sv>::with_store(key2(), stores::sqlite_at(&path).await)
+        SessionLayer::<Sv>::with_store(key_from(8), stores::sqlite_at(&path).await)
             .with_token_header("x-session")
             .unwrap()
             .with_clock(clock.clone()),

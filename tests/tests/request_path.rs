@@ -5,36 +5,27 @@ use axum::Router;
 use axum::body::Body;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{Request, Response, StatusCode};
-use session_runtime::{
-    Bincode, ConfigError, KeyRing, MasterKey, Meta, Mode, SameSite, Sealer, SessionLayer,
-};
+use session_runtime::{Bincode, ConfigError, KeyRing, Meta, Mode, SameSite, Sealer, SessionLayer};
+use sessionkit_tests::key_from;
 use sessionkit_tests::{Prefs, TestClock, prefs_routes};
 use std::time::Duration;
 use tower::ServiceExt as _;
 
 const DAY: u64 = 24 * 3600;
 
-fn key(byte: u8) -> MasterKey {
-    MasterKey::from_secret(&[byte; 32]).unwrap()
-}
-
 fn layer(clock: &TestClock) -> SessionLayer<Prefs> {
-    SessionLayer::<Prefs>::new(key(1)).with_clock(clock.clone())
+    SessionLayer::<Prefs>::new(key_from(1)).with_clock(clock.clone())
 }
 
 fn app(layer: SessionLayer<Prefs>) -> Router {
     prefs_routes().layer(layer)
 }
 
+/// [`http::request`] with each of `cookies` (`name=value`) in a `Cookie`
+/// header of its own.
 async fn send(app: &Router, method: &str, uri: &str, cookies: &[&str]) -> Response<Body> {
-    let mut req = Request::builder().method(method).uri(uri);
-    for cookie in cookies {
-        req = req.header(COOKIE, *cookie);
-    }
-    app.clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+    let headers: Vec<_> = cookies.iter().map(|cookie| ("cookie", *cookie)).collect();
+    sessionkit_tests::http::request(app, method, uri, &headers).await
 }
 
 async fn text(response: Response<Body>) -> String {
@@ -469,7 +460,7 @@ async fn host_prefix_and_its_rules() {
         layer.with_secure(false),
         Err(ConfigError::HostPrefix(_))
     ));
-    let base = || SessionLayer::<Prefs>::new(key(1));
+    let base = || SessionLayer::<Prefs>::new(key_from(1));
     assert!(
         base()
             .with_domain("a.test")
@@ -489,7 +480,7 @@ async fn host_prefix_and_its_rules() {
 
 #[test]
 fn other_configuration_errors() {
-    let base = || SessionLayer::<Prefs>::new(key(1));
+    let base = || SessionLayer::<Prefs>::new(key_from(1));
     assert!(matches!(
         base().with_cookie_name("bad name"),
         Err(ConfigError::CookieName(_))
@@ -593,18 +584,18 @@ async fn signed_mode_is_readable_but_not_forgeable() {
 #[tokio::test]
 async fn rotation_through_the_layer() {
     let clock = TestClock::new();
-    let old = app(SessionLayer::<Prefs>::new(key(1)).with_clock(clock.clone()));
+    let old = app(SessionLayer::<Prefs>::new(key_from(1)).with_clock(clock.clone()));
     let cookie = the_cookie(&send(&old, "POST", "/theme/dark", &[]).await);
 
-    let rotated = app(
-        SessionLayer::<Prefs>::new(KeyRing::new(key(2)).with_previous(key(1)))
-            .with_clock(clock.clone()),
-    );
+    let rotated = app(SessionLayer::<Prefs>::new(
+        KeyRing::new(key_from(2)).with_previous(key_from(1)),
+    )
+    .with_clock(clock.clone()));
     let response = send(&rotated, "GET", "/read", &[&cookie]).await;
     // opened with the previous key, re-sealed with the new one right away
     let resealed = the_cookie(&response);
     assert_eq!(text(response).await, "theme=dark visits=0");
-    let new_only = app(SessionLayer::<Prefs>::new(key(2)).with_clock(clock.clone()));
+    let new_only = app(SessionLayer::<Prefs>::new(key_from(2)).with_clock(clock.clone()));
     assert_eq!(
         text(send(&new_only, "GET", "/read", &[&resealed]).await).await,
         "theme=dark visits=0"
@@ -690,7 +681,7 @@ async fn bad_cookies_mean_a_fresh_session() {
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let wrong_key = {
-        let sealer = Sealer::new(key(9), Mode::Encrypted);
+        let sealer = Sealer::new(key_from(9), Mode::Encrypted);
         let meta = Meta {
             issued_at: clock.secs(),
             expires_at: clock.secs() + 3600,

@@ -9,8 +9,9 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
-use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer, StoreError};
+use session_runtime::{MemoryStore, Session, SessionLayer, StoreError};
 use sessionkit_tests::http::{Reply, send};
+use sessionkit_tests::key;
 
 /// Server-side, with a user: its user index is the store's.
 #[derive(Session, Default)]
@@ -33,10 +34,6 @@ struct Badge {
 #[derive(Session, Default)]
 struct Orphan {
     n: u8,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[19; 32]).unwrap()
 }
 
 /// What a handler's store failure looks like when the backend is down.

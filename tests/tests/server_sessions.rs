@@ -5,18 +5,20 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{Request, Response, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use session_runtime::id::{SIGNED_ID_LEN, SessionId};
 use session_runtime::store::{MemcachedStore, SqliteStore};
 use session_runtime::{
-    KeyRing, MasterKey, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
+    KeyRing, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
 };
 use sessionkit_tests::TestClock;
 use sessionkit_tests::account::{Account, app as account_app};
+use sessionkit_tests::http::{Reply, send};
 use sessionkit_tests::probe::Probe;
 use sessionkit_tests::servers::address;
+use sessionkit_tests::{key, key_from};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,10 +33,6 @@ struct Notes {
     /// Cache-only with a tiered store.
     #[session(quick)]
     flash: String,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[42; 32]).unwrap()
 }
 
 fn notes_app(layer: SessionLayer<Notes>, barrier: Option<Arc<tokio::sync::Barrier>>) -> Router {
@@ -123,12 +121,6 @@ struct Browser {
     name: &'static str,
 }
 
-struct Reply {
-    status: StatusCode,
-    body: String,
-    set_cookie: Option<String>,
-}
-
 impl Browser {
     fn new(app: Router, name: &'static str) -> Self {
         Self {
@@ -139,36 +131,12 @@ impl Browser {
     }
 
     async fn send(&mut self, method: &str, uri: &str) -> Reply {
-        let reply = request(&self.app, method, uri, self.cookie.as_deref(), self.name).await;
+        let cookie = self.cookie.as_deref().map(|value| (self.name, value));
+        let reply = send(&self.app, method, uri, cookie).await;
         if let Some(set) = &reply.set_cookie {
             self.cookie = (!set.is_empty()).then(|| set.clone());
         }
         reply
-    }
-}
-
-async fn request(app: &Router, method: &str, uri: &str, cookie: Option<&str>, name: &str) -> Reply {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(value) = cookie {
-        builder = builder.header(header::COOKIE, format!("{name}={value}"));
-    }
-    let response: Response<Body> = app
-        .clone()
-        .oneshot(builder.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let set_cookie = response.headers().get(header::SET_COOKIE).map(|value| {
-        let parsed = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
-        parsed.value().to_owned()
-    });
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    Reply {
-        status,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-        set_cookie,
     }
 }
 
@@ -283,7 +251,7 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
     let store = Probe::new(SqliteStore::in_memory().await.unwrap());
     let layer = SessionLayer::<Account>::with_store(key(), store.clone());
     let app = account_app(layer);
-    let other_key = KeyRing::new(MasterKey::from_secret(&[9; 32]).unwrap());
+    let other_key = KeyRing::new(key_from(9));
     let mut random = [0u8; 49];
     for i in 0..10_000 {
         let forged = match i % 3 {
@@ -299,7 +267,7 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
             // garbage
             _ => format!("{i:x}"),
         };
-        let reply = request(&app, "GET", "/whoami", Some(&forged), "__Host-account").await;
+        let reply = send(&app, "GET", "/whoami", Some(("__Host-account", &forged))).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.body, "None");
         assert_eq!(
@@ -320,7 +288,7 @@ async fn forged_and_unknown_ids_never_reach_a_store_write_and_create_no_rows() {
     let unknown = SessionId::generate()
         .unwrap()
         .sign(&KeyRing::new(key()), "__Host-account");
-    let reply = request(&app, "POST", "/add/1", Some(&unknown), "__Host-account").await;
+    let reply = send(&app, "POST", "/add/1", Some(("__Host-account", &unknown))).await;
     let minted = reply.set_cookie.unwrap();
     assert_ne!(minted, unknown, "a new id is minted on the first write");
     assert_eq!(records(store.inner()).await, 1);
@@ -349,7 +317,7 @@ async fn cycle_id_replaces_the_id_and_deletes_the_old_row() {
 
     // the pre-login id (fixated by an attacker) no longer works
     let app = browser.app.clone();
-    let stale = request(&app, "GET", "/whoami", Some(&before), "__Host-account").await;
+    let stale = send(&app, "GET", "/whoami", Some(("__Host-account", &before))).await;
     assert_eq!(stale.body, "None");
 }
 
@@ -365,7 +333,13 @@ async fn terminate_deletes_the_row_and_expires_the_cookie() {
     let reply = browser.send("POST", "/logout").await;
     assert_eq!(reply.set_cookie.as_deref(), Some(""), "cookie expired");
     assert_eq!(records(&store).await, 0, "server data deleted");
-    let replay = request(&browser.app, "GET", "/whoami", Some(&id), "__Host-account").await;
+    let replay = send(
+        &browser.app,
+        "GET",
+        "/whoami",
+        Some(("__Host-account", &id)),
+    )
+    .await;
     assert_eq!(replay.body, "None", "the old cookie is useless");
 }
 
@@ -383,11 +357,16 @@ async fn concurrent_requests_changing_different_fields_both_survive() {
 
     let app = browser.app.clone();
     let (a, b) = tokio::join!(
-        request(&app, "POST", "/race/count", Some(&cookie), "__Host-notes"),
-        request(&app, "POST", "/race/changed", Some(&cookie), "__Host-notes"),
+        send(&app, "POST", "/race/count", Some(("__Host-notes", &cookie))),
+        send(
+            &app,
+            "POST",
+            "/race/changed",
+            Some(("__Host-notes", &cookie))
+        ),
     );
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
-    let shown = request(&app, "GET", "/show", Some(&cookie), "__Host-notes").await;
+    let shown = send(&app, "GET", "/show", Some(("__Host-notes", &cookie))).await;
     assert_eq!(shown.body, "changed|1|", "neither update was lost");
 }
 
@@ -569,7 +548,7 @@ async fn from_request_explains_that_server_sessions_load_asynchronously() {
     let id = SessionId::generate()
         .unwrap()
         .sign(&KeyRing::new(key()), "__Host-account");
-    let reply = request(&app, "GET", "/sync", Some(&id), "__Host-account").await;
+    let reply = send(&app, "GET", "/sync", Some(("__Host-account", &id))).await;
     assert!(reply.body.contains("Session::load"), "{}", reply.body);
 }
 
@@ -729,7 +708,7 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
     let id = browser.cookie.clone().unwrap();
     let (session, _) = SessionId::verify(&id, &keys, "__Host-notes").unwrap();
     assert!(store.delete(&session.store_key()).await.unwrap());
-    let read = request(&app, "GET", "/show", Some(&id), "__Host-notes").await;
+    let read = send(&app, "GET", "/show", Some(("__Host-notes", &id))).await;
     assert_eq!(read.body, "|0|");
     assert_eq!(
         read.set_cookie.as_deref(),
@@ -742,7 +721,7 @@ async fn dead_ids_are_cleared_like_tampered_ones() {
     browser.send("POST", "/long/5000").await;
     let id = browser.cookie.clone().unwrap();
     clock.advance(Duration::from_secs(8 * 86_400));
-    let read = request(&app, "GET", "/show", Some(&id), "__Host-notes").await;
+    let read = send(&app, "GET", "/show", Some(("__Host-notes", &id))).await;
     assert_eq!(
         read.set_cookie.as_deref(),
         Some(""),
@@ -805,13 +784,13 @@ async fn always_save_slides_server_sessions_on_every_tier() {
                 ),
             )
             .layer(layer);
-        let login = request(&app, "POST", "/login/9", None, "__Host-account").await;
+        let login = send(&app, "POST", "/login/9", None).await;
         let mut cookie = login.set_cookie.expect("a session");
         // twelve days of daily use: past the first 7-day lifetime
         for day in 1..=12 {
             clock.advance(Duration::from_secs(86_400));
             let uri = if day % 2 == 0 { "/whoami" } else { "/plain" };
-            let reply = request(&app, "GET", uri, Some(&cookie), "__Host-account").await;
+            let reply = send(&app, "GET", uri, Some(("__Host-account", &cookie))).await;
             assert_eq!(reply.status, StatusCode::OK, "{name} day {day}");
             let token = reply.set_cookie.unwrap_or_else(|| {
                 panic!("{name} day {day}: always-save re-issues the token on {uri}")
@@ -819,7 +798,7 @@ async fn always_save_slides_server_sessions_on_every_tier() {
             assert!(!token.is_empty(), "{name} day {day}: not cleared");
             cookie = token;
         }
-        let whoami = request(&app, "GET", "/whoami", Some(&cookie), "__Host-account").await;
+        let whoami = send(&app, "GET", "/whoami", Some(("__Host-account", &cookie))).await;
         assert_eq!(whoami.body, "Some(9)", "{name}: alive after 12 days of use");
     }
 }

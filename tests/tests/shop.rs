@@ -3,12 +3,13 @@
 
 use session_runtime::id::SIGNED_ID_LEN;
 use session_runtime::store::SqliteStore;
-use session_runtime::{MasterKey, MemoryStore, Tiered};
+use session_runtime::{MemoryStore, Tiered};
 use sessionkit_tests::http::{browser, listen};
+use sessionkit_tests::key;
 use std::net::SocketAddr;
 
 async fn serve() -> SocketAddr {
-    let key = MasterKey::from_secret(&[5; 32]).unwrap();
+    let key = key();
     // plain HTTP: the jar would keep `Secure` cookies for https only
     let store = Tiered::new(
         MemoryStore::default(),
@@ -43,7 +44,7 @@ fn serve_actix() -> SocketAddr {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let key = MasterKey::from_secret(&[5; 32]).unwrap();
+            let key = key();
             let store = std::sync::Arc::new(Tiered::new(
                 MemoryStore::default(),
                 SqliteStore::in_memory().await.unwrap(),
@@ -219,7 +220,7 @@ async fn the_shop_exposes_session_metrics_for_prometheus() {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .unwrap();
-    let key = MasterKey::from_secret(&[5; 32]).unwrap();
+    let key = key();
     let store = Tiered::new(
         MemoryStore::default(),
         SqliteStore::in_memory().await.unwrap(),
@@ -293,7 +294,7 @@ async fn every_documented_store_combination_serves_the_shop() {
             if cache == "none" && database == "none" {
                 continue;
             }
-            let key = MasterKey::from_secret(&[5; 32]).unwrap();
+            let key = key();
             let app = sessionkit_examples::shop_stores::app_for(key, false, cache, database)
                 .await
                 .unwrap_or_else(|err| panic!("{cache} over {database}: {err}"));

@@ -15,8 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use session_runtime::id::SessionId;
 use session_runtime::{
-    Bincode, BoundedString, BoundedVec, KeyRing, MasterKey, Meta, Mode, Postcard, Sealer, Session,
+    Bincode, BoundedString, BoundedVec, KeyRing, Meta, Mode, Postcard, Sealer, Session,
 };
+use sessionkit_tests::key_from;
 use std::panic::AssertUnwindSafe;
 
 #[derive(Session, Default, Debug, Clone, PartialEq)]
@@ -36,10 +37,6 @@ fn meta() -> Meta {
         lifetime: 0,
         browser_session: false,
     }
-}
-
-fn key(byte: u8) -> MasterKey {
-    MasterKey::from_secret(&[byte; 32]).unwrap()
 }
 
 /// Counts of one sweep.
@@ -111,7 +108,7 @@ fn sessions(count: usize) -> Vec<Cart> {
 
 fn sweep(sessions_per_variant: usize) -> Tally {
     let mut tally = Tally::default();
-    let keys = KeyRing::new(key(1));
+    let keys = KeyRing::new(key_from(1));
     for mode in [Mode::Encrypted, Mode::Signed] {
         let sealer = Sealer::new(keys.clone(), mode);
         let other_mode = Sealer::new(
@@ -121,9 +118,9 @@ fn sweep(sessions_per_variant: usize) -> Tally {
                 _ => Mode::Encrypted,
             },
         );
-        let other_key = Sealer::new(key(2), mode);
+        let other_key = Sealer::new(key_from(2), mode);
         // an old key id: a ring whose current key the value's ring retired
-        let rotated = Sealer::new(KeyRing::new(key(3)), mode);
+        let rotated = Sealer::new(KeyRing::new(key_from(3)), mode);
         for cart in sessions(sessions_per_variant) {
             for codec in ["bincode", "postcard"] {
                 let value = match codec {
@@ -179,7 +176,8 @@ fn sweep(sessions_per_variant: usize) -> Tally {
             tally.case(|| SessionId::verify(&bad, &keys, "__Host-cart").is_ok());
         }
         tally.case(|| SessionId::verify(&signed, &keys, "other").is_ok());
-        tally.case(|| SessionId::verify(&signed, &KeyRing::new(key(2)), "__Host-cart").is_ok());
+        tally
+            .case(|| SessionId::verify(&signed, &KeyRing::new(key_from(2)), "__Host-cart").is_ok());
     }
     tally
 }
@@ -207,7 +205,7 @@ fn ids_are_unique_and_their_bits_balanced() {
     let count: usize = if full { 10_000_000 } else { 200_000 };
     let mut seen = std::collections::HashSet::with_capacity(count);
     let mut ones = [0u64; 256];
-    let keys = KeyRing::new(key(1));
+    let keys = KeyRing::new(key_from(1));
     for _ in 0..count {
         let id = SessionId::generate().unwrap();
         // the ID's bytes, through its signed form (the only public view)

@@ -12,9 +12,10 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use session_runtime::id::{LEGACY_SIGNED_ID_LEN, SIGNED_ID_LEN, is_signed_id};
-use session_runtime::{Bincode, MasterKey, MemoryStore, Mode, Postcard, Session, SessionLayer};
+use session_runtime::{Bincode, MemoryStore, Mode, Postcard, Session, SessionLayer};
 use sessionkit_tests::figure;
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 
 /// The README's own example: one string.
 #[derive(Session, Default)]
@@ -77,10 +78,6 @@ shape_app!(mixed_app, Mixed, |s, len| {
     s.set_text("m".repeat(len));
 });
 shape_app!(blob_app, Blob, |s, len| s.set_text(vec![0xA5; len]));
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[7; 32]).unwrap()
-}
 
 /// Every size from 0 to past the threshold: each one is read back whole
 /// on the next request. Returns (sizes tried, cookie values of a signed

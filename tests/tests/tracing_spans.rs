@@ -5,14 +5,11 @@
 
 use axum::Router;
 use session_runtime::id::SessionId;
-use session_runtime::{KeyRing, MasterKey, MemoryStore, SessionLayer};
+use session_runtime::{KeyRing, MemoryStore, SessionLayer};
 use sessionkit_tests::account::{self, Account};
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 use std::sync::Arc;
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[42; 32]).unwrap()
-}
 
 fn app() -> Router {
     account::app(SessionLayer::<Account>::with_store(

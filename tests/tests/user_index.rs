@@ -10,9 +10,10 @@ use axum::routing::{get, post};
 use session_runtime::id::{SessionId, StoreKey};
 use session_runtime::store::MySqlStore;
 use session_runtime::{
-    Entry, MasterKey, MemoryStore, Session, SessionLayer, SessionStore, StoreError, Tiered,
+    Entry, MemoryStore, Session, SessionLayer, SessionStore, StoreError, Tiered,
 };
 use sessionkit_tests::http::send;
+use sessionkit_tests::key;
 use sessionkit_tests::servers::table;
 use sessionkit_tests::stores;
 
@@ -281,10 +282,6 @@ struct Shopper {
 struct Admin {
     #[session(user)]
     user: Option<u64>,
-}
-
-fn key() -> MasterKey {
-    MasterKey::from_secret(&[91; 32]).unwrap()
 }
 
 fn status_of(err: &StoreError) -> StatusCode {

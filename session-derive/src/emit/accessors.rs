@@ -2,14 +2,15 @@
 //! field; inherent methods per field, so handlers need no trait import.
 
 use crate::ast::{Container, Field};
+use crate::dummy::private;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
-use syn::Path;
 use syn::ext::IdentExt as _;
 
 /// The accessor struct itself (outside the `const _` block, so users can
-/// name it).
-pub(crate) fn access_type(cont: &Container<'_>, krate: &Path, access: &Ident) -> TokenStream {
+/// name it): the only place the expansion spells out the crate path.
+pub(crate) fn access_type(cont: &Container<'_>, access: &Ident) -> TokenStream {
+    let krate = cont.attrs.crate_path();
     let ident = cont.ident;
     let vis = cont.vis;
     let doc = format!(
@@ -22,19 +23,15 @@ pub(crate) fn access_type(cont: &Container<'_>, krate: &Path, access: &Ident) ->
         #[doc = #doc]
         #vis struct #access {
             __data: #ident,
-            __changed: #krate::FieldSet,
+            __changed: #krate::__private::FieldSet,
         }
     }
 }
 
 /// `SessionAccess`, `Deref`, `Debug` and the inherent accessors. With
 /// `checked = false` (the fallback) setters do not enforce `max_len`.
-pub(crate) fn access_impls(
-    cont: &Container<'_>,
-    krate: &Path,
-    access: &Ident,
-    checked: bool,
-) -> TokenStream {
+pub(crate) fn access_impls(cont: &Container<'_>, access: &Ident, checked: bool) -> TokenStream {
+    let private = private();
     let ident = cont.ident;
     let vis = cont.vis;
     let name = ident.unraw().to_string();
@@ -50,7 +47,7 @@ pub(crate) fn access_impls(
                 .into_iter()
                 .all(|method| seen.insert(method))
         })
-        .map(|(index, field)| field_accessors(cont, krate, field, index, checked));
+        .map(|(index, field)| field_accessors(cont, field, index, checked));
     let stored: Vec<usize> = cont
         .fields
         .iter()
@@ -60,27 +57,27 @@ pub(crate) fn access_impls(
         .collect();
     quote! {
         #[automatically_derived]
-        impl #krate::SessionAccess for #access {
+        impl #private::SessionAccess for #access {
             type Data = #ident;
 
             #[inline]
             fn from_data(data: #ident) -> Self {
-                Self { __data: data, __changed: #krate::FieldSet::new() }
+                Self { __data: data, __changed: #private::FieldSet::new() }
             }
 
             #[inline]
-            fn into_parts(self) -> (#ident, #krate::FieldSet) {
+            fn into_parts(self) -> (#ident, #private::FieldSet) {
                 (self.__data, self.__changed)
             }
 
             #[inline]
-            fn changed(&self) -> &#krate::FieldSet {
+            fn changed(&self) -> &#private::FieldSet {
                 &self.__changed
             }
         }
 
         #[automatically_derived]
-        impl ::core::ops::Deref for #access {
+        impl #private::core::ops::Deref for #access {
             type Target = #ident;
 
             #[inline]
@@ -90,10 +87,10 @@ pub(crate) fn access_impls(
         }
 
         #[automatically_derived]
-        impl ::core::fmt::Debug for #access {
+        impl #private::core::fmt::Debug for #access {
             // field values are not shown: session data is often secret
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(::core::concat!(#name, "Access"))
+            fn fmt(&self, f: &mut #private::core::fmt::Formatter<'_>) -> #private::core::fmt::Result {
+                f.debug_struct(#private::core::concat!(#name, "Access"))
                     .field("changed", &self.__changed)
                     .finish_non_exhaustive()
             }
@@ -106,8 +103,8 @@ pub(crate) fn access_impls(
             /// Changes the struct through a closure; every stored field is
             /// marked changed (the save still skips the write when the
             /// encoding is identical).
-            #vis fn update<__R>(&mut self, f: impl ::core::ops::FnOnce(&mut #ident) -> __R) -> __R {
-                #(self.__changed.insert(#stored);)*
+            #vis fn update<__R>(&mut self, f: impl #private::core::ops::FnOnce(&mut #ident) -> __R) -> __R {
+                #(#private::mark_changed(&mut self.__changed, #stored);)*
                 f(&mut self.__data)
             }
         }
@@ -116,11 +113,11 @@ pub(crate) fn access_impls(
 
 fn field_accessors(
     cont: &Container<'_>,
-    krate: &Path,
     field: &Field<'_>,
     index: usize,
     checked: bool,
 ) -> TokenStream {
+    let private = private();
     let vis = cont.vis;
     let data = cont.ident;
     let member = field.ident;
@@ -133,7 +130,7 @@ fn field_accessors(
     let taker = format_ident!("take_{}", bare, span = member.span());
     let mark = field
         .stored()
-        .then(|| quote!(self.__changed.insert(#index);));
+        .then(|| quote!(#private::mark_changed(&mut self.__changed, #index);));
     let what = if field.stored() {
         if field.quick() {
             "marks it changed; a `quick` field is kept in the cache tier only"
@@ -156,14 +153,14 @@ fn field_accessors(
             let length = crate::emit::length_fn(field);
             let check = quote! {{
                 let __len = #length(&value);
-                #krate::__private::refuse_over(value, __len, #max_len)?
+                #private::refuse_over(value, __len, #max_len)?
             }};
             quote! {
                 #[doc = #doc]
-                #vis fn #setter(&mut self, value: #ty) -> ::core::result::Result<(), #krate::CapacityError<#ty>> {
+                #vis fn #setter(&mut self, value: #ty) -> #private::Result<(), #private::CapacityError<#ty>> {
                     self.__data.#member = #check;
                     #mark
-                    ::core::result::Result::Ok(())
+                    #private::Ok(())
                 }
             }
         }
@@ -198,9 +195,9 @@ fn field_accessors(
         #[doc = #take_doc]
         #vis fn #taker(&mut self) -> #ty {
             #mark
-            ::core::mem::replace(
+            #private::core::mem::replace(
                 &mut self.__data.#member,
-                <#data as #krate::SessionData>::default_session().#member,
+                <#data as #private::SessionData>::default_session().#member,
             )
         }
     }

@@ -2,12 +2,12 @@
 //! require: `Send + 'static`, and a size bound on every field of a
 //! `storage = "cookie"` struct.
 
-use super::{crate_alias, marker};
+use super::marker;
 use crate::ast::Container;
 use crate::attr::StorageKind;
+use crate::dummy::{private, private_at};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::Path;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
@@ -19,14 +19,15 @@ fn last_span(ty: &syn::Type) -> proc_macro2::Span {
         .map_or_else(|| ty.span(), |token| token.span())
 }
 
-pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStream {
+pub(crate) fn field_assertions(cont: &Container<'_>) -> TokenStream {
+    let private = private();
     let ident = cont.ident;
     // skipped fields too: the whole struct travels with the request
     let send = cont.fields.iter().map(|field| {
         let ty = field.ty;
         let marker = marker(field);
-        let krate = crate_alias(ty.span());
-        quote_spanned!(ty.span()=> #ty: #krate::__private::SendField<#marker>,)
+        let spanned = private_at(ty.span());
+        quote_spanned!(ty.span()=> #ty: #spanned::SendField<#marker>,)
     });
     let cookie_only = cont
         .attrs
@@ -44,10 +45,10 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                 field.ident.unraw()
             );
             let marker = marker(field);
-            let krate = crate_alias(ty.span());
+            let spanned = private_at(ty.span());
             quote_spanned! {ty.span()=>
-                const _: () = ::core::assert!(
-                    <#ty as #krate::__private::BoundedField<#marker>>::BOUND.is_some(),
+                const _: () = #spanned::core::assert!(
+                    <#ty as #spanned::BoundedField<#marker>>::BOUND.is_some(),
                     #message
                 );
             }
@@ -64,10 +65,9 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
         .map(|field| {
             let ty = field.ty;
             let marker = marker(field);
-            let krate = crate_alias(ty.span());
+            let spanned = private_at(ty.span());
             let name = field.ident.unraw();
-            let limited =
-                quote_spanned!(ty.span()=> <#ty as #krate::__private::LimitedField<#marker>>);
+            let limited = quote_spanned!(ty.span()=> <#ty as #spanned::LimitedField<#marker>>);
             // each bound's last token carries the span of the type's last
             // token, so the error underlines the whole type
             let close = quote_spanned!(last_span(ty)=> >);
@@ -81,15 +81,15 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
                     const #holds: bool = #limited::#condition;
                     const _: () = {
                         fn __assert() where
-                            #krate::__private::Holds<{ #holds }>:
-                                #krate::__private::#check<#marker, #limited::#item #close,
+                            #spanned::Holds<{ #holds }>:
+                                #spanned::#check<#marker, #limited::#item #close,
                         {}
                     };
                 }
             });
             quote!(#(#checks)*)
         });
-    let quick_in_cookie = quick_in_resolved_cookie(cont, krate);
+    let quick_in_cookie = quick_in_resolved_cookie(cont);
     let previous = previous_checks(cont);
     quote! {
         fn __assert_fields_send() where #(#send)* {}
@@ -102,9 +102,9 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
         // evaluate the storage decision now, so a cookie-only struct that does
         // not fit fails to compile even if it is never used; and check that
         // the layer constructors' bounds (`Tier`) say the same as `STORAGE`
-        const _: () = ::core::assert!(
-            #krate::__private::tier_agrees::<<#ident as #krate::SessionData>::Tier>(
-                <#ident as #krate::SessionData>::STORAGE,
+        const _: () = #private::core::assert!(
+            #private::tier_agrees::<<#ident as #private::SessionData>::Tier>(
+                <#ident as #private::SessionData>::STORAGE,
             ),
             "sessionkit bug: `Tier` and `STORAGE` disagree",
         );
@@ -114,7 +114,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>, krate: &Path) -> TokenStrea
 /// A `quick` field in a struct the compiler put in a cookie (its bound
 /// fits): the field would silently live in the cookie. An explicit
 /// `storage = "cookie"` is refused earlier, by `check`.
-fn quick_in_resolved_cookie(cont: &Container<'_>, krate: &Path) -> TokenStream {
+fn quick_in_resolved_cookie(cont: &Container<'_>) -> TokenStream {
     if cont
         .attrs
         .storage
@@ -131,9 +131,10 @@ fn quick_in_resolved_cookie(cont: &Container<'_>, krate: &Path) -> TokenStream {
             field.ident.unraw(),
             ident.unraw()
         );
+        let spanned = private_at(quick.span);
         Some(quote_spanned! {quick.span=>
-            const _: () = ::core::assert!(
-                !::core::matches!(<#ident as #krate::SessionData>::STORAGE, #krate::Storage::Cookie),
+            const _: () = #spanned::core::assert!(
+                !#spanned::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie),
                 #message
             );
         })
@@ -161,17 +162,17 @@ fn previous_checks(cont: &Container<'_>) -> TokenStream {
         ident.unraw(),
         ident.unraw()
     );
-    let spanned = crate_alias(old.span());
+    let spanned = private_at(old.span());
     quote_spanned! {old.span()=>
-        const _: () = ::core::assert!(
-            <#old as #spanned::__private::PreviousShape>::FINGERPRINT
+        const _: () = #spanned::core::assert!(
+            <#old as #spanned::PreviousShape>::FINGERPRINT
                 != <#ident as #spanned::SessionData>::FINGERPRINT,
             #same
         );
-        const _: () = ::core::assert!(
-            !::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie)
-                || ::core::matches!(
-                    <#old as #spanned::__private::PreviousShape>::STORAGE,
+        const _: () = #spanned::core::assert!(
+            !#spanned::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie)
+                || #spanned::core::matches!(
+                    <#old as #spanned::PreviousShape>::STORAGE,
                     #spanned::Storage::Cookie
                 ),
             #storage

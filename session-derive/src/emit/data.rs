@@ -1,17 +1,18 @@
 //! `impl SessionData`: the compile-time description and field-wise
 //! encode/decode.
 
-use super::{bound, crate_alias, fingerprint, length_fn, marker};
+use super::{bound, fingerprint, length_fn, marker};
 use crate::ast::{Container, Field};
 use crate::attr::StorageKind;
+use crate::dummy::{private, private_at};
 use heck::ToSnakeCase as _;
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::Path;
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
-pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ident) -> TokenStream {
+pub(crate) fn session_data_impl(cont: &Container<'_>, access: &Ident) -> TokenStream {
+    let private = private();
     let ident = cont.ident;
     let cookie_name = cont.attrs.cookie.as_ref().map_or_else(
         || ident.unraw().to_string().to_snake_case(),
@@ -21,31 +22,33 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
         let name = field.ident.unraw().to_string();
         let quick = field.quick();
         let skip = !field.stored();
-        quote!(#krate::FieldInfo::new(#name, #quick, #skip))
+        quote!(#private::field_info(#name, #quick, #skip))
     });
-    let fingerprint = fingerprint::fingerprint(cont, krate);
-    let previous = previous_items(cont, krate);
-    let bounds = bound::session_bounds(cont, krate);
-    let decision = storage_decision(cont, krate, &cookie_name);
-    let storage = storage_const(cont, krate);
-    let encode = encode_fn(cont, krate);
+    let fingerprint = fingerprint::fingerprint(cont);
+    let previous = previous_items(cont);
+    let bounds = bound::session_bounds(cont);
+    let decision = storage_decision(cont, &cookie_name);
+    let storage = storage_const(cont);
+    let encode = encode_fn(cont);
     // spanned on the struct: a missing `Default` is one error, there
+    let spanned = private_at(ident.span());
     let default_session = quote_spanned! {ident.span()=>
         #[inline]
         fn default_session() -> Self {
-            <Self as ::core::default::Default>::default()
+            <Self as #spanned::core::default::Default>::default()
         }
     };
-    let decode = decode_fn(cont, krate);
+    let decode = decode_fn(cont);
     // spanned on the field: a type that is not `Option<id>` errors there
     let user = cont.fields.iter().find(|field| field.user()).map(|field| {
         let member = field.ident;
         let ty = field.ty;
+        let spanned = private_at(ty.span());
         quote_spanned! {ty.span()=>
             const HAS_USER: bool = true;
 
-            fn user_key(&self) -> ::core::option::Option<::std::string::String> {
-                #krate::UserField::user_key(&self.#member)
+            fn user_key(&self) -> #spanned::Option<#spanned::String> {
+                #spanned::UserField::user_key(&self.#member)
             }
         }
     });
@@ -53,7 +56,7 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
     let has_user = cont.fields.iter().any(|field| field.user()).then(|| {
         quote! {
             #[automatically_derived]
-            impl #krate::user::HasUserField for #ident {}
+            impl #private::HasUserField for #ident {}
         }
     });
     let take_fields = cont
@@ -65,7 +68,7 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
             let member = field.ident;
             quote! {
                 if fields.contains(#index) {
-                    ::core::mem::swap(&mut self.#member, &mut from.#member);
+                    #private::core::mem::swap(&mut self.#member, &mut from.#member);
                 }
             }
         });
@@ -74,27 +77,27 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
         #decision
 
         #[automatically_derived]
-        impl #krate::SessionData for #ident {
+        impl #private::SessionData for #ident {
             type Access = #access;
             const COOKIE_NAME: &'static str = #cookie_name;
-            const FIELDS: &'static [#krate::FieldInfo] = &[#(#fields_info),*];
+            const FIELDS: &'static [#private::FieldInfo] = &[#(#fields_info),*];
             const FINGERPRINT: u64 = #fingerprint;
-            const MAX_ENCODED_LEN: ::core::option::Option<usize> = __MAX_ENCODED_LEN;
-            const STORAGE: #krate::Storage = #storage;
+            const MAX_ENCODED_LEN: #private::Option<usize> = __MAX_ENCODED_LEN;
+            const STORAGE: #private::Storage = #storage;
             // the same decision as a type, for the layer constructors'
             // bounds; computed from the consts beside the impl, not from
             // `Self`, which an anonymous const cannot name (and which
             // would be a cycle)
-            type Tier = <#krate::__private::TierOf<{
-                #krate::__private::tier_code(__STORAGE)
-            }> as #krate::__private::TierCode>::Tier;
+            type Tier = <#private::TierOf<{
+                #private::tier_code(__STORAGE)
+            }> as #private::TierCode>::Tier;
 
             #default_session
 
             #encode
             #decode
 
-            fn take_fields(&mut self, from: &mut Self, fields: &#krate::FieldSet) {
+            fn take_fields(&mut self, from: &mut Self, fields: &#private::FieldSet) {
                 let _ = (&from, fields);
                 #(#take_fields)*
             }
@@ -108,42 +111,36 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, krate: &Path, access: &Ide
 }
 
 /// With `previous = Old`: the chain length (a cycle is a compile error
-/// there) and `open_shape`, which decodes a body of `Old`'s shape (or of
-/// any shape before it) and converts it with `From`.
-fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
+/// there) and `open_shape`, which decodes a body of this type's own shape,
+/// or of `Old`'s (or of any shape before it) and converts it with `From`.
+fn previous_items(cont: &Container<'_>) -> TokenStream {
     let Some(previous) = &cont.attrs.previous else {
         return TokenStream::new();
     };
+    let private = private();
     let old = &previous.value;
-    let spanned = crate_alias(old.span());
+    let spanned = private_at(old.span());
     let prev_shape = quote_spanned! {old.span()=>
-        <#old as #spanned::__private::PreviousShape>
+        <#old as #spanned::PreviousShape>
     };
     let migrate = quote_spanned! {old.span()=>
-        <Self as #spanned::__private::MigrateFrom<#old>>::migrate_from
+        <Self as #spanned::MigrateFrom<#old>>::migrate_from
     };
     quote! {
         const VERSIONS: usize = #prev_shape::VERSIONS + 1;
 
-        fn open_shape<__C: #krate::Codec>(
+        fn open_shape<__C: #private::Codec>(
             shape: u32,
-            part: #krate::Part,
+            part: #private::Part,
             body: &[u8],
-        ) -> ::core::option::Option<::core::result::Result<Self, #krate::CodecError>> {
-            if shape == #krate::seal::envelope::shape_tag(<Self as #krate::SessionData>::FINGERPRINT) {
-                let mut __data = <Self as #krate::SessionData>::default_session();
-                return ::core::option::Option::Some(
-                    #krate::SessionData::decode::<__C>(&mut __data, part, body).map(|()| __data),
-                );
+        ) -> #private::Option<#private::Result<Self, #private::CodecError>> {
+            if let #private::Some(__own) = #private::open_own_shape::<Self, __C>(shape, part, body) {
+                return #private::Some(__own);
             }
             match #prev_shape::open_shape::<__C>(shape, part, body) {
-                ::core::option::Option::Some(::core::result::Result::Ok(__old)) => {
-                    ::core::option::Option::Some(::core::result::Result::Ok(#migrate(__old)))
-                }
-                ::core::option::Option::Some(::core::result::Result::Err(__error)) => {
-                    ::core::option::Option::Some(::core::result::Result::Err(__error))
-                }
-                ::core::option::Option::None => ::core::option::Option::None,
+                #private::Some(#private::Ok(__old)) => #private::Some(#private::Ok(#migrate(__old))),
+                #private::Some(#private::Err(__error)) => #private::Some(#private::Err(__error)),
+                #private::None => #private::None,
             }
         }
     }
@@ -152,45 +149,48 @@ fn previous_items(cont: &Container<'_>, krate: &Path) -> TokenStream {
 /// `__STORAGE`: the table on `Storage` applied to the fields' bound, the
 /// cookie name and the `storage` attribute, as a const next to the impl
 /// (`STORAGE` and `Tier` are both read from it, so they cannot disagree).
-fn storage_decision(cont: &Container<'_>, krate: &Path, cookie_name: &str) -> TokenStream {
+fn storage_decision(cont: &Container<'_>, cookie_name: &str) -> TokenStream {
+    let private = private();
     let request = match cont.attrs.storage.as_ref().map(|s| s.value) {
         None | Some(StorageKind::Auto) => quote!(Auto),
         Some(StorageKind::Cookie) => quote!(Cookie),
         Some(StorageKind::Server) => quote!(Server),
     };
     quote! {
-        const __STORAGE: ::core::result::Result<#krate::Storage, #krate::__private::StorageError> =
-            #krate::__private::decide_storage(
+        const __STORAGE: #private::Result<#private::Storage, #private::StorageError> =
+            #private::decide_storage(
                 __MAX_ENCODED_LEN,
                 #cookie_name.len(),
-                #krate::__private::StorageRequest::#request,
+                #private::StorageRequest::#request,
             );
     }
 }
 
 /// `STORAGE`: the decision; a `storage = "cookie"` struct over the budget
 /// panics at compile time with the bound and the budget.
-fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
+fn storage_const(cont: &Container<'_>) -> TokenStream {
+    let private = private();
     let span = cont
         .attrs
         .storage
         .as_ref()
         .map_or_else(proc_macro2::Span::call_site, |s| s.span);
+    let spanned = private_at(span);
     let panic = quote_spanned! {span=>
-        match ::core::str::from_utf8(__message.split_at(__len).0) {
-            ::core::result::Result::Ok(__text) => ::core::panic!("{}", __text),
-            ::core::result::Result::Err(_) => ::core::panic!("session does not fit a cookie"),
+        match #spanned::core::str::from_utf8(__message.split_at(__len).0) {
+            #spanned::Ok(__text) => #spanned::core::panic!("{}", __text),
+            #spanned::Err(_) => #spanned::core::panic!("session does not fit a cookie"),
         }
     };
     quote! {
         match __STORAGE {
-            ::core::result::Result::Ok(__storage) => __storage,
+            #private::Ok(__storage) => __storage,
             // a field without a bound of its own (`String`, or a `max_len`
             // on unbounded items) is reported on the field itself
-            ::core::result::Result::Err(__error) if __error.bound.is_none() && !__FIELDS_BOUNDED => {
-                #krate::Storage::Cookie
+            #private::Err(__error) if __error.bound.is_none() && !__FIELDS_BOUNDED => {
+                #private::Storage::Cookie
             }
-            ::core::result::Result::Err(__error) => {
+            #private::Err(__error) => {
                 let (__message, __len) = __error.message();
                 #panic
             }
@@ -199,24 +199,26 @@ fn storage_const(cont: &Container<'_>, krate: &Path) -> TokenStream {
 }
 
 /// The encode- and decode-time check of a `max_len` field on `value`.
-fn max_len_check(field: &Field<'_>, krate: &Path, value: &TokenStream) -> Option<TokenStream> {
+fn max_len_check(field: &Field<'_>, value: &TokenStream) -> Option<TokenStream> {
+    let private = private();
     let max_len = field.attrs.max_len.as_ref()?.value;
     let length = length_fn(field);
     let name = field.ident.unraw().to_string();
-    Some(quote!(#krate::__private::ensure_len(#length(#value), #max_len, #name)?;))
+    Some(quote!(#private::ensure_len(#length(#value), #max_len, #name)?;))
 }
 
-fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
+fn encode_fn(cont: &Container<'_>) -> TokenStream {
+    let private = private();
     let steps = cont.fields.iter().filter(|f| f.stored()).map(|field| {
         let member = field.ident;
         let ty = field.ty;
         let name = field.ident.unraw().to_string();
         let quick = field.quick();
         let marker = marker(field);
-        let check = max_len_check(field, krate, &quote!(&self.#member));
-        let spanned = crate_alias(ty.span());
+        let check = max_len_check(field, &quote!(&self.#member));
+        let spanned = private_at(ty.span());
         let encode = quote_spanned! {ty.span()=>
-            <#ty as #spanned::__private::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
+            <#ty as #spanned::SerializeField<#marker>>::encode_field::<__C>(&self.#member, #name, out)?;
         };
         quote! {
             if part.includes(#quick) {
@@ -226,29 +228,30 @@ fn encode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         }
     });
     quote! {
-        fn encode<__C: #krate::Codec>(
+        fn encode<__C: #private::Codec>(
             &self,
-            part: #krate::Part,
-            out: &mut ::std::vec::Vec<u8>,
-        ) -> ::core::result::Result<(), #krate::CodecError> {
+            part: #private::Part,
+            out: &mut #private::Vec<u8>,
+        ) -> #private::Result<(), #private::CodecError> {
             let _ = (&part, &out);
             #(#steps)*
-            ::core::result::Result::Ok(())
+            #private::Ok(())
         }
     }
 }
 
-fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
+fn decode_fn(cont: &Container<'_>) -> TokenStream {
+    let private = private();
     let steps = cont.fields.iter().filter(|f| f.stored()).map(|field| {
         let member = field.ident;
         let ty = field.ty;
         let name = field.ident.unraw().to_string();
         let quick = field.quick();
         let marker = marker(field);
-        let check = max_len_check(field, krate, &quote!(&__value));
-        let spanned = crate_alias(ty.span());
+        let check = max_len_check(field, &quote!(&__value));
+        let spanned = private_at(ty.span());
         let decode = quote_spanned! {ty.span()=>
-            <#ty as #spanned::__private::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
+            <#ty as #spanned::DeserializeField<#marker>>::decode_field::<__C>(#name, &input[__at..])?
         };
         quote! {
             if part.includes(#quick) {
@@ -260,18 +263,18 @@ fn decode_fn(cont: &Container<'_>, krate: &Path) -> TokenStream {
         }
     });
     quote! {
-        fn decode<__C: #krate::Codec>(
+        fn decode<__C: #private::Codec>(
             &mut self,
-            part: #krate::Part,
+            part: #private::Part,
             input: &[u8],
-        ) -> ::core::result::Result<(), #krate::CodecError> {
+        ) -> #private::Result<(), #private::CodecError> {
             let _ = &part;
             let mut __at = 0usize;
             #(#steps)*
             if __at != input.len() {
-                return ::core::result::Result::Err(#krate::CodecError::TrailingBytes(input.len() - __at));
+                return #private::Err(#private::CodecError::TrailingBytes(input.len() - __at));
             }
-            ::core::result::Result::Ok(())
+            #private::Ok(())
         }
     }
 }

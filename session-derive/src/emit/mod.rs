@@ -1,4 +1,7 @@
-//! Code generation: one module per piece of the expansion.
+//! Code generation: one module per piece of the expansion. Everything here
+//! runs inside `dummy`'s wrapper and names the runtime as `private()`
+//! (`__sk::__private`), spanned with `private_at` where an error should
+//! point at the user's tokens.
 
 pub(crate) mod accessors;
 mod assertions;
@@ -7,44 +10,33 @@ mod data;
 mod fingerprint;
 
 use crate::ast::Container;
+use crate::dummy::{Expansion, private_at};
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
-use syn::Path;
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
 
-pub(crate) use bound::{max_encoded_len, max_encoded_len_fallback};
+pub(crate) use bound::{impl_max_encoded_len, max_encoded_len};
 
 /// The expansion of a valid `#[derive(Session)]`.
-pub(crate) fn session(cont: &Container<'_>) -> TokenStream {
-    let krate = crate_path(cont);
+pub(crate) fn session(cont: &Container<'_>) -> Expansion {
     let access = access_ident(cont);
-    let access_type = accessors::access_type(cont, &krate, &access);
-    let access_impls = accessors::access_impls(cont, &krate, &access, true);
-    let data_impl = data::session_data_impl(cont, &krate, &access);
-    let assertions = assertions::field_assertions(cont, &krate);
+    let access_type = accessors::access_type(cont, &access);
+    let access_impls = accessors::access_impls(cont, &access, true);
+    let data_impl = data::session_data_impl(cont, &access);
+    let assertions = assertions::field_assertions(cont);
     let markers = field_markers(cont);
     let length_fns = length_fns(cont);
-    quote! {
-        #access_type
-
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals, unused_qualifications, clippy::all, clippy::pedantic)]
-        const _: () = {
-            // the crate path, bound once: every generated path inside starts
-            // with `__sk`, and an error about one points where we span it
-            use #krate as __sk;
+    Expansion {
+        public: access_type,
+        private: quote! {
             #markers
             #length_fns
             #data_impl
             #access_impls
             #assertions
-        };
+        },
     }
-}
-
-/// `::session_runtime`, or the `crate = path` override.
-pub(crate) fn crate_path(cont: &Container<'_>) -> Path {
-    cont.attrs.crate_path()
 }
 
 /// `CartAccess` for `struct Cart`.
@@ -70,15 +62,6 @@ pub(crate) fn marker(field: &crate::ast::Field<'_>) -> TokenStream {
     quote!(__field::#name)
 }
 
-/// The crate alias `__sk` (bound by `use <crate path> as __sk;` in the
-/// expansion's block) spanned at `span`, so an error about a path that
-/// starts with it is reported there (the field's type, the `previous`
-/// type) rather than on the derive.
-pub(crate) fn crate_alias(span: proc_macro2::Span) -> TokenStream {
-    let alias = Ident::new("__sk", span);
-    quote::quote!(#alias)
-}
-
 /// The generated function that measures a `max_len` field: the one place
 /// that needs `LimitedField`, so a wrong type is reported once per body.
 pub(crate) fn length_fn(field: &crate::ast::Field<'_>) -> Ident {
@@ -95,11 +78,11 @@ pub(crate) fn length_fns(cont: &Container<'_>) -> TokenStream {
             let ty = field.ty;
             let name = length_fn(field);
             let marker = marker(field);
-            let krate = crate_alias(syn::spanned::Spanned::span(ty));
-            quote::quote_spanned! {syn::spanned::Spanned::span(ty)=>
+            let private = private_at(ty.span());
+            quote_spanned! {ty.span()=>
                 #[inline]
                 fn #name(value: &#ty) -> usize {
-                    <#ty as #krate::__private::LimitedField<#marker>>::field_len(value)
+                    <#ty as #private::LimitedField<#marker>>::field_len(value)
                 }
             }
         });
