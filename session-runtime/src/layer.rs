@@ -78,10 +78,6 @@ impl<S: SessionData> std::fmt::Debug for SessionLayer<S> {
     }
 }
 
-/// The largest encoded session a server layer accepts by default: 1 MiB,
-/// gae-sessions' cap.
-pub const DEFAULT_MAX_SIZE: usize = crate::codec::DECODE_LIMIT;
-
 impl<S: SessionData + Send> SessionLayer<S>
 where
     S::Access: Send,
@@ -137,7 +133,7 @@ where
                 }
                 _ => 0,
             },
-            max_size: DEFAULT_MAX_SIZE,
+            max_size: crate::codec::DECODE_LIMIT,
             outage: OutagePolicy::default(),
             breaker: Arc::default(),
             timeout: DEFAULT_STORE_TIMEOUT,
@@ -453,15 +449,17 @@ where
         self.edit_server(|tier| tier.threshold = bytes)
     }
 
-    /// The largest encoded session a server layer saves (default 1 MiB);
-    /// saving a larger one fails the request with a 500 that says so.
+    /// The largest encoded session a server layer saves (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)); saving a larger one
+    /// fails the request with a 500 that says so.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::MaxSize`] for 0, more than 1 MiB (the most a session
+    /// [`ConfigError::MaxSize`] for 0, more than
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT) (the most a session
     /// decodes), or a layer without a store.
     pub fn with_max_size(self, bytes: usize) -> Result<Self, ConfigError> {
-        if self.core.server.is_none() || bytes == 0 || bytes > DEFAULT_MAX_SIZE {
+        if self.core.server.is_none() || bytes == 0 || bytes > crate::codec::DECODE_LIMIT {
             return Err(ConfigError::MaxSize(bytes));
         }
         self.edit_server(|tier| tier.max_size = bytes)

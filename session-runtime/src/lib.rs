@@ -349,7 +349,7 @@ pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,
     encode_to_vec,
 };
-pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
+pub use layer::SessionLayer;
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use session::{Session, SessionRejection};
 pub use store::{

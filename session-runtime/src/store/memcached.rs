@@ -1,9 +1,7 @@
 //! [`MemcachedStore`]: sessions in memcached, over the memcache crate's
 //! async meta-protocol client (pinned: that API is experimental).
 
-use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
-};
+use super::{Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL};
 use crate::id::StoreKey;
 use memcache::exp::{AsyncMetaClient, GetStatus, Meta, MutationStatus};
 use std::time::Duration;
@@ -139,7 +137,7 @@ impl MemcachedStore {
         Self {
             client,
             prefix: "sessionkit:".to_owned(),
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -150,8 +148,8 @@ impl MemcachedStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default: 1 MiB and room for
-    /// the envelope).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;

@@ -1,8 +1,8 @@
 //! [`MemoryStore`]: sessions in process memory.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
-    StoreStats, TOMBSTONE_TTL, UserSession,
+    Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError, StoreStats, TOMBSTONE_TTL,
+    UserSession,
 };
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
@@ -214,7 +214,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
             max_bytes: DEFAULT_MAX_BYTES,
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -226,7 +226,8 @@ impl MemoryStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default 1 MiB).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;

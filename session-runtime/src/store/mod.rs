@@ -71,6 +71,6 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 pub use tiered::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_STALENESS, Tiered};
-pub use traits::{DEFAULT_MAX_RECORD, SessionStore, TOMBSTONE_TTL};
+pub use traits::{SessionStore, TOMBSTONE_TTL};
 
 pub use crate::user::{Revoked, UserSession};

@@ -1,8 +1,7 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
-    TOMBSTONE_TTL, UserSession,
+    Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError, TOMBSTONE_TTL, UserSession,
 };
 use crate::id::StoreKey;
 use redis::Value;
@@ -305,7 +304,7 @@ impl RedisStore {
         Self {
             connection,
             prefix: Arc::from("sessionkit:"),
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -316,8 +315,8 @@ impl RedisStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default: 1 MiB and room for
-    /// the envelope).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;

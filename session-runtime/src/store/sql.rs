@@ -431,7 +431,7 @@ macro_rules! sql_store {
                 Self {
                     pool,
                     sql: Arc::new(Statements::new($dialect, DEFAULT_TABLE)),
-                    max_record: super::DEFAULT_MAX_RECORD,
+                    max_record: crate::codec::DECODE_LIMIT,
                 }
             }
 
@@ -464,8 +464,8 @@ macro_rules! sql_store {
                 Ok(self)
             }
 
-            /// Refuses records larger than `bytes` (default: 1 MiB and room
-            /// for the envelope).
+            /// Refuses records larger than `bytes` (default 1 MiB,
+            /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
             #[must_use]
             pub fn with_max_record(mut self, bytes: usize) -> Self {
                 self.max_record = bytes;

@@ -7,9 +7,6 @@ use crate::id::StoreKey;
 use std::future::Future;
 use std::time::Duration;
 
-/// The largest record any store accepts by default: 1 MiB, gae-sessions' cap.
-pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
-
 /// How long a cache keeps the tombstone of a deleted session: far longer
 /// than any fill can take (fills race only with the load that read the
 /// durable store, itself bounded by the store timeouts).
