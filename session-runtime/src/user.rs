@@ -200,7 +200,9 @@ impl Revoked {
     }
 }
 
-/// One of a user's sessions, as a store lists it: never the session's ID.
+/// One of a user's sessions as a store's user index lists it, for jobs and
+/// the CLI: the record's key (to delete it) and its times, never the
+/// session's ID. A handler sees a [`Device`] instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserSession {
@@ -211,9 +213,11 @@ pub struct UserSession {
     /// When the record was created, Unix seconds (`0`: written before the
     /// store kept it).
     pub created_at: u64,
-    /// When the session was last saved, Unix seconds: reads write nothing,
-    /// so this is the last change, not the last request.
-    pub last_seen: u64,
+    /// When the session was last saved, Unix seconds
+    /// ([`Entry::updated_at`](crate::Entry::updated_at) of its last write):
+    /// reads write nothing, so this is the last change, not the last
+    /// request.
+    pub updated_at: u64,
     /// When it expires, Unix seconds.
     pub expires_at: u64,
 }
@@ -221,17 +225,21 @@ pub struct UserSession {
 impl UserSession {
     /// A listed session.
     #[must_use]
-    pub fn new(key: StoreKey, created_at: u64, last_seen: u64, expires_at: u64) -> Self {
+    pub fn new(key: StoreKey, created_at: u64, updated_at: u64, expires_at: u64) -> Self {
         Self {
             key,
             created_at,
-            last_seen,
+            updated_at,
             expires_at,
         }
     }
 }
 
-/// One of the current user's sessions, for a "your devices" page.
+/// One of the current user's sessions, for a "your devices" page: a
+/// [`UserSession`] as a handler may show it
+/// ([`Session::user_sessions`](crate::Session::user_sessions)), with the
+/// session's log tag in place of its store key (which is for the store
+/// alone) and whether it is the current request's, and the same times.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Device {
@@ -239,10 +247,12 @@ pub struct Device {
     /// show): what [`Session::revoke_device`](crate::Session::revoke_device)
     /// takes.
     pub tag: String,
-    /// When the session was created (logged in), Unix seconds.
+    /// When the session was created (logged in), Unix seconds: its
+    /// [`UserSession::created_at`].
     pub created_at: u64,
-    /// When it was last changed, Unix seconds.
-    pub last_seen: u64,
+    /// When it was last changed, Unix seconds: its
+    /// [`UserSession::updated_at`].
+    pub updated_at: u64,
     /// When it expires, Unix seconds.
     pub expires_at: u64,
     /// Whether it is the session of the request that asked.

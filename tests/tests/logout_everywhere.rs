@@ -67,11 +67,13 @@ fn app(layer: SessionLayer<Account>) -> Router {
                     Ok(devices) => {
                         let current = devices.iter().filter(|d| d.current).count();
                         let tags: Vec<&str> = devices.iter().map(|d| d.tag.as_str()).collect();
-                        let ordered = devices.windows(2).all(|w| w[0].last_seen >= w[1].last_seen);
+                        let ordered = devices
+                            .windows(2)
+                            .all(|w| w[0].updated_at >= w[1].updated_at);
                         let timed = devices.iter().all(|d| {
                             d.created_at > 0
-                                && d.last_seen >= d.created_at
-                                && d.expires_at > d.last_seen
+                                && d.updated_at >= d.created_at
+                                && d.expires_at > d.updated_at
                         });
                         (
                             StatusCode::OK,

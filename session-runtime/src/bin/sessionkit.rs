@@ -328,7 +328,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     println!(
                         "{name}  created {}  last saved {}  expires in {}",
                         ago(now, session.created_at),
-                        ago(now, session.last_seen),
+                        ago(now, session.updated_at),
                         span(session.expires_at.saturating_sub(now)),
                     );
                 }

@@ -118,7 +118,7 @@ impl<T: SessionStore> ErasedStore for T {
         key: &'a StoreKey,
         entry: Entry<'a>,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let now = entry.written_at;
+        let now = entry.updated_at;
         Box::pin(SessionStore::create(self, key, entry.capped(now)))
     }
 

@@ -55,7 +55,7 @@ struct Held {
     user: Option<IndexKey>,
     /// When the record was created and last saved, Unix seconds.
     created_at: u64,
-    written_at: u64,
+    updated_at: u64,
 }
 
 impl Held {
@@ -156,7 +156,7 @@ impl Inner {
         let (capacity, max_bytes) = bounds;
         let created_at = self
             .get(&key)
-            .map_or(entry.written_at, |held| held.created_at);
+            .map_or(entry.updated_at, |held| held.created_at);
         let user: Option<IndexKey> = entry
             .user
             .map(|user| (Arc::from(entry.cookie_name), Arc::from(user)));
@@ -166,7 +166,7 @@ impl Inner {
             shape: entry.shape,
             user: user.clone(),
             created_at,
-            written_at: entry.written_at,
+            updated_at: entry.updated_at,
         };
         let promoted = self.protected.contains_key(&key);
         self.remove(&key);
@@ -349,7 +349,7 @@ impl SessionStore for MemoryStore {
         }
         let (data, expires_at, shape) =
             (held.record.data.clone(), held.record.expires_at, held.shape);
-        let (user, written_at) = (held.user.clone(), held.written_at);
+        let (user, updated_at) = (held.user.clone(), held.updated_at);
         // the record as it will be: its data and the new quick blob
         StoreError::check_size(
             &Entry::new(&data, expires_at).with_quick(quick),
@@ -362,7 +362,7 @@ impl SessionStore for MemoryStore {
             shape,
             cookie_name: user.as_ref().map_or("", |(cookie_name, _)| cookie_name),
             user: user.as_ref().map(|(_, user)| &**user),
-            written_at,
+            updated_at,
         };
         inner.write(*key, entry, version, self.bounds());
         Ok(true)
@@ -445,13 +445,13 @@ impl SessionStore for MemoryStore {
                     UserSession::new(
                         *key,
                         held.created_at,
-                        held.written_at,
+                        held.updated_at,
                         held.record.expires_at,
                     )
                 })
             })
             .collect();
-        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.key.cmp(&b.key)));
         Ok(sessions)
     }
 
@@ -875,7 +875,7 @@ mod tests {
             ],
             "c expired at 20; the admin type's session is its own"
         );
-        // a save keeps the creation time and moves "last seen"
+        // a save keeps the creation time and moves `updated_at`
         store
             .save(&a, entry(200).with_user("s", Some("u"), 11), 1, 20)
             .await

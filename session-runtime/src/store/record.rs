@@ -86,10 +86,11 @@ pub struct Entry<'a> {
     /// [`crate::user`]), kept in the clear in the store's user index;
     /// `None` for an anonymous session or a cache fill.
     pub user: Option<&'a str>,
-    /// When this write happens, Unix seconds: a new record's creation time
-    /// and every record's "last seen" in a user's session list (`0`:
-    /// unknown).
-    pub written_at: u64,
+    /// When this write happens, Unix seconds (`0`: unknown): the record's
+    /// [`UserSession::updated_at`](crate::store::UserSession::updated_at)
+    /// (the SQL stores' `updated_at` column), and a new record's
+    /// `created_at` too.
+    pub updated_at: u64,
 }
 
 impl<'a> Entry<'a> {
@@ -103,7 +104,7 @@ impl<'a> Entry<'a> {
             shape: 0,
             cookie_name: "",
             user: None,
-            written_at: 0,
+            updated_at: 0,
         }
     }
 
@@ -114,13 +115,14 @@ impl<'a> Entry<'a> {
     }
 
     /// The entry of `user`'s session of the session type whose cookie is
-    /// `cookie_name` (see [`Entry::cookie_name`]), written at `written_at`.
+    /// `cookie_name` (see [`Entry::cookie_name`]), written at `updated_at`
+    /// (see [`Entry::updated_at`]).
     #[must_use]
-    pub fn with_user(self, cookie_name: &'a str, user: Option<&'a str>, written_at: u64) -> Self {
+    pub fn with_user(self, cookie_name: &'a str, user: Option<&'a str>, updated_at: u64) -> Self {
         Self {
             cookie_name,
             user,
-            written_at,
+            updated_at,
             ..self
         }
     }
@@ -192,7 +194,7 @@ impl Record {
             shape: 0,
             cookie_name: "",
             user: None,
-            written_at: 0,
+            updated_at: 0,
         }
     }
 }

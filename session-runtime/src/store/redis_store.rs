@@ -16,7 +16,7 @@ const NAME: &str = "redis";
 ///
 /// Creates the hash unless the key exists (a live session or a
 /// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
-/// user; ARGV: data, quick, expires_at, version, written_at, user, cookie
+/// user; ARGV: data, quick, expires_at, version, updated_at, user, cookie
 /// name.
 const CREATE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
@@ -131,7 +131,7 @@ return live
 
 /// Compare-and-set on the version. KEYS[1], and KEYS[2] the user's set
 /// when the session has a user; ARGV: data, quick, expires_at, expected
-/// version, now, written_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
+/// version, now, updated_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
 /// conflict, {2, v} saved.
 const SAVE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
@@ -416,7 +416,7 @@ impl SessionStore for RedisStore {
     const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        let entry = entry.capped(entry.written_at);
+        let entry = entry.capped(entry.updated_at);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[0].key(self.key(key));
         self.user_set(&mut invocation, &entry);
@@ -425,7 +425,7 @@ impl SessionStore for RedisStore {
             .arg(entry.quick)
             .arg(entry.expires_at)
             .arg(1)
-            .arg(entry.written_at)
+            .arg(entry.updated_at)
             .arg(entry.user.unwrap_or_default())
             .arg(entry.cookie_name);
         let created = self.run(invocation).await?;
@@ -479,7 +479,7 @@ impl SessionStore for RedisStore {
             .arg(entry.expires_at)
             .arg(version)
             .arg(now)
-            .arg(entry.written_at)
+            .arg(entry.updated_at)
             .arg(entry.user.unwrap_or_default())
             .arg(entry.cookie_name);
         let Value::Array(reply) = self.run(invocation).await? else {
@@ -554,7 +554,7 @@ impl SessionStore for RedisStore {
             }
         }
         let mut sessions: Vec<UserSession> = sessions.into_values().collect();
-        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.key.cmp(&b.key)));
         Ok(sessions)
     }
 

@@ -615,8 +615,8 @@ macro_rules! sql_store {
                     .bind(shape_to_sql(entry.shape))
                     .bind(entry.cookie_name)
                     .bind(entry.user)
-                    .bind(to_sql(entry.written_at))
-                    .bind(to_sql(entry.written_at))
+                    .bind(to_sql(entry.updated_at))
+                    .bind(to_sql(entry.updated_at))
                     .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
@@ -647,7 +647,7 @@ macro_rules! sql_store {
                     .bind(shape_to_sql(entry.shape))
                     .bind(entry.cookie_name)
                     .bind(entry.user)
-                    .bind(to_sql(entry.written_at))
+                    .bind(to_sql(entry.updated_at))
                     .bind(key.as_bytes().as_slice())
                     .bind(to_sql(version))
                     .bind(to_sql(now))
