@@ -125,7 +125,7 @@ where
         S::Tier: crate::tier::StoreTier<S>,
     {
         let tier = ServerTier {
-            store: Arc::new(store),
+            store: crate::store::erase(store),
             storage: S::STORAGE,
             threshold: match S::STORAGE {
                 Storage::Adaptive => {
@@ -530,7 +530,7 @@ where
     /// A session type without a `#[session(user)]` field, or a store that
     /// cannot keep revocation times (memcached, which may evict them), does
     /// not compile: both are trait bounds ([`HasUserField`](crate::user::HasUserField),
-    /// [`KeepsRevocations`](crate::user::KeepsRevocations)), so `cargo
+    /// [`RevocationTimes`](crate::store::RevocationTimes)), so `cargo
     /// check` shows them at this call.
     ///
     /// The store timeout is the layer's whatever the order of the calls
@@ -539,10 +539,10 @@ where
     pub fn with_user_revocation<St>(self, store: St) -> Self
     where
         S: crate::user::HasUserField,
-        St: crate::user::KeepsRevocations,
+        St: crate::store::RevocationTimes,
     {
         let revocation = Revocation {
-            store: Arc::new(store),
+            store: crate::store::erase_revocations(store),
             breaker: Arc::default(),
             timeout: self.core.settings.store_timeout,
         };

@@ -353,7 +353,8 @@ pub use layer::SessionLayer;
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use session::{Session, SessionRejection};
 pub use store::{
-    Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
+    CacheStore, Entry, Lookup, MemoryStore, Record, RevocationTimes, Saved, SessionStore,
+    StoreError, StoreStats, Tiered, UserIndex,
 };
 pub use user::{Device, UserField, UserId};
 

@@ -7,7 +7,7 @@
 
 use session_runtime::id::{SessionId, StoreKey};
 use session_runtime::store::RedisStore;
-use session_runtime::{Entry, Lookup, SessionStore};
+use session_runtime::{CacheStore, Entry, Lookup, SessionStore, UserIndex};
 use sessionkit_tests::servers::address;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,13 +13,13 @@
 //! cache-only store) keeps three promises, checked by the conformance suite
 //! on every backend:
 //!
-//! * **A fill never goes back in time.** [`put`](SessionStore::put) writes a
+//! * **A fill never goes back in time.** [`put`](CacheStore::put) writes a
 //!   record only when the store holds no newer (or equal) version of it, so
 //!   a slow fill racing a save cannot replace the saved version.
 //! * **A delete leaves a tombstone.** [`delete`](SessionStore::delete) keeps
 //!   a marker for [`TOMBSTONE_TTL`] that refuses fills and creates, so a
 //!   fill that read the durable store just before a logout cannot bring the
-//!   session back. [`lookup`](SessionStore::lookup) reports the marker as
+//!   session back. [`lookup`](CacheStore::lookup) reports the marker as
 //!   [`Lookup::Gone`]: a [`Tiered`] store then answers "no session" without
 //!   asking the durable store.
 //! * **A terminate that answers success leaves no cache able to serve the
@@ -40,6 +40,7 @@
 
 mod erased;
 mod error;
+mod forward;
 pub(crate) mod guard;
 #[cfg(feature = "memcached")]
 mod memcached;
@@ -51,8 +52,9 @@ mod redis_store;
 mod sql;
 mod tiered;
 mod traits;
+mod views;
 
-pub(crate) use erased::ErasedStore;
+pub(crate) use erased::{ErasedStore, erase, erase_revocations};
 pub use error::StoreError;
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedStore;
@@ -71,6 +73,7 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 pub use tiered::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_STALENESS, Tiered};
-pub use traits::{SessionStore, TOMBSTONE_TTL};
+pub use traits::{CacheStore, RevocationTimes, SessionStore, TOMBSTONE_TTL, UserIndex};
+pub use views::{QuickTierRef, RevocationTimesRef, UserIndexRef};
 
 pub use crate::user::{Revoked, UserSession};

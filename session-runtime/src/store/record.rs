@@ -2,9 +2,9 @@
 //! answers [`Saved`], [`Lookup`] and [`StoreStats`].
 
 #[cfg(doc)]
-use super::{SessionStore, Tiered};
+use super::{CacheStore, SessionStore, Tiered};
 
-/// What a cache holds for a key: see [`SessionStore::lookup`].
+/// What a cache holds for a key: see [`CacheStore::lookup`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// A live record.

@@ -1,7 +1,8 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
 use super::{
-    Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError, TOMBSTONE_TTL, UserSession,
+    CacheStore, Entry, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked, Saved,
+    SessionStore, StoreError, TOMBSTONE_TTL, UserIndex, UserIndexRef, UserSession,
 };
 use crate::id::StoreKey;
 use redis::Value;
@@ -352,7 +353,7 @@ impl RedisStore {
     }
 
     /// `Unsupported` on a cluster, which keeps no user index.
-    fn user_index(&self) -> Result<(), StoreError> {
+    fn check_user_index(&self) -> Result<(), StoreError> {
         match self.connection {
             Connection::Single(_) => Ok(()),
             #[cfg(feature = "redis-cluster")]
@@ -411,9 +412,6 @@ impl RedisStore {
 
 impl SessionStore for RedisStore {
     const NAME: &'static str = NAME;
-    const EXPIRES_ITSELF: bool = true;
-    const TOMBSTONES: bool = true;
-    const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         let entry = entry.capped(entry.updated_at);
@@ -434,32 +432,6 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
         Ok(self.lookup(key, now, None).await?.into_record())
-    }
-
-    async fn lookup(
-        &self,
-        key: &StoreKey,
-        now: u64,
-        _: Option<std::time::Duration>,
-    ) -> Result<Lookup, StoreError> {
-        let mut command = redis::cmd("HMGET");
-        command.arg(self.key(key)).arg(&["d", "q", "e", "v", "x"]);
-        let Value::Array(mut fields) = self.query(&command).await? else {
-            return Err(malformed("HMGET"));
-        };
-        if fields.get(4).is_some_and(|tomb| *tomb != Value::Nil) {
-            return Ok(Lookup::Gone);
-        }
-        fields.truncate(4);
-        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
-            return Ok(Lookup::Miss);
-        }
-        let record = record(&fields)?;
-        Ok(if record.expires_at > now {
-            Lookup::Hit(record)
-        } else {
-            Lookup::Miss
-        })
     }
 
     async fn save(
@@ -495,6 +467,57 @@ impl SessionStore for RedisStore {
         }
     }
 
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let mut invocation = SCRIPTS[3].key(self.key(key));
+        invocation.arg(TOMBSTONE_TTL.as_secs());
+        Ok(number(&self.run(invocation).await?)? == 1)
+    }
+
+    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    /// None on Redis Cluster, which keeps no user index.
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        self.check_user_index()
+            .is_ok()
+            .then(|| UserIndexRef::new(self))
+    }
+
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        Some(RevocationTimesRef::new(self))
+    }
+}
+
+impl CacheStore for RedisStore {
+    const SHARED: bool = true;
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        _: Option<std::time::Duration>,
+    ) -> Result<Lookup, StoreError> {
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.key(key)).arg(&["d", "q", "e", "v", "x"]);
+        let Value::Array(mut fields) = self.query(&command).await? else {
+            return Err(malformed("HMGET"));
+        };
+        if fields.get(4).is_some_and(|tomb| *tomb != Value::Nil) {
+            return Ok(Lookup::Gone);
+        }
+        fields.truncate(4);
+        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
+            return Ok(Lookup::Miss);
+        }
+        let record = record(&fields)?;
+        Ok(if record.expires_at > now {
+            Lookup::Hit(record)
+        } else {
+            Lookup::Miss
+        })
+    }
+
     async fn put(
         &self,
         key: &StoreKey,
@@ -505,6 +528,22 @@ impl SessionStore for RedisStore {
         Ok(number(&written)? == 1)
     }
 
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        StoreError::check_size(&Entry::new(quick, 0), self.max_record)?;
+        let mut invocation = SCRIPTS[4].key(self.key(key));
+        invocation.arg(quick).arg(version).arg(now);
+        Ok(number(&self.run(invocation).await?)? == 1)
+    }
+}
+
+/// On Redis Cluster, [`StoreError::Unsupported`]: see [`RedisStore`].
+impl UserIndex for RedisStore {
     /// Pages through the user's sets with `SSCAN`, `USER_ROUND` members
     /// a round trip, pruning ended sessions on the way; sorts here.
     async fn user_sessions(
@@ -513,7 +552,7 @@ impl SessionStore for RedisStore {
         user: &str,
         now: u64,
     ) -> Result<Vec<UserSession>, StoreError> {
-        self.user_index()?;
+        self.check_user_index()?;
         // SSCAN may return a member twice: the later row is the fresher
         let mut sessions = std::collections::HashMap::new();
         for (set, cookie_name) in self.user_sets(cookie_name, user) {
@@ -569,7 +608,7 @@ impl SessionStore for RedisStore {
         except: Option<&StoreKey>,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        self.user_index()?;
+        self.check_user_index()?;
         let except = except.map(|key| self.key(key)).unwrap_or_default();
         let mut revoked = 0;
         for (set, cookie_name) in self.user_sets(cookie_name, user) {
@@ -596,7 +635,9 @@ impl SessionStore for RedisStore {
         }
         Ok(revoked)
     }
+}
 
+impl RevocationTimes for RedisStore {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let mut command = redis::cmd("GET");
         command.arg(format!("{}revoked:{user}", self.prefix));
@@ -626,26 +667,8 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn save_quick(
-        &self,
-        key: &StoreKey,
-        quick: &[u8],
-        version: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        StoreError::check_size(&Entry::new(quick, 0), self.max_record)?;
-        let mut invocation = SCRIPTS[4].key(self.key(key));
-        invocation.arg(quick).arg(version).arg(now);
-        Ok(number(&self.run(invocation).await?)? == 1)
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let mut invocation = SCRIPTS[3].key(self.key(key));
-        invocation.arg(TOMBSTONE_TTL.as_secs());
-        Ok(number(&self.run(invocation).await?)? == 1)
-    }
-
-    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+    /// Redis expires them by itself (each lives `keep_for`).
+    async fn delete_expired_revocations(&self, _: u64, _: usize) -> Result<usize, StoreError> {
         Ok(0)
     }
 }

@@ -52,7 +52,6 @@ struct Statements {
     load: Arc<str>,
     save: Arc<str>,
     current: Arc<str>,
-    put: Arc<str>,
     delete: Arc<str>,
     delete_expired: Arc<str>,
     /// Revocation times past their keep, in a bounded batch.
@@ -171,23 +170,6 @@ impl Statements {
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
-        // a fill never replaces a newer version
-        let put = match dialect {
-            // MySQL assigns left to right: `version` last, so the conditions
-            // before it still see the old value
-            Dialect::MySql => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 data = IF(VALUES(version) > version, VALUES(data), data), \
-                 expires_at = IF(VALUES(version) > version, VALUES(expires_at), expires_at), \
-                 shape = IF(VALUES(version) > version, VALUES(shape), shape), \
-                 version = GREATEST(version, VALUES(version))"
-            ),
-            _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
-                 SET data = excluded.data, expires_at = excluded.expires_at, shape = excluded.shape, \
-                 version = excluded.version WHERE {t}.version < excluded.version"
-            ),
-        };
         let delete_expired = match dialect {
             Dialect::MySql => {
                 format!("DELETE FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?")
@@ -229,7 +211,6 @@ impl Statements {
             current: render(format!(
                 "SELECT data, expires_at, version FROM {t} WHERE id = ?"
             )),
-            put: render(put),
             delete: render(format!("DELETE FROM {t} WHERE id = ?")),
             delete_expired: render(delete_expired),
             delete_expired_revocations: render(delete_expired_revocations),
@@ -597,8 +578,6 @@ macro_rules! sql_store {
         #[cfg(feature = $feature)]
         impl super::SessionStore for $name {
             const NAME: &'static str = $store_name;
-            const KEEPS_QUICK: bool = false;
-            const KEEPS_REVOCATIONS: bool = true;
 
             async fn create(
                 &self,
@@ -664,36 +643,6 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn put(
-                &self,
-                key: &crate::id::StoreKey,
-                entry: Entry<'_>,
-                version: u64,
-            ) -> Result<bool, StoreError> {
-                // quick fields belong to a cache tier
-                let entry = entry.without_quick();
-                StoreError::check_size(&entry, self.max_record)?;
-                let done = Self::query(&self.sql.put)
-                    .bind(key.as_bytes().as_slice())
-                    .bind(entry.data)
-                    .bind(to_sql(entry.expires_at))
-                    .bind(shape_to_sql(entry.shape))
-                    .bind(to_sql(version))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::error)?;
-                // MySQL counts an insert as 1 and a changed row as 2; an
-                // unchanged row is 0 (or 1 with CLIENT_FOUND_ROWS): compare
-                // with what is there to be exact everywhere
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                Ok(match self.fetch(&self.sql.current, key, None).await? {
-                    Some(current) => current.version == version && current.data == entry.data,
-                    None => false,
-                })
-            }
-
             async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, StoreError> {
                 let done = Self::query(&self.sql.delete)
                     .bind(key.as_bytes().as_slice())
@@ -719,6 +668,37 @@ macro_rules! sql_store {
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
 
+            async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+                use sqlx::Row as _;
+                let records = self.count(&self.sql.count, None).await?;
+                let expired = self.count(&self.sql.count_expired, Some(now)).await?;
+                let rows = Self::query(&self.sql.count_shapes)
+                    .bind(to_sql(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                let shapes = rows
+                    .iter()
+                    .map(|row| Ok((shape_from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(Self::error)?;
+                Ok(Some(StoreStats {
+                    shapes,
+                    ..stats(records, expired)
+                }))
+            }
+
+            fn user_index(&self) -> Option<super::UserIndexRef<'_>> {
+                Some(super::UserIndexRef::new(self))
+            }
+
+            fn revocation_times(&self) -> Option<super::RevocationTimesRef<'_>> {
+                Some(super::RevocationTimesRef::new(self))
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl super::UserIndex for $name {
             async fn user_sessions(
                 &self,
                 cookie_name: &str,
@@ -769,21 +749,10 @@ macro_rules! sql_store {
                     .map_err(Self::error)?;
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
+        }
 
-            async fn delete_expired_revocations(
-                &self,
-                now: u64,
-                limit: usize,
-            ) -> Result<usize, StoreError> {
-                let done = Self::query(&self.sql.delete_expired_revocations)
-                    .bind(to_sql(now))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::error)?;
-                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
-            }
-
+        #[cfg(feature = $feature)]
+        impl super::RevocationTimes for $name {
             async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
                 let at: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.revoked_before)))
                     .bind(user)
@@ -819,24 +788,18 @@ macro_rules! sql_store {
                 Ok(Revoked::new(previous.map(from_sql), from_sql(before)))
             }
 
-            async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
-                use sqlx::Row as _;
-                let records = self.count(&self.sql.count, None).await?;
-                let expired = self.count(&self.sql.count_expired, Some(now)).await?;
-                let rows = Self::query(&self.sql.count_shapes)
+            async fn delete_expired_revocations(
+                &self,
+                now: u64,
+                limit: usize,
+            ) -> Result<usize, StoreError> {
+                let done = Self::query(&self.sql.delete_expired_revocations)
                     .bind(to_sql(now))
-                    .fetch_all(&self.pool)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
-                let shapes = rows
-                    .iter()
-                    .map(|row| Ok((shape_from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(Self::error)?;
-                Ok(Some(StoreStats {
-                    shapes,
-                    ..stats(records, expired)
-                }))
+                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
         }
     };
