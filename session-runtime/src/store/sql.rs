@@ -1,25 +1,11 @@
 //! The durable SQL stores over sqlx: [`SqliteStore`] (the embedded default),
 //! [`PostgresStore`] and [`MySqlStore`] (MySQL and MariaDB).
 //!
-//! One table, one row per session:
+//! # The tables
 //!
-//! | column | type | |
-//! | --- | --- | --- |
-//! | `id` | 32 bytes, primary key | SHA-256 of the session ID |
-//! | `data` | blob | the sealed session |
-//! | `expires_at` | 64-bit integer, indexed | Unix seconds |
-//! | `version` | 64-bit integer | compare-and-set counter |
-//! | `shape` | 64-bit integer | the session type's schema fingerprint, for `sessionkit stats` |
-//! | `user_id` | text (MySQL: bytes), nullable | the session's user ([`crate::user`]) |
-//! | `cookie_name` | text (MySQL: bytes), `''` by default | the session type's cookie name: with `user_id`, the user index's key |
-//! | `created_at`, `updated_at` | 64-bit integers | Unix seconds, for a user's session list |
+#![doc = include_str!("sql_schema.md")]
 //!
-//! The user index is `(user_id, cookie_name)`: a user's sessions are
-//! listed and revoked per session type, so two types sharing a table never
-//! touch each other's. Rows written before `cookie_name` existed (`''`)
-//! are listed and revoked with every type's, as they were, until their
-//! next save names their type. A second table, `<table>_revoked`, keeps
-//! users' revocation times (for sessions that live in cookies).
+//! # Migrations
 //!
 //! `migrate()` creates them with plain idempotent DDL (`IF NOT EXISTS`),
 //! and brings a table made by an earlier release up to date (the columns
@@ -31,7 +17,10 @@
 use super::{Entry, Record, Revoked, Saved, StoreError, StoreStats};
 use std::sync::Arc;
 
-/// The default table name.
+/// The default name of the sessions table; the revocation times are in
+/// `<table>_revoked`:
+///
+#[doc = include_str!("sql_schema.md")]
 pub const DEFAULT_TABLE: &str = "sessionkit_sessions";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,6 +385,12 @@ macro_rules! sql_store {
         dialect = $dialect:expr, store = $store_name:literal
     ) => {
         $(#[$doc])*
+        ///
+        /// A durable [`SessionStore`](super::SessionStore) with a
+        /// [`UserIndex`](super::UserIndex) and
+        /// [`RevocationTimes`](super::RevocationTimes); quick fields
+        /// belong to a cache tier, so it drops them. Its two tables are
+        /// described at [`DEFAULT_TABLE`].
         #[cfg(feature = $feature)]
         #[derive(Clone, Debug)]
         pub struct $name {
