@@ -101,6 +101,16 @@ where
     /// the cookie while small, see [`with_cookie_threshold`](Self::with_cookie_threshold))
     /// or [`Storage::Server`] (the cookie carries only a signed ID).
     ///
+    /// Any [`SessionStore`] will do. The layer lists and revokes a user's
+    /// sessions through the user index the store hands out
+    /// ([`SessionStore::user_index`]; without one,
+    /// [`Session::user_sessions`](crate::Session::user_sessions) answers
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported)), reads
+    /// its users' revocation times ([`SessionStore::revocation_times`])
+    /// around the re-issue of a `Server` session, and saves
+    /// `#[session(quick)]` fields alone in a [`Tiered`](crate::Tiered)
+    /// store's cache ([`SessionStore::quick_tier`]).
+    ///
     /// ```
     /// use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
     ///
