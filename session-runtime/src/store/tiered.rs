@@ -147,6 +147,45 @@ impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
         &self.durable
     }
 
+    /// What a read finds of `key` at `now`: the cache's record or
+    /// tombstone ([`Lookup::Gone`]: the session was deleted, the durable
+    /// store is not asked), else the durable store's record (which fills
+    /// the cache), else nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the durable store fails (a failing cache is
+    /// skipped).
+    pub async fn lookup(&self, key: &StoreKey, now: u64) -> Result<Lookup, StoreError> {
+        let outdated = self.is_pending(key);
+        if !outdated {
+            match self
+                .cached(self.cache.lookup(key, now, self.max_staleness))
+                .await
+            {
+                Ok(Lookup::Miss) => {}
+                Ok(known) => return Ok(known),
+                Err(err) => self.cache_failed("load", key, &err),
+            }
+        }
+        let Some(record) = self.durable.load(key, now).await? else {
+            return Ok(Lookup::Miss);
+        };
+        if outdated {
+            // the fill replaces the outdated entry (it is a newer version)
+            if self
+                .guarded(self.cache.put(key, record.entry(), record.version))
+                .await
+                .is_ok()
+            {
+                self.forget_pending(key);
+            }
+        } else {
+            self.fill_cache(key, record.entry(), record.version).await;
+        }
+        Ok(Lookup::Hit(record))
+    }
+
     fn cache_failed(&self, operation: &str, key: &StoreKey, err: &StoreError) {
         tracing::warn!(
             cache = Cache::NAME,
@@ -273,46 +312,32 @@ impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
             self.remember(&[*key]);
         }
     }
-}
 
-impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
-    /// What a read finds of `key` at `now`: the cache's record or
-    /// tombstone ([`Lookup::Gone`]: the session was deleted, the durable
-    /// store is not asked), else the durable store's record (which fills
-    /// the cache), else nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`] when the durable store fails (a failing cache is
-    /// skipped).
-    pub async fn lookup(&self, key: &StoreKey, now: u64) -> Result<Lookup, StoreError> {
-        let outdated = self.is_pending(key);
-        if !outdated {
-            match self
-                .cached(self.cache.lookup(key, now, self.max_staleness))
-                .await
-            {
-                Ok(Lookup::Miss) => {}
-                Ok(known) => return Ok(known),
-                Err(err) => self.cache_failed("load", key, &err),
+    /// Writes `quick` as the record's quick fields to the cache alone, at
+    /// `version` (see [`CacheStore::save_quick`]); `Ok(false)` where the
+    /// cache may be outdated or fails: the caller then saves in full.
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        // a key the cache may hold outdated, or a cache that fails: the
+        // caller saves in full, through the durable store
+        if self.is_pending(key) {
+            return Ok(false);
+        }
+        match self
+            .cached(self.cache.save_quick(key, quick, version, now))
+            .await
+        {
+            Ok(written) => Ok(written),
+            Err(err) => {
+                self.cache_failed("save_quick", key, &err);
+                Ok(false)
             }
         }
-        let Some(record) = self.durable.load(key, now).await? else {
-            return Ok(Lookup::Miss);
-        };
-        if outdated {
-            // the fill replaces the outdated entry (it is a newer version)
-            if self
-                .guarded(self.cache.put(key, record.entry(), record.version))
-                .await
-                .is_ok()
-            {
-                self.forget_pending(key);
-            }
-        } else {
-            self.fill_cache(key, record.entry(), record.version).await;
-        }
-        Ok(Lookup::Hit(record))
     }
 }
 
@@ -420,36 +445,8 @@ impl<Cache: CacheStore, Durable: SessionStore> QuickTier for Tiered<Cache, Durab
         version: u64,
         now: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.save_quick(key, quick, version, now))
-    }
-}
-
-impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
-    /// Writes `quick` as the record's quick fields to the cache alone, at
-    /// `version` (see [`CacheStore::save_quick`]); `Ok(false)` where the
-    /// cache may be outdated or fails: the caller then saves in full.
-    async fn save_quick(
-        &self,
-        key: &StoreKey,
-        quick: &[u8],
-        version: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        // a key the cache may hold outdated, or a cache that fails: the
-        // caller saves in full, through the durable store
-        if self.is_pending(key) {
-            return Ok(false);
-        }
-        match self
-            .cached(self.cache.save_quick(key, quick, version, now))
-            .await
-        {
-            Ok(written) => Ok(written),
-            Err(err) => {
-                self.cache_failed("save_quick", key, &err);
-                Ok(false)
-            }
-        }
+        // the inherent method
+        Box::pin(Self::save_quick(self, key, quick, version, now))
     }
 }
 
