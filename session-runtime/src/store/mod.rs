@@ -152,7 +152,8 @@
 //! [`UserIndex`] or [`RevocationTimes`], and hands them to the layer from
 //! [`SessionStore::user_index`] (`Some(UserIndexRef::new(self))`) or
 //! [`SessionStore::revocation_times`]. The conformance suite
-//! (`tests/src/conformance.rs`) checks every duty, scenario by scenario.
+//! (`tests/src/conformance.rs`) checks every duty of every store here,
+//! scenario by scenario.
 //!
 //! # Caches and coherence
 //!

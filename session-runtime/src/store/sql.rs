@@ -263,7 +263,7 @@ impl Statements {
                 "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
             )),
             // two revocations never share a time: the new one is the later
-            // of `at` and one past the kept one (see `SessionStore::revoke_before`)
+            // of `at` and one past the kept one (see `RevocationTimes::revoke_before`)
             revoke_before: render(match dialect {
                 // MySQL assigns left to right: `previous` takes the old time
                 // before `not_before` changes; the caller reads both back in
