@@ -19,10 +19,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use session_runtime::user::KeepsRevocations;
 use session_runtime::{
-    BoundedString, BoundedVec, ConfigError, KeyRing, MaxEncodedLen, Session, SessionLayer,
-    SessionStore,
+    BoundedString, BoundedVec, ConfigError, KeyRing, MaxEncodedLen, RevocationTimes, Session,
+    SessionLayer, SessionStore,
 };
 use std::fmt::Write as _;
 
@@ -133,7 +132,7 @@ const MAX_QUANTITY: u8 = 99;
 pub fn app(
     keys: impl Into<KeyRing>,
     secure: bool,
-    store: impl KeepsRevocations,
+    store: impl RevocationTimes,
 ) -> Result<Router, ConfigError> {
     let (cart, prefs) = layers(keys, secure, store)?;
     Ok(routes(cart, prefs))
@@ -234,7 +233,7 @@ impl Env {
 pub fn layers(
     keys: impl Into<KeyRing>,
     secure: bool,
-    store: impl KeepsRevocations,
+    store: impl RevocationTimes,
 ) -> Result<(SessionLayer<Cart>, SessionLayer<Prefs>), ConfigError> {
     let store = std::sync::Arc::new(store);
     let (cart, prefs) = plain_layers(keys, secure, std::sync::Arc::clone(&store))?;

@@ -5,8 +5,7 @@ use crate::shop::{self, Cart, Prefs, Refused, actions};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use session_runtime::actix::SessionMiddleware;
-use session_runtime::user::KeepsRevocations;
-use session_runtime::{ConfigError, KeyRing, Session};
+use session_runtime::{ConfigError, KeyRing, RevocationTimes, Session};
 
 /// Registers the shop's routes and session middleware on an actix-web
 /// service config: `App::new().configure(shop_actix::configure(..)?)`.
@@ -17,7 +16,7 @@ use session_runtime::{ConfigError, KeyRing, Session};
 pub fn scope(
     keys: impl Into<KeyRing>,
     secure: bool,
-    store: impl KeepsRevocations,
+    store: impl RevocationTimes,
 ) -> Result<
     actix_web::Scope<
         impl actix_web::dev::ServiceFactory<

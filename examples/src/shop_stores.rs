@@ -6,8 +6,7 @@
 use crate::shop;
 use session_runtime::cleanup::Reaper;
 use session_runtime::store::{MemcachedStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
-use session_runtime::user::KeepsRevocations;
-use session_runtime::{MasterKey, MemoryStore, SessionStore, Tiered};
+use session_runtime::{CacheStore, MasterKey, MemoryStore, RevocationTimes, SessionStore, Tiered};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,7 +53,7 @@ pub async fn app_for(
 
 /// The router with `cache` in front of the database, and a reaper. (A
 /// cache alone, gae-sessions' `no_datastore`, is served by `app_for`.)
-async fn with_database<C: SessionStore>(
+async fn with_database<C: CacheStore>(
     key: MasterKey,
     secure: bool,
     cache: C,
@@ -114,7 +113,7 @@ fn scheme(url: &str) -> &str {
 }
 
 /// The shop over `store`, which an hourly reaper shares.
-fn serve<S: KeepsRevocations>(
+fn serve<S: RevocationTimes>(
     key: MasterKey,
     secure: bool,
     store: S,

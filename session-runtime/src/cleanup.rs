@@ -25,8 +25,9 @@ pub struct Reaped {
 /// Removes every session that expired at least `dormant_for` before `now`
 /// (Unix seconds), `limit` at a time, calling `progress` with the running
 /// total after each batch; then, in batches of the same size, the user
-/// revocation times kept past their time
-/// ([`SessionStore::delete_expired_revocations`]).
+/// revocation times kept past their time, when the store keeps them
+/// ([`SessionStore::revocation_times`],
+/// [`RevocationTimes::delete_expired_revocations`](crate::store::RevocationTimes::delete_expired_revocations)).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -69,8 +70,11 @@ pub async fn delete_expired_in_batches<S: SessionStore>(
             break;
         }
     }
+    let Some(times) = store.revocation_times() else {
+        return Ok(reaped);
+    };
     loop {
-        let removed = store.delete_expired_revocations(now, limit).await?;
+        let removed = times.delete_expired_revocations(now, limit).await?;
         reaped.revocations += removed;
         if removed < limit {
             return Ok(reaped);

@@ -79,10 +79,6 @@ impl<S: SessionData> std::fmt::Debug for SessionLayer<S> {
     }
 }
 
-/// The largest encoded session a server layer accepts by default: 1 MiB,
-/// gae-sessions' cap.
-pub const DEFAULT_MAX_SIZE: usize = crate::codec::DECODE_LIMIT;
-
 impl<S: SessionData + Send> SessionLayer<S>
 where
     S::Access: Send,
@@ -105,6 +101,16 @@ where
     /// whose [`STORAGE`](SessionData::STORAGE) is [`Storage::Adaptive`] (in
     /// the cookie while small, see [`with_cookie_threshold`](Self::with_cookie_threshold))
     /// or [`Storage::Server`] (the cookie carries only a signed ID).
+    ///
+    /// Any [`SessionStore`] will do. The layer lists and revokes a user's
+    /// sessions through the user index the store hands out
+    /// ([`SessionStore::user_index`]; without one,
+    /// [`Session::user_sessions`](crate::Session::user_sessions) answers
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported)), reads
+    /// its users' revocation times ([`SessionStore::revocation_times`])
+    /// around the re-issue of a `Server` session, and saves
+    /// `#[session(quick)]` fields alone in a [`Tiered`](crate::Tiered)
+    /// store's cache ([`SessionStore::quick_tier`]).
     ///
     /// ```
     /// use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
@@ -130,7 +136,7 @@ where
         S::Tier: crate::tier::StoreTier<S>,
     {
         let tier = ServerTier {
-            guarded: Guarded::new(Arc::new(store), DEFAULT_STORE_TIMEOUT),
+            guarded: Guarded::new(crate::store::erase(store), DEFAULT_STORE_TIMEOUT),
             storage: S::STORAGE,
             threshold: match S::STORAGE {
                 Storage::Adaptive => {
@@ -138,7 +144,7 @@ where
                 }
                 _ => 0,
             },
-            max_size: DEFAULT_MAX_SIZE,
+            max_size: crate::codec::DECODE_LIMIT,
             outage: OutagePolicy::default(),
             contention: DEFAULT_CONTENTION_TIMEOUT,
         };
@@ -452,16 +458,18 @@ where
         self.edit_server(|tier| tier.threshold = bytes)
     }
 
-    /// The largest encoded session a server layer saves (default 1 MiB);
-    /// saving a larger one fails the request with a 500 that says so.
+    /// The largest encoded session a server layer saves (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)); saving a larger one
+    /// fails the request with a 500 that says so.
     ///
     /// # Errors
     ///
     /// [`ConfigError::NoStore`] on a layer without a store;
-    /// [`ConfigError::MaxSize`] for 0 or more than 1 MiB (the most a
-    /// session decodes).
+    /// [`ConfigError::MaxSize`] for 0 or more than
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT) (the most a session
+    /// decodes).
     pub fn with_max_size(self, bytes: usize) -> Result<Self, ConfigError> {
-        if self.core.server.is_some() && (bytes == 0 || bytes > DEFAULT_MAX_SIZE) {
+        if self.core.server.is_some() && (bytes == 0 || bytes > crate::codec::DECODE_LIMIT) {
             return Err(ConfigError::MaxSize(bytes));
         }
         self.edit_server(|tier| tier.max_size = bytes)
@@ -532,7 +540,7 @@ where
     /// A session type without a `#[session(user)]` field, or a store that
     /// cannot keep revocation times (memcached, which may evict them), does
     /// not compile: both are trait bounds ([`HasUserField`](crate::user::HasUserField),
-    /// [`KeepsRevocations`](crate::user::KeepsRevocations)), so `cargo
+    /// [`RevocationTimes`](crate::store::RevocationTimes)), so `cargo
     /// check` shows them at this call.
     ///
     /// The store timeout is the layer's whatever the order of the calls
@@ -541,10 +549,13 @@ where
     pub fn with_user_revocation<St>(self, store: St) -> Self
     where
         S: crate::user::HasUserField,
-        St: crate::user::KeepsRevocations,
+        St: crate::store::RevocationTimes,
     {
         let revocation = Revocation {
-            guarded: Guarded::new(Arc::new(store), self.core.settings.store_timeout),
+            guarded: Guarded::new(
+                crate::store::erase_revocations(store),
+                self.core.settings.store_timeout,
+            ),
         };
         self.edit(|core| core.revocation = Some(revocation))
     }

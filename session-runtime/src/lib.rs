@@ -159,7 +159,11 @@
 //! moment; an outage answers 503 (see [`OutagePolicy`]). [`Tiered`] puts a
 //! cache in front of a durable store; [`store`](crate::store#caches-and-coherence)
 //! states what a cache guarantees (no fill goes back in time, deletes leave
-//! tombstones, a per-process cache is trusted for at most a second).
+//! tombstones, a per-process cache is trusted for at most a second). A
+//! store of your own implements [`SessionStore`] alone (see
+//! [`store`](crate::store#a-store-of-your-own)); a user index
+//! ([`UserIndex`]) and users' revocation times ([`RevocationTimes`]) are
+//! traits of their own.
 //!
 //! ```
 //! use session_runtime::{MasterKey, MemoryStore, Session, SessionLayer};
@@ -349,11 +353,12 @@ pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,
     encode_to_vec,
 };
-pub use layer::{DEFAULT_MAX_SIZE, SessionLayer};
+pub use layer::SessionLayer;
 pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
 pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{
-    Entry, Lookup, MemoryStore, Record, Saved, SessionStore, StoreError, StoreStats, Tiered,
+    CacheStore, Entry, Lookup, MemoryStore, Record, RevocationTimes, Saved, SessionStore,
+    StoreError, StoreStats, Tiered, UserIndex,
 };
 pub use user::{Device, UserField, UserId};
 

@@ -415,7 +415,7 @@ impl<S: SessionData + Send> Session<S> {
                 .map(|session| crate::Device {
                     tag: session.key.log_tag(keys),
                     created_at: session.created_at,
-                    last_seen: session.last_seen,
+                    updated_at: session.updated_at,
                     expires_at: session.expires_at,
                     current: Some(session.key) == current,
                 })

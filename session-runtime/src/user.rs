@@ -15,16 +15,17 @@
 //! one or all of them
 //! ([`Session::user_sessions`](crate::Session::user_sessions),
 //! [`Session::revoke_user_sessions`](crate::Session::revoke_user_sessions));
-//! jobs and the CLI use the store's
-//! [`user_sessions`](crate::SessionStore::user_sessions) and
-//! [`revoke_user`](crate::SessionStore::revoke_user) with the type's
+//! jobs and the CLI use the store's [`UserIndex`](crate::store::UserIndex)
+//! ([`user_sessions`](crate::store::UserIndex::user_sessions) and
+//! [`revoke_user`](crate::store::UserIndex::revoke_user)) with the type's
 //! cookie name, which delete in bounded batches.
 //!
 //! Sessions that live in a cookie have no record to delete: a layer built
 //! with [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
 //! keeps a per-user revocation time in a store (one for every session type
 //! that shares it: revocation times are not per type) and refuses a user's
-//! sessions issued at or before it ([`SessionStore::revoked_before`](crate::SessionStore::revoked_before)).
+//! sessions issued at or before it
+//! ([`RevocationTimes::revoked_before`](crate::store::RevocationTimes::revoked_before)).
 
 use crate::bound::BoundedString;
 use crate::id::StoreKey;
@@ -35,7 +36,7 @@ use sha2::Digest as _;
 pub const REVOKE_BATCH: usize = 1_000;
 
 /// How long a user's revocation time is kept
-/// ([`SessionStore::revoke_before`](crate::SessionStore::revoke_before)):
+/// ([`RevocationTimes::revoke_before`](crate::store::RevocationTimes::revoke_before)):
 /// longer than any cookie a browser keeps (400 days is the most browsers
 /// honour).
 pub const KEEP_REVOCATIONS: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
@@ -98,30 +99,6 @@ impl<const N: usize> UserId for BoundedString<N> {
 )]
 pub trait HasUserField: crate::SessionData {}
 
-/// A store that keeps users' revocation times reliably (no eviction):
-/// what [`SessionLayer::with_user_revocation`](crate::SessionLayer::with_user_revocation)
-/// requires, by trait bound. memcached may evict them, so it is not one;
-/// use it as the cache of a [`Tiered`](crate::Tiered) store whose durable
-/// tier keeps them.
-#[diagnostic::on_unimplemented(
-    message = "session store `{Self}` cannot keep user revocation times reliably",
-    label = "not a store that keeps revocation times",
-    note = "use a SQL store, `RedisStore`, `MemoryStore`, or a `Tiered` store over one (memcached may evict them)"
-)]
-pub trait KeepsRevocations: crate::SessionStore {}
-
-impl KeepsRevocations for crate::MemoryStore {}
-#[cfg(feature = "redis")]
-impl KeepsRevocations for crate::store::RedisStore {}
-#[cfg(feature = "sqlite")]
-impl KeepsRevocations for crate::store::SqliteStore {}
-#[cfg(feature = "postgres")]
-impl KeepsRevocations for crate::store::PostgresStore {}
-#[cfg(feature = "mysql")]
-impl KeepsRevocations for crate::store::MySqlStore {}
-impl<C: crate::SessionStore, D: KeepsRevocations> KeepsRevocations for crate::Tiered<C, D> {}
-impl<S: KeepsRevocations> KeepsRevocations for std::sync::Arc<S> {}
-
 /// The field type `#[session(user)]` accepts: an `Option` of a [`UserId`].
 #[diagnostic::on_unimplemented(
     message = "`#[session(user)]` needs an `Option<…>` of a user id type, not `{Self}`",
@@ -171,7 +148,7 @@ pub fn index_key(key: String) -> String {
     hex
 }
 
-/// What [`SessionStore::revoke_before`](crate::SessionStore::revoke_before)
+/// What [`RevocationTimes::revoke_before`](crate::store::RevocationTimes::revoke_before)
 /// did: the user's revocation time before the call and after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -200,7 +177,9 @@ impl Revoked {
     }
 }
 
-/// One of a user's sessions, as a store lists it: never the session's ID.
+/// One of a user's sessions as a store's user index lists it, for jobs and
+/// the CLI: the record's key (to delete it) and its times, never the
+/// session's ID. A handler sees a [`Device`] instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserSession {
@@ -211,9 +190,11 @@ pub struct UserSession {
     /// When the record was created, Unix seconds (`0`: written before the
     /// store kept it).
     pub created_at: u64,
-    /// When the session was last saved, Unix seconds: reads write nothing,
-    /// so this is the last change, not the last request.
-    pub last_seen: u64,
+    /// When the session was last saved, Unix seconds
+    /// ([`Entry::updated_at`](crate::Entry::updated_at) of its last write):
+    /// reads write nothing, so this is the last change, not the last
+    /// request.
+    pub updated_at: u64,
     /// When it expires, Unix seconds.
     pub expires_at: u64,
 }
@@ -221,17 +202,21 @@ pub struct UserSession {
 impl UserSession {
     /// A listed session.
     #[must_use]
-    pub fn new(key: StoreKey, created_at: u64, last_seen: u64, expires_at: u64) -> Self {
+    pub fn new(key: StoreKey, created_at: u64, updated_at: u64, expires_at: u64) -> Self {
         Self {
             key,
             created_at,
-            last_seen,
+            updated_at,
             expires_at,
         }
     }
 }
 
-/// One of the current user's sessions, for a "your devices" page.
+/// One of the current user's sessions, for a "your devices" page: a
+/// [`UserSession`] as a handler may show it
+/// ([`Session::user_sessions`](crate::Session::user_sessions)), with the
+/// session's log tag in place of its store key (which is for the store
+/// alone) and whether it is the current request's, and the same times.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Device {
@@ -239,10 +224,12 @@ pub struct Device {
     /// show): what [`Session::revoke_device`](crate::Session::revoke_device)
     /// takes.
     pub tag: String,
-    /// When the session was created (logged in), Unix seconds.
+    /// When the session was created (logged in), Unix seconds: its
+    /// [`UserSession::created_at`].
     pub created_at: u64,
-    /// When it was last changed, Unix seconds.
-    pub last_seen: u64,
+    /// When it was last changed, Unix seconds: its
+    /// [`UserSession::updated_at`].
+    pub updated_at: u64,
     /// When it expires, Unix seconds.
     pub expires_at: u64,
     /// Whether it is the session of the request that asked.

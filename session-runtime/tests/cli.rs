@@ -3,7 +3,7 @@
 
 use session_runtime::id::SessionId;
 use session_runtime::store::{PostgresStore, SqliteStore};
-use session_runtime::{KeyRing, MasterKey, Meta, Mode, Sealer, SessionStore};
+use session_runtime::{KeyRing, MasterKey, Meta, Mode, RevocationTimes, Sealer, SessionStore};
 use std::process::{Command, Output};
 
 fn sessionkit(args: &[&str], env: &[(&str, &str)]) -> Output {

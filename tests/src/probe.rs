@@ -3,8 +3,11 @@
 //! the store goes down. Every call that passes goes to the real store.
 
 use session_runtime::id::StoreKey;
-use session_runtime::store::UserSession;
-use session_runtime::{Entry, Lookup, Record, Saved, SessionStore, StoreError};
+use session_runtime::store::{
+    CacheStore, QuickTierRef, RevocationTimes, RevocationTimesRef, Revoked, UserIndex,
+    UserIndexRef, UserSession,
+};
+use session_runtime::{Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -87,12 +90,6 @@ impl<S: SessionStore> Probe<S> {
 
 impl<S: SessionStore> SessionStore for Probe<S> {
     const NAME: &'static str = S::NAME;
-    const SPLITS_QUICK: bool = S::SPLITS_QUICK;
-    const KEEPS_QUICK: bool = S::KEEPS_QUICK;
-    const EXPIRES_ITSELF: bool = S::EXPIRES_ITSELF;
-    const SHARED: bool = S::SHARED;
-    const TOMBSTONES: bool = S::TOMBSTONES;
-    const KEEPS_REVOCATIONS: bool = S::KEEPS_REVOCATIONS;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         self.check(&self.state.writes).await?;
@@ -115,6 +112,48 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.inner.save(key, entry, version, now).await
     }
 
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        self.check(&self.state.deletes).await?;
+        self.inner.delete(key).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.check(&self.state.deletes).await?;
+        self.inner.delete_expired(now, dormant_for, limit).await
+    }
+
+    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+        self.check(&self.state.loads).await?;
+        self.inner.stats(now).await
+    }
+
+    /// The probe itself, where the inner store has an index: every call
+    /// passes the switch.
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        self.inner.user_index().map(|_| UserIndexRef::new(self))
+    }
+
+    /// As [`user_index`](Self::user_index).
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        self.inner
+            .revocation_times()
+            .map(|_| RevocationTimesRef::new(self))
+    }
+
+    /// The inner store's (a tiered one's cache), past the switch.
+    fn quick_tier(&self) -> Option<QuickTierRef<'_>> {
+        self.inner.quick_tier()
+    }
+}
+
+impl<S: CacheStore> CacheStore for Probe<S> {
+    const SHARED: bool = S::SHARED;
+
     async fn lookup(
         &self,
         key: &StoreKey,
@@ -135,21 +174,6 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.inner.put(key, entry, version).await
     }
 
-    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        self.check(&self.state.deletes).await?;
-        self.inner.delete(key).await
-    }
-
-    async fn delete_expired(
-        &self,
-        now: u64,
-        dormant_for: u64,
-        limit: usize,
-    ) -> Result<usize, StoreError> {
-        self.check(&self.state.deletes).await?;
-        self.inner.delete_expired(now, dormant_for, limit).await
-    }
-
     async fn save_quick(
         &self,
         key: &StoreKey,
@@ -160,7 +184,13 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         self.check(&self.state.writes).await?;
         self.inner.save_quick(key, quick, version, now).await
     }
+}
 
+/// For every inner store: the inner store's index (`Unsupported` where it
+/// has none), past the switch. A probe is a test tool, so it takes the
+/// index of whatever it wraps rather than only of stores whose type has
+/// one.
+impl<S: SessionStore> UserIndex for Probe<S> {
     async fn user_sessions(
         &self,
         cookie_name: &str,
@@ -168,7 +198,9 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         now: u64,
     ) -> Result<Vec<UserSession>, StoreError> {
         self.check(&self.state.loads).await?;
-        self.inner.user_sessions(cookie_name, user, now).await
+        self.inner_index()?
+            .user_sessions(cookie_name, user, now)
+            .await
     }
 
     async fn revoke_user(
@@ -179,14 +211,17 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         limit: usize,
     ) -> Result<usize, StoreError> {
         self.check(&self.state.writes).await?;
-        self.inner
+        self.inner_index()?
             .revoke_user(cookie_name, user, except, limit)
             .await
     }
+}
 
+/// As the [`UserIndex`] of a probe: the inner store's revocation times.
+impl<S: SessionStore> RevocationTimes for Probe<S> {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         self.check(&self.state.loads).await?;
-        self.inner.revoked_before(user).await
+        self.inner_times()?.revoked_before(user).await
     }
 
     async fn revoke_before(
@@ -194,14 +229,37 @@ impl<S: SessionStore> SessionStore for Probe<S> {
         user: &str,
         at: u64,
         keep_for: u64,
-    ) -> Result<session_runtime::store::Revoked, StoreError> {
+    ) -> Result<Revoked, StoreError> {
         self.check(&self.state.writes).await?;
-        self.inner.revoke_before(user, at, keep_for).await
+        self.inner_times()?.revoke_before(user, at, keep_for).await
+    }
+
+    async fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.check(&self.state.deletes).await?;
+        self.inner_times()?
+            .delete_expired_revocations(now, limit)
+            .await
     }
 }
 
-/// A probe keeps revocation times when the store it wraps does.
-impl<S: session_runtime::user::KeepsRevocations> session_runtime::user::KeepsRevocations
-    for Probe<S>
-{
+impl<S: SessionStore> Probe<S> {
+    fn inner_index(&self) -> Result<UserIndexRef<'_>, StoreError> {
+        self.inner.user_index().ok_or(StoreError::Unsupported {
+            store: S::NAME,
+            what: "a user index",
+        })
+    }
+
+    fn inner_times(&self) -> Result<RevocationTimesRef<'_>, StoreError> {
+        self.inner
+            .revocation_times()
+            .ok_or(StoreError::Unsupported {
+                store: S::NAME,
+                what: "user revocation times",
+            })
+    }
 }

@@ -36,8 +36,8 @@ use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
+use session_runtime::RevocationTimes;
 use session_runtime::store::{PostgresStore, RedisStore, SqliteStore};
-use session_runtime::user::KeepsRevocations;
 use session_runtime::{
     Bincode, BoundedString, KeyRing, MasterKey, MemoryStore, Session, SessionLayer, SessionStore,
     StoreError, Tiered, encode_to_vec,
@@ -1277,7 +1277,7 @@ fn setup<St>(
     store: Arc<St>,
 ) -> Setup
 where
-    St: SessionStore + KeepsRevocations,
+    St: SessionStore + RevocationTimes,
 {
     let threshold = match storage {
         Storage::Adaptive => session_runtime::seal::envelope::cookie_body_budget("ma".len()),
@@ -1391,7 +1391,7 @@ where
 
 fn setups_over<St>(name: &str, store: &Arc<St>) -> Vec<Setup>
 where
-    St: SessionStore + KeepsRevocations,
+    St: SessionStore + RevocationTimes,
 {
     let mut setups = Vec::new();
     for storage in [Storage::Cookie, Storage::Adaptive, Storage::Server] {

@@ -7,9 +7,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use session_runtime::id::SessionId;
-use session_runtime::user::KeepsRevocations;
 use session_runtime::{
-    Entry, MemoryStore, Mode, Sealer, Session, SessionLayer, SessionStore, StoreError, Tiered,
+    Entry, MemoryStore, Mode, RevocationTimes, Sealer, Session, SessionLayer, StoreError, Tiered,
+    UserIndex,
 };
 use sessionkit_tests::TestClock;
 use sessionkit_tests::http::send;
@@ -63,11 +63,13 @@ fn app(layer: SessionLayer<Account>) -> Router {
                     Ok(devices) => {
                         let current = devices.iter().filter(|d| d.current).count();
                         let tags: Vec<&str> = devices.iter().map(|d| d.tag.as_str()).collect();
-                        let ordered = devices.windows(2).all(|w| w[0].last_seen >= w[1].last_seen);
+                        let ordered = devices
+                            .windows(2)
+                            .all(|w| w[0].updated_at >= w[1].updated_at);
                         let timed = devices.iter().all(|d| {
                             d.created_at > 0
-                                && d.last_seen >= d.created_at
-                                && d.expires_at > d.last_seen
+                                && d.updated_at >= d.created_at
+                                && d.expires_at > d.updated_at
                         });
                         (
                             StatusCode::OK,
@@ -256,7 +258,7 @@ fn rand_u16() -> u16 {
     u16::from_le_bytes([key.as_bytes()[0], key.as_bytes()[1]])
 }
 
-async fn ten_thousand<S: SessionStore>(name: &str, store: S) {
+async fn ten_thousand<S: UserIndex>(name: &str, store: S) {
     const SESSIONS: usize = 10_000;
     const BATCH: usize = 1_000;
     let user = format!("bulk-{}", rand_u16());
@@ -455,7 +457,7 @@ async fn cookie_sessions_revoked(name: &str, cookie: &str, app: Router, clock: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_and_adaptive_sessions_are_logged_out_everywhere_with_user_revocation() {
-    async fn both<St: KeepsRevocations + Clone>(name: &str, store: St) {
+    async fn both<St: RevocationTimes + Clone>(name: &str, store: St) {
         let clock = TestClock::new();
         let badge = SessionLayer::<Badge>::new(key())
             .with_clock(clock.clone())
@@ -551,7 +553,7 @@ async fn a_failing_revocation_store_never_lets_a_session_through() {
 async fn revocation_times_past_their_keep_are_reaped_with_expired_sessions() {
     use session_runtime::cleanup::delete_expired_in_batches;
 
-    async fn reaps<St: SessionStore>(name: &str, store: St) {
+    async fn reaps<St: RevocationTimes>(name: &str, store: St) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -689,7 +691,7 @@ trait Revoker: Send + Sync {
 
 struct StoreRevoker<St>(St, TestClock);
 
-impl<St: SessionStore> Revoker for StoreRevoker<St> {
+impl<St: RevocationTimes> Revoker for StoreRevoker<St> {
     fn revoke<'a>(
         &'a self,
         user: &'a str,
@@ -712,7 +714,7 @@ impl<St: SessionStore> Revoker for StoreRevoker<St> {
 /// times, for a cookie session type and an Adaptive one held in its cookie.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stolen_session_cannot_outrun_a_revocation() {
-    async fn trials<St: KeepsRevocations + Clone + Sync>(name: &str, store: St) {
+    async fn trials<St: RevocationTimes + Clone + Sync>(name: &str, store: St) {
         let clock = TestClock::new();
         let revoker = StoreRevoker(store.clone(), clock.clone());
         let mut reissues = 0;

@@ -7,7 +7,7 @@
 
 use session_runtime::id::{SessionId, StoreKey};
 use session_runtime::store::RedisStore;
-use session_runtime::{Entry, Lookup, SessionStore};
+use session_runtime::{CacheStore, Entry, Lookup, SessionStore, UserIndex};
 use sessionkit_tests::servers::address;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,10 +145,12 @@ async fn a_user_with_100k_redis_sessions_is_listed_and_revoked_without_blocking_
     let list_time = began.elapsed();
     assert_eq!(listed.len(), SESSIONS, "every live session, once");
     assert!(
-        listed.windows(2).all(|w| w[0].last_seen >= w[1].last_seen),
+        listed
+            .windows(2)
+            .all(|w| w[0].updated_at >= w[1].updated_at),
         "most recently seen first"
     );
-    assert_eq!(listed[0].last_seen, now - 1);
+    assert_eq!(listed[0].updated_at, now - 1);
 
     let keep = keys[0];
     let began = Instant::now();

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use session_runtime::id::{SIGNED_ID_LEN, SessionId};
-use session_runtime::store::{MemcachedStore, SqliteStore};
+use session_runtime::store::{CacheStore, MemcachedStore, SqliteStore};
 use session_runtime::{
     KeyRing, MemoryStore, OutagePolicy, Session, SessionLayer, SessionStore, Tiered,
 };
@@ -603,7 +603,7 @@ async fn restarting_memcached_loses_no_session_of_a_tiered_store() {
 
 /// gae-sessions' `set_quick`: a request that changes only quick fields
 /// writes the cache tier alone, on every cache store.
-async fn quick_only_changes_skip_the_durable_store<C: SessionStore>(cache: C, name: &str) {
+async fn quick_only_changes_skip_the_durable_store<C: CacheStore>(cache: C, name: &str) {
     let durable = Probe::new(SqliteStore::in_memory().await.unwrap());
     let layer = SessionLayer::<Notes>::with_store(key(), Tiered::new(cache, durable.clone()))
         .with_cookie_threshold(0)

@@ -1,27 +1,66 @@
 //! The store conformance suite against every backend and every tier
-//! combination, on the real servers `tests/servers.sh` starts.
+//! combination, on the real servers `tests/servers.sh` starts: one test
+//! per scenario and backend (`memory::save_is_compare_and_set`,
+//! `tiered_redis_postgres::revoking_a_user_...`; see
+//! `sessionkit_tests::conformance`), each on a store of its own. A backend
+//! whose server is not configured skips (never under `CI=true`).
 
 use session_runtime::id::SessionId;
-use session_runtime::store::{MemcachedStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
+use session_runtime::store::{
+    MemcachedStore, MySqlStore, PostgresStore, RedisStore, RevocationTimes as _, SqliteStore,
+};
 use session_runtime::{Entry, MemoryStore, SessionStore, StoreError, Tiered};
-use sessionkit_tests::conformance;
+use sessionkit_tests::conformance::{self, Finds};
+use sessionkit_tests::conformance_tests;
 use sessionkit_tests::servers::{address, table};
+use std::sync::Arc;
 
 async fn sqlite(name: &str) -> SqliteStore {
     let store = SqliteStore::in_memory().await.unwrap();
     store.with_table(&table(name)).unwrap()
 }
 
-async fn postgres(name: &str) -> Option<PostgresStore> {
-    let url = address("SESSIONKIT_POSTGRES_URL")?;
-    let store = PostgresStore::connect(&url).await.unwrap();
-    Some(store.with_table(&table(name)).unwrap())
+/// Migrated twice: `migrate` is idempotent.
+macro_rules! migrated {
+    ($store:expr) => {{
+        let store = $store;
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }};
 }
 
-async fn mysql(name: &str) -> Option<MySqlStore> {
+/// A migrated SQLite store in memory, on a table of the scenario's own.
+async fn sqlite_for(scenario: &str) -> SqliteStore {
+    let store = SqliteStore::in_memory().await.unwrap();
+    migrated!(store.with_table(&conformance::table(scenario)).unwrap())
+}
+
+/// A migrated SQLite store in a file of the scenario's own.
+async fn sqlite_file_for(scenario: &str) -> SqliteStore {
+    let name = conformance::table(scenario);
+    let path = std::env::temp_dir().join(format!("sessionkit-{name}.db"));
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    migrated!(SqliteStore::connect(&url).await.unwrap())
+}
+
+/// A migrated PostgreSQL store on a table of the scenario's own.
+async fn postgres_for(scenario: &str) -> Option<PostgresStore> {
+    let url = address("SESSIONKIT_POSTGRES_URL")?;
+    let store = PostgresStore::connect(&url).await.unwrap();
+    Some(migrated!(
+        store.with_table(&conformance::table(scenario)).unwrap()
+    ))
+}
+
+/// A migrated MariaDB store on a table of the scenario's own.
+async fn mysql_for(scenario: &str) -> Option<MySqlStore> {
     let url = address("SESSIONKIT_MYSQL_URL")?;
     let store = MySqlStore::connect(&url).await.unwrap();
-    Some(store.with_table(&table(name)).unwrap())
+    Some(migrated!(
+        store.with_table(&conformance::table(scenario)).unwrap()
+    ))
 }
 
 async fn redis() -> Option<RedisStore> {
@@ -29,67 +68,119 @@ async fn redis() -> Option<RedisStore> {
     Some(RedisStore::connect(&url).await.unwrap())
 }
 
+async fn redis_cluster() -> Option<RedisStore> {
+    let nodes = address("SESSIONKIT_REDIS_CLUSTER")?;
+    let nodes: Vec<&str> = nodes.split(',').collect();
+    assert_eq!(nodes.len(), 3, "a 3-node cluster");
+    Some(RedisStore::cluster(nodes).await.unwrap())
+}
+
 async fn memcached() -> Option<MemcachedStore> {
     let servers = address("SESSIONKIT_MEMCACHED")?;
     Some(MemcachedStore::connect(servers.split(',')).await.unwrap())
 }
 
-macro_rules! migrated {
-    ($store:expr) => {{
-        let store = $store;
-        store.migrate().await.unwrap();
-        store.migrate().await.unwrap(); // idempotent
-        store
-    }};
+/// What a store with a user index and revocation times hands the layer.
+const INDEXED: Finds = Finds {
+    user_index: true,
+    revocation_times: true,
+    quick_tier: false,
+};
+
+/// What a `Tiered` store over a SQL store hands the layer.
+const TIERED: Finds = Finds {
+    quick_tier: true,
+    ..INDEXED
+};
+
+conformance_tests! {
+    memory(_name) -> MemoryStore { Some(MemoryStore::default()) }
+        finds INDEXED;
+        runs [core, reaps, cache, user_index, revocation_times, revocations_lapse];
+    // every trait forwarded through an `Arc`, defaults included
+    arc_memory(_name) -> Arc<MemoryStore> { Some(Arc::new(MemoryStore::default())) }
+        finds INDEXED;
+        runs [core, reaps, cache, user_index, revocation_times, revocations_lapse];
+    sqlite_memory(name) -> SqliteStore { Some(sqlite_for(name).await) }
+        finds INDEXED;
+        runs [core, reaps, drops_quick, user_index, revocation_times, revocations_lapse];
+    sqlite_file(name) -> SqliteStore { Some(sqlite_file_for(name).await) }
+        finds INDEXED;
+        runs [core, reaps, drops_quick, user_index, revocation_times, revocations_lapse];
+    postgres(name) -> PostgresStore { postgres_for(name).await }
+        finds INDEXED;
+        runs [core, reaps, drops_quick, user_index, revocation_times, revocations_lapse];
+    mariadb(name) -> MySqlStore { mysql_for(name).await }
+        finds INDEXED;
+        runs [core, reaps, drops_quick, user_index, revocation_times, revocations_lapse];
+    redis(_name) -> RedisStore { redis().await }
+        finds INDEXED;
+        runs [core, expires_itself, cache, user_index, revocation_times, revocations_expire_themselves];
+    redis_cluster(_name) -> RedisStore { redis_cluster().await }
+        finds Finds { user_index: false, ..INDEXED };
+        runs [core, expires_itself, cache, no_user_index, revocation_times, revocations_expire_themselves];
+    memcached(_name) -> MemcachedStore { memcached().await }
+        finds Finds { user_index: false, revocation_times: false, quick_tier: false };
+        runs [core, expires_itself, cache];
+
+    tiered_memory_sqlite(name) -> Tiered<MemoryStore, SqliteStore> {
+        Some(Tiered::new(MemoryStore::default(), sqlite_for(name).await))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_memory_postgres(name) -> Tiered<MemoryStore, PostgresStore> {
+        Some(Tiered::new(MemoryStore::default(), postgres_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_memory_mariadb(name) -> Tiered<MemoryStore, MySqlStore> {
+        Some(Tiered::new(MemoryStore::default(), mysql_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_redis_sqlite(name) -> Tiered<RedisStore, SqliteStore> {
+        Some(Tiered::new(redis().await?, sqlite_for(name).await))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_redis_postgres(name) -> Tiered<RedisStore, PostgresStore> {
+        Some(Tiered::new(redis().await?, postgres_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_redis_mariadb(name) -> Tiered<RedisStore, MySqlStore> {
+        Some(Tiered::new(redis().await?, mysql_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_memcached_sqlite(name) -> Tiered<MemcachedStore, SqliteStore> {
+        Some(Tiered::new(memcached().await?, sqlite_for(name).await))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_memcached_postgres(name) -> Tiered<MemcachedStore, PostgresStore> {
+        Some(Tiered::new(memcached().await?, postgres_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    tiered_memcached_mariadb(name) -> Tiered<MemcachedStore, MySqlStore> {
+        Some(Tiered::new(memcached().await?, mysql_for(name).await?))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, tiered_tombstones, user_index, revocation_times, revocations_lapse];
+    // the quick tier forwarded through an `Arc`
+    arc_tiered(name) -> Arc<Tiered<MemoryStore, SqliteStore>> {
+        Some(Arc::new(Tiered::new(MemoryStore::default(), sqlite_for(name).await)))
+    }
+        finds TIERED;
+        runs [core, reaps, tiered, user_index, revocation_times, revocations_lapse];
 }
 
 #[tokio::test]
-async fn memory_store_conforms() {
-    conformance::run(&MemoryStore::default()).await;
-}
-
-#[tokio::test]
-async fn sqlite_store_conforms_in_memory_and_on_disk() {
-    conformance::run(&migrated!(sqlite("sqlite").await)).await;
-    let dir = std::env::temp_dir().join(format!("sessionkit-{}.db", std::process::id()));
-    let url = format!("sqlite://{}?mode=rwc", dir.display());
-    let on_disk = migrated!(SqliteStore::connect(&url).await.unwrap());
-    conformance::run(&on_disk).await;
-    on_disk.pool().close().await;
-    std::fs::remove_file(&dir).ok();
-}
-
-#[tokio::test]
-async fn postgres_store_conforms() {
-    let Some(store) = postgres("pg").await else {
+async fn redis_cluster_spreads_sessions_over_every_node() {
+    let Some(store) = redis_cluster().await else {
         return;
     };
-    conformance::run(&migrated!(store)).await;
-}
-
-#[tokio::test]
-async fn mysql_store_conforms_on_mariadb() {
-    let Some(store) = mysql("my").await else {
-        return;
-    };
-    conformance::run(&migrated!(store)).await;
-}
-
-#[tokio::test]
-async fn redis_store_conforms() {
-    let Some(store) = redis().await else { return };
-    conformance::run(&store).await;
-}
-
-#[tokio::test]
-async fn redis_cluster_store_conforms_on_three_nodes() {
-    let Some(nodes) = address("SESSIONKIT_REDIS_CLUSTER") else {
-        return;
-    };
-    let nodes: Vec<&str> = nodes.split(',').collect();
-    assert_eq!(nodes.len(), 3, "a 3-node cluster");
-    let store = RedisStore::cluster(nodes).await.unwrap();
-    conformance::run(&store).await;
     // enough keys to land on every node's slots
     for _ in 0..30 {
         let key = SessionId::generate().unwrap().store_key();
@@ -100,40 +191,6 @@ async fn redis_cluster_store_conforms_on_three_nodes() {
                 .unwrap()
         );
         assert!(store.delete(&key).await.unwrap());
-    }
-}
-
-#[tokio::test]
-async fn memcached_store_conforms_across_two_servers() {
-    let Some(store) = memcached().await else {
-        return;
-    };
-    conformance::run(&store).await;
-}
-
-#[tokio::test]
-async fn every_cache_in_front_of_every_durable_store_conforms() {
-    let caches_available =
-        address("SESSIONKIT_REDIS_URL").is_some() && address("SESSIONKIT_MEMCACHED").is_some();
-    macro_rules! durables {
-        ($cache:expr, $name:literal) => {{
-            conformance::run(&Tiered::new(
-                $cache,
-                migrated!(sqlite(concat!($name, "_sqlite")).await),
-            ))
-            .await;
-            if let Some(pg) = postgres(concat!($name, "_pg")).await {
-                conformance::run(&Tiered::new($cache, migrated!(pg))).await;
-            }
-            if let Some(my) = mysql(concat!($name, "_my")).await {
-                conformance::run(&Tiered::new($cache, migrated!(my))).await;
-            }
-        }};
-    }
-    durables!(MemoryStore::default(), "memory");
-    if caches_available {
-        durables!(redis().await.unwrap(), "redis");
-        durables!(memcached().await.unwrap(), "memcached");
     }
 }
 

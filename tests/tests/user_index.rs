@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use session_runtime::id::{SessionId, StoreKey};
 use session_runtime::store::MySqlStore;
 use session_runtime::{
-    Entry, MemoryStore, Session, SessionLayer, SessionStore, StoreError, Tiered,
+    CacheStore, Entry, MemoryStore, RevocationTimes, Session, SessionLayer, SessionStore,
+    StoreError, Tiered, UserIndex,
 };
 use sessionkit_tests::http::send;
 use sessionkit_tests::key;
@@ -45,7 +46,7 @@ async fn create_sessions<S: SessionStore>(store: &S, user: &str, count: usize) -
 /// Users whose ids differ only by case, by a trailing space, or that are
 /// not Latin-1 are distinct users: their sessions are listed and revoked
 /// apart, and so are their revocation times.
-async fn ids_are_exact<S: SessionStore>(name: &str, store: &S) {
+async fn ids_are_exact<S: UserIndex + RevocationTimes>(name: &str, store: &S) {
     let r = rand_suffix();
     let users = [
         format!("Alice-{r}"),
@@ -512,7 +513,7 @@ async fn two_session_types_over_one_store_keep_their_users_apart() {
 /// After `migrate`, rows of an earlier release (no cookie name) are
 /// listed and revoked with every session type's, as they were, until a
 /// save names their type; the user index is `(user_id, cookie_name)`.
-async fn old_rows_join_every_type<S: SessionStore>(
+async fn old_rows_join_every_type<S: UserIndex>(
     name: &str,
     store: &S,
     old: &StoreKey,
@@ -674,7 +675,7 @@ async fn migrate_names_old_rows_types_on_sqlite_and_postgres() {
 
 /// A record written with no cookie name (as the store API allows, and as
 /// every record of an earlier release is) is in every type's index.
-async fn unnamed_is_every_types<S: SessionStore>(name: &str, store: &S) {
+async fn unnamed_is_every_types<S: UserIndex>(name: &str, store: &S) {
     let user = format!("unnamed-{}", rand_suffix());
     for cookie in ["", "", "__Host-a", "__Host-b"] {
         let entry = Entry::new(b"sealed", NOW + 3_600).with_user(cookie, Some(&user), NOW);

@@ -21,7 +21,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use session_runtime::cleanup::delete_expired_in_batches;
 use session_runtime::id::{self, SessionId};
 use session_runtime::store::{DEFAULT_TABLE, MySqlStore, PostgresStore, SqliteStore};
-use session_runtime::{KeyRing, MasterKey, Mode, SessionStore, StoreError};
+use session_runtime::{
+    KeyRing, MasterKey, Mode, RevocationTimes, SessionStore, StoreError, UserIndex,
+};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -328,7 +330,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     println!(
                         "{name}  created {}  last saved {}  expires in {}",
                         ago(now, session.created_at),
-                        ago(now, session.last_seen),
+                        ago(now, session.updated_at),
                         span(session.expires_at.saturating_sub(now)),
                     );
                 }

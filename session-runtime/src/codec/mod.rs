@@ -22,8 +22,11 @@ pub use postcard_codec::Postcard;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The most bytes any one decode may allocate for: the session size cap of
-/// gae-sessions (1 MiB). Larger inputs are refused, never allocated.
+/// The largest session there is, 1 MiB (gae-sessions' cap): the most
+/// bytes any one decode may allocate for (larger inputs are refused, never
+/// allocated), so also the default and the largest
+/// [`SessionLayer::with_max_size`](crate::SessionLayer::with_max_size), and
+/// the default record limit of every store (`with_max_record`).
 pub const DECODE_LIMIT: usize = 1 << 20;
 
 /// A serde data format that session fields are written in.

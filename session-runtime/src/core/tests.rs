@@ -254,6 +254,7 @@ where
 
 use crate::SessionAccess as _;
 use crate::SessionStore as _;
+use crate::store::{CacheStore as _, RevocationTimes as _, UserIndex as _};
 
 type Service = BoxCloneService<Request<String>, Response<String>, Infallible>;
 
@@ -965,7 +966,6 @@ impl Failing {
 
 impl crate::SessionStore for Failing {
     const NAME: &'static str = "failing";
-    const SHARED: bool = true;
 
     async fn create(
         &self,
@@ -994,16 +994,6 @@ impl crate::SessionStore for Failing {
     ) -> Result<crate::Saved, crate::StoreError> {
         self.check()?;
         self.inner.save(key, entry, version, now).await
-    }
-
-    async fn put(
-        &self,
-        key: &crate::id::StoreKey,
-        entry: crate::store::Entry<'_>,
-        version: u64,
-    ) -> Result<bool, crate::StoreError> {
-        self.check()?;
-        self.inner.put(key, entry, version).await
     }
 
     async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, crate::StoreError> {
@@ -1830,7 +1820,6 @@ struct Contended(Arc<MemoryStore>);
 
 impl crate::SessionStore for Contended {
     const NAME: &'static str = "contended";
-    const SHARED: bool = true;
 
     async fn create(
         &self,
@@ -1862,15 +1851,6 @@ impl crate::SessionStore for Contended {
                 .await?;
         }
         self.0.save(key, entry, version, now).await
-    }
-
-    async fn put(
-        &self,
-        key: &crate::id::StoreKey,
-        entry: crate::store::Entry<'_>,
-        version: u64,
-    ) -> Result<bool, crate::StoreError> {
-        self.0.put(key, entry, version).await
     }
 
     async fn delete(&self, key: &crate::id::StoreKey) -> Result<bool, crate::StoreError> {

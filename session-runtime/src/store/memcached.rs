@@ -1,9 +1,7 @@
 //! [`MemcachedStore`]: sessions in memcached, over the memcache crate's
 //! async meta-protocol client (pinned: that API is experimental).
 
-use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL,
-};
+use super::{CacheStore, Entry, Lookup, Record, Saved, SessionStore, StoreError, TOMBSTONE_TTL};
 use crate::id::StoreKey;
 use memcache::exp::{AsyncMetaClient, GetStatus, Meta, MutationStatus};
 use std::time::Duration;
@@ -19,7 +17,9 @@ const PUT_ATTEMPTS: usize = 3;
 /// Sessions in one or more memcached servers (keys spread by rendezvous
 /// hashing). Use it as the cache of a [`Tiered`](super::Tiered) store, or
 /// alone for gae-sessions' `no_datastore` mode, where a server restart or
-/// an eviction ends sessions.
+/// an eviction ends sessions. A [`CacheStore`]: it keeps no user index
+/// and no revocation times (memcached may evict them), so the durable tier
+/// of a `Tiered` store keeps those.
 ///
 /// Saves are compare-and-set twice over: on the session's version, and on
 /// memcached's own CAS token, so a write between our read and our write is
@@ -139,7 +139,7 @@ impl MemcachedStore {
         Self {
             client,
             prefix: "sessionkit:".to_owned(),
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -150,8 +150,8 @@ impl MemcachedStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default: 1 MiB and room for
-    /// the envelope).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
@@ -212,8 +212,6 @@ impl MemcachedStore {
 
 impl SessionStore for MemcachedStore {
     const NAME: &'static str = NAME;
-    const EXPIRES_ITSELF: bool = true;
-    const TOMBSTONES: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
@@ -234,19 +232,6 @@ impl SessionStore for MemcachedStore {
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
         Ok(self.lookup(key, now, None).await?.into_record())
-    }
-
-    async fn lookup(
-        &self,
-        key: &StoreKey,
-        now: u64,
-        _: Option<Duration>,
-    ) -> Result<Lookup, StoreError> {
-        Ok(match self.fetch(&self.key(key)).await? {
-            Some((record, _)) if record.version == TOMBSTONE_VERSION => Lookup::Gone,
-            Some((record, _)) if live(&record, now) => Lookup::Hit(record),
-            _ => Lookup::Miss,
-        })
     }
 
     async fn save(
@@ -282,6 +267,51 @@ impl SessionStore for MemcachedStore {
             // someone wrote or deleted between our read and our write
             _ => self.current(&key, now).await,
         }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let key = self.key(key);
+        let existed = self
+            .fetch(&key)
+            .await?
+            .is_some_and(|(record, _)| record.version != TOMBSTONE_VERSION);
+        // a relative TTL (under 30 days, memcached reads it as seconds)
+        let ttl = u32::try_from(TOMBSTONE_TTL.as_secs()).unwrap_or(60);
+        let done = self
+            .client
+            .set(&key, tombstone())
+            .ttl_raw(ttl)
+            .send()
+            .await
+            .map_err(error)?;
+        match done.status {
+            MutationStatus::Applied => Ok(existed),
+            other => Err(StoreError::backend(
+                NAME,
+                format!("tombstone set answered {other:?}"),
+            )),
+        }
+    }
+
+    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+}
+
+impl CacheStore for MemcachedStore {
+    const SHARED: bool = true;
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        _: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        Ok(match self.fetch(&self.key(key)).await? {
+            Some((record, _)) if record.version == TOMBSTONE_VERSION => Lookup::Gone,
+            Some((record, _)) if live(&record, now) => Lookup::Hit(record),
+            _ => Lookup::Miss,
+        })
     }
 
     async fn put(
@@ -330,34 +360,6 @@ impl SessionStore for MemcachedStore {
             .map_err(error)?;
         // lost to a write between our read and ours: save in full
         Ok(done.status == MutationStatus::Applied)
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let key = self.key(key);
-        let existed = self
-            .fetch(&key)
-            .await?
-            .is_some_and(|(record, _)| record.version != TOMBSTONE_VERSION);
-        // a relative TTL (under 30 days, memcached reads it as seconds)
-        let ttl = u32::try_from(TOMBSTONE_TTL.as_secs()).unwrap_or(60);
-        let done = self
-            .client
-            .set(&key, tombstone())
-            .ttl_raw(ttl)
-            .send()
-            .await
-            .map_err(error)?;
-        match done.status {
-            MutationStatus::Applied => Ok(existed),
-            other => Err(StoreError::backend(
-                NAME,
-                format!("tombstone set answered {other:?}"),
-            )),
-        }
-    }
-
-    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
-        Ok(0)
     }
 }
 

@@ -1,8 +1,8 @@
 //! [`MemoryStore`]: sessions in process memory.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
-    StoreStats, TOMBSTONE_TTL, UserSession,
+    CacheStore, Entry, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked, Saved,
+    SessionStore, StoreError, StoreStats, TOMBSTONE_TTL, UserIndex, UserIndexRef, UserSession,
 };
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 /// (bots, scanners) therefore evicts itself, not the sessions of active
 /// users. Everything is lost when the process exits.
 ///
-/// It is not [`SHARED`](SessionStore::SHARED): other processes never see
+/// It is a [`CacheStore`], with a [`UserIndex`] and [`RevocationTimes`]
+/// (kept per process, like everything else). It is not
+/// [`SHARED`](CacheStore::SHARED): other processes never see
 /// it. As the cache of a [`Tiered`](super::Tiered) store over a shared
 /// durable store, its entries are trusted for a short staleness bound.
 #[derive(Debug)]
@@ -55,7 +57,7 @@ struct Held {
     user: Option<IndexKey>,
     /// When the record was created and last saved, Unix seconds.
     created_at: u64,
-    written_at: u64,
+    updated_at: u64,
 }
 
 impl Held {
@@ -80,7 +82,7 @@ struct Inner {
     /// (Cookie name, user) → their records' keys (see [`crate::user`]).
     users: HashMap<IndexKey, HashSet<StoreKey>>,
     /// User → (revoked before, kept until) (see
-    /// [`SessionStore::revoked_before`]).
+    /// [`RevocationTimes::revoked_before`]).
     revocations: HashMap<String, (u64, Instant)>,
 }
 
@@ -156,7 +158,7 @@ impl Inner {
         let (capacity, max_bytes) = bounds;
         let created_at = self
             .get(&key)
-            .map_or(entry.written_at, |held| held.created_at);
+            .map_or(entry.updated_at, |held| held.created_at);
         let user: Option<IndexKey> = entry
             .user
             .map(|user| (Arc::from(entry.cookie_name), Arc::from(user)));
@@ -166,7 +168,7 @@ impl Inner {
             shape: entry.shape,
             user: user.clone(),
             created_at,
-            written_at: entry.written_at,
+            updated_at: entry.updated_at,
         };
         let promoted = self.protected.contains_key(&key);
         self.remove(&key);
@@ -214,7 +216,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
             max_bytes: DEFAULT_MAX_BYTES,
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -226,7 +228,8 @@ impl MemoryStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default 1 MiB).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
@@ -278,9 +281,6 @@ impl MemoryStore {
 
 impl SessionStore for MemoryStore {
     const NAME: &'static str = "memory";
-    const SHARED: bool = false;
-    const TOMBSTONES: bool = true;
-    const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         StoreError::check_size(&entry, self.max_record)?;
@@ -294,22 +294,6 @@ impl SessionStore for MemoryStore {
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
         Ok(self.live(key, now, None))
-    }
-
-    async fn lookup(
-        &self,
-        key: &StoreKey,
-        now: u64,
-        max_staleness: Option<Duration>,
-    ) -> Result<Lookup, StoreError> {
-        if let Some(record) = self.live(key, now, max_staleness) {
-            return Ok(Lookup::Hit(record));
-        }
-        Ok(if self.lock().is_tombstoned(key) {
-            Lookup::Gone
-        } else {
-            Lookup::Miss
-        })
     }
 
     async fn save(
@@ -330,62 +314,6 @@ impl SessionStore for MemoryStore {
         let version = version + 1;
         inner.write(*key, entry, version, self.bounds());
         Ok(Saved::Saved { version })
-    }
-
-    async fn save_quick(
-        &self,
-        key: &StoreKey,
-        quick: &[u8],
-        version: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        let Some(held) = inner.get(key) else {
-            return Ok(false);
-        };
-        if held.record.version != version || held.record.expires_at <= now {
-            return Ok(false);
-        }
-        let (data, expires_at, shape) =
-            (held.record.data.clone(), held.record.expires_at, held.shape);
-        let (user, written_at) = (held.user.clone(), held.written_at);
-        // the record as it will be: its data and the new quick blob
-        StoreError::check_size(
-            &Entry::new(&data, expires_at).with_quick(quick),
-            self.max_record,
-        )?;
-        let entry = Entry {
-            data: &data,
-            quick,
-            expires_at,
-            shape,
-            cookie_name: user.as_ref().map_or("", |(cookie_name, _)| cookie_name),
-            user: user.as_ref().map(|(_, user)| &**user),
-            written_at,
-        };
-        inner.write(*key, entry, version, self.bounds());
-        Ok(true)
-    }
-
-    async fn put(
-        &self,
-        key: &StoreKey,
-        entry: Entry<'_>,
-        version: u64,
-    ) -> Result<bool, StoreError> {
-        StoreError::check_size(&entry, self.max_record)?;
-        let mut inner = self.lock();
-        if inner.is_tombstoned(key) {
-            return Ok(false);
-        }
-        if inner
-            .get(key)
-            .is_some_and(|held| held.record.version >= version)
-        {
-            return Ok(false);
-        }
-        inner.write(*key, entry, version, self.bounds());
-        Ok(true)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
@@ -424,6 +352,117 @@ impl SessionStore for MemoryStore {
         Ok(doomed.len())
     }
 
+    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+        let inner = self.lock();
+        let expired = inner
+            .by_expiry
+            .iter()
+            .take_while(|(expires_at, _)| *expires_at <= now)
+            .count();
+        let mut shapes: Vec<(u64, u64)> = Vec::new();
+        for held in inner.probation.values().chain(inner.protected.values()) {
+            if held.record.expires_at <= now {
+                continue;
+            }
+            match shapes.iter_mut().find(|(shape, _)| *shape == held.shape) {
+                Some((_, count)) => *count += 1,
+                None => shapes.push((held.shape, 1)),
+            }
+        }
+        shapes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(Some(StoreStats {
+            records: inner.len() as u64,
+            expired: expired as u64,
+            shapes,
+        }))
+    }
+
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        Some(UserIndexRef::new(self))
+    }
+
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        Some(RevocationTimesRef::new(self))
+    }
+}
+
+impl CacheStore for MemoryStore {
+    const SHARED: bool = false;
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        if let Some(record) = self.live(key, now, max_staleness) {
+            return Ok(Lookup::Hit(record));
+        }
+        Ok(if self.lock().is_tombstoned(key) {
+            Lookup::Gone
+        } else {
+            Lookup::Miss
+        })
+    }
+
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut inner = self.lock();
+        if inner.is_tombstoned(key) {
+            return Ok(false);
+        }
+        if inner
+            .get(key)
+            .is_some_and(|held| held.record.version >= version)
+        {
+            return Ok(false);
+        }
+        inner.write(*key, entry, version, self.bounds());
+        Ok(true)
+    }
+
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(held) = inner.get(key) else {
+            return Ok(false);
+        };
+        if held.record.version != version || held.record.expires_at <= now {
+            return Ok(false);
+        }
+        let (data, expires_at, shape) =
+            (held.record.data.clone(), held.record.expires_at, held.shape);
+        let (user, updated_at) = (held.user.clone(), held.updated_at);
+        // the record as it will be: its data and the new quick blob
+        StoreError::check_size(
+            &Entry::new(&data, expires_at).with_quick(quick),
+            self.max_record,
+        )?;
+        let entry = Entry {
+            data: &data,
+            quick,
+            expires_at,
+            shape,
+            cookie_name: user.as_ref().map_or("", |(cookie_name, _)| cookie_name),
+            user: user.as_ref().map(|(_, user)| &**user),
+            updated_at,
+        };
+        inner.write(*key, entry, version, self.bounds());
+        Ok(true)
+    }
+}
+
+impl UserIndex for MemoryStore {
     async fn user_sessions(
         &self,
         cookie_name: &str,
@@ -444,38 +483,18 @@ impl SessionStore for MemoryStore {
                     UserSession::new(
                         *key,
                         held.created_at,
-                        held.written_at,
+                        held.updated_at,
                         held.record.expires_at,
                     )
                 })
             })
             .collect();
-        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.key.cmp(&b.key)));
         Ok(sessions)
     }
+}
 
-    /// Revocation times whose keep has lapsed (on the monotonic clock the
-    /// store keeps them by; `now` is not used).
-    async fn delete_expired_revocations(
-        &self,
-        _now: u64,
-        limit: usize,
-    ) -> Result<usize, StoreError> {
-        let mut inner = self.lock();
-        let now = Instant::now();
-        let lapsed: Vec<String> = inner
-            .revocations
-            .iter()
-            .filter(|(_, (_, kept))| *kept <= now)
-            .map(|(user, _)| user.clone())
-            .take(limit)
-            .collect();
-        for user in &lapsed {
-            inner.revocations.remove(user);
-        }
-        Ok(lapsed.len())
-    }
-
+impl RevocationTimes for MemoryStore {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let inner = self.lock();
         Ok(inner
@@ -514,29 +533,26 @@ impl SessionStore for MemoryStore {
         Ok(revoked)
     }
 
-    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
-        let inner = self.lock();
-        let expired = inner
-            .by_expiry
+    /// Revocation times whose keep has lapsed (on the monotonic clock the
+    /// store keeps them by; `now` is not used).
+    async fn delete_expired_revocations(
+        &self,
+        _now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let lapsed: Vec<String> = inner
+            .revocations
             .iter()
-            .take_while(|(expires_at, _)| *expires_at <= now)
-            .count();
-        let mut shapes: Vec<(u64, u64)> = Vec::new();
-        for held in inner.probation.values().chain(inner.protected.values()) {
-            if held.record.expires_at <= now {
-                continue;
-            }
-            match shapes.iter_mut().find(|(shape, _)| *shape == held.shape) {
-                Some((_, count)) => *count += 1,
-                None => shapes.push((held.shape, 1)),
-            }
+            .filter(|(_, (_, kept))| *kept <= now)
+            .map(|(user, _)| user.clone())
+            .take(limit)
+            .collect();
+        for user in &lapsed {
+            inner.revocations.remove(user);
         }
-        shapes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ok(Some(StoreStats {
-            records: inner.len() as u64,
-            expired: expired as u64,
-            shapes,
-        }))
+        Ok(lapsed.len())
     }
 }
 
@@ -874,7 +890,7 @@ mod tests {
             ],
             "c expired at 20; the admin type's session is its own"
         );
-        // a save keeps the creation time and moves "last seen"
+        // a save keeps the creation time and moves `updated_at`
         store
             .save(&a, entry(200).with_user("s", Some("u"), 11), 1, 20)
             .await

@@ -1,8 +1,8 @@
 //! [`RedisStore`]: sessions in Redis or Redis Cluster.
 
 use super::{
-    DEFAULT_MAX_RECORD, Entry, Lookup, Record, Revoked, Saved, SessionStore, StoreError,
-    TOMBSTONE_TTL, UserSession,
+    CacheStore, Entry, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked, Saved,
+    SessionStore, StoreError, TOMBSTONE_TTL, UserIndex, UserIndexRef, UserSession,
 };
 use crate::id::StoreKey;
 use redis::Value;
@@ -17,7 +17,7 @@ const NAME: &str = "redis";
 ///
 /// Creates the hash unless the key exists (a live session or a
 /// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
-/// user; ARGV: data, quick, expires_at, version, written_at, user, cookie
+/// user; ARGV: data, quick, expires_at, version, updated_at, user, cookie
 /// name.
 const CREATE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
@@ -132,7 +132,7 @@ return live
 
 /// Compare-and-set on the version. KEYS[1], and KEYS[2] the user's set
 /// when the session has a user; ARGV: data, quick, expires_at, expected
-/// version, now, written_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
+/// version, now, updated_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
 /// conflict, {2, v} saved.
 const SAVE: &str = r"
 if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
@@ -305,7 +305,7 @@ impl RedisStore {
         Self {
             connection,
             prefix: Arc::from("sessionkit:"),
-            max_record: DEFAULT_MAX_RECORD,
+            max_record: crate::codec::DECODE_LIMIT,
         }
     }
 
@@ -316,8 +316,8 @@ impl RedisStore {
         self
     }
 
-    /// Refuses records larger than `bytes` (default: 1 MiB and room for
-    /// the envelope).
+    /// Refuses records larger than `bytes` (default 1 MiB,
+    /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
     pub fn with_max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
@@ -353,7 +353,7 @@ impl RedisStore {
     }
 
     /// `Unsupported` on a cluster, which keeps no user index.
-    fn user_index(&self) -> Result<(), StoreError> {
+    fn check_user_index(&self) -> Result<(), StoreError> {
         match self.connection {
             Connection::Single(_) => Ok(()),
             #[cfg(feature = "redis-cluster")]
@@ -412,12 +412,9 @@ impl RedisStore {
 
 impl SessionStore for RedisStore {
     const NAME: &'static str = NAME;
-    const EXPIRES_ITSELF: bool = true;
-    const TOMBSTONES: bool = true;
-    const KEEPS_REVOCATIONS: bool = true;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        let entry = entry.capped(entry.written_at);
+        let entry = entry.capped(entry.updated_at);
         StoreError::check_size(&entry, self.max_record)?;
         let mut invocation = SCRIPTS[0].key(self.key(key));
         self.user_set(&mut invocation, &entry);
@@ -426,7 +423,7 @@ impl SessionStore for RedisStore {
             .arg(entry.quick)
             .arg(entry.expires_at)
             .arg(1)
-            .arg(entry.written_at)
+            .arg(entry.updated_at)
             .arg(entry.user.unwrap_or_default())
             .arg(entry.cookie_name);
         let created = self.run(invocation).await?;
@@ -436,6 +433,64 @@ impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
         Ok(self.lookup(key, now, None).await?.into_record())
     }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        let entry = entry.capped(now);
+        StoreError::check_size(&entry, self.max_record)?;
+        let mut invocation = SCRIPTS[2].key(self.key(key));
+        self.user_set(&mut invocation, &entry);
+        invocation
+            .arg(entry.data)
+            .arg(entry.quick)
+            .arg(entry.expires_at)
+            .arg(version)
+            .arg(now)
+            .arg(entry.updated_at)
+            .arg(entry.user.unwrap_or_default())
+            .arg(entry.cookie_name);
+        let Value::Array(reply) = self.run(invocation).await? else {
+            return Err(malformed("save"));
+        };
+        match reply.split_first() {
+            Some((status, _)) if number(status)? == 0 => Ok(Saved::Missing),
+            Some((status, fields)) if number(status)? == 1 => Ok(Saved::Conflict(record(fields)?)),
+            Some((status, [version])) if number(status)? == 2 => Ok(Saved::Saved {
+                version: number(version)?,
+            }),
+            _ => Err(malformed("save")),
+        }
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let mut invocation = SCRIPTS[3].key(self.key(key));
+        invocation.arg(TOMBSTONE_TTL.as_secs());
+        Ok(number(&self.run(invocation).await?)? == 1)
+    }
+
+    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    /// None on Redis Cluster, which keeps no user index.
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        self.check_user_index()
+            .is_ok()
+            .then(|| UserIndexRef::new(self))
+    }
+
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        Some(RevocationTimesRef::new(self))
+    }
+}
+
+impl CacheStore for RedisStore {
+    const SHARED: bool = true;
 
     async fn lookup(
         &self,
@@ -463,39 +518,6 @@ impl SessionStore for RedisStore {
         })
     }
 
-    async fn save(
-        &self,
-        key: &StoreKey,
-        entry: Entry<'_>,
-        version: u64,
-        now: u64,
-    ) -> Result<Saved, StoreError> {
-        let entry = entry.capped(now);
-        StoreError::check_size(&entry, self.max_record)?;
-        let mut invocation = SCRIPTS[2].key(self.key(key));
-        self.user_set(&mut invocation, &entry);
-        invocation
-            .arg(entry.data)
-            .arg(entry.quick)
-            .arg(entry.expires_at)
-            .arg(version)
-            .arg(now)
-            .arg(entry.written_at)
-            .arg(entry.user.unwrap_or_default())
-            .arg(entry.cookie_name);
-        let Value::Array(reply) = self.run(invocation).await? else {
-            return Err(malformed("save"));
-        };
-        match reply.split_first() {
-            Some((status, _)) if number(status)? == 0 => Ok(Saved::Missing),
-            Some((status, fields)) if number(status)? == 1 => Ok(Saved::Conflict(record(fields)?)),
-            Some((status, [version])) if number(status)? == 2 => Ok(Saved::Saved {
-                version: number(version)?,
-            }),
-            _ => Err(malformed("save")),
-        }
-    }
-
     async fn put(
         &self,
         key: &StoreKey,
@@ -506,6 +528,22 @@ impl SessionStore for RedisStore {
         Ok(number(&written)? == 1)
     }
 
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        StoreError::check_size(&Entry::new(quick, 0), self.max_record)?;
+        let mut invocation = SCRIPTS[4].key(self.key(key));
+        invocation.arg(quick).arg(version).arg(now);
+        Ok(number(&self.run(invocation).await?)? == 1)
+    }
+}
+
+/// On Redis Cluster, [`StoreError::Unsupported`]: see [`RedisStore`].
+impl UserIndex for RedisStore {
     /// Pages through the user's sets with `SSCAN`, `USER_ROUND` members
     /// a round trip, pruning ended sessions on the way; sorts here.
     async fn user_sessions(
@@ -514,7 +552,7 @@ impl SessionStore for RedisStore {
         user: &str,
         now: u64,
     ) -> Result<Vec<UserSession>, StoreError> {
-        self.user_index()?;
+        self.check_user_index()?;
         // SSCAN may return a member twice: the later row is the fresher
         let mut sessions = std::collections::HashMap::new();
         for (set, cookie_name) in self.user_sets(cookie_name, user) {
@@ -555,7 +593,7 @@ impl SessionStore for RedisStore {
             }
         }
         let mut sessions: Vec<UserSession> = sessions.into_values().collect();
-        sessions.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.key.cmp(&b.key)));
+        sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.key.cmp(&b.key)));
         Ok(sessions)
     }
 
@@ -570,7 +608,7 @@ impl SessionStore for RedisStore {
         except: Option<&StoreKey>,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        self.user_index()?;
+        self.check_user_index()?;
         let except = except.map(|key| self.key(key)).unwrap_or_default();
         let mut revoked = 0;
         for (set, cookie_name) in self.user_sets(cookie_name, user) {
@@ -597,7 +635,9 @@ impl SessionStore for RedisStore {
         }
         Ok(revoked)
     }
+}
 
+impl RevocationTimes for RedisStore {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let mut command = redis::cmd("GET");
         command.arg(format!("{}revoked:{user}", self.prefix));
@@ -627,26 +667,8 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn save_quick(
-        &self,
-        key: &StoreKey,
-        quick: &[u8],
-        version: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        StoreError::check_size(&Entry::new(quick, 0), self.max_record)?;
-        let mut invocation = SCRIPTS[4].key(self.key(key));
-        invocation.arg(quick).arg(version).arg(now);
-        Ok(number(&self.run(invocation).await?)? == 1)
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let mut invocation = SCRIPTS[3].key(self.key(key));
-        invocation.arg(TOMBSTONE_TTL.as_secs());
-        Ok(number(&self.run(invocation).await?)? == 1)
-    }
-
-    async fn delete_expired(&self, _: u64, _: u64, _: usize) -> Result<usize, StoreError> {
+    /// Redis expires them by itself (each lives `keep_for`).
+    async fn delete_expired_revocations(&self, _: u64, _: usize) -> Result<usize, StoreError> {
         Ok(0)
     }
 }

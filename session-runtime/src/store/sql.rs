@@ -1,25 +1,11 @@
 //! The durable SQL stores over sqlx: [`SqliteStore`] (the embedded default),
 //! [`PostgresStore`] and [`MySqlStore`] (MySQL and MariaDB).
 //!
-//! One table, one row per session:
+//! # The tables
 //!
-//! | column | type | |
-//! | --- | --- | --- |
-//! | `id` | 32 bytes, primary key | SHA-256 of the session ID |
-//! | `data` | blob | the sealed session |
-//! | `expires_at` | 64-bit integer, indexed | Unix seconds |
-//! | `version` | 64-bit integer | compare-and-set counter |
-//! | `shape` | 64-bit integer | the session type's schema fingerprint, for `sessionkit stats` |
-//! | `user_id` | text (MySQL: bytes), nullable | the session's user ([`crate::user`]) |
-//! | `cookie_name` | text (MySQL: bytes), `''` by default | the session type's cookie name: with `user_id`, the user index's key |
-//! | `created_at`, `updated_at` | 64-bit integers | Unix seconds, for a user's session list |
+#![doc = include_str!("sql_schema.md")]
 //!
-//! The user index is `(user_id, cookie_name)`: a user's sessions are
-//! listed and revoked per session type, so two types sharing a table never
-//! touch each other's. Rows written before `cookie_name` existed (`''`)
-//! are listed and revoked with every type's, as they were, until their
-//! next save names their type. A second table, `<table>_revoked`, keeps
-//! users' revocation times (for sessions that live in cookies).
+//! # Migrations
 //!
 //! `migrate()` creates them with plain idempotent DDL (`IF NOT EXISTS`),
 //! and brings a table made by an earlier release up to date (the columns
@@ -31,7 +17,10 @@
 use super::{Entry, Record, Revoked, Saved, StoreError, StoreStats};
 use std::sync::Arc;
 
-/// The default table name.
+/// The default name of the sessions table; the revocation times are in
+/// `<table>_revoked`:
+///
+#[doc = include_str!("sql_schema.md")]
 pub const DEFAULT_TABLE: &str = "sessionkit_sessions";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +41,6 @@ struct Statements {
     load: Arc<str>,
     save: Arc<str>,
     current: Arc<str>,
-    put: Arc<str>,
     delete: Arc<str>,
     delete_expired: Arc<str>,
     /// Revocation times past their keep, in a bounded batch.
@@ -171,23 +159,6 @@ impl Statements {
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING"
             ),
         };
-        // a fill never replaces a newer version
-        let put = match dialect {
-            // MySQL assigns left to right: `version` last, so the conditions
-            // before it still see the old value
-            Dialect::MySql => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 data = IF(VALUES(version) > version, VALUES(data), data), \
-                 expires_at = IF(VALUES(version) > version, VALUES(expires_at), expires_at), \
-                 shape = IF(VALUES(version) > version, VALUES(shape), shape), \
-                 version = GREATEST(version, VALUES(version))"
-            ),
-            _ => format!(
-                "INSERT INTO {t} (id, data, expires_at, shape, version) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
-                 SET data = excluded.data, expires_at = excluded.expires_at, shape = excluded.shape, \
-                 version = excluded.version WHERE {t}.version < excluded.version"
-            ),
-        };
         let delete_expired = match dialect {
             Dialect::MySql => {
                 format!("DELETE FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?")
@@ -229,7 +200,6 @@ impl Statements {
             current: render(format!(
                 "SELECT data, expires_at, version FROM {t} WHERE id = ?"
             )),
-            put: render(put),
             delete: render(format!("DELETE FROM {t} WHERE id = ?")),
             delete_expired: render(delete_expired),
             delete_expired_revocations: render(delete_expired_revocations),
@@ -293,7 +263,7 @@ impl Statements {
                 "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
             )),
             // two revocations never share a time: the new one is the later
-            // of `at` and one past the kept one (see `SessionStore::revoke_before`)
+            // of `at` and one past the kept one (see `RevocationTimes::revoke_before`)
             revoke_before: render(match dialect {
                 // MySQL assigns left to right: `previous` takes the old time
                 // before `not_before` changes; the caller reads both back in
@@ -415,6 +385,12 @@ macro_rules! sql_store {
         dialect = $dialect:expr, store = $store_name:literal
     ) => {
         $(#[$doc])*
+        ///
+        /// A durable [`SessionStore`](super::SessionStore) with a
+        /// [`UserIndex`](super::UserIndex) and
+        /// [`RevocationTimes`](super::RevocationTimes); quick fields
+        /// belong to a cache tier, so it drops them. Its two tables are
+        /// described at [`DEFAULT_TABLE`].
         #[cfg(feature = $feature)]
         #[derive(Clone, Debug)]
         pub struct $name {
@@ -431,7 +407,7 @@ macro_rules! sql_store {
                 Self {
                     pool,
                     sql: Arc::new(Statements::new($dialect, DEFAULT_TABLE)),
-                    max_record: super::DEFAULT_MAX_RECORD,
+                    max_record: crate::codec::DECODE_LIMIT,
                 }
             }
 
@@ -464,8 +440,8 @@ macro_rules! sql_store {
                 Ok(self)
             }
 
-            /// Refuses records larger than `bytes` (default: 1 MiB and room
-            /// for the envelope).
+            /// Refuses records larger than `bytes` (default 1 MiB,
+            /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
             #[must_use]
             pub fn with_max_record(mut self, bytes: usize) -> Self {
                 self.max_record = bytes;
@@ -597,8 +573,6 @@ macro_rules! sql_store {
         #[cfg(feature = $feature)]
         impl super::SessionStore for $name {
             const NAME: &'static str = $store_name;
-            const KEEPS_QUICK: bool = false;
-            const KEEPS_REVOCATIONS: bool = true;
 
             async fn create(
                 &self,
@@ -615,8 +589,8 @@ macro_rules! sql_store {
                     .bind(shape_to_sql(entry.shape))
                     .bind(entry.cookie_name)
                     .bind(entry.user)
-                    .bind(to_sql(entry.written_at))
-                    .bind(to_sql(entry.written_at))
+                    .bind(to_sql(entry.updated_at))
+                    .bind(to_sql(entry.updated_at))
                     .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
@@ -647,7 +621,7 @@ macro_rules! sql_store {
                     .bind(shape_to_sql(entry.shape))
                     .bind(entry.cookie_name)
                     .bind(entry.user)
-                    .bind(to_sql(entry.written_at))
+                    .bind(to_sql(entry.updated_at))
                     .bind(key.as_bytes().as_slice())
                     .bind(to_sql(version))
                     .bind(to_sql(now))
@@ -661,36 +635,6 @@ macro_rules! sql_store {
                 Ok(match self.fetch(&self.sql.current, key, None).await? {
                     Some(current) if current.expires_at > now => Saved::Conflict(current),
                     _ => Saved::Missing,
-                })
-            }
-
-            async fn put(
-                &self,
-                key: &crate::id::StoreKey,
-                entry: Entry<'_>,
-                version: u64,
-            ) -> Result<bool, StoreError> {
-                // quick fields belong to a cache tier
-                let entry = entry.without_quick();
-                StoreError::check_size(&entry, self.max_record)?;
-                let done = Self::query(&self.sql.put)
-                    .bind(key.as_bytes().as_slice())
-                    .bind(entry.data)
-                    .bind(to_sql(entry.expires_at))
-                    .bind(shape_to_sql(entry.shape))
-                    .bind(to_sql(version))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::error)?;
-                // MySQL counts an insert as 1 and a changed row as 2; an
-                // unchanged row is 0 (or 1 with CLIENT_FOUND_ROWS): compare
-                // with what is there to be exact everywhere
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                Ok(match self.fetch(&self.sql.current, key, None).await? {
-                    Some(current) => current.version == version && current.data == entry.data,
-                    None => false,
                 })
             }
 
@@ -719,6 +663,37 @@ macro_rules! sql_store {
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
 
+            async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+                use sqlx::Row as _;
+                let records = self.count(&self.sql.count, None).await?;
+                let expired = self.count(&self.sql.count_expired, Some(now)).await?;
+                let rows = Self::query(&self.sql.count_shapes)
+                    .bind(to_sql(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                let shapes = rows
+                    .iter()
+                    .map(|row| Ok((shape_from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(Self::error)?;
+                Ok(Some(StoreStats {
+                    shapes,
+                    ..stats(records, expired)
+                }))
+            }
+
+            fn user_index(&self) -> Option<super::UserIndexRef<'_>> {
+                Some(super::UserIndexRef::new(self))
+            }
+
+            fn revocation_times(&self) -> Option<super::RevocationTimesRef<'_>> {
+                Some(super::RevocationTimesRef::new(self))
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl super::UserIndex for $name {
             async fn user_sessions(
                 &self,
                 cookie_name: &str,
@@ -769,21 +744,10 @@ macro_rules! sql_store {
                     .map_err(Self::error)?;
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
+        }
 
-            async fn delete_expired_revocations(
-                &self,
-                now: u64,
-                limit: usize,
-            ) -> Result<usize, StoreError> {
-                let done = Self::query(&self.sql.delete_expired_revocations)
-                    .bind(to_sql(now))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(Self::error)?;
-                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
-            }
-
+        #[cfg(feature = $feature)]
+        impl super::RevocationTimes for $name {
             async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
                 let at: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.revoked_before)))
                     .bind(user)
@@ -819,24 +783,18 @@ macro_rules! sql_store {
                 Ok(Revoked::new(previous.map(from_sql), from_sql(before)))
             }
 
-            async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
-                use sqlx::Row as _;
-                let records = self.count(&self.sql.count, None).await?;
-                let expired = self.count(&self.sql.count_expired, Some(now)).await?;
-                let rows = Self::query(&self.sql.count_shapes)
+            async fn delete_expired_revocations(
+                &self,
+                now: u64,
+                limit: usize,
+            ) -> Result<usize, StoreError> {
+                let done = Self::query(&self.sql.delete_expired_revocations)
                     .bind(to_sql(now))
-                    .fetch_all(&self.pool)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .execute(&self.pool)
                     .await
                     .map_err(Self::error)?;
-                let shapes = rows
-                    .iter()
-                    .map(|row| Ok((shape_from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(Self::error)?;
-                Ok(Some(StoreStats {
-                    shapes,
-                    ..stats(records, expired)
-                }))
+                Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
             }
         }
     };

@@ -1,7 +1,11 @@
 //! [`Tiered`]: a cache store in front of a durable one.
 
 use super::guard::Breaker;
-use super::{Entry, Lookup, Record, Saved, SessionStore, StoreError, StoreStats, UserSession};
+use super::views::{BoxFuture, QuickTier};
+use super::{
+    CacheStore, Entry, Lookup, QuickTierRef, Record, RevocationTimes, RevocationTimesRef, Revoked,
+    Saved, SessionStore, StoreError, StoreStats, UserIndex, UserIndexRef, UserSession,
+};
 use crate::id::StoreKey;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +47,11 @@ const MAX_PENDING: usize = 100_000;
 ///   [`DEFAULT_MAX_STALENESS`] after it was filled
 ///   ([`with_max_staleness`](Self::with_max_staleness)); a shared cache
 ///   (Redis, memcached) is always coherent.
+/// * The user index and the revocation times are the durable store's (a
+///   cache may lose them): `Tiered` implements [`UserIndex`] and
+///   [`RevocationTimes`] when its durable store does, and hands the layer
+///   the durable store's (revocations of a user's sessions delete through
+///   the `Tiered` store, so its cache keeps tombstones).
 ///
 /// For a cache with no durable store behind it (gae-sessions'
 /// `no_datastore`), use the cache store directly.
@@ -88,7 +97,7 @@ impl Default for CacheHealth {
     }
 }
 
-impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
+impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
     /// `cache` in front of `durable`.
     #[must_use]
     pub fn new(cache: Cache, durable: Durable) -> Self {
@@ -136,6 +145,45 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
     #[must_use]
     pub fn durable(&self) -> &Durable {
         &self.durable
+    }
+
+    /// What a read finds of `key` at `now`: the cache's record or
+    /// tombstone ([`Lookup::Gone`]: the session was deleted, the durable
+    /// store is not asked), else the durable store's record (which fills
+    /// the cache), else nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the durable store fails (a failing cache is
+    /// skipped).
+    pub async fn lookup(&self, key: &StoreKey, now: u64) -> Result<Lookup, StoreError> {
+        let outdated = self.is_pending(key);
+        if !outdated {
+            match self
+                .cached(self.cache.lookup(key, now, self.max_staleness))
+                .await
+            {
+                Ok(Lookup::Miss) => {}
+                Ok(known) => return Ok(known),
+                Err(err) => self.cache_failed("load", key, &err),
+            }
+        }
+        let Some(record) = self.durable.load(key, now).await? else {
+            return Ok(Lookup::Miss);
+        };
+        if outdated {
+            // the fill replaces the outdated entry (it is a newer version)
+            if self
+                .guarded(self.cache.put(key, record.entry(), record.version))
+                .await
+                .is_ok()
+            {
+                self.forget_pending(key);
+            }
+        } else {
+            self.fill_cache(key, record.entry(), record.version).await;
+        }
+        Ok(Lookup::Hit(record))
     }
 
     fn cache_failed(&self, operation: &str, key: &StoreKey, err: &StoreError) {
@@ -264,15 +312,37 @@ impl<Cache: SessionStore, Durable: SessionStore> Tiered<Cache, Durable> {
             self.remember(&[*key]);
         }
     }
+
+    /// Writes `quick` as the record's quick fields to the cache alone, at
+    /// `version` (see [`CacheStore::save_quick`]); `Ok(false)` where the
+    /// cache may be outdated or fails: the caller then saves in full.
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        // a key the cache may hold outdated, or a cache that fails: the
+        // caller saves in full, through the durable store
+        if self.is_pending(key) {
+            return Ok(false);
+        }
+        match self
+            .cached(self.cache.save_quick(key, quick, version, now))
+            .await
+        {
+            Ok(written) => Ok(written),
+            Err(err) => {
+                self.cache_failed("save_quick", key, &err);
+                Ok(false)
+            }
+        }
+    }
 }
 
-impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, Durable> {
+impl<Cache: CacheStore, Durable: SessionStore> SessionStore for Tiered<Cache, Durable> {
     const NAME: &'static str = "tiered";
-    const SPLITS_QUICK: bool = true;
-    const EXPIRES_ITSELF: bool = Durable::EXPIRES_ITSELF;
-    const SHARED: bool = Durable::SHARED;
-    const TOMBSTONES: bool = Cache::TOMBSTONES;
-    const KEEPS_REVOCATIONS: bool = Durable::KEEPS_REVOCATIONS;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
         let durable = entry.without_quick();
@@ -284,42 +354,7 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        Ok(self.lookup(key, now, None).await?.into_record())
-    }
-
-    async fn lookup(
-        &self,
-        key: &StoreKey,
-        now: u64,
-        _: Option<Duration>,
-    ) -> Result<Lookup, StoreError> {
-        let outdated = self.is_pending(key);
-        if !outdated {
-            match self
-                .cached(self.cache.lookup(key, now, self.max_staleness))
-                .await
-            {
-                Ok(Lookup::Miss) => {}
-                Ok(known) => return Ok(known),
-                Err(err) => self.cache_failed("load", key, &err),
-            }
-        }
-        let Some(record) = self.durable.load(key, now).await? else {
-            return Ok(Lookup::Miss);
-        };
-        if outdated {
-            // the fill replaces the outdated entry (it is a newer version)
-            if self
-                .guarded(self.cache.put(key, record.entry(), record.version))
-                .await
-                .is_ok()
-            {
-                self.forget_pending(key);
-            }
-        } else {
-            self.fill_cache(key, record.entry(), record.version).await;
-        }
-        Ok(Lookup::Hit(record))
+        Ok(self.lookup(key, now).await?.into_record())
     }
 
     async fn save(
@@ -357,46 +392,6 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         }
     }
 
-    async fn put(
-        &self,
-        key: &StoreKey,
-        entry: Entry<'_>,
-        version: u64,
-    ) -> Result<bool, StoreError> {
-        // the durable store keeps no tombstones: the cache's tell
-        if let Ok(Lookup::Gone) = self.cached(self.cache.lookup(key, 0, None)).await {
-            return Ok(false);
-        }
-        let durable = entry.without_quick();
-        let written = self.durable.put(key, durable, version).await?;
-        self.fill_cache(key, entry, version).await;
-        Ok(written)
-    }
-
-    async fn save_quick(
-        &self,
-        key: &StoreKey,
-        quick: &[u8],
-        version: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        // a key the cache may hold outdated, or a cache that fails: the
-        // caller saves in full, through the durable store
-        if self.is_pending(key) {
-            return Ok(false);
-        }
-        match self
-            .cached(self.cache.save_quick(key, quick, version, now))
-            .await
-        {
-            Ok(written) => Ok(written),
-            Err(err) => {
-                self.cache_failed("save_quick", key, &err);
-                Ok(false)
-            }
-        }
-    }
-
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let existed = self.durable.delete(key).await?;
         // the tombstone is part of the promise: without it the cache could
@@ -419,18 +414,46 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.delete_expired(now, dormant_for, limit).await
     }
 
-    async fn delete_expired_revocations(
-        &self,
-        now: u64,
-        limit: usize,
-    ) -> Result<usize, StoreError> {
-        // revocation times live in the durable tier only
-        self.durable.delete_expired_revocations(now, limit).await
+    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+        self.durable.stats(now).await
     }
 
-    /// The durable tier's index: a cache (memcached, Redis Cluster) need
-    /// keep none. Revoking (the default `revoke_user`) deletes through
-    /// this store, so every cache keeps a tombstone.
+    /// The durable store's index, revoking through this store (so the
+    /// cache keeps tombstones).
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        self.durable
+            .user_index()
+            .map(|index| index.deleting_through(self))
+    }
+
+    /// The durable store's: a cache may lose them.
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        self.durable.revocation_times()
+    }
+
+    /// The cache: quick fields are written there alone.
+    fn quick_tier(&self) -> Option<QuickTierRef<'_>> {
+        Some(QuickTierRef::new(self))
+    }
+}
+
+impl<Cache: CacheStore, Durable: SessionStore> QuickTier for Tiered<Cache, Durable> {
+    fn save_quick<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        quick: &'a [u8],
+        version: u64,
+        now: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        // the inherent method
+        Box::pin(Self::save_quick(self, key, quick, version, now))
+    }
+}
+
+/// The durable tier's index: a cache (memcached, Redis Cluster) need keep
+/// none. Revoking lists with it and deletes through this store, so every
+/// cache keeps a tombstone.
+impl<Cache: CacheStore, Durable: UserIndex> UserIndex for Tiered<Cache, Durable> {
     async fn user_sessions(
         &self,
         cookie_name: &str,
@@ -440,6 +463,20 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         self.durable.user_sessions(cookie_name, user, now).await
     }
 
+    async fn revoke_user(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let sessions = self.durable.user_sessions(cookie_name, user, 0).await?;
+        super::views::delete_listed(&sessions, except, limit, |key| self.delete(key)).await
+    }
+}
+
+/// The durable tier's: a cache may lose them.
+impl<Cache: CacheStore, Durable: RevocationTimes> RevocationTimes for Tiered<Cache, Durable> {
     /// The durable tier's: a cache may lose it.
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         self.durable.revoked_before(user).await
@@ -450,12 +487,17 @@ impl<Cache: SessionStore, Durable: SessionStore> SessionStore for Tiered<Cache, 
         user: &str,
         at: u64,
         keep_for: u64,
-    ) -> Result<crate::user::Revoked, StoreError> {
+    ) -> Result<Revoked, StoreError> {
         self.durable.revoke_before(user, at, keep_for).await
     }
 
-    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
-        self.durable.stats(now).await
+    async fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        // revocation times live in the durable tier only
+        self.durable.delete_expired_revocations(now, limit).await
     }
 }
 
@@ -493,8 +535,6 @@ mod tests {
 
     impl SessionStore for Flaky {
         const NAME: &'static str = "flaky";
-        const SHARED: bool = true;
-        const TOMBSTONES: bool = true;
 
         async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
             self.check()?;
@@ -506,16 +546,6 @@ mod tests {
             self.inner.load(key, now).await
         }
 
-        async fn lookup(
-            &self,
-            key: &StoreKey,
-            now: u64,
-            max_staleness: Option<Duration>,
-        ) -> Result<Lookup, StoreError> {
-            self.check()?;
-            self.inner.lookup(key, now, max_staleness).await
-        }
-
         async fn save(
             &self,
             key: &StoreKey,
@@ -525,27 +555,6 @@ mod tests {
         ) -> Result<Saved, StoreError> {
             self.check()?;
             self.inner.save(key, entry, version, now).await
-        }
-
-        async fn save_quick(
-            &self,
-            key: &StoreKey,
-            quick: &[u8],
-            version: u64,
-            now: u64,
-        ) -> Result<bool, StoreError> {
-            self.check()?;
-            self.inner.save_quick(key, quick, version, now).await
-        }
-
-        async fn put(
-            &self,
-            key: &StoreKey,
-            entry: Entry<'_>,
-            version: u64,
-        ) -> Result<bool, StoreError> {
-            self.check()?;
-            self.inner.put(key, entry, version).await
         }
 
         async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
@@ -561,6 +570,41 @@ mod tests {
         ) -> Result<usize, StoreError> {
             self.check()?;
             self.inner.delete_expired(now, dormant_for, limit).await
+        }
+    }
+
+    impl CacheStore for Flaky {
+        const SHARED: bool = true;
+
+        async fn lookup(
+            &self,
+            key: &StoreKey,
+            now: u64,
+            max_staleness: Option<Duration>,
+        ) -> Result<Lookup, StoreError> {
+            self.check()?;
+            self.inner.lookup(key, now, max_staleness).await
+        }
+
+        async fn put(
+            &self,
+            key: &StoreKey,
+            entry: Entry<'_>,
+            version: u64,
+        ) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.put(key, entry, version).await
+        }
+
+        async fn save_quick(
+            &self,
+            key: &StoreKey,
+            quick: &[u8],
+            version: u64,
+            now: u64,
+        ) -> Result<bool, StoreError> {
+            self.check()?;
+            self.inner.save_quick(key, quick, version, now).await
         }
     }
 
@@ -617,7 +661,7 @@ mod tests {
             .await
             .unwrap();
         cache.inner.delete(&gone).await.unwrap();
-        assert_eq!(store.lookup(&gone, 0, None).await.unwrap(), Lookup::Gone);
+        assert_eq!(store.lookup(&gone, 0).await.unwrap(), Lookup::Gone);
     }
 
     #[tokio::test]
@@ -663,17 +707,11 @@ mod tests {
         assert!(store.delete(&k).await.unwrap());
         assert!(!store.delete(&k).await.unwrap());
         assert_eq!(cache.inner.lookup(&k, 0, None).await.unwrap(), Lookup::Gone);
+        assert_eq!(store.lookup(&k, 0).await.unwrap(), Lookup::Gone);
         // a late fill (a load that read the durable store before the delete)
-        assert!(!store.put(&k, Entry::new(b"d", 1_000), 1).await.unwrap());
+        assert!(!cache.put(&k, Entry::new(b"d", 1_000), 1).await.unwrap());
         assert_eq!(durable.load(&k, 0).await.unwrap(), None);
-        // a put of a live key writes both tiers
-        let other = key();
-        assert!(store.put(&other, Entry::new(b"p", 1_000), 4).await.unwrap());
-        assert_eq!(durable.load(&other, 0).await.unwrap().unwrap().version, 4);
-        assert_eq!(
-            cache.inner.load(&other, 0).await.unwrap().unwrap().version,
-            4
-        );
+        assert_eq!(store.load(&k, 0).await.unwrap(), None);
     }
 
     #[tokio::test]
