@@ -70,7 +70,8 @@ async fn a_store_that_stops_answering_fails_fast_then_is_skipped() {
 async fn a_cache_outage_is_served_by_the_durable_store() {
     let cache = Probe::new(MemoryStore::default());
     let store = Tiered::new(cache.clone(), SqliteStore::in_memory().await.unwrap())
-        .with_cache_timeout(Duration::from_millis(50));
+        .with_cache_timeout(Duration::from_millis(50))
+        .unwrap();
     let app = wide::app(SessionLayer::<Wide>::with_store(key(), store));
     let cookie = wide::login(&app, 2).await;
 
@@ -376,7 +377,8 @@ async fn killing_redis_memcached_and_postgres_under_load_loses_nothing() {
 async fn a_request_pays_at_most_one_cache_timeout() {
     let cache = Probe::new(MemoryStore::default());
     let store = Tiered::new(cache.clone(), SqliteStore::in_memory().await.unwrap())
-        .with_cache_timeout(Duration::from_millis(200));
+        .with_cache_timeout(Duration::from_millis(200))
+        .unwrap();
     let app = wide::app(SessionLayer::<Wide>::with_store(key(), store));
     let cookie = wide::login(&app, 3).await;
     cache.set_hung(true);

@@ -472,7 +472,7 @@ async fn saving_over_the_size_cap_is_a_clear_error() {
 async fn quick_fields_live_in_the_cache_only() {
     let durable = SqliteStore::in_memory().await.unwrap();
     // room for one session: a second one evicts the first
-    let cache = Probe::new(MemoryStore::new(1));
+    let cache = Probe::new(MemoryStore::new(std::num::NonZeroUsize::new(1).unwrap()));
     let layer =
         SessionLayer::<Notes>::with_store(key(), Tiered::new(cache.clone(), durable.clone()))
             .with_cookie_threshold(0)

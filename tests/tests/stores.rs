@@ -196,7 +196,7 @@ async fn redis_cluster_spreads_sessions_over_every_node() {
 
 #[tokio::test]
 async fn memory_store_is_bounded() {
-    let store = MemoryStore::new(3);
+    let store = MemoryStore::new(std::num::NonZeroUsize::new(3).unwrap());
     let keys: Vec<_> = (0..5)
         .map(|_| SessionId::generate().unwrap().store_key())
         .collect();
@@ -215,7 +215,8 @@ async fn memory_store_is_bounded() {
     assert!(store.load(&keys[1], 0).await.unwrap().is_none());
     assert!(store.load(&keys[4], 0).await.unwrap().is_some());
 
-    let small = MemoryStore::new(10).with_max_record(4);
+    let small = MemoryStore::new(std::num::NonZeroUsize::new(10).unwrap())
+        .with_max_record(std::num::NonZeroUsize::new(4).unwrap());
     let err = small
         .create(&keys[0], Entry::new(b"12345", 1_000))
         .await
@@ -229,7 +230,9 @@ async fn memory_store_is_bounded() {
 
 #[tokio::test]
 async fn sql_stores_refuse_oversized_records_and_odd_table_names() {
-    let store = sqlite("big").await.with_max_record(10);
+    let store = sqlite("big")
+        .await
+        .with_max_record(std::num::NonZeroUsize::new(10).unwrap());
     store.migrate().await.unwrap();
     let key = SessionId::generate().unwrap().store_key();
     let err = store

@@ -1776,7 +1776,9 @@ async fn store_spans_say_how_each_load_and_save_went() {
     store.down.store(false, Ordering::SeqCst);
     // a save refused by the store's size limit fails with 500
     let small = Failing {
-        inner: Arc::new(MemoryStore::default().with_max_record(10)),
+        inner: Arc::new(
+            MemoryStore::default().with_max_record(std::num::NonZeroUsize::new(10).unwrap()),
+        ),
         ..Failing::default()
     };
     let tiny = service(SessionLayer::<Stored>::with_store(key(1), small).with_clock(clock.clone()));

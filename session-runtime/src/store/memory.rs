@@ -36,7 +36,7 @@ pub struct MemoryStore {
 }
 
 /// 100,000 sessions.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub const DEFAULT_CAPACITY: std::num::NonZeroUsize = std::num::NonZeroUsize::new(100_000).unwrap();
 /// 64 MiB of session records.
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
@@ -208,13 +208,13 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store holding at most `capacity` sessions (at least one) and
+    /// A store holding at most `capacity` sessions and
     /// [`DEFAULT_MAX_BYTES`].
     #[must_use]
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: std::num::NonZeroUsize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            capacity: capacity.max(1),
+            capacity: capacity.get(),
             max_bytes: DEFAULT_MAX_BYTES,
             max_record: crate::codec::DECODE_LIMIT,
         }
@@ -223,16 +223,16 @@ impl MemoryStore {
     /// Holds at most `bytes` of records (default 64 MiB), counting each
     /// record's blobs and a small fixed overhead.
     #[must_use]
-    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
-        self.max_bytes = bytes.max(1);
+    pub fn with_max_bytes(mut self, bytes: std::num::NonZeroUsize) -> Self {
+        self.max_bytes = bytes.get();
         self
     }
 
     /// Refuses records larger than `bytes` (default 1 MiB,
     /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
-    pub fn with_max_record(mut self, bytes: usize) -> Self {
-        self.max_record = bytes;
+    pub fn with_max_record(mut self, bytes: std::num::NonZeroUsize) -> Self {
+        self.max_record = bytes.get();
         self
     }
 
@@ -567,7 +567,8 @@ mod tests {
 
     #[tokio::test]
     async fn bytes_are_bounded_and_accounted() {
-        let store = MemoryStore::new(1_000).with_max_bytes(10 * (1_000 + RECORD_OVERHEAD));
+        let store = MemoryStore::new(std::num::NonZeroUsize::new(1_000).unwrap())
+            .with_max_bytes(std::num::NonZeroUsize::new(10 * (1_000 + RECORD_OVERHEAD)).unwrap());
         let data = vec![7u8; 1_000];
         for _ in 0..50 {
             assert!(store.create(&key(), Entry::new(&data, 10)).await.unwrap());
@@ -692,7 +693,7 @@ mod tests {
 
     #[tokio::test]
     async fn tombstones_are_bounded_by_the_capacity() {
-        let store = MemoryStore::new(3);
+        let store = MemoryStore::new(std::num::NonZeroUsize::new(3).unwrap());
         let keys: Vec<StoreKey> = (0..5).map(|_| key()).collect();
         for k in &keys {
             store.delete(k).await.unwrap();
@@ -778,7 +779,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_quick_save_counts_the_quick_blob_against_the_record_limit() {
-        let store = MemoryStore::default().with_max_record(4);
+        let store = MemoryStore::default().with_max_record(std::num::NonZeroUsize::new(4).unwrap());
         let k = key();
         store.create(&k, Entry::new(b"dd", 100)).await.unwrap();
         assert!(store.save_quick(&k, b"qq", 1, 0).await.unwrap());
@@ -791,7 +792,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_over_the_limit_are_refused() {
-        let store = MemoryStore::default().with_max_record(4);
+        let store = MemoryStore::default().with_max_record(std::num::NonZeroUsize::new(4).unwrap());
         let k = key();
         assert!(store.create(&k, Entry::new(b"1234", 100)).await.unwrap());
         assert!(matches!(
@@ -944,7 +945,7 @@ mod tests {
 
     #[tokio::test]
     async fn revocations_are_bounded_by_the_capacity_lapsed_first() {
-        let store = MemoryStore::new(2);
+        let store = MemoryStore::new(std::num::NonZeroUsize::new(2).unwrap());
         store.revoke_before("lapsed", 1, 0).await.unwrap();
         store.revoke_before("kept", 1, 3600).await.unwrap();
         store.revoke_before("new", 1, 3600).await.unwrap();
@@ -959,7 +960,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_records_that_are_never_read_evict_each_other_not_the_read_ones() {
-        let store = MemoryStore::new(10);
+        let store = MemoryStore::new(std::num::NonZeroUsize::new(10).unwrap());
         let active: Vec<StoreKey> = (0..5).map(|_| key()).collect();
         for k in &active {
             store.create(k, Entry::new(b"x", 100)).await.unwrap();
@@ -984,8 +985,9 @@ mod tests {
         let cost = 1 + RECORD_OVERHEAD;
         // bounded by count, then by bytes (the count bound far away)
         for store in [
-            MemoryStore::new(10),
-            MemoryStore::new(1_000).with_max_bytes(10 * cost),
+            MemoryStore::new(std::num::NonZeroUsize::new(10).unwrap()),
+            MemoryStore::new(std::num::NonZeroUsize::new(1_000).unwrap())
+                .with_max_bytes(std::num::NonZeroUsize::new(10 * cost).unwrap()),
         ] {
             let keys: Vec<StoreKey> = (0..10).map(|_| key()).collect();
             for k in &keys {
@@ -1011,7 +1013,8 @@ mod tests {
     async fn the_byte_bound_holds_for_protected_records_and_rewrites() {
         let data = vec![1u8; 100];
         let cost = 100 + RECORD_OVERHEAD;
-        let store = MemoryStore::new(1_000).with_max_bytes(5 * cost);
+        let store = MemoryStore::new(std::num::NonZeroUsize::new(1_000).unwrap())
+            .with_max_bytes(std::num::NonZeroUsize::new(5 * cost).unwrap());
         let keys: Vec<StoreKey> = (0..5).map(|_| key()).collect();
         for k in &keys {
             store.create(k, Entry::new(&data, 100)).await.unwrap();

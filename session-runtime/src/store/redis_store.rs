@@ -319,8 +319,8 @@ impl RedisStore {
     /// Refuses records larger than `bytes` (default 1 MiB,
     /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
     #[must_use]
-    pub fn with_max_record(mut self, bytes: usize) -> Self {
-        self.max_record = bytes;
+    pub fn with_max_record(mut self, bytes: std::num::NonZeroUsize) -> Self {
+        self.max_record = bytes.get();
         self
     }
 

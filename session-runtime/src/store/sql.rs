@@ -443,8 +443,8 @@ macro_rules! sql_store {
             /// Refuses records larger than `bytes` (default 1 MiB,
             /// [`DECODE_LIMIT`](crate::codec::DECODE_LIMIT)).
             #[must_use]
-            pub fn with_max_record(mut self, bytes: usize) -> Self {
-                self.max_record = bytes;
+            pub fn with_max_record(mut self, bytes: std::num::NonZeroUsize) -> Self {
+                self.max_record = bytes.get();
                 self
             }
 

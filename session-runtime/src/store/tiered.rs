@@ -112,10 +112,14 @@ impl<Cache: CacheStore, Durable: SessionStore> Tiered<Cache, Durable> {
 
     /// How long a cache call may take before it counts as failed and the
     /// durable store answers (default 250 ms).
-    #[must_use]
-    pub fn with_cache_timeout(mut self, timeout: Duration) -> Self {
-        self.cache_timeout = timeout;
-        self
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Timeout`](crate::ConfigError::Timeout) for zero or
+    /// more than a minute, as the layer's timeouts.
+    pub fn with_cache_timeout(mut self, timeout: Duration) -> Result<Self, crate::ConfigError> {
+        self.cache_timeout = crate::config::check_short_duration("the cache timeout", timeout)?;
+        Ok(self)
     }
 
     /// For a cache that is not shared between processes: how long after a
