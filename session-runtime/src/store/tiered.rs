@@ -916,4 +916,22 @@ mod tests {
     }
 
     use crate::telemetry::keep_tracing_callsites_open;
+
+    #[test]
+    fn a_cache_timeout_out_of_range_is_refused() {
+        let tiered = || Tiered::new(MemoryStore::default(), MemoryStore::default());
+        for timeout in [Duration::ZERO, Duration::from_secs(61)] {
+            assert!(
+                matches!(
+                    tiered().with_cache_timeout(timeout),
+                    Err(crate::ConfigError::Timeout { .. })
+                ),
+                "{timeout:?}"
+            );
+        }
+        let store = tiered()
+            .with_cache_timeout(Duration::from_millis(1))
+            .unwrap();
+        assert_eq!(store.cache_timeout, Duration::from_millis(1));
+    }
 }
