@@ -68,3 +68,21 @@ impl Guarded {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_store_and_its_timeout() {
+        let guarded = Guarded::new(
+            crate::store::erase(crate::MemoryStore::default()),
+            Duration::from_millis(250),
+        );
+        let shown = format!("{guarded:?}");
+        assert!(
+            shown.contains("\"memory\"") && shown.contains("250ms"),
+            "{shown}"
+        );
+    }
+}

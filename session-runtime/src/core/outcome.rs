@@ -66,11 +66,6 @@ impl Outcome {
         Self::replace(503, body, body.to_owned(), true)
     }
 
-    /// Whether the response is left as the handler made it.
-    pub(crate) fn is_nothing(&self) -> bool {
-        self.set_cookie.is_none() && self.token.is_none() && self.replace.is_none()
-    }
-
     /// Whether the response sets or clears the session token.
     pub(crate) fn sets_token(&self) -> bool {
         self.set_cookie.is_some() || self.token.is_some()

@@ -126,10 +126,6 @@ impl<S: SessionData> Slot<S> {
         self.core.server.is_some()
     }
 
-    pub(crate) fn name(&self) -> &str {
-        &self.core.cookie_name
-    }
-
     /// The layer's metrics.
     pub(crate) fn metrics(&self) -> &crate::telemetry::SessionMetrics {
         &self.core.metrics
@@ -260,14 +256,14 @@ impl<S: SessionData + Send> Slot<S> {
             Ok(false) => Ok(loaded),
             Ok(true) => {
                 self.metrics().refused("revoked");
-                tracing::debug!(cookie = %self.name(), "session issued before its user's revocation: starting a new session");
+                tracing::debug!(cookie = %self.core.cookie_name, "session issued before its user's revocation: starting a new session");
                 Ok(Loaded::retired(
                     loaded.state.had_token,
                     existing.server.as_ref(),
                 ))
             }
             Err(err) => {
-                tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not served");
+                tracing::warn!(cookie = %self.core.cookie_name, error = %err, "user revocation store failed: the session is not served");
                 self.metrics().outage(revocation.name(), "revoked_before");
                 *self.lock() = Stage::Unavailable;
                 Err(TakeError::Unavailable)
@@ -307,7 +303,7 @@ impl<S: SessionData + Send> Slot<S> {
                 return Finish::Ready(Outcome::nothing());
             }
             Stage::Out => {
-                tracing::warn!(cookie = %self.name(), "session still held when the response was sent (moved into a task?): not saved");
+                tracing::warn!(cookie = %self.core.cookie_name, "session still held when the response was sent (moved into a task?): not saved");
                 return Finish::Ready(Outcome::nothing());
             }
         };
@@ -367,7 +363,7 @@ impl<S: SessionData + Send> Slot<S> {
             // has its user index alone, or none
             Err(crate::StoreError::Unsupported { .. }) if fence_only => return Ok(loaded),
             Err(err) => {
-                tracing::warn!(cookie = %self.name(), error = %err, "user revocation store failed: the session is not issued");
+                tracing::warn!(cookie = %self.core.cookie_name, error = %err, "user revocation store failed: the session is not issued");
                 self.metrics().outage(revocation.name(), "revoked_before");
                 return Err(Outcome::unavailable(STORE_UNAVAILABLE));
             }
@@ -388,7 +384,7 @@ impl<S: SessionData + Send> Slot<S> {
         };
         if revoked {
             self.metrics().refused("revoked");
-            tracing::debug!(cookie = %self.name(), "session revoked while the request ran: ended, not re-issued");
+            tracing::debug!(cookie = %self.core.cookie_name, "session revoked while the request ran: ended, not re-issued");
             loaded.data = S::default_session();
             loaded.state.end();
             return Ok(loaded);
@@ -407,12 +403,6 @@ impl<S: SessionData + Send> Slot<S> {
         }
         let now = unix_secs(&*self.core.settings.clock);
         let plan = self.plan(&mut loaded, now);
-        if let Plan::Done(outcome) = &plan
-            && outcome.is_nothing()
-            && loaded.state.existing.is_some()
-        {
-            self.metrics().unchanged();
-        }
         if self.is_server() {
             return server::carry_out(self, loaded, plan, now);
         }
@@ -436,7 +426,7 @@ impl<S: SessionData + Send> Slot<S> {
             let bytes = match self.core.codec.encode(&loaded.data) {
                 Ok(bytes) => bytes,
                 Err(err) => {
-                    tracing::error!(cookie = %self.name(), error = %err, "session could not be encoded: not saved");
+                    tracing::error!(cookie = %self.core.cookie_name, error = %err, "session could not be encoded: not saved");
                     return Plan::Done(Outcome::failed(format!(
                         "the session could not be saved: {err}"
                     )));
@@ -454,7 +444,13 @@ impl<S: SessionData + Send> Slot<S> {
             Body::NotEncoded
         };
         match lifecycle::decide(settings, &facts, body, now) {
-            Decision::Nothing => Plan::Done(Outcome::nothing()),
+            Decision::Nothing => {
+                if facts.existing.is_some() {
+                    // a write avoided
+                    self.metrics().unchanged();
+                }
+                Plan::Done(Outcome::nothing())
+            }
             Decision::Remove => Plan::Done(self.answer().removal()),
             Decision::Write { body, meta } => {
                 let loaded_body = loaded.state.existing.as_mut().map(|e| &mut e.body);

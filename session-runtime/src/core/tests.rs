@@ -948,11 +948,72 @@ async fn revoking_a_user_ends_their_cookie_sessions_elsewhere() {
     assert!(phone.go(&app, "/get").await.is_new());
 }
 
-/// A store that fails while `down` is set (a server that went away).
+/// A store that fails while `down` is set (a server that went away). Its
+/// revocation times answer `Unsupported` while `no_times` is set (what a
+/// Redis Cluster answers).
 #[derive(Clone, Default)]
 struct Failing {
     inner: Arc<MemoryStore>,
     down: Arc<std::sync::atomic::AtomicBool>,
+    no_times: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl crate::RevocationTimes for Failing {
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, crate::StoreError> {
+        self.check()?;
+        if self.no_times.load(Ordering::SeqCst) {
+            return Err(crate::StoreError::Unsupported {
+                store: "failing",
+                what: "revocation times",
+            });
+        }
+        self.inner.revoked_before(user).await
+    }
+
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<crate::user::Revoked, crate::StoreError> {
+        self.check()?;
+        self.inner.revoke_before(user, at, keep_for).await
+    }
+
+    async fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<usize, crate::StoreError> {
+        self.check()?;
+        self.inner.delete_expired_revocations(now, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_store_that_cannot_answer_issues_no_session() {
+    let clock = TestClock::new();
+    let store = Failing::default();
+    store.no_times.store(true, Ordering::SeqCst);
+    // with user revocation, a login is checked against the user's time:
+    // a store that cannot say refuses the login, it does not let it through
+    let checked = service(
+        SessionLayer::<Small>::new(key(1))
+            .with_clock(clock.clone())
+            .with_user_revocation(store.clone()),
+    );
+    let reply = Browser::default().go(&checked, "/login/7").await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.set_cookie.is_empty(), "{reply:?}");
+    // a Server layer's own fence over a store without revocation times
+    // (the core trait alone) is skipped: the login is issued
+    let fenced = service(
+        SessionLayer::<Stored>::with_store(key(1), Failing::default()).with_clock(clock.clone()),
+    );
+    let mut browser = Browser::default();
+    let reply = browser.go(&fenced, "/login/7").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(browser.go(&fenced, "/get").await.field("user"), "Some(7)");
 }
 
 impl Failing {
