@@ -38,7 +38,7 @@ pub enum SessionRejection {
     AlreadyExtracted(&'static str),
     /// A layer with a store needs an async load: `Session::load(..).await`
     /// (the axum extractor does that).
-    #[error("the session `{0}` lives server-side: load it with `Session::load(&extensions).await`")]
+    #[error("the session `{0}` lives server-side: load it with `Session::load(&request).await`")]
     NeedsAsyncLoad(&'static str),
     /// The session store failed and the layer's outage policy is
     /// [`OutagePolicy::Unavailable`](crate::OutagePolicy::Unavailable).

@@ -121,7 +121,7 @@
 //! }
 //!
 //! async fn visit(request: http::Request<String>) -> Result<http::Response<String>, SessionRejection> {
-//!     let mut visits = Session::<Visits>::load(request.extensions()).await?;
+//!     let mut visits = Session::<Visits>::load(&request).await?;
 //!     *visits.count_mut() += 1;
 //!     Ok(http::Response::new(visits.count().to_string()))
 //! }
