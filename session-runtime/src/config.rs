@@ -39,6 +39,14 @@ pub(crate) enum AbsoluteTimeout {
 /// and the stores never keep a record longer.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
+/// How long one store call may take by default before the request follows
+/// the outage policy: 2 seconds.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a save keeps retrying against concurrent writers by default
+/// before answering 503 with `Retry-After`: 2 seconds.
+pub const DEFAULT_CONTENTION_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A session layer was configured in a way that cannot work or would be
 /// unsafe. Returned by the fallible `with_*` builders, never panicked.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +210,7 @@ impl Settings {
             host_prefix: HostPrefix::WhenAllowed,
             lifetime: DEFAULT_LIFETIME,
             absolute_timeout: AbsoluteTimeout::Default,
-            store_timeout: crate::core::DEFAULT_STORE_TIMEOUT,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
             refresh_after: None,
             always_save: false,
             ssl_only: false,

@@ -4,14 +4,11 @@
 
 use crate::codec::{Bincode, Codec};
 use crate::config::{
-    AbsoluteTimeout, Clock, ConfigError, HostPrefix, SameSite, Settings, check_duration,
-    check_short_duration,
+    AbsoluteTimeout, Clock, ConfigError, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT,
+    HostPrefix, SameSite, Settings, check_duration, check_short_duration,
 };
 use crate::core::codec_ops_for;
-use crate::core::{
-    Core, DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, Guarded, OutagePolicy, Revocation,
-    ServerTier,
-};
+use crate::core::{Core, Guarded, OutagePolicy, Revocation, ServerTier};
 use crate::data::{SessionData, Storage};
 use crate::seal::{KeyRing, Mode, Sealer};
 use crate::store::SessionStore;

@@ -348,7 +348,8 @@ pub use codec::{Bincode, Codec, CodecError};
 pub use config::{
     Clock, ConfigError, DEFAULT_ABSOLUTE_TIMEOUT, MAX_LIFETIME, SameSite, SystemClock,
 };
-pub use core::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
+pub use config::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT};
+pub use core::OutagePolicy;
 pub use data::{
     FieldInfo, FieldSet, Part, SessionAccess, SessionData, Storage, decode_from_slice,
     encode_to_vec,

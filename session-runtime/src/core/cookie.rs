@@ -3,11 +3,10 @@
 //! fails the request when it would not fit in the browsers' 4096 bytes
 //! (only a hand-written `MaxEncodedLen` that understates gets there).
 
-use super::Core;
-use super::outcome::{Answer, Outcome};
-use super::request::Plan;
+use super::outcome::{Answer, Outcome, Plan};
 use super::state::Loaded;
 use super::token::Incoming;
+use super::{Core, lifecycle};
 use crate::config::unix_secs;
 use crate::data::SessionData;
 use crate::seal::{Meta, OpenError};
@@ -40,7 +39,15 @@ pub(crate) fn open<S: SessionData>(
         .codec
         .open_value(&core.sealer, &core.cookie_name, value, now)?;
     core.metrics.loaded();
-    Ok(Loaded::opened(core, opened, None, now, had_token))
+    let name = &core.cookie_name;
+    Ok(lifecycle::admit(
+        &core.settings,
+        name,
+        opened,
+        None,
+        now,
+        had_token,
+    ))
 }
 
 /// Counts and logs a sealed token that did not open.

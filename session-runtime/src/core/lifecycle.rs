@@ -5,9 +5,11 @@
 //! knows a tier: [`Slot`](super::Slot) gathers the [`Facts`], asks
 //! [`decide`], and hands the [`Decision`] to the cookie or the server tier.
 
-use super::state::{Control, Existing};
+use super::state::{Control, Existing, Loaded, ServerRef};
 use crate::config::Settings;
+use crate::data::SessionData;
 use crate::seal::Meta;
+use crate::seal::Opened;
 use std::time::Duration;
 
 /// What the rules look at, besides the settings and the time.
@@ -193,6 +195,24 @@ pub(crate) fn effective_lifetime(settings: &Settings, meta: &Meta, control: Cont
 pub(crate) fn past_absolute(settings: &Settings, meta: &Meta, now: u64) -> bool {
     let limit = settings.absolute_limit(effective_lifetime(settings, meta, Control::default()));
     now >= meta.issued_at.saturating_add(limit.as_secs())
+}
+
+/// An opened session (from a cookie of the layer named `name`, or a record
+/// at `server`), unless it is past its absolute timeout: then a fresh
+/// session that clears the token and retires the record.
+pub(crate) fn admit<S: SessionData>(
+    settings: &Settings,
+    name: &str,
+    opened: Opened<S>,
+    server: Option<ServerRef>,
+    now: u64,
+    had_token: bool,
+) -> Loaded<S> {
+    if past_absolute(settings, &opened.meta, now) {
+        tracing::debug!(cookie = %name, "session past its absolute timeout: starting a new one");
+        return Loaded::retired(had_token, server.as_ref());
+    }
+    Loaded::opened(opened, server, had_token)
 }
 
 /// Whether writing `meta` changes what the client holds: a new expiry or

@@ -44,8 +44,8 @@ pub(crate) use guarded::Guarded;
 pub(crate) use outcome::{Finish, Outcome};
 pub(crate) use request::{Slot, TakeError};
 pub(crate) use revocation::Revocation;
+pub use server::OutagePolicy;
 pub(crate) use server::ServerTier;
-pub use server::{DEFAULT_CONTENTION_TIMEOUT, DEFAULT_STORE_TIMEOUT, OutagePolicy};
 pub(crate) use state::{Loaded, RequestState};
 
 use crate::config::Settings;
@@ -136,6 +136,17 @@ impl<S: SessionData> Core<S> {
                 name == http::header::AUTHORIZATION,
             )
         })
+    }
+
+    /// How a request's response carries a token: in the token header when
+    /// the token came in it (`from_header`), else in the cookie.
+    pub(crate) fn answer(&self, from_header: bool) -> outcome::Answer<'_> {
+        outcome::Answer::new(
+            &self.settings,
+            &self.cookie_name,
+            &self.cookie_attributes,
+            from_header,
+        )
     }
 
     /// Whether loading a token may need a store: a server tier, or users'

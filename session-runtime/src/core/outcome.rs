@@ -72,6 +72,17 @@ impl Outcome {
     }
 }
 
+/// What the lifecycle decision asks a tier to do (made by
+/// [`Slot`](super::Slot), carried out by the cookie or the server tier).
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Store the session encoded as `body` with these times.
+    Write { body: Vec<u8>, meta: Meta },
+    /// Nothing to store: the response carries this (nothing, the token's
+    /// removal, or a failure).
+    Done(Outcome),
+}
+
 /// The outcome now, or after the store answers.
 pub(crate) enum Finish {
     Ready(Outcome),

@@ -14,14 +14,13 @@
 //! [`server`]) carries the decision out into an [`Outcome`].
 
 use super::lifecycle::{self, Body, Decision, Facts, Written};
-use super::outcome::{Answer, Finish, Outcome, STORE_UNAVAILABLE};
+use super::outcome::{Answer, Finish, Outcome, Plan, STORE_UNAVAILABLE};
 use super::server::{self, LoadError, Server};
 use super::state::Loaded;
 use super::token::Incoming;
 use super::{Core, cookie};
 use crate::config::unix_secs;
 use crate::data::SessionData;
-use crate::seal::Meta;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,16 +39,6 @@ enum Stage<S: SessionData> {
     In(Loaded<S>),
     /// The store failed while loading: nothing is written.
     Unavailable,
-}
-
-/// What the lifecycle decision asks a tier to do.
-#[derive(Debug)]
-pub(crate) enum Plan {
-    /// Store the session encoded as `body` with these times.
-    Write { body: Vec<u8>, meta: Meta },
-    /// Nothing to store: the response carries this (nothing, the token's
-    /// removal, or a failure).
-    Done(Outcome),
 }
 
 /// One request's session state.
@@ -133,13 +122,7 @@ impl<S: SessionData> Slot<S> {
 
     /// How this request's response carries a token.
     pub(crate) fn answer(&self) -> Answer<'_> {
-        let core = &*self.core;
-        Answer::new(
-            &core.settings,
-            &core.cookie_name,
-            &core.cookie_attributes,
-            self.from_header.load(Ordering::Relaxed),
-        )
+        self.core.answer(self.from_header.load(Ordering::Relaxed))
     }
 
     fn lock(&self) -> MutexGuard<'_, Stage<S>> {
@@ -222,7 +205,7 @@ impl<S: SessionData + Send> Slot<S> {
     /// tier, then against the user's revocation time. Handlers'
     /// extraction and always-save use this one path.
     async fn load(&self, incoming: &Incoming) -> Result<Loaded<S>, TakeError> {
-        let loaded = match Server::of(self) {
+        let loaded = match Server::of(&self.core, self.from_header.load(Ordering::Relaxed)) {
             // boxed: a store load is a large future, and the cookie path's
             // extractor (inside every handler's future) should not carry it
             Some(server) => match Box::pin(server.load(incoming)).await {
@@ -404,7 +387,8 @@ impl<S: SessionData + Send> Slot<S> {
         let now = unix_secs(&*self.core.settings.clock);
         let plan = self.plan(&mut loaded, now);
         if self.is_server() {
-            return server::carry_out(self, loaded, plan, now);
+            let from_header = self.from_header.load(Ordering::Relaxed);
+            return server::carry_out(&self.core, from_header, loaded, plan, now);
         }
         let refused = loaded.state.refused_token;
         Finish::Ready(cookie::carry_out(

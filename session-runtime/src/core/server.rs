@@ -15,8 +15,7 @@
 //! save, a compare-and-set save with merging, or a new record).
 
 use super::guarded::Guarded;
-use super::outcome::{Answer, Finish, Outcome, STORE_UNAVAILABLE};
-use super::request::{Plan, Slot};
+use super::outcome::{Answer, Finish, Outcome, Plan, STORE_UNAVAILABLE};
 use super::state::{Loaded, ServerRef};
 use super::token::{Incoming, RawValue};
 use super::{Core, cookie, lifecycle};
@@ -45,14 +44,6 @@ pub enum OutagePolicy {
     /// response goes out without `Set-Cookie`.
     Continue,
 }
-
-/// How long one store call may take by default before the request follows
-/// the outage policy: 2 seconds.
-pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long a save keeps retrying against concurrent writers by default
-/// before answering 503 with `Retry-After`: 2 seconds.
-pub const DEFAULT_CONTENTION_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The server side of a layer built with a store: the store behind its
 /// guard, and the settings of the server tier.
@@ -152,11 +143,12 @@ pub(crate) struct Server<'a, S: SessionData> {
     answer: Answer<'a>,
 }
 
-/// Carries out `plan` for a server layer: at once when no store call is
-/// needed (a read-only request allocates no future), else after the
-/// store answers.
+/// Carries out `plan` for a server layer, answering in the header when
+/// `from_header`: at once when no store call is needed (a read-only
+/// request allocates no future), else after the store answers.
 pub(crate) fn carry_out<S: SessionData + Send>(
-    slot: &Arc<Slot<S>>,
+    core: &Arc<Core<S>>,
+    from_header: bool,
     loaded: Loaded<S>,
     plan: Plan,
     now: u64,
@@ -164,14 +156,15 @@ pub(crate) fn carry_out<S: SessionData + Send>(
     let needs_store = loaded.state.retire.is_some() || matches!(plan, Plan::Write { .. });
     if !needs_store {
         let refused = loaded.state.refused_token;
-        let Plan::Done(outcome) = plan else {
-            unreachable!("a write needs the store")
+        let outcome = match plan {
+            Plan::Done(outcome) => outcome,
+            Plan::Write { .. } => Outcome::nothing(),
         };
-        return Finish::Ready(slot.answer().clear_refused(refused, outcome));
+        return Finish::Ready(core.answer(from_header).clear_refused(refused, outcome));
     }
-    let slot = Arc::clone(slot);
+    let core = Arc::clone(core);
     Finish::Pending(Box::pin(async move {
-        match Server::of(&slot) {
+        match Server::of(&core, from_header) {
             Some(server) => server.execute(loaded, plan, now).await,
             None => Outcome::nothing(),
         }
@@ -179,12 +172,13 @@ pub(crate) fn carry_out<S: SessionData + Send>(
 }
 
 impl<'a, S: SessionData + Send> Server<'a, S> {
-    /// The server tier of the slot's layer, if it has one.
-    pub(crate) fn of(slot: &'a Slot<S>) -> Option<Self> {
+    /// The server tier of `core`'s layer, if it has one, for a request
+    /// answered in the header when `from_header`.
+    pub(crate) fn of(core: &'a Core<S>, from_header: bool) -> Option<Self> {
         Some(Self {
-            core: &slot.core,
-            tier: slot.core.server.as_ref()?,
-            answer: slot.answer(),
+            core,
+            tier: core.server.as_ref()?,
+            answer: core.answer(from_header),
         })
     }
 
@@ -322,13 +316,10 @@ impl<'a, S: SessionData + Send> Server<'a, S> {
                 self.metrics().loaded();
                 opened.stale_key |= stale_id;
                 let server = ServerRef { id, version };
-                Ok(Some(Loaded::opened(
-                    self.core,
-                    opened,
-                    Some(server),
-                    now,
-                    had_token,
-                )))
+                let settings = &self.core.settings;
+                let loaded =
+                    lifecycle::admit(settings, self.name(), opened, Some(server), now, had_token);
+                Ok(Some(loaded))
             }
             Err(reason) => {
                 self.metrics()

@@ -4,7 +4,6 @@
 //! ([`Loaded`]). Plain data: the rules that read it are in
 //! [`lifecycle`](super::lifecycle).
 
-use super::Core;
 use crate::data::{FieldSet, SessionAccess, SessionData};
 use crate::id::SessionId;
 use crate::seal::{Meta, Opened};
@@ -180,20 +179,10 @@ impl<S: SessionData> Loaded<S> {
         fresh
     }
 
-    /// An opened session (from a cookie, or a record at `server`), unless
-    /// it is past its absolute timeout.
-    pub(crate) fn opened(
-        core: &Core<S>,
-        opened: Opened<S>,
-        server: Option<ServerRef>,
-        now: u64,
-        had_token: bool,
-    ) -> Self {
-        if super::lifecycle::past_absolute(&core.settings, &opened.meta, now) {
-            tracing::debug!(cookie = %core.cookie_name, "session past its absolute timeout: starting a new one");
-            // the old record goes with it, and the token is cleared
-            return Self::retired(had_token, server.as_ref());
-        }
+    /// An opened session (from a cookie, or a record at `server`) as this
+    /// request's. Whether it may be served is the lifecycle's to say
+    /// ([`admit`](super::lifecycle::admit)).
+    pub(crate) fn opened(opened: Opened<S>, server: Option<ServerRef>, had_token: bool) -> Self {
         Self {
             state: Box::new(RequestState {
                 existing: Some(Existing {
