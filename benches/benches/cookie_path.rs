@@ -83,24 +83,38 @@ impl Table {
         } else {
             (None, None)
         };
-        let rt = Rc::clone(rt);
-        let case = Case {
-            name,
-            baseline,
-            run: Box::new(move |n| {
-                rt.block_on(async {
-                    for _ in 0..n {
-                        let response = app
-                            .clone()
-                            .oneshot(request(uri, cookie.as_deref()))
-                            .await
-                            .expect("infallible");
-                        black_box(response.status());
-                    }
-                });
-            }),
-        };
-        self.push(case, set_cookie)
+        self.push(
+            oneshot_case(rt, name, baseline, app, uri, cookie),
+            set_cookie,
+        )
+    }
+}
+
+/// `n` requests to `uri` of `app`, each sending `cookie`, as a case.
+fn oneshot_case(
+    rt: &Runtime,
+    name: String,
+    baseline: Option<usize>,
+    app: Router,
+    uri: &'static str,
+    cookie: Option<String>,
+) -> Case {
+    let rt = Rc::clone(rt);
+    Case {
+        name,
+        baseline,
+        run: Box::new(move |n| {
+            rt.block_on(async {
+                for _ in 0..n {
+                    let response = app
+                        .clone()
+                        .oneshot(request(uri, cookie.as_deref()))
+                        .await
+                        .expect("infallible");
+                    black_box(response.status());
+                }
+            });
+        }),
     }
 }
 
@@ -191,29 +205,17 @@ fn main() {
     // bare axum is sent a cart's cookie too: building a request with a
     // 300-byte header is not the layer's cost
     let (bare_cookie, _) = prime(&rt, &kit::cookie_app(Size::Cart, Mode::Encrypted));
-    let bare = {
-        let app = Router::new().route("/untouched", axum::routing::get(kit::untouched));
-        let rt2 = Rc::clone(&rt);
-        table.push(
-            Case {
-                name: "bare axum".into(),
-                baseline: None,
-                run: Box::new(move |n| {
-                    rt2.block_on(async {
-                        for _ in 0..n {
-                            let response = app
-                                .clone()
-                                .oneshot(request("/untouched", Some(&bare_cookie)))
-                                .await
-                                .expect("infallible");
-                            black_box(response.status());
-                        }
-                    });
-                }),
-            },
+    let bare = table.push(
+        oneshot_case(
+            &rt,
+            "bare axum".into(),
             None,
-        )
-    };
+            Router::new().route("/untouched", axum::routing::get(kit::untouched)),
+            "/untouched",
+            Some(bare_cookie),
+        ),
+        None,
+    );
     rows.push(Row {
         size: None,
         index: bare,
@@ -230,26 +232,15 @@ fn main() {
     ] {
         // prime through /rw so the cookie is a real one, then time /untouched
         let (cookie, _) = prime(&rt, &app);
-        let rt2 = Rc::clone(&rt);
-        let index = table.push(
-            Case {
-                name: name.into(),
-                baseline: Some(bare),
-                run: Box::new(move |n| {
-                    rt2.block_on(async {
-                        for _ in 0..n {
-                            let response = app
-                                .clone()
-                                .oneshot(request("/untouched", Some(&cookie)))
-                                .await
-                                .expect("infallible");
-                            black_box(response.status());
-                        }
-                    });
-                }),
-            },
-            None,
+        let case = oneshot_case(
+            &rt,
+            name.into(),
+            Some(bare),
+            app,
+            "/untouched",
+            Some(cookie),
         );
+        let index = table.push(case, None);
         rows.push(Row { size: None, index });
     }
     let mut floors = Vec::new();
@@ -434,7 +425,11 @@ fn main() {
     );
     for (label, encrypted) in [("encrypted", true), ("signed", false)] {
         let name = format!("sessionkit, {label}");
-        for (size, within) in [(Size::Counter, 1.25), (Size::Cart, 1.25), (Size::Note, 1.15)] {
+        for (size, within) in [
+            (Size::Counter, 1.25),
+            (Size::Cart, 1.25),
+            (Size::Note, 1.15),
+        ] {
             let ours = overhead(find(size, &name));
             let floor = times[floor_of(size, encrypted)];
             println!(

@@ -20,8 +20,8 @@ use http::Request;
 use session_runtime::Mode;
 use sessionkit_benches::floor::Floor;
 use sessionkit_benches::peers::PeerData;
-use sessionkit_benches::{PeerCart, PeerCounter, PeerNote, Size};
 use sessionkit_benches::sessionkit::cookie_app;
+use sessionkit_benches::{PeerCart, PeerCounter, PeerNote, Size};
 use tower::ServiceExt as _;
 
 /// The primitives floor of `T`, `requests` times.
