@@ -355,7 +355,9 @@ pub use data::{
     encode_to_vec,
 };
 pub use layer::SessionLayer;
-pub use seal::{Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, Sealer};
+pub use seal::{
+    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError, Sealer,
+};
 pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{
     CacheStore, Entry, Lookup, MemoryStore, Record, RevocationTimes, Saved, SessionStore,

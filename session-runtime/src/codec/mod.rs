@@ -98,10 +98,6 @@ pub enum CodecError {
     /// different struct.
     #[error("{0} unexpected bytes after the last session field")]
     TrailingBytes(usize),
-    /// The cipher refused to seal the encoded session (AES-GCM's limit is
-    /// 64 GiB, far past any session's cap: reported, never panicked).
-    #[error("the encoded session ({0} bytes) could not be encrypted")]
-    Seal(usize),
 }
 
 impl CodecError {
@@ -110,7 +106,7 @@ impl CodecError {
     pub fn in_field(mut self, name: &'static str) -> Self {
         match &mut self {
             Self::Encode { field, .. } | Self::Decode { field, .. } => *field = name,
-            Self::TooLong { .. } | Self::TrailingBytes(_) | Self::Seal(_) => {}
+            Self::TooLong { .. } | Self::TrailingBytes(_) => {}
         }
         self
     }

@@ -169,6 +169,20 @@ pub enum OpenError {
     Decode(#[source] CodecError),
 }
 
+/// Sealing a session failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// A field could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] CodecError),
+    /// The cipher refused the plaintext: AES-256-GCM seals at most 64 GiB
+    /// under one nonce, far past any session's cap (reported, never
+    /// panicked).
+    #[error("the encoded session ({0} bytes) is too large to encrypt")]
+    TooLarge(usize),
+}
+
 /// An opened session: the data, its times, and what the layer needs to know
 /// to decide on a write.
 #[derive(Debug)]
@@ -251,13 +265,13 @@ impl Sealer {
     ///
     /// # Errors
     ///
-    /// [`CodecError`] when a field cannot be encoded.
+    /// [`SealError::Encode`] when a field cannot be encoded.
     pub fn seal<S: SessionData, C: Codec>(
         &self,
         context: &str,
         meta: &Meta,
         data: &S,
-    ) -> Result<String, CodecError> {
+    ) -> Result<String, SealError> {
         self.seal_with::<C>(context, S::FINGERPRINT, meta, |out| {
             data.encode::<C>(Part::All, out)
         })
@@ -300,7 +314,9 @@ impl Sealer {
             Ok(())
         }) {
             Ok(sealed) => sealed,
-            Err(_) => unreachable!("copying bytes cannot fail to encode"),
+            // copying bytes cannot fail to encode, and AES-GCM refuses only
+            // past 64 GiB: no session held in memory gets there
+            Err(_) => unreachable!("a session body cannot fail to seal"),
         }
     }
 
@@ -310,7 +326,7 @@ impl Sealer {
         fingerprint: u64,
         meta: &Meta,
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
-    ) -> Result<String, CodecError> {
+    ) -> Result<String, SealError> {
         let sealed = self.seal_with_nonce::<C>(context, fingerprint, meta, random_nonce, body)?;
         Ok(self.base64.encode(sealed))
     }
@@ -322,7 +338,7 @@ impl Sealer {
         meta: &Meta,
         nonce: impl FnOnce() -> [u8; NONCE_LEN],
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
-    ) -> Result<Vec<u8>, CodecError> {
+    ) -> Result<Vec<u8>, SealError> {
         let key = self.keys.current();
         let header = [self.format(), key.id(), C::ID];
         let binding = envelope::Binding::new(context.as_bytes(), &header);
@@ -342,7 +358,7 @@ impl Sealer {
                         binding.as_bytes(),
                         InOutBuf::from(&mut buf[start..]),
                     )
-                    .map_err(|_| CodecError::Seal(buf.len() - start))?;
+                    .map_err(|_| SealError::TooLarge(buf.len() - start))?;
                 buf.extend_from_slice(&tag);
             }
             Mode::Signed => {
