@@ -2,7 +2,9 @@
 //! starts (`None` when a server is not configured; CI never skips).
 
 use crate::servers::{address, table};
-use session_runtime::store::{MemcachedStore, MySqlStore, PostgresStore, RedisStore, SqliteStore};
+use session_runtime::store::{
+    MemcachedStore, MySqlStore, NearCache, PostgresStore, RedisStore, SqliteStore,
+};
 use session_runtime::{MasterKey, MemoryStore, SessionData, SessionLayer, Tiered};
 
 /// A migrated SQLite store in a private in-memory database.
@@ -87,6 +89,35 @@ pub async fn redis() -> Option<RedisStore> {
     Some(RedisStore::connect(&url).await.unwrap())
 }
 
+/// What the suite's near caches may hold: enough that nothing a test
+/// writes is evicted.
+pub const NEAR_BYTES: std::num::NonZeroUsize = std::num::NonZeroUsize::new(16 << 20).unwrap();
+
+/// The test Redis behind a near cache of this process's own (another call
+/// is another process's).
+///
+/// # Panics
+///
+/// When the server does not answer.
+pub async fn redis_near() -> Option<NearCache<RedisStore>> {
+    Some(redis().await?.with_near_cache(NEAR_BYTES).await.unwrap())
+}
+
+/// [`postgres`] behind a near cache of its own.
+///
+/// # Panics
+///
+/// When the server does not answer.
+pub async fn postgres_near(name: &str) -> Option<NearCache<PostgresStore>> {
+    Some(
+        postgres(name)
+            .await?
+            .with_near_cache(NEAR_BYTES)
+            .await
+            .unwrap(),
+    )
+}
+
 /// The two test memcached servers.
 ///
 /// # Panics
@@ -146,6 +177,21 @@ where
     if let (Some(cache), Some(durable)) = (redis().await, postgres(&format!("{name}_tpg")).await) {
         layers.push((
             "tiered redis+postgres",
+            layer_of::<S, _>(key, Tiered::new(cache, durable)),
+        ));
+    }
+    if let Some(store) = redis_near().await {
+        layers.push(("redis near", layer_of::<S, _>(key, store)));
+    }
+    if let Some(store) = postgres_near(&format!("{name}_npg")).await {
+        layers.push(("postgres near", layer_of::<S, _>(key, store)));
+    }
+    if let (Some(cache), Some(durable)) = (
+        redis_near().await,
+        postgres_near(&format!("{name}_tnpg")).await,
+    ) {
+        layers.push((
+            "tiered redis near+postgres near",
             layer_of::<S, _>(key, Tiered::new(cache, durable)),
         ));
     }

@@ -193,6 +193,8 @@ pub(crate) mod guard;
 #[cfg(feature = "memcached")]
 mod memcached;
 mod memory;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod near;
 mod record;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -209,6 +211,8 @@ pub use memcached::MemcachedStore;
 #[cfg(all(feature = "memcached", feature = "fuzzing"))]
 pub(crate) use memcached::decodes as memcached_decode;
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, MemoryStore};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use near::{NEAR_HEARTBEAT, NearCache, NearStats};
 pub use record::{Entry, Lookup, Record, Saved, StoreStats};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;

@@ -217,7 +217,9 @@ enum Connection {
 #[derive(Clone)]
 pub struct RedisStore {
     connection: Connection,
-    prefix: Arc<str>,
+    /// The single server's client, for the near cache's own connection.
+    pub(in crate::store) client: Option<redis::Client>,
+    pub(in crate::store) prefix: Arc<str>,
     max_record: usize,
 }
 
@@ -235,7 +237,7 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn error(err: redis::RedisError) -> StoreError {
+pub(in crate::store) fn error(err: redis::RedisError) -> StoreError {
     StoreError::backend(NAME, err)
 }
 
@@ -283,8 +285,13 @@ impl RedisStore {
     /// [`StoreError::Backend`] for a bad URL or an unreachable server.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(error)?;
-        let manager = ConnectionManager::new(client).await.map_err(error)?;
-        Ok(Self::new(Connection::Single(manager)))
+        let manager = ConnectionManager::new(client.clone())
+            .await
+            .map_err(error)?;
+        Ok(Self {
+            client: Some(client),
+            ..Self::new(Connection::Single(manager))
+        })
     }
 
     /// Connects to a Redis Cluster through any of its `nodes`.
@@ -304,6 +311,7 @@ impl RedisStore {
     fn new(connection: Connection) -> Self {
         Self {
             connection,
+            client: None,
             prefix: Arc::from("sessionkit:"),
             max_record: crate::codec::DECODE_LIMIT,
         }
@@ -324,7 +332,7 @@ impl RedisStore {
         self
     }
 
-    fn key(&self, key: &StoreKey) -> String {
+    pub(in crate::store) fn key(&self, key: &StoreKey) -> String {
         format!("{}{}", self.prefix, key.to_hex())
     }
 

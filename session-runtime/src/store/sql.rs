@@ -36,6 +36,8 @@ enum Dialect {
 /// Every statement a store runs, rendered once for its table and dialect.
 #[derive(Clone, Debug)]
 struct Statements {
+    /// The sessions table's name.
+    table: Arc<str>,
     ddl: Vec<Arc<str>>,
     create: Arc<str>,
     load: Arc<str>,
@@ -187,6 +189,7 @@ impl Statements {
             }
         };
         Self {
+            table: Arc::from(t),
             ddl: ddl.into_iter().map(render).collect(),
             create: render(create),
             load: render(format!(
@@ -452,6 +455,13 @@ macro_rules! sql_store {
             #[must_use]
             pub fn pool(&self) -> &$pool {
                 &self.pool
+            }
+
+            /// The sessions table's name (the revocation times are in
+            /// `<table>_revoked`).
+            #[must_use]
+            pub fn table(&self) -> &str {
+                &self.sql.table
             }
 
             /// Creates the sessions table, the `<table>_revoked` table of

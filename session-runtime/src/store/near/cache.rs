@@ -1,0 +1,563 @@
+//! The near cache's memory: what it holds, bounded in bytes, and the rule
+//! that keeps it coherent with the store whatever order replies and
+//! notifications arrive in.
+//!
+//! # The rule
+//!
+//! A value enters only through a [`Ticket`] taken *before* the store was
+//! asked: taking it leaves a pending slot for the key, and every
+//! notification for that key removes the slot (or, when it carries the
+//! version it announces, raises the version the fill must reach). A reply
+//! is kept only if its slot is still the ticket's, so a reply that a
+//! concurrent write made stale is dropped whichever of the two arrives
+//! first. Nothing is filled or served while the channel is down, and going
+//! down clears everything: an entry never outlives a notification it may
+//! have missed.
+
+use super::super::{Lookup, Record};
+use crate::id::StoreKey;
+use hashlink::LinkedHashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// What the near cache holds a value for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum NearKey {
+    /// A session's record.
+    Session(StoreKey),
+    /// A user's revocation time.
+    Revoked(Box<str>),
+}
+
+impl NearKey {
+    fn shard(&self, shards: usize) -> usize {
+        let spread = match self {
+            // a store key is a SHA-256 output: its bytes are already spread
+            Self::Session(key) => usize::from(key.as_bytes()[0]),
+            Self::Revoked(user) => user.bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            }),
+        };
+        spread % shards
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Session(_) => 32,
+            Self::Revoked(user) => user.len(),
+        }
+    }
+}
+
+/// A value the near cache holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Cached {
+    /// A live record.
+    Record(Record),
+    /// A deleted session's tombstone, until the instant its store lets it go.
+    Gone(Instant),
+    /// A user's revocation time (`None`: never revoked).
+    Revoked(Option<u64>),
+}
+
+impl Cached {
+    /// The version a notification is compared with: a record's version, a
+    /// revocation time (which only moves forward).
+    fn version(&self) -> u64 {
+        match self {
+            Self::Record(record) => record.version,
+            // a notified version means the key holds a record again
+            Self::Gone(_) => 0,
+            Self::Revoked(at) => at.unwrap_or(0),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Record(record) => record.data.len() + record.quick.len(),
+            Self::Gone(_) | Self::Revoked(_) => 0,
+        }
+    }
+
+    /// The value as a cache lookup answers it.
+    pub(crate) fn lookup(self) -> Lookup {
+        match self {
+            Self::Record(record) => Lookup::Hit(record),
+            Self::Gone(_) | Self::Revoked(_) => Lookup::Gone,
+        }
+    }
+}
+
+/// What a slot's bookkeeping costs beside the value itself.
+const SLOT_OVERHEAD: usize = 96;
+
+#[derive(Debug)]
+enum Held {
+    /// A ticket's: a reply at `floor` or newer may fill it.
+    Pending { token: u64, floor: u64 },
+    /// A value, filled in generation `generation`.
+    Ready { value: Cached, generation: u64 },
+}
+
+#[derive(Debug)]
+struct Slot {
+    held: Held,
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    slots: LinkedHashMap<NearKey, Slot>,
+    bytes: usize,
+}
+
+impl Shard {
+    fn remove(&mut self, key: &NearKey) {
+        if let Some(slot) = self.slots.remove(key) {
+            self.bytes -= slot.bytes;
+        }
+    }
+
+    fn insert(&mut self, key: NearKey, held: Held, value_bytes: usize, budget: usize) -> bool {
+        let bytes = SLOT_OVERHEAD + key.bytes() + value_bytes;
+        self.remove(&key);
+        if bytes > budget {
+            return false;
+        }
+        while self.bytes + bytes > budget {
+            match self.slots.pop_front() {
+                Some((_, evicted)) => self.bytes -= evicted.bytes,
+                None => break,
+            }
+        }
+        self.bytes += bytes;
+        self.slots.insert(key, Slot { held, bytes });
+        true
+    }
+}
+
+/// A place taken for a key before the store is asked; see the module docs.
+/// Dropped unfilled, it gives the place back.
+#[derive(Debug)]
+pub(crate) struct Ticket<'a> {
+    near: &'a Near,
+    key: Option<NearKey>,
+    token: u64,
+    generation: u64,
+}
+
+impl Ticket<'_> {
+    /// Keeps `value` as the key's, if no notification made it stale since
+    /// the ticket was taken and the channel stayed up.
+    pub(crate) fn fill(mut self, value: Cached) {
+        if let Some(key) = self.key.take() {
+            self.near.fill(key, self.token, self.generation, value);
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.near.release(&key, self.token);
+        }
+    }
+}
+
+/// Counts for [`NearStats`](super::NearStats).
+#[derive(Debug, Default)]
+struct Counts {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    invalidations: AtomicU64,
+    flushes: AtomicU64,
+}
+
+/// The near cache's memory: sharded LRU slots bounded in bytes, and the
+/// generation of the notification channel.
+#[derive(Debug)]
+pub(crate) struct Near {
+    shards: Box<[Mutex<Shard>]>,
+    budget: usize,
+    /// The channel's generation while it is up; 0 while it is down.
+    generation: AtomicU64,
+    /// Where tokens and generations come from.
+    next: AtomicU64,
+    counts: Counts,
+}
+
+/// Shards: one lock each, so requests on different keys seldom wait.
+const MAX_SHARDS: usize = 16;
+/// The least a shard holds, so a small cache is not cut into crumbs.
+const MIN_SHARD_BYTES: usize = 64 * 1024;
+
+impl Near {
+    /// A cache of at most `max_bytes`, down until [`up`](Self::up).
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        let shards = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
+        Self {
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            budget: max_bytes / shards,
+            generation: AtomicU64::new(0),
+            next: AtomicU64::new(1),
+            counts: Counts::default(),
+        }
+    }
+
+    fn shard(&self, key: &NearKey) -> std::sync::MutexGuard<'_, Shard> {
+        let shard = &self.shards[key.shard(self.shards.len())];
+        // a panic while holding the lock leaves a consistent map: keep going
+        shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn token(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the channel is up: entries are served and filled.
+    pub(crate) fn is_up(&self) -> bool {
+        self.generation.load(Ordering::Acquire) != 0
+    }
+
+    /// The channel is up (again): from now on every change is notified.
+    pub(crate) fn up(&self) {
+        let generation = self.token();
+        self.generation.store(generation, Ordering::Release);
+    }
+
+    /// The channel broke (or may have): nothing is served or filled until
+    /// it is up again, and everything held is dropped.
+    pub(crate) fn down(&self) {
+        if self.generation.swap(0, Ordering::AcqRel) != 0 {
+            self.counts.flushes.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("near cache: notification channel down, cache flushed");
+        }
+        self.clear();
+    }
+
+    /// Drops everything and every ticket out, staying up (the store said
+    /// every key changed: a flush of the database).
+    pub(crate) fn flush(&self) {
+        if self.is_up() {
+            self.up();
+        }
+        self.counts.flushes.fetch_add(1, Ordering::Relaxed);
+        self.clear();
+    }
+
+    fn clear(&self) {
+        for shard in &self.shards {
+            let mut shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            shard.slots.clear();
+            shard.bytes = 0;
+        }
+    }
+
+    /// The key's value, if held in this generation; otherwise a ticket to
+    /// fill it with the store's answer (none while the channel is down, or
+    /// while another request holds the key's place).
+    pub(crate) fn get(&self, key: &NearKey) -> Result<Cached, Option<Ticket<'_>>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if generation == 0 {
+            return Err(None);
+        }
+        let mut shard = self.shard(key);
+        if let Some(slot) = shard.slots.to_back(key) {
+            if let Held::Ready {
+                value,
+                generation: filled,
+            } = &slot.held
+                && *filled == generation
+            {
+                self.counts.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(value.clone());
+            }
+            self.counts.misses.fetch_add(1, Ordering::Relaxed);
+            return Err(None);
+        }
+        self.counts.misses.fetch_add(1, Ordering::Relaxed);
+        let token = self.token();
+        let budget = self.budget;
+        shard.insert(key.clone(), Held::Pending { token, floor: 0 }, 0, budget);
+        Err(Some(Ticket {
+            near: self,
+            key: Some(key.clone()),
+            token,
+            generation,
+        }))
+    }
+
+    /// A ticket for a write about to change the key: the value held stops
+    /// being served at once, and a concurrent read's reply is not kept.
+    pub(crate) fn write(&self, key: NearKey) -> Option<Ticket<'_>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut shard = self.shard(&key);
+        if generation == 0 {
+            shard.remove(&key);
+            return None;
+        }
+        let token = self.token();
+        let budget = self.budget;
+        shard.insert(key.clone(), Held::Pending { token, floor: 0 }, 0, budget);
+        Some(Ticket {
+            near: self,
+            key: Some(key),
+            token,
+            generation,
+        })
+    }
+
+    /// Drops the key's value (and any ticket out for it).
+    pub(crate) fn remove(&self, key: &NearKey) {
+        self.shard(key).remove(key);
+    }
+
+    /// A notification: the key changed to `version` (`None`: deleted, or
+    /// a store whose notifications carry no version). A value at that
+    /// version or newer stays (the writer's own notification); an older
+    /// one goes, and a ticket out for the key now needs a reply at least
+    /// that new.
+    pub(crate) fn invalidate(&self, key: &NearKey, version: Option<u64>) {
+        self.counts.invalidations.fetch_add(1, Ordering::Relaxed);
+        let mut shard = self.shard(key);
+        let Some(version) = version else {
+            shard.remove(key);
+            return;
+        };
+        let keep = match shard.slots.get_mut(key).map(|slot| &mut slot.held) {
+            None => return,
+            Some(Held::Ready { value, .. }) => value.version() >= version,
+            Some(Held::Pending { floor, .. }) => {
+                *floor = (*floor).max(version);
+                true
+            }
+        };
+        if !keep {
+            shard.remove(key);
+        }
+    }
+
+    fn fill(&self, key: NearKey, token: u64, generation: u64, value: Cached) {
+        let mut shard = self.shard(&key);
+        // under the shard's lock: `down` clears this shard after it
+        // changes the generation, so a fill that sees the old one is
+        // cleared with the rest
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        match shard.slots.get(&key).map(|slot| &slot.held) {
+            Some(Held::Pending { token: held, floor })
+                if *held == token && value.version() >= *floor => {}
+            _ => return,
+        }
+        let bytes = value.bytes();
+        let budget = self.budget;
+        shard.insert(key, Held::Ready { value, generation }, bytes, budget);
+    }
+
+    fn release(&self, key: &NearKey, token: u64) {
+        let mut shard = self.shard(key);
+        if matches!(
+            shard.slots.get(key).map(|slot| &slot.held),
+            Some(Held::Pending { token: held, .. }) if *held == token
+        ) {
+            shard.remove(key);
+        }
+    }
+
+    /// Entries held (tickets out included) and their bytes.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(entries, bytes), shard| {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (entries + shard.slots.len(), bytes + shard.bytes)
+        })
+    }
+
+    /// Hits, misses, notifications applied, flushes.
+    pub(crate) fn counts(&self) -> [u64; 4] {
+        let c = &self.counts;
+        [&c.hits, &c.misses, &c.invalidations, &c.flushes].map(|n| n.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> NearKey {
+        NearKey::Session(StoreKey::from_bytes([n; 32]))
+    }
+
+    fn record(version: u64) -> Cached {
+        Cached::Record(Record {
+            data: vec![1; 10],
+            quick: Vec::new(),
+            expires_at: 100,
+            version,
+        })
+    }
+
+    fn up() -> Near {
+        let near = Near::new(1 << 20);
+        near.up();
+        near
+    }
+
+    #[test]
+    fn nothing_is_served_or_filled_while_down() {
+        let near = Near::new(1 << 20);
+        assert!(matches!(near.get(&key(1)), Err(None)));
+        assert!(near.write(key(1)).is_none());
+        near.up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!("a ticket once up")
+        };
+        near.down();
+        ticket.fill(record(1));
+        near.up();
+        assert!(near.get(&key(1)).is_err(), "a fill from before the break");
+    }
+
+    #[test]
+    fn a_fill_is_served_until_a_notification() {
+        let near = up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        assert!(matches!(near.get(&key(1)), Err(None)), "one ticket a key");
+        ticket.fill(record(3));
+        assert_eq!(near.get(&key(1)).unwrap(), record(3));
+        near.invalidate(&key(1), None);
+        assert!(near.get(&key(1)).is_err());
+    }
+
+    #[test]
+    fn a_notification_before_the_reply_keeps_the_reply_out() {
+        let near = up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        near.invalidate(&key(1), None);
+        ticket.fill(record(3));
+        let Err(Some(_)) = near.get(&key(1)) else {
+            panic!("not filled, and the place is free again")
+        };
+    }
+
+    #[test]
+    fn versioned_notifications_keep_what_is_as_new() {
+        let near = up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        // the writer's own notification, then its reply
+        near.invalidate(&key(1), Some(4));
+        ticket.fill(record(4));
+        assert_eq!(near.get(&key(1)).unwrap(), record(4));
+        near.invalidate(&key(1), Some(4));
+        assert_eq!(near.get(&key(1)).unwrap(), record(4), "its own echo");
+        near.invalidate(&key(1), Some(5));
+        assert!(near.get(&key(1)).is_err(), "a newer write elsewhere");
+        // a reply older than a notification seen meanwhile is not kept
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        near.invalidate(&key(1), Some(7));
+        ticket.fill(record(6));
+        assert!(near.get(&key(1)).is_err());
+    }
+
+    #[test]
+    fn a_write_stops_serving_and_outruns_a_read_in_flight() {
+        let near = up();
+        let Err(Some(read)) = near.get(&key(1)) else {
+            panic!()
+        };
+        let write = near.write(key(1)).unwrap();
+        read.fill(record(1));
+        assert!(near.get(&key(1)).is_err(), "the read's reply is not kept");
+        write.fill(record(2));
+        assert_eq!(near.get(&key(1)).unwrap(), record(2));
+        let write = near.write(key(1)).unwrap();
+        assert!(near.get(&key(1)).is_err(), "not served while written");
+        drop(write);
+        assert!(matches!(near.get(&key(1)), Err(Some(_))), "given back");
+    }
+
+    #[test]
+    fn bytes_are_bounded_least_recently_used_first() {
+        let near = Near::new(4 * (SLOT_OVERHEAD + 32 + 1000));
+        near.up();
+        let big = |version| {
+            Cached::Record(Record {
+                data: vec![0; 1000],
+                quick: Vec::new(),
+                expires_at: 100,
+                version,
+            })
+        };
+        for n in 0..4 {
+            let Err(Some(ticket)) = near.get(&key(n)) else {
+                panic!()
+            };
+            ticket.fill(big(1));
+        }
+        assert!(near.get(&key(0)).is_ok(), "0 is now the most recent");
+        let Err(Some(ticket)) = near.get(&key(9)) else {
+            panic!()
+        };
+        ticket.fill(big(1));
+        let (entries, bytes) = near.size();
+        assert!(bytes <= 4 * (SLOT_OVERHEAD + 32 + 1000), "{bytes}");
+        assert_eq!(entries, 4);
+        assert!(near.get(&key(0)).is_ok());
+        assert!(near.get(&key(1)).is_err(), "the least recently used went");
+        // a value larger than the whole budget is not held at all
+        let Err(Some(ticket)) = near.get(&key(20)) else {
+            panic!()
+        };
+        ticket.fill(Cached::Record(Record {
+            data: vec![0; 5000],
+            ..Record::default()
+        }));
+        assert!(near.get(&key(20)).is_err());
+    }
+
+    #[test]
+    fn a_flush_drops_everything_and_every_ticket() {
+        let near = up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        ticket.fill(record(1));
+        let Err(Some(ticket)) = near.get(&key(2)) else {
+            panic!()
+        };
+        near.flush();
+        ticket.fill(record(1));
+        assert!(near.get(&key(1)).is_err());
+        assert!(near.get(&key(2)).is_err());
+        assert!(near.is_up());
+        assert_eq!(near.counts()[3], 1);
+    }
+
+    #[test]
+    fn revocation_times_are_versioned_by_their_time() {
+        let near = up();
+        let user = NearKey::Revoked("alice".into());
+        let Err(Some(ticket)) = near.get(&user) else {
+            panic!()
+        };
+        ticket.fill(Cached::Revoked(None));
+        assert_eq!(near.get(&user).unwrap(), Cached::Revoked(None));
+        near.invalidate(&user, Some(10));
+        assert!(near.get(&user).is_err(), "a first revocation elsewhere");
+    }
+}

@@ -1,0 +1,393 @@
+//! [`NearCache`]: records and revocation times served from process memory,
+//! kept coherent by the store's own notifications.
+
+mod cache;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+
+use self::cache::{Cached, Near, NearKey};
+use super::views::BoxFuture;
+use super::{
+    CacheStore, Entry, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked, Saved,
+    SessionStore, StoreError, StoreStats, TOMBSTONE_TTL, UserIndex, UserIndexRef, UserSession,
+};
+use crate::id::StoreKey;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the notification channel is checked end to end (a ping that
+/// must come back through it), and how long an answer may take before the
+/// channel counts as broken: a channel that dies without closing its
+/// socket is found within about twice this.
+pub const NEAR_HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// A store's notification channel, as the near cache needs it.
+pub(crate) trait Channel: Send + Sync + std::fmt::Debug + 'static {
+    /// Returns once every notification of a change the store made before
+    /// the call has been applied, or the channel went down (and the cache
+    /// with it).
+    fn barrier(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The record a write of `entry` at `version` leaves in a store whose
+/// notifications carry the version: the writer keeps it, and its own
+/// notification (at that version) leaves it there.
+type Written = fn(Entry<'_>, u64) -> Record;
+
+/// A near cache in front of a [`RedisStore`](super::RedisStore) or a
+/// [`PostgresStore`](super::PostgresStore): the records it read or wrote
+/// and users' revocation times served from this process's memory, with no
+/// round trip, and still coherent across every process that shares the
+/// store. Made by the stores' `with_near_cache`.
+///
+/// * **Coherent by the store's own notifications.** Redis tells every
+///   process of each key changed under the store's prefix (server-assisted
+///   client-side caching, RESP3 `CLIENT TRACKING … BCAST`); PostgreSQL
+///   sends a notification from every write, in its transaction (triggers
+///   that `with_near_cache` installs, `LISTEN`/`NOTIFY`). A notification
+///   drops the entry, whichever process wrote; a read whose reply a
+///   concurrent write made stale is not kept, whatever order the reply and
+///   the notification arrive in.
+/// * **The staleness that remains is the delivery of a notification**:
+///   between a write's commit in one process and its notification's
+///   arrival in another (a fraction of a millisecond on one machine, a
+///   network hop across machines; `benches/` and the test suite measure
+///   it), the other process may still serve what it held. Within one
+///   process there is none: a write or a delete replaces or drops the
+///   entry before it returns, and revoking a user's sessions returns once
+///   its notifications came back.
+/// * **Never an entry that might have missed a notification.** When the
+///   channel breaks, reconnects, or does not answer its [`NEAR_HEARTBEAT`] ping
+///   in time, everything is dropped and nothing is served or kept until it
+///   is up again: reads go to the store meanwhile.
+/// * **Bounded in bytes**, least recently used out first.
+/// * **What is cached**: session records (and Redis tombstones) and users'
+///   revocation times, including "never revoked", so
+///   [`with_user_revocation`](crate::SessionLayer::with_user_revocation)
+///   costs no round trip for sessions held in cookies. Listings of a
+///   user's sessions always ask the store.
+///
+/// Stores without notifications (SQLite, MySQL, memcached) have no near
+/// cache: a per-process [`MemoryStore`](super::MemoryStore) in front of
+/// them ([`Tiered`](super::Tiered)) is trusted for a bounded staleness
+/// instead.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_runtime::StoreError> {
+/// use session_runtime::store::{PostgresStore, RedisStore};
+/// use session_runtime::Tiered;
+/// use std::num::NonZeroUsize;
+///
+/// let bytes = NonZeroUsize::new(64 << 20).unwrap(); // 64 MiB
+/// let redis = RedisStore::connect("redis://127.0.0.1/").await?.with_near_cache(bytes).await?;
+/// let postgres = PostgresStore::connect("postgres://localhost/app").await?;
+/// postgres.migrate().await?;
+/// let store = Tiered::new(redis, postgres.with_near_cache(bytes).await?);
+/// # let _ = store;
+/// # Ok(()) }
+/// ```
+pub struct NearCache<S> {
+    store: S,
+    near: Arc<Near>,
+    channel: Arc<dyn Channel>,
+    written: Option<Written>,
+}
+
+impl<S: Clone> Clone for NearCache<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            near: Arc::clone(&self.near),
+            channel: Arc::clone(&self.channel),
+            written: self.written,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for NearCache<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NearCache")
+            .field("store", &self.store)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`NearCache`] holds and has done, from [`NearCache::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NearStats {
+    /// Whether the notification channel is up (entries are served).
+    pub connected: bool,
+    /// Entries held, including places taken by reads in flight.
+    pub entries: usize,
+    /// Bytes those entries count against the bound.
+    pub bytes: usize,
+    /// Reads answered from memory.
+    pub hits: u64,
+    /// Reads that asked the store.
+    pub misses: u64,
+    /// Notifications applied.
+    pub invalidations: u64,
+    /// Times everything was dropped (the channel broke, or the store was
+    /// flushed).
+    pub flushes: u64,
+}
+
+impl<S> NearCache<S> {
+    fn new(store: S, near: Arc<Near>, channel: Arc<dyn Channel>, written: Option<Written>) -> Self {
+        Self {
+            store,
+            near,
+            channel,
+            written,
+        }
+    }
+
+    /// The store behind the cache.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// What the cache holds and has done so far.
+    #[must_use]
+    pub fn stats(&self) -> NearStats {
+        let (entries, bytes) = self.near.size();
+        let [hits, misses, invalidations, flushes] = self.near.counts();
+        NearStats {
+            connected: self.near.is_up(),
+            entries,
+            bytes,
+            hits,
+            misses,
+            invalidations,
+            flushes,
+        }
+    }
+
+    /// Returns once every notification of a change made before the call
+    /// (by any process) has reached this cache, or its channel was found
+    /// broken (and everything it held dropped): what a test or a job that
+    /// must read its own writes elsewhere waits for.
+    pub async fn sync(&self) {
+        self.channel.barrier().await;
+    }
+
+    /// The session's value held in memory, served if live at `now`;
+    /// otherwise a ticket to fill it.
+    fn held(&self, key: &StoreKey, now: u64) -> Result<Cached, Option<cache::Ticket<'_>>> {
+        let near_key = NearKey::Session(*key);
+        match self.near.get(&near_key) {
+            Ok(Cached::Record(record)) if record.expires_at <= now => {}
+            Ok(Cached::Gone(until)) if until <= Instant::now() => {}
+            other => return other,
+        }
+        // expired in memory as in the store: ask again
+        self.near.remove(&near_key);
+        self.near.get(&near_key)
+    }
+
+    /// A write's ticket: the entry stops being served until the write's
+    /// reply replaces it (or drops it).
+    fn writing(&self, key: &StoreKey) -> Option<cache::Ticket<'_>> {
+        self.near.write(NearKey::Session(*key))
+    }
+
+    fn wrote(&self, ticket: Option<cache::Ticket<'_>>, entry: Entry<'_>, version: u64) {
+        if let (Some(ticket), Some(written)) = (ticket, self.written) {
+            ticket.fill(Cached::Record(written(entry, version)));
+        }
+    }
+}
+
+impl<S: UserIndex + RevocationTimes> SessionStore for NearCache<S> {
+    const NAME: &'static str = S::NAME;
+
+    async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
+        let ticket = self.writing(key);
+        let created = self.store.create(key, entry).await?;
+        if created {
+            self.wrote(ticket, entry, 1);
+        }
+        Ok(created)
+    }
+
+    async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
+        let ticket = match self.held(key, now) {
+            Ok(held) => return Ok(held.lookup().into_record()),
+            Err(ticket) => ticket,
+        };
+        let record = self.store.load(key, now).await?;
+        if let (Some(ticket), Some(record)) = (ticket, &record) {
+            ticket.fill(Cached::Record(record.clone()));
+        }
+        Ok(record)
+    }
+
+    async fn save(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+        now: u64,
+    ) -> Result<Saved, StoreError> {
+        let ticket = self.writing(key);
+        let saved = self.store.save(key, entry, version, now).await?;
+        if let Saved::Saved { version } = saved {
+            self.wrote(ticket, entry, version);
+        }
+        Ok(saved)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let _ticket = self.writing(key);
+        self.store.delete(key).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        dormant_for: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        // expired records are never served: nothing to drop here
+        self.store.delete_expired(now, dormant_for, limit).await
+    }
+
+    async fn stats(&self, now: u64) -> Result<Option<StoreStats>, StoreError> {
+        self.store.stats(now).await
+    }
+
+    fn user_index(&self) -> Option<UserIndexRef<'_>> {
+        self.store
+            .user_index()
+            .is_some()
+            .then(|| UserIndexRef::new(self))
+    }
+
+    fn revocation_times(&self) -> Option<RevocationTimesRef<'_>> {
+        Some(RevocationTimesRef::new(self))
+    }
+}
+
+impl<S: CacheStore + UserIndex + RevocationTimes> CacheStore for NearCache<S> {
+    const SHARED: bool = S::SHARED;
+
+    async fn lookup(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        max_staleness: Option<Duration>,
+    ) -> Result<Lookup, StoreError> {
+        let ticket = match self.held(key, now) {
+            Ok(held) => return Ok(held.lookup()),
+            Err(ticket) => ticket,
+        };
+        let lookup = self.store.lookup(key, now, max_staleness).await?;
+        if let Some(ticket) = ticket {
+            match &lookup {
+                Lookup::Hit(record) => ticket.fill(Cached::Record(record.clone())),
+                // the store keeps a tombstone at most this long
+                Lookup::Gone => ticket.fill(Cached::Gone(Instant::now() + TOMBSTONE_TTL)),
+                Lookup::Miss => {}
+            }
+        }
+        Ok(lookup)
+    }
+
+    async fn put(
+        &self,
+        key: &StoreKey,
+        entry: Entry<'_>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let ticket = self.writing(key);
+        let written = self.store.put(key, entry, version).await?;
+        if written {
+            self.wrote(ticket, entry, version);
+        }
+        Ok(written)
+    }
+
+    async fn save_quick(
+        &self,
+        key: &StoreKey,
+        quick: &[u8],
+        version: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let _ticket = self.writing(key);
+        self.store.save_quick(key, quick, version, now).await
+    }
+}
+
+impl<S: UserIndex + RevocationTimes> UserIndex for NearCache<S> {
+    async fn user_sessions(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<UserSession>, StoreError> {
+        self.store.user_sessions(cookie_name, user, now).await
+    }
+
+    /// Deletes in the store, then waits for its notifications: the
+    /// sessions revoked are not served here once this returns.
+    async fn revoke_user(
+        &self,
+        cookie_name: &str,
+        user: &str,
+        except: Option<&StoreKey>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let revoked = self
+            .store
+            .revoke_user(cookie_name, user, except, limit)
+            .await;
+        // even a failed round may have deleted some
+        self.channel.barrier().await;
+        revoked
+    }
+}
+
+impl<S: UserIndex + RevocationTimes> RevocationTimes for NearCache<S> {
+    async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        let key = NearKey::Revoked(user.into());
+        let ticket = match self.near.get(&key) {
+            Ok(Cached::Revoked(at)) => return Ok(at),
+            Ok(_) => None,
+            Err(ticket) => ticket,
+        };
+        let at = self.store.revoked_before(user).await?;
+        if let Some(ticket) = ticket {
+            ticket.fill(Cached::Revoked(at));
+        }
+        Ok(at)
+    }
+
+    async fn revoke_before(
+        &self,
+        user: &str,
+        at: u64,
+        keep_for: u64,
+    ) -> Result<Revoked, StoreError> {
+        let ticket = self.near.write(NearKey::Revoked(user.into()));
+        let revoked = self.store.revoke_before(user, at, keep_for).await?;
+        if let (Some(ticket), Some(_)) = (ticket, self.written) {
+            ticket.fill(Cached::Revoked(Some(revoked.before)));
+        }
+        Ok(revoked)
+    }
+
+    async fn delete_expired_revocations(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        // a time past its keep covers no live session: one still held
+        // here refuses nothing the store would not
+        self.store.delete_expired_revocations(now, limit).await
+    }
+}
