@@ -69,6 +69,8 @@ where
     // a read fills, the next is served from memory
     let k = key();
     assert!(a.create(&k, entry(b"one")).await.unwrap());
+    // the create's own notification must not land after the fill below
+    b.sync().await;
     assert_eq!(b.load(&k, *NOW).await.unwrap().unwrap().data, b"one");
     let hits = b.stats().hits;
     assert_eq!(b.load(&k, *NOW).await.unwrap().unwrap().data, b"one");

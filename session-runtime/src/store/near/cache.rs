@@ -94,8 +94,9 @@ const SLOT_OVERHEAD: usize = 96;
 
 #[derive(Debug)]
 enum Held {
-    /// A ticket's: a reply at `floor` or newer may fill it.
-    Pending { token: u64, floor: u64 },
+    /// A ticket's: a reply at `floor` or newer may fill it. `write`: the
+    /// ticket of a write (a read's reply changes nothing in the store).
+    Pending { token: u64, floor: u64, write: bool },
     /// A value, filled in generation `generation`.
     Ready { value: Cached, generation: u64 },
 }
@@ -283,7 +284,12 @@ impl Near {
         self.counts.misses.fetch_add(1, Ordering::Relaxed);
         let token = self.token();
         let budget = self.budget;
-        shard.insert(key.clone(), Held::Pending { token, floor: 0 }, 0, budget);
+        let held = Held::Pending {
+            token,
+            floor: 0,
+            write: false,
+        };
+        shard.insert(key.clone(), held, 0, budget);
         Err(Some(Ticket {
             near: self,
             key: Some(key.clone()),
@@ -294,6 +300,10 @@ impl Near {
 
     /// A ticket for a write about to change the key: the value held stops
     /// being served at once, and a concurrent read's reply is not kept.
+    /// Two writes of one key in flight at once keep nothing: which of them
+    /// the store applied last (a save, or the delete that ends the
+    /// session) is not known here, and whatever the later ticket kept
+    /// would outlive the other's return.
     pub(crate) fn write(&self, key: NearKey) -> Option<Ticket<'_>> {
         let generation = self.generation.load(Ordering::Acquire);
         let mut shard = self.shard(&key);
@@ -301,9 +311,18 @@ impl Near {
             shard.remove(&key);
             return None;
         }
+        let contended = matches!(
+            shard.slots.get(&key).map(|slot| &slot.held),
+            Some(Held::Pending { write: true, .. })
+        );
         let token = self.token();
         let budget = self.budget;
-        shard.insert(key.clone(), Held::Pending { token, floor: 0 }, 0, budget);
+        let held = Held::Pending {
+            token,
+            floor: if contended { u64::MAX } else { 0 },
+            write: true,
+        };
+        shard.insert(key.clone(), held, 0, budget);
         Some(Ticket {
             near: self,
             key: Some(key),
@@ -351,8 +370,15 @@ impl Near {
             return;
         }
         match shard.slots.get(&key).map(|slot| &slot.held) {
-            Some(Held::Pending { token: held, floor })
-                if *held == token && value.version() >= *floor => {}
+            Some(Held::Pending {
+                token: held, floor, ..
+            }) if *held == token => {
+                if value.version() < *floor {
+                    // stale, or contended: the place is given back empty
+                    shard.remove(&key);
+                    return;
+                }
+            }
             _ => return,
         }
         let bytes = value.bytes();
@@ -489,6 +515,26 @@ mod tests {
         assert!(near.get(&key(1)).is_err(), "not served while written");
         drop(write);
         assert!(matches!(near.get(&key(1)), Err(Some(_))), "given back");
+    }
+
+    #[test]
+    fn two_writes_in_flight_keep_nothing() {
+        // a save and the logout's delete at once: the save's reply must
+        // not outlive the delete's return
+        let near = up();
+        let save = near.write(key(1)).unwrap();
+        let delete = near.write(key(1)).unwrap();
+        drop(delete);
+        save.fill(record(2));
+        assert!(near.get(&key(1)).is_err(), "the save's reply is not kept");
+        let save = near.write(key(1)).unwrap();
+        let other = near.write(key(1)).unwrap();
+        drop(save);
+        other.fill(record(3));
+        assert!(near.get(&key(1)).is_err(), "nor the later one's");
+        let Err(Some(_)) = near.get(&key(1)) else {
+            panic!("and the place is free again")
+        };
     }
 
     #[test]
