@@ -11,6 +11,7 @@ use sessionkit_tests::key;
 use sessionkit_tests::probe::Probe;
 use sessionkit_tests::process::OwnServer;
 use sessionkit_tests::servers::address;
+use sessionkit_tests::stores::NEAR_BYTES;
 use sessionkit_tests::wide::{self, Wide};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -349,6 +350,29 @@ async fn killing_redis_memcached_and_postgres_under_load_loses_nothing() {
     under_fire(
         "tiered redis+postgres",
         &app,
+        vec![("redis", toggle(&redis)), ("postgres", toggle(&postgres))],
+    )
+    .await;
+
+    // the same with a near cache on both tiers: each is dropped when its
+    // channel breaks, and nothing it held from before is served again
+    let near_durable = durable.clone().with_table("sessions_near_run").unwrap();
+    near_durable.migrate().await.unwrap();
+    let near_app = wide::app(SessionLayer::<Wide>::with_store(
+        key(),
+        Tiered::new(
+            RedisStore::connect(&redis_url)
+                .await
+                .unwrap()
+                .with_near_cache(NEAR_BYTES)
+                .await
+                .unwrap(),
+            near_durable.with_near_cache(NEAR_BYTES).await.unwrap(),
+        ),
+    ));
+    under_fire(
+        "tiered redis near+postgres near",
+        &near_app,
         vec![("redis", toggle(&redis)), ("postgres", toggle(&postgres))],
     )
     .await;
