@@ -159,7 +159,9 @@
 //! moment; an outage answers 503 (see [`OutagePolicy`]). [`Tiered`] puts a
 //! cache in front of a durable store; [`store`](crate::store#caches-and-coherence)
 //! states what a cache guarantees (no fill goes back in time, deletes leave
-//! tombstones, a per-process cache is trusted for at most a second). A
+//! tombstones, a per-process cache is trusted for at most a second, and a
+//! near cache over Redis or PostgreSQL is kept coherent by the store's
+//! notifications). A
 //! store of your own implements [`SessionStore`] alone (see
 //! [`store`](crate::store#a-store-of-your-own)); a user index
 //! ([`UserIndex`]) and users' revocation times ([`RevocationTimes`]) are
@@ -312,8 +314,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The README's Rust snippets are compiled as doctests, so what a new user
-// copies from it builds (needs the `axum` and `sqlite` features).
-#[cfg(all(doctest, feature = "axum", feature = "sqlite"))]
+// copies from it builds (needs the features its snippets use).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "sqlite",
+    feature = "redis",
+    feature = "postgres"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 

@@ -16,6 +16,9 @@
 //! | [`UserIndex`] | a user's sessions, listed and revoked ([`crate::user`]) | [`MemoryStore`], `RedisStore` (not on a cluster), the SQL stores, a [`Tiered`] store over one |
 //! | [`RevocationTimes`] | users' revocation times, which log out sessions held in cookies | [`MemoryStore`], `RedisStore`, the SQL stores, a [`Tiered`] store over one; not memcached |
 //!
+//! A `NearCache` over `RedisStore` or `PostgresStore` implements every
+//! trait its store does.
+//!
 //! [`SessionLayer::with_store`](crate::SessionLayer::with_store) takes any
 //! [`SessionStore`]. It finds the store's user index and revocation times
 //! through [`SessionStore::user_index`] and
@@ -180,6 +183,13 @@
 //! for at most [`DEFAULT_MAX_STALENESS`] (1 second) after they were filled,
 //! then reads the durable store again. A logout on one process is therefore
 //! honoured by the others within that bound.
+//!
+//! A store that tells every process what changed — Redis (tracking) and
+//! PostgreSQL (`LISTEN`/`NOTIFY`) — can have a per-process cache that is
+//! coherent anyway: `NearCache` (`RedisStore::with_near_cache`,
+//! `PostgresStore::with_near_cache`; features `redis`, `postgres`) serves
+//! records and revocation times from memory and is stale for at most the
+//! delivery of a notification.
 //!
 //! Backends: [`MemoryStore`] (embedded, bounded), `SqliteStore`,
 //! `PostgresStore` and `MySqlStore` (features `sqlite`, `postgres`, `mysql`),
