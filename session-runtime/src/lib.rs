@@ -267,6 +267,7 @@
 //! | `sessionkit_store_outages_total` | counter | `session`, `store`, `operation` | a store call failed or timed out |
 //! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`, `revoked`) | a token that opened nothing, or a session refused (`revoked`: issued before its user's revocation) |
 //! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
+//! | `sessionkit_near_cache_flushes_total` | counter | `store`, `why` (`channel_down`, `store_flushed`) | a near cache dropped everything: its notification channel broke or missed a heartbeat, or the store said every key changed (`NearCache::stats` counts hits and misses) |
 //!
 //! Tracing, at debug level, under the request's span: each server-side
 //! load runs in a `session_load` span and each save in a `session_save`

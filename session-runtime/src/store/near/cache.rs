@@ -186,6 +186,8 @@ pub(crate) struct Near {
     /// Where tokens and generations come from.
     next: AtomicU64,
     counts: Counts,
+    /// The store's name, the metrics' `store` label.
+    store: &'static str,
 }
 
 /// Shards: one lock each, so requests on different keys seldom wait.
@@ -194,8 +196,9 @@ const MAX_SHARDS: usize = 16;
 const MIN_SHARD_BYTES: usize = 64 * 1024;
 
 impl Near {
-    /// A cache of at most `max_bytes`, down until [`up`](Self::up).
-    pub(crate) fn new(max_bytes: usize) -> Self {
+    /// A cache of at most `max_bytes` in front of `store`, down until
+    /// [`up`](Self::up).
+    pub(crate) fn new(store: &'static str, max_bytes: usize) -> Self {
         let shards = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
         Self {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
@@ -203,7 +206,14 @@ impl Near {
             generation: AtomicU64::new(0),
             next: AtomicU64::new(1),
             counts: Counts::default(),
+            store,
         }
+    }
+
+    fn flushed(&self, why: &'static str) {
+        self.counts.flushes.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sessionkit_near_cache_flushes_total", "store" => self.store, "why" => why)
+            .increment(1);
     }
 
     fn shard(&self, key: &NearKey) -> std::sync::MutexGuard<'_, Shard> {
@@ -233,8 +243,11 @@ impl Near {
     /// it is up again, and everything held is dropped.
     pub(crate) fn down(&self) {
         if self.generation.swap(0, Ordering::AcqRel) != 0 {
-            self.counts.flushes.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!("near cache: notification channel down, cache flushed");
+            self.flushed("channel_down");
+            tracing::warn!(
+                store = self.store,
+                "near cache: notification channel down, cache flushed"
+            );
         }
         self.clear();
     }
@@ -245,7 +258,7 @@ impl Near {
         if self.is_up() {
             self.up();
         }
-        self.counts.flushes.fetch_add(1, Ordering::Relaxed);
+        self.flushed("store_flushed");
         self.clear();
     }
 
@@ -431,14 +444,14 @@ mod tests {
     }
 
     fn up() -> Near {
-        let near = Near::new(1 << 20);
+        let near = Near::new("test", 1 << 20);
         near.up();
         near
     }
 
     #[test]
     fn nothing_is_served_or_filled_while_down() {
-        let near = Near::new(1 << 20);
+        let near = Near::new("test", 1 << 20);
         assert!(matches!(near.get(&key(1)), Err(None)));
         assert!(near.write(key(1)).is_none());
         near.up();
@@ -539,7 +552,7 @@ mod tests {
 
     #[test]
     fn bytes_are_bounded_least_recently_used_first() {
-        let near = Near::new(4 * (SLOT_OVERHEAD + 32 + 1000));
+        let near = Near::new("test", 4 * (SLOT_OVERHEAD + 32 + 1000));
         near.up();
         let big = |version| {
             Cached::Record(Record {

@@ -105,7 +105,7 @@ impl PostgresStore {
         tx.commit().await.map_err(error)?;
 
         let listener = open_listener(self.pool(), &table).await?;
-        let near = Arc::new(Near::new(max_bytes.get()));
+        let near = Arc::new(Near::new("postgres", max_bytes.get()));
         near.up();
         let (seen, _) = watch::channel(0);
         let channel = Arc::new(Notifications {

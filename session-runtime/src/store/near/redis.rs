@@ -44,7 +44,7 @@ impl RedisStore {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings)).map_err(error)?;
-        let near = Arc::new(Near::new(max_bytes.get()));
+        let near = Arc::new(Near::new("redis", max_bytes.get()));
         let tracking = Arc::new(Tracking {
             client,
             prefix: Arc::clone(&self.prefix),
