@@ -140,6 +140,18 @@ async fn redis_near_caches_in_two_processes_stay_coherent() {
     two_processes("redis", &a, &b).await;
     revocations_reach_the_other("redis", &a, &b).await;
 
+    // a write made here is read back here as written (Redis reports a
+    // process's own writes to it too, so it is read again, not kept)
+    let k = key();
+    assert!(a.create(&k, entry(b"mine")).await.unwrap());
+    assert_eq!(a.load(&k, *NOW).await.unwrap().unwrap().data, b"mine");
+    a.save(&k, entry(b"mine too"), 1, *NOW).await.unwrap();
+    assert_eq!(a.load(&k, *NOW).await.unwrap().unwrap().data, b"mine too");
+    // and a write by the other process reaches it
+    b.save(&k, entry(b"theirs"), 2, *NOW).await.unwrap();
+    a.sync().await;
+    assert_eq!(a.load(&k, *NOW).await.unwrap().unwrap().data, b"theirs");
+
     // a tombstone is held too, and a lookup of a deleted session is Gone
     let k = key();
     assert!(a.create(&k, entry(b"t")).await.unwrap());

@@ -31,10 +31,26 @@ pub(crate) trait Channel: Send + Sync + std::fmt::Debug + 'static {
     fn barrier(&self) -> BoxFuture<'_, ()>;
 }
 
-/// The record a write of `entry` at `version` leaves in a store whose
-/// notifications carry the version: the writer keeps it, and its own
-/// notification (at that version) leaves it there.
-type Written = fn(Entry<'_>, u64) -> Record;
+/// The record a write of `entry` at `version` leaves in the store, at
+/// `now` (the time the store caps its expiry by; 0 for none).
+type Written = fn(Entry<'_>, u64, u64) -> Record;
+
+/// How the writes of the cache's own process can keep what they wrote
+/// without a notification of their own taking it away again.
+#[derive(Clone, Copy)]
+enum Writes {
+    /// The store's notifications carry the version written (PostgreSQL):
+    /// a write's own notification leaves the value it filled, a later
+    /// write's takes it away.
+    Versioned(Written),
+    /// The store reports every write, this process's too, with no version
+    /// (Redis: a script's writes are reported to the connection that ran
+    /// it even with `NOLOOP`, and reports of one key within one event-loop
+    /// cycle are merged, so the report of a write of ours cannot be told
+    /// from that of another process's right after it): a write keeps
+    /// nothing, and the next read fills again.
+    Reported,
+}
 
 /// A near cache in front of a [`RedisStore`](super::RedisStore) or a
 /// [`PostgresStore`](super::PostgresStore): the records it read or wrote
@@ -92,7 +108,7 @@ pub struct NearCache<S> {
     store: S,
     near: Arc<Near>,
     channel: Arc<dyn Channel>,
-    written: Option<Written>,
+    writes: Writes,
 }
 
 impl<S: Clone> Clone for NearCache<S> {
@@ -101,7 +117,7 @@ impl<S: Clone> Clone for NearCache<S> {
             store: self.store.clone(),
             near: Arc::clone(&self.near),
             channel: Arc::clone(&self.channel),
-            written: self.written,
+            writes: self.writes,
         }
     }
 }
@@ -137,12 +153,12 @@ pub struct NearStats {
 }
 
 impl<S> NearCache<S> {
-    fn new(store: S, near: Arc<Near>, channel: Arc<dyn Channel>, written: Option<Written>) -> Self {
+    fn new(store: S, near: Arc<Near>, channel: Arc<dyn Channel>, writes: Writes) -> Self {
         Self {
             store,
             near,
             channel,
-            written,
+            writes,
         }
     }
 
@@ -190,14 +206,37 @@ impl<S> NearCache<S> {
     }
 
     /// A write's ticket: the entry stops being served until the write's
-    /// reply replaces it (or drops it).
-    fn writing(&self, key: &StoreKey) -> Option<cache::Ticket<'_>> {
-        self.near.write(NearKey::Session(*key))
+    /// reply replaces it (or drops it), and a read in flight is not kept.
+    fn writing(&self, key: NearKey) -> Writing<'_> {
+        Writing {
+            ticket: self.near.write(key),
+            written: match self.writes {
+                Writes::Versioned(written) => Some(written),
+                Writes::Reported => None,
+            },
+        }
+    }
+}
+
+/// A write in flight: see [`NearCache::writing`].
+struct Writing<'a> {
+    ticket: Option<cache::Ticket<'a>>,
+    written: Option<Written>,
+}
+
+impl Writing<'_> {
+    /// The write succeeded at `version`: keep what it left, where the
+    /// store's notifications let it be kept.
+    fn wrote(self, entry: Entry<'_>, version: u64, now: u64) {
+        if let (Some(ticket), Some(written)) = (self.ticket, self.written) {
+            ticket.fill(Cached::Record(written(entry, version, now)));
+        }
     }
 
-    fn wrote(&self, ticket: Option<cache::Ticket<'_>>, entry: Entry<'_>, version: u64) {
-        if let (Some(ticket), Some(written)) = (ticket, self.written) {
-            ticket.fill(Cached::Record(written(entry, version)));
+    /// The write left `value` (a revocation time).
+    fn left(self, value: Cached) {
+        if let (Some(ticket), Some(_)) = (self.ticket, self.written) {
+            ticket.fill(value);
         }
     }
 }
@@ -206,10 +245,10 @@ impl<S: UserIndex + RevocationTimes> SessionStore for NearCache<S> {
     const NAME: &'static str = S::NAME;
 
     async fn create(&self, key: &StoreKey, entry: Entry<'_>) -> Result<bool, StoreError> {
-        let ticket = self.writing(key);
+        let writing = self.writing(NearKey::Session(*key));
         let created = self.store.create(key, entry).await?;
         if created {
-            self.wrote(ticket, entry, 1);
+            writing.wrote(entry, 1, entry.updated_at);
         }
         Ok(created)
     }
@@ -233,16 +272,18 @@ impl<S: UserIndex + RevocationTimes> SessionStore for NearCache<S> {
         version: u64,
         now: u64,
     ) -> Result<Saved, StoreError> {
-        let ticket = self.writing(key);
+        let writing = self.writing(NearKey::Session(*key));
         let saved = self.store.save(key, entry, version, now).await?;
         if let Saved::Saved { version } = saved {
-            self.wrote(ticket, entry, version);
+            writing.wrote(entry, version, now);
         }
         Ok(saved)
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let _ticket = self.writing(key);
+        // nothing is kept: the ticket only stops the entry being served
+        // and a read in flight being kept
+        let _writing = self.writing(NearKey::Session(*key));
         self.store.delete(key).await
     }
 
@@ -303,10 +344,10 @@ impl<S: CacheStore + UserIndex + RevocationTimes> CacheStore for NearCache<S> {
         entry: Entry<'_>,
         version: u64,
     ) -> Result<bool, StoreError> {
-        let ticket = self.writing(key);
+        let writing = self.writing(NearKey::Session(*key));
         let written = self.store.put(key, entry, version).await?;
         if written {
-            self.wrote(ticket, entry, version);
+            writing.wrote(entry, version, 0);
         }
         Ok(written)
     }
@@ -318,7 +359,7 @@ impl<S: CacheStore + UserIndex + RevocationTimes> CacheStore for NearCache<S> {
         version: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let _ticket = self.writing(key);
+        let _writing = self.writing(NearKey::Session(*key));
         self.store.save_quick(key, quick, version, now).await
     }
 }
@@ -373,11 +414,9 @@ impl<S: UserIndex + RevocationTimes> RevocationTimes for NearCache<S> {
         at: u64,
         keep_for: u64,
     ) -> Result<Revoked, StoreError> {
-        let ticket = self.near.write(NearKey::Revoked(user.into()));
+        let writing = self.writing(NearKey::Revoked(user.into()));
         let revoked = self.store.revoke_before(user, at, keep_for).await?;
-        if let (Some(ticket), Some(_)) = (ticket, self.written) {
-            ticket.fill(Cached::Revoked(Some(revoked.before)));
-        }
+        writing.left(Cached::Revoked(Some(revoked.before)));
         Ok(revoked)
     }
 

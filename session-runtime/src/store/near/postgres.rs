@@ -11,7 +11,7 @@
 //!   orders: everything committed before it arrived before it).
 
 use super::cache::{Near, NearKey};
-use super::{Channel, NEAR_HEARTBEAT, NearCache};
+use super::{Channel, NEAR_HEARTBEAT, NearCache, Writes};
 use crate::id::StoreKey;
 use crate::store::views::BoxFuture;
 use crate::store::{Entry, PostgresStore, Record, StoreError};
@@ -64,7 +64,7 @@ fn triggers(t: &str) -> [String; 4] {
 
 /// What a save leaves in the table: the entry without its quick fields
 /// (a durable store keeps none), at the version it announces.
-fn written(entry: Entry<'_>, version: u64) -> Record {
+fn written(entry: Entry<'_>, version: u64, _now: u64) -> Record {
     entry.without_quick().to_record(version)
 }
 
@@ -119,7 +119,12 @@ impl PostgresStore {
         });
         tokio::spawn(listen(listener, Arc::downgrade(&channel)));
         tokio::spawn(heartbeat(Arc::downgrade(&channel)));
-        Ok(NearCache::new(self, near, channel, Some(written)))
+        Ok(NearCache::new(
+            self,
+            near,
+            channel,
+            Writes::Versioned(written),
+        ))
     }
 }
 

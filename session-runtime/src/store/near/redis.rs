@@ -4,7 +4,7 @@
 //! each invalidation is applied as the connection reads it.
 
 use super::cache::{Near, NearKey};
-use super::{Channel, NEAR_HEARTBEAT, NearCache};
+use super::{Channel, NEAR_HEARTBEAT, NearCache, Writes};
 use crate::id::StoreKey;
 use crate::store::redis_store::error;
 use crate::store::views::BoxFuture;
@@ -59,7 +59,7 @@ impl RedisStore {
             Arc::downgrade(&tracking),
             Arc::clone(&tracking.wake),
         ));
-        Ok(NearCache::new(self, near, tracking, None))
+        Ok(NearCache::new(self, near, tracking, Writes::Reported))
     }
 }
 
@@ -149,11 +149,16 @@ impl Tracking {
         self.near.down();
     }
 
+    /// The tracking connection, while tracking is on.
+    fn connection(&self) -> Option<MultiplexedConnection> {
+        lock(&self.current).as_ref().map(|(c, _)| c.clone())
+    }
+
     /// A `PING` on the tracking connection: its reply comes after every
     /// invalidation Redis sent before it, which the connection applied as
     /// it read them. `false` when there is no connection or no reply.
     async fn ping(&self) -> bool {
-        let Some(mut connection) = lock(&self.current).as_ref().map(|(c, _)| c.clone()) else {
+        let Some(mut connection) = self.connection() else {
             return false;
         };
         let ping = redis::cmd("PING");
