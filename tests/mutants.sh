@@ -7,7 +7,7 @@
 # mutant). Not part of tests/run.sh: too slow for the suite.
 #
 #   ./tests/mutants.sh               # every module
-#   ./tests/mutants.sh seal id       # some of: seal id core store
+#   ./tests/mutants.sh seal id       # some of: seal id core store near
 #
 # MUTANTS_JOBS (default 1) builds that many mutants at once; MUTANTS_OUT
 # (default target/mutants) keeps each module's mutants.out. Equivalent
@@ -40,8 +40,9 @@ files() {
                 "-f session-runtime/src/store/guard.rs -f session-runtime/src/store/sql.rs" \
                 "--features sqlite"
             ;;
+        near) echo "-f session-runtime/src/store/near/cache.rs --features redis,postgres" ;;
         *)
-            echo "unknown module $1 (seal, id, core, store)" >&2
+            echo "unknown module $1 (seal, id, core, store, near)" >&2
             exit 2
             ;;
     esac
@@ -58,7 +59,7 @@ count() {
 
 modules=("$@")
 if [[ ${#modules[@]} -eq 0 ]]; then
-    modules=(seal id core store)
+    modules=(seal id core store near)
 fi
 summary=()
 rows=()

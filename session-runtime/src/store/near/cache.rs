@@ -589,6 +589,89 @@ mod tests {
         assert!(near.get(&key(20)).is_err());
     }
 
+    fn filled(near: &Near, key: &NearKey, value: Cached) {
+        let Err(Some(ticket)) = near.get(key) else {
+            panic!("a ticket for {key:?}")
+        };
+        ticket.fill(value);
+    }
+
+    #[test]
+    fn every_byte_is_counted_and_given_back() {
+        let near = up();
+        let record = Cached::Record(Record {
+            data: vec![0; 100],
+            quick: vec![0; 7],
+            expires_at: 100,
+            version: 1,
+        });
+        filled(&near, &key(1), record);
+        assert_eq!(near.size(), (1, SLOT_OVERHEAD + 32 + 107));
+        let user = NearKey::Revoked("bob".into());
+        filled(&near, &user, Cached::Revoked(Some(3)));
+        assert_eq!(near.size(), (2, 2 * SLOT_OVERHEAD + 32 + 107 + 3));
+        near.invalidate(&key(1), None);
+        near.remove(&user);
+        assert_eq!(near.size(), (0, 0));
+    }
+
+    #[test]
+    fn a_value_exactly_at_the_bound_is_held_and_evicts_the_rest() {
+        let slot = SLOT_OVERHEAD + 32 + 1000;
+        let near = Near::new("test", 2 * slot);
+        near.up();
+        let big = Cached::Record(Record {
+            data: vec![0; 1000],
+            ..Record::default()
+        });
+        filled(&near, &key(1), big.clone());
+        filled(&near, &key(2), big.clone());
+        assert_eq!(near.size(), (2, 2 * slot));
+        let whole = Cached::Record(Record {
+            data: vec![0; slot + 1000],
+            ..Record::default()
+        });
+        filled(&near, &key(3), whole.clone());
+        assert_eq!(near.get(&key(3)).unwrap(), whole, "held, at the bound");
+        assert_eq!(near.size(), (1, 2 * slot), "the others evicted, counted out");
+    }
+
+    #[test]
+    fn a_small_cache_is_one_shard_and_a_large_one_holds_its_bound_whatever_the_keys() {
+        // 60 KiB: one shard, which holds a 40 KB record
+        let near = Near::new("test", 60 * 1024);
+        near.up();
+        let record = Cached::Record(Record {
+            data: vec![0; 40_000],
+            ..Record::default()
+        });
+        filled(&near, &key(1), record.clone());
+        assert_eq!(near.get(&key(1)).unwrap(), record);
+        // 16 shards: 200 records of 1 KB are a fifth of the bound, all held
+        let near = Near::new("test", 16 * MIN_SHARD_BYTES);
+        near.up();
+        for n in 0..200u8 {
+            let key = NearKey::Session(StoreKey::from_bytes([n; 32]));
+            filled(
+                &near,
+                &key,
+                Cached::Record(Record {
+                    data: vec![0; 1000],
+                    ..Record::default()
+                }),
+            );
+        }
+        assert_eq!(near.size().0, 200);
+        for n in 0..50 {
+            filled(
+                &near,
+                &NearKey::Revoked(format!("user {n}").into()),
+                Cached::Revoked(None),
+            );
+        }
+        assert_eq!(near.size().0, 250);
+    }
+
     #[test]
     fn a_flush_drops_everything_and_every_ticket() {
         let near = up();
