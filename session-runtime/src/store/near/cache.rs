@@ -107,6 +107,15 @@ struct Slot {
     bytes: usize,
 }
 
+impl Slot {
+    /// A write in flight: its place is what tells a read of the same key
+    /// not to keep what it reads, so it is never evicted nor flushed; it
+    /// goes when its write returns.
+    fn is_write(&self) -> bool {
+        matches!(self.held, Held::Pending { write: true, .. })
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     slots: LinkedHashMap<NearKey, Slot>,
@@ -127,8 +136,15 @@ impl Shard {
             return false;
         }
         while self.bytes + bytes > budget {
-            match self.slots.pop_front() {
-                Some((_, evicted)) => self.bytes -= evicted.bytes,
+            // the least recently used that is not a write in flight (there
+            // are at most as many of those as requests in flight)
+            let victim = self
+                .slots
+                .iter()
+                .find(|(_, slot)| !slot.is_write())
+                .map(|(key, _)| key.clone());
+            match victim {
+                Some(victim) => self.remove(&victim),
                 None => break,
             }
         }
@@ -262,13 +278,26 @@ impl Near {
         self.clear();
     }
 
+    /// Drops every value and read in flight; writes in flight keep their
+    /// place (see [`Slot::is_write`]), and will keep nothing.
     fn clear(&self) {
         for shard in &self.shards {
             let mut shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            shard.slots.clear();
-            shard.bytes = 0;
+            let mut kept = 0;
+            shard.slots.retain(|_, slot| {
+                let Held::Pending {
+                    write: true, floor, ..
+                } = &mut slot.held
+                else {
+                    return false;
+                };
+                *floor = u64::MAX;
+                kept += slot.bytes;
+                true
+            });
+            shard.bytes = kept;
         }
     }
 
@@ -317,36 +346,41 @@ impl Near {
     /// the store applied last (a save, or the delete that ends the
     /// session) is not known here, and whatever the later ticket kept
     /// would outlive the other's return.
-    pub(crate) fn write(&self, key: NearKey) -> Option<Ticket<'_>> {
+    pub(crate) fn write(&self, key: NearKey) -> Ticket<'_> {
         let generation = self.generation.load(Ordering::Acquire);
         let mut shard = self.shard(&key);
-        if generation == 0 {
-            shard.remove(&key);
-            return None;
-        }
-        let contended = matches!(
-            shard.slots.get(&key).map(|slot| &slot.held),
-            Some(Held::Pending { write: true, .. })
-        );
+        let contended = shard.slots.get(&key).is_some_and(Slot::is_write);
         let token = self.token();
         let budget = self.budget;
+        // while down, the place still marks the write in flight, and its
+        // ticket (of no generation) keeps nothing
         let held = Held::Pending {
             token,
-            floor: if contended { u64::MAX } else { 0 },
+            floor: if contended || generation == 0 {
+                u64::MAX
+            } else {
+                0
+            },
             write: true,
         };
         shard.insert(key.clone(), held, 0, budget);
-        Some(Ticket {
+        Ticket {
             near: self,
             key: Some(key),
             token,
             generation,
-        })
+        }
     }
 
-    /// Drops the key's value (and any ticket out for it).
-    pub(crate) fn remove(&self, key: &NearKey) {
-        self.shard(key).remove(key);
+    /// Drops the key's value, if it holds one (an entry found expired).
+    pub(crate) fn forget(&self, key: &NearKey) {
+        let mut shard = self.shard(key);
+        if matches!(
+            shard.slots.get(key).map(|slot| &slot.held),
+            Some(Held::Ready { .. })
+        ) {
+            shard.remove(key);
+        }
     }
 
     /// A notification: the key changed to `version` (`None`: deleted, or
@@ -357,17 +391,24 @@ impl Near {
     pub(crate) fn invalidate(&self, key: &NearKey, version: Option<u64>) {
         self.counts.invalidations.fetch_add(1, Ordering::Relaxed);
         let mut shard = self.shard(key);
-        let Some(version) = version else {
-            shard.remove(key);
-            return;
-        };
         let keep = match shard.slots.get_mut(key).map(|slot| &mut slot.held) {
             None => return,
-            Some(Held::Ready { value, .. }) => value.version() >= version,
-            Some(Held::Pending { floor, .. }) => {
-                *floor = (*floor).max(version);
+            Some(Held::Ready { value, .. }) => version.is_some_and(|v| value.version() >= v),
+            // a write in flight keeps its place (a read must not take it
+            // and keep what the write is replacing), but not what it writes
+            Some(Held::Pending {
+                floor, write: true, ..
+            }) => {
+                *floor = version.map_or(u64::MAX, |v| (*floor).max(v));
                 true
             }
+            Some(Held::Pending { floor, .. }) => match version {
+                Some(v) => {
+                    *floor = (*floor).max(v);
+                    true
+                }
+                None => false,
+            },
         };
         if !keep {
             shard.remove(key);
@@ -376,23 +417,23 @@ impl Near {
 
     fn fill(&self, key: NearKey, token: u64, generation: u64, value: Cached) {
         let mut shard = self.shard(&key);
-        // under the shard's lock: `down` clears this shard after it
-        // changes the generation, so a fill that sees the old one is
-        // cleared with the rest
-        if self.generation.load(Ordering::Acquire) != generation {
+        let Some(Held::Pending {
+            token: held, floor, ..
+        }) = shard.slots.get(&key).map(|slot| &slot.held)
+        else {
+            return;
+        };
+        if *held != token {
             return;
         }
-        match shard.slots.get(&key).map(|slot| &slot.held) {
-            Some(Held::Pending {
-                token: held, floor, ..
-            }) if *held == token => {
-                if value.version() < *floor {
-                    // stale, or contended: the place is given back empty
-                    shard.remove(&key);
-                    return;
-                }
-            }
-            _ => return,
+        // the generation under the shard's lock: `down` clears this shard
+        // after it changes the generation, so a fill that sees the old one
+        // is cleared with the rest
+        if self.generation.load(Ordering::Acquire) != generation || value.version() < *floor {
+            // stale, contended, or from before a break: the place is given
+            // back empty
+            shard.remove(&key);
+            return;
         }
         let bytes = value.bytes();
         let budget = self.budget;
@@ -453,8 +494,12 @@ mod tests {
     fn nothing_is_served_or_filled_while_down() {
         let near = Near::new("test", 1 << 20);
         assert!(matches!(near.get(&key(1)), Err(None)));
-        assert!(near.write(key(1)).is_none());
+        near.write(key(1)).fill(record(1));
         near.up();
+        assert!(
+            near.get(&key(1)).is_err(),
+            "a write while down keeps nothing"
+        );
         let Err(Some(ticket)) = near.get(&key(1)) else {
             panic!("a ticket once up")
         };
@@ -519,12 +564,12 @@ mod tests {
         let Err(Some(read)) = near.get(&key(1)) else {
             panic!()
         };
-        let write = near.write(key(1)).unwrap();
+        let write = near.write(key(1));
         read.fill(record(1));
         assert!(near.get(&key(1)).is_err(), "the read's reply is not kept");
         write.fill(record(2));
         assert_eq!(near.get(&key(1)).unwrap(), record(2));
-        let write = near.write(key(1)).unwrap();
+        let write = near.write(key(1));
         assert!(near.get(&key(1)).is_err(), "not served while written");
         drop(write);
         assert!(matches!(near.get(&key(1)), Err(Some(_))), "given back");
@@ -535,19 +580,68 @@ mod tests {
         // a save and the logout's delete at once: the save's reply must
         // not outlive the delete's return
         let near = up();
-        let save = near.write(key(1)).unwrap();
-        let delete = near.write(key(1)).unwrap();
+        let save = near.write(key(1));
+        let delete = near.write(key(1));
         drop(delete);
         save.fill(record(2));
         assert!(near.get(&key(1)).is_err(), "the save's reply is not kept");
-        let save = near.write(key(1)).unwrap();
-        let other = near.write(key(1)).unwrap();
+        let save = near.write(key(1));
+        let other = near.write(key(1));
         drop(save);
         other.fill(record(3));
         assert!(near.get(&key(1)).is_err(), "nor the later one's");
         let Err(Some(_)) = near.get(&key(1)) else {
             panic!("and the place is free again")
         };
+    }
+
+    #[test]
+    fn a_write_in_flight_keeps_its_place_through_notifications_and_flushes() {
+        // Redis reports with no version: a late report (of an earlier
+        // write) while a write is in flight must not let a read of this
+        // process take the place and keep the record the write replaces
+        let near = up();
+        let write = near.write(key(1));
+        near.invalidate(&key(1), None);
+        assert!(
+            matches!(near.get(&key(1)), Err(None)),
+            "no ticket for a read"
+        );
+        write.fill(record(2));
+        assert!(near.get(&key(1)).is_err(), "nor is the write's kept");
+        // the same across a flush and a break of the channel
+        let write = near.write(key(2));
+        near.flush();
+        assert!(matches!(near.get(&key(2)), Err(None)));
+        near.down();
+        near.up();
+        assert!(matches!(near.get(&key(2)), Err(None)));
+        write.fill(record(3));
+        let Err(Some(_)) = near.get(&key(2)) else {
+            panic!("the place is free once the write returned")
+        };
+    }
+
+    #[test]
+    fn eviction_never_takes_a_write_in_flight() {
+        let slot = SLOT_OVERHEAD + 32;
+        let near = Near::new("test", 2 * slot + 1000);
+        near.up();
+        let write = near.write(key(1));
+        // a flood of reads filling the cache evicts around the write
+        for n in 2..40 {
+            filled(
+                &near,
+                &key(n),
+                Cached::Record(Record {
+                    data: vec![0; 500],
+                    ..Record::default()
+                }),
+            );
+        }
+        assert!(matches!(near.get(&key(1)), Err(None)), "still a write's");
+        write.fill(record(5));
+        assert_eq!(near.get(&key(1)).unwrap(), record(5));
     }
 
     #[test]
@@ -611,7 +705,7 @@ mod tests {
         filled(&near, &user, Cached::Revoked(Some(3)));
         assert_eq!(near.size(), (2, 2 * SLOT_OVERHEAD + 32 + 107 + 3));
         near.invalidate(&key(1), None);
-        near.remove(&user);
+        near.invalidate(&user, None);
         assert_eq!(near.size(), (0, 0));
     }
 
@@ -633,7 +727,11 @@ mod tests {
         });
         filled(&near, &key(3), whole.clone());
         assert_eq!(near.get(&key(3)).unwrap(), whole, "held, at the bound");
-        assert_eq!(near.size(), (1, 2 * slot), "the others evicted, counted out");
+        assert_eq!(
+            near.size(),
+            (1, 2 * slot),
+            "the others evicted, counted out"
+        );
     }
 
     #[test]

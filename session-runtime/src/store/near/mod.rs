@@ -201,7 +201,7 @@ impl<S> NearCache<S> {
             other => return other,
         }
         // expired in memory as in the store: ask again
-        self.near.remove(&near_key);
+        self.near.forget(&near_key);
         self.near.get(&near_key)
     }
 
@@ -220,7 +220,7 @@ impl<S> NearCache<S> {
 
 /// A write in flight: see [`NearCache::writing`].
 struct Writing<'a> {
-    ticket: Option<cache::Ticket<'a>>,
+    ticket: cache::Ticket<'a>,
     written: Option<Written>,
 }
 
@@ -228,15 +228,16 @@ impl Writing<'_> {
     /// The write succeeded at `version`: keep what it left, where the
     /// store's notifications let it be kept.
     fn wrote(self, entry: Entry<'_>, version: u64, now: u64) {
-        if let (Some(ticket), Some(written)) = (self.ticket, self.written) {
-            ticket.fill(Cached::Record(written(entry, version, now)));
+        if let Some(written) = self.written {
+            self.ticket
+                .fill(Cached::Record(written(entry, version, now)));
         }
     }
 
     /// The write left `value` (a revocation time).
     fn left(self, value: Cached) {
-        if let (Some(ticket), Some(_)) = (self.ticket, self.written) {
-            ticket.fill(value);
+        if self.written.is_some() {
+            self.ticket.fill(value);
         }
     }
 }

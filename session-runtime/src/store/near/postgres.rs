@@ -5,7 +5,9 @@
 //! * `s<id in hex>:<version>` for a session created or saved, `s<id>:` for
 //!   one deleted;
 //! * `r<time>:<user>` for a user's revocation time raised, `r:<user>` for
-//!   one removed;
+//!   one removed (and `s<id>:`, `r:<user>` for a row changed by hand
+//!   without raising its version or time: see [`triggers`]);
+//! * `f:` for a table truncated: every key changed;
 //! * `p<instance>:<n>`: a process's heartbeat, sent through the pool and
 //!   awaited on its listener, which proves the channel delivers (and
 //!   orders: everything committed before it arrived before it).
@@ -27,15 +29,25 @@ fn error(err: sqlx::Error) -> StoreError {
 
 /// The triggers' functions and the triggers, for table `t`; replaced in
 /// place, so every release installs its own.
-fn triggers(t: &str) -> [String; 4] {
+///
+/// A change is announced with the version (or revocation time) it wrote
+/// only when it raised it, as every write of the library does: a write by
+/// hand that keeps or lowers it (`UPDATE … SET expires_at = 0`) is
+/// announced without one, which drops the entry everywhere. A row whose
+/// key changes is announced under both keys, and a `TRUNCATE` of either
+/// table flushes every near cache.
+fn triggers(t: &str) -> [String; 7] {
     [
         format!(
             "CREATE OR REPLACE FUNCTION {t}_near_session() RETURNS trigger LANGUAGE plpgsql AS $near$ \
              BEGIN \
-               IF TG_OP = 'DELETE' THEN \
+               IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR NEW.id <> OLD.id) THEN \
                  PERFORM pg_notify('{t}', 's' || encode(OLD.id, 'hex') || ':'); \
-               ELSE \
+               END IF; \
+               IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.version > OLD.version) THEN \
                  PERFORM pg_notify('{t}', 's' || encode(NEW.id, 'hex') || ':' || NEW.version); \
+               ELSIF TG_OP = 'UPDATE' THEN \
+                 PERFORM pg_notify('{t}', 's' || encode(NEW.id, 'hex') || ':'); \
                END IF; \
                RETURN NULL; \
              END $near$"
@@ -47,10 +59,13 @@ fn triggers(t: &str) -> [String; 4] {
         format!(
             "CREATE OR REPLACE FUNCTION {t}_near_revoked() RETURNS trigger LANGUAGE plpgsql AS $near$ \
              BEGIN \
-               IF TG_OP = 'DELETE' THEN \
+               IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR NEW.user_id <> OLD.user_id) THEN \
                  PERFORM pg_notify('{t}', 'r:' || OLD.user_id); \
-               ELSE \
+               END IF; \
+               IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.user_id = OLD.user_id AND NEW.not_before > OLD.not_before) THEN \
                  PERFORM pg_notify('{t}', 'r' || NEW.not_before || ':' || NEW.user_id); \
+               ELSIF TG_OP = 'UPDATE' THEN \
+                 PERFORM pg_notify('{t}', 'r:' || NEW.user_id); \
                END IF; \
                RETURN NULL; \
              END $near$"
@@ -58,6 +73,18 @@ fn triggers(t: &str) -> [String; 4] {
         format!(
             "CREATE OR REPLACE TRIGGER {t}_revoked_near AFTER INSERT OR UPDATE OR DELETE ON {t}_revoked \
              FOR EACH ROW EXECUTE FUNCTION {t}_near_revoked()"
+        ),
+        format!(
+            "CREATE OR REPLACE FUNCTION {t}_near_truncate() RETURNS trigger LANGUAGE plpgsql AS $near$ \
+             BEGIN PERFORM pg_notify('{t}', 'f:'); RETURN NULL; END $near$"
+        ),
+        format!(
+            "CREATE OR REPLACE TRIGGER {t}_near_truncate AFTER TRUNCATE ON {t} \
+             FOR EACH STATEMENT EXECUTE FUNCTION {t}_near_truncate()"
+        ),
+        format!(
+            "CREATE OR REPLACE TRIGGER {t}_revoked_near_truncate AFTER TRUNCATE ON {t}_revoked \
+             FOR EACH STATEMENT EXECUTE FUNCTION {t}_near_truncate()"
         ),
     ]
 }
@@ -215,6 +242,8 @@ impl Notifications {
         } else if let Some(at) = head.strip_prefix('r') {
             self.near
                 .invalidate(&NearKey::Revoked(tail.into()), version(at));
+        } else if head == "f" {
+            self.near.flush();
         } else if let Some(instance) = head.strip_prefix('p') {
             if version(instance) == Some(self.instance)
                 && let Some(n) = version(tail)
