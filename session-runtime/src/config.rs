@@ -114,9 +114,11 @@ pub enum ConfigError {
         "`{0}` has no store: this setting applies to server-side sessions only (`SessionLayer::with_store`)"
     )]
     NoStore(&'static str),
-    /// A store table name that is not a plain SQL identifier (it is spliced
-    /// into SQL).
-    #[error("`{0}` is not a plain SQL identifier: use ASCII letters, digits and `_`, at most 48")]
+    /// A store table name that is not a plain lower-case SQL identifier (it
+    /// is spliced into SQL, and servers fold unquoted capitals differently).
+    #[error(
+        "`{0}` is not a plain SQL identifier: use lower-case ASCII letters, digits and `_`, at most 48"
+    )]
     TableName(String),
     /// Not a usable request header name for the session token.
     #[error(

@@ -97,15 +97,10 @@ async fn in_store<S: SessionStore>(store: &S, key: &StoreKey) -> Option<Vec<u8>>
 // PostgreSQL: writes the triggers do not announce as changes
 // ---------------------------------------------------------------------
 
-/// DEFECT: `TRUNCATE` (what an operator runs to "log everyone out", or a
-/// test fixture between runs) fires no row trigger, so no notification
-/// is sent: every near cache keeps serving the sessions (and the
-/// revocation times) it held, for as long as they would have lived. The
-/// doc of `with_near_cache` says "every write to the tables notifies …
-/// whichever process or tool makes it". Cause: near/postgres.rs:44-47 and
-/// :58-61 install `AFTER INSERT OR UPDATE OR DELETE … FOR EACH ROW`
-/// triggers only; an `AFTER TRUNCATE … FOR EACH STATEMENT` trigger sending
-/// a payload `apply` flushes on (anything it does not parse) is missing.
+/// Regression: `TRUNCATE` (what an operator runs to "log everyone out",
+/// or a fixture between runs) fires no row trigger; it must still reach
+/// every near cache (found failing, serving every session it held, before
+/// the statement-level `AFTER TRUNCATE` triggers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncate_of_the_sessions_table_reaches_the_near_caches() {
     let Some(plain) = stores::postgres("np_trunc").await else {
@@ -136,15 +131,11 @@ async fn a_truncate_of_the_sessions_table_reaches_the_near_caches() {
     );
 }
 
-/// DEFECT: a write that changes a row but not its `version` (an operator
-/// ending a session with `UPDATE … SET expires_at = 0`, a tool rewriting
-/// `data`) is notified as `s<id>:<same version>`, which `Near::invalidate`
-/// takes for the writer's own echo and keeps the entry: the near cache
-/// serves the record the store no longer holds, with no bound. Cause:
-/// near/cache.rs:414 (`value.version() >= version` keeps a Ready value on
-/// an equal version) together with near/postgres.rs:38 announcing
-/// whatever `NEW.version` is, bumped or not: the rule assumes every write
-/// raises the version, which only the library's own `save` does.
+/// Regression: a write that changes a row but not its `version` (an
+/// operator ending a session with `UPDATE … SET expires_at = 0`) must
+/// drop the entry everywhere, not pass for the writer's own echo (found
+/// failing, serving the ended session without bound, while the trigger
+/// announced whatever `NEW.version` was).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_keeps_the_version_still_drops_the_entry() {
     let Some(plain) = stores::postgres("np_samev").await else {
@@ -179,19 +170,15 @@ async fn a_write_that_keeps_the_version_still_drops_the_entry() {
     );
 }
 
-/// DEFECT (within one process): "a write … replaces or drops the entry
-/// before it returns" fails once the write's pending slot is evicted
-/// while the write is in flight: a read of the same key in the same
-/// process then takes a fresh ticket, reads the old row (the write is not
-/// committed yet), and keeps it; the write's own fill finds the read's
-/// value in place and gives up (near/cache.rs:427-438 `fill` returns on
-/// any slot that is not its ticket's). After `save` returned, this process
-/// serves the previous record until the save's notification arrives.
-/// Cause: near/cache.rs:133-138, `Shard::insert` evicts `Pending` slots
-/// (of writes too) like any value, and near/cache.rs:313 `get` treats a
-/// missing slot as "no write in flight". The row lock below only widens
-/// the window so the order is certain; any eviction pressure (a cache
-/// smaller than the working set) opens it.
+/// Regression (within one process): "a write … replaces or drops the
+/// entry before it returns", even when the cache is too small for the
+/// write's ticket and another key's: a read of another key must not evict
+/// the ticket of a save in flight, or a read of the same key in this
+/// process takes a ticket of its own, reads the row from before the save
+/// (a pool has other connections) and keeps it past the save's return
+/// (found failing 7 rounds of 10 before writes in flight stopped being
+/// evicted). The row lock holds the save in the store so the order is
+/// certain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evicted_write_ticket_lets_a_read_keep_the_old_record() {
     let Some(plain) = stores::postgres("np_evict").await else {
@@ -250,24 +237,39 @@ async fn an_evicted_write_ticket_lets_a_read_keep_the_old_record() {
     );
 }
 
-/// DEFECT (within one process, Redis): a Redis invalidation carries no
-/// version, so a late echo of this process's previous write (or any
-/// other process's write) removes the pending slot of the write now in
-/// flight; a concurrent read in this process then takes a fresh ticket,
-/// reads the value from before the write, and keeps it past the write's
-/// return. Cause: near/redis.rs:249 (`invalidate(.., None)`) on a
-/// `Pending { write: true }` slot goes through near/cache.rs:405-407,
-/// which removes it like any other, so near/cache.rs:313 sees no write in
-/// flight. Same consequence as the eviction case above: this process's
-/// own reads trail its writes until the next notification. Probed with
-/// a writer and a reader task on one key; counts the saves after whose
-/// return this process served an older version.
+/// Regression (Redis, within one process): another process writes the
+/// session's quick fields (`save_quick`, which keeps the version) while
+/// this process saves it and reads it from another task. A version-less
+/// invalidation removes this process's write ticket, so a concurrent read
+/// may take a ticket of its own; it still reads what the save wrote,
+/// since this process's commands share one connection and Redis runs
+/// them in order. After every save returns, this process serves that
+/// save (or a newer one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_own_writes_are_read_back_at_once_under_concurrent_reads() {
-    let Some(near) = stores::redis_near().await else {
+    let (Some(near), Some(other)) = (stores::redis_near().await, stores::redis().await) else {
         return;
     };
-    let stale = own_writes_read_back(&near, 3_000).await;
+    let k = key();
+    assert!(near.create(&k, entry(b"v")).await.unwrap());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // another process writes the session's quick fields meanwhile
+    let quick = tokio::spawn({
+        let done = done.clone();
+        async move {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Lookup::Hit(record) = other.lookup(&k, *NOW, None).await.unwrap() {
+                    let _ = other
+                        .save_quick(&k, b"q", record.version, *NOW)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    });
+    let stale = own_writes_read_back(&near, k, 2_000).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    quick.await.unwrap();
     assert_eq!(
         stale,
         0,
@@ -276,14 +278,17 @@ async fn redis_own_writes_are_read_back_at_once_under_concurrent_reads() {
     );
 }
 
-/// Regression: the same probe on PostgreSQL, whose versioned
-/// notifications only raise a write ticket's floor, holds.
+/// Regression: the same probe on PostgreSQL (no other writer: a durable
+/// store has no quick fields, and its versioned notifications only raise
+/// a write ticket's floor), holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_own_writes_are_read_back_at_once_under_concurrent_reads() {
     let Some(near) = stores::postgres_near("np_own").await else {
         return;
     };
-    let stale = own_writes_read_back(&near, 1_000).await;
+    let k = key();
+    assert!(near.create(&k, entry(b"v")).await.unwrap());
+    let stale = own_writes_read_back(&near, k, 1_000).await;
     assert_eq!(
         stale,
         0,
@@ -295,13 +300,11 @@ async fn postgres_own_writes_are_read_back_at_once_under_concurrent_reads() {
 /// Saves one key `rounds` times while another task of this process reads
 /// it; after each save returns, reads it here: how many reads were older
 /// than the save.
-async fn own_writes_read_back<S>(near: &NearCache<S>, rounds: u64) -> usize
+async fn own_writes_read_back<S>(near: &NearCache<S>, k: StoreKey, rounds: u64) -> usize
 where
     NearCache<S>: SessionStore + Clone + 'static,
     S: Send + Sync + 'static,
 {
-    let k = key();
-    assert!(near.create(&k, entry(b"v")).await.unwrap());
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = tokio::spawn({
         let near = near.clone();
@@ -309,6 +312,8 @@ where
         async move {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let _ = near.load(&k, *NOW).await.unwrap();
+                // a read served from memory never yields by itself
+                tokio::task::yield_now().await;
             }
         }
     });
@@ -376,15 +381,13 @@ async fn tracking_clients(connection: &mut redis::aio::MultiplexedConnection) ->
         .collect()
 }
 
-/// DEFECT: `SWAPDB 0 1` replaces every key of the database the store
-/// uses, but Redis sends tracking clients no invalidation for it (not
-/// even the `invalidate nil` a flush sends), so the near cache keeps
-/// serving records of the database swapped away, unbounded. The same
-/// holds for anything else that replaces a database wholesale without a
-/// flush message. Cause: near/redis.rs relies on invalidations alone
-/// while the channel is up (near/redis.rs:221-236); nothing notices a
-/// swapped database. A fix could refuse SWAPDB-prone setups, or check
-/// a per-database marker key on each heartbeat.
+/// Regression: `SWAPDB 0 1` replaces every key of the database the store
+/// uses, but Redis (7.0) sends tracking clients no invalidation for it,
+/// not even the `invalidate nil` of a flush, so the near cache kept
+/// serving records of the database swapped away, without bound. The
+/// heartbeat now reads a marker key back (`<prefix>near:db`): a database
+/// swapped in has another (or none), which flushes the cache, within a
+/// beat or at the next `sync`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_database_is_not_served_from_memory() {
     let Some((_server, url)) = own_redis().await else {
@@ -1101,31 +1104,71 @@ async fn the_longest_table_name_notifies() {
     .unwrap();
 }
 
-/// DEFECT (of `PostgresStore::with_table`, met on the way): a table name
-/// with an upper-case letter passes `valid_table`, but PostgreSQL folds
-/// the unquoted name to lower case while `migrate`'s column check
-/// compares `information_schema.columns.table_name` with the name as
-/// given, finds no columns and adds them again: `migrate` fails on a
-/// fresh database ("column … already exists"). Cause: sql.rs:97-102
-/// accepts upper case; sql.rs:336-339 (`has_column`) matches the name
-/// case-sensitively. Near caches over such a name would also listen on
-/// a channel named with the case kept while the table is another's.
+/// Regression (of `with_table`, met on the way): a table name with an
+/// upper-case letter used to pass, but PostgreSQL folds the unquoted name
+/// to lower case while `migrate`'s column check compared the name as
+/// given, so `migrate` failed on a fresh database ("column … already
+/// exists"), and a near cache would have listened on a channel named
+/// otherwise than its table. Such a name is now refused at configuration,
+/// saying what is allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_name_in_upper_case_migrates() {
+async fn a_table_name_in_upper_case_is_refused_at_configuration() {
     let Some(url) = address("SESSIONKIT_POSTGRES_URL") else {
         return;
     };
     let name = format!("T_Upper_{}", std::process::id());
-    let plain = PostgresStore::connect(&url)
+    let refused = PostgresStore::connect(&url)
         .await
         .unwrap()
         .with_table(&name)
+        .unwrap_err();
+    assert!(
+        matches!(&refused, session_runtime::ConfigError::TableName(n) if *n == name),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("lower-case"), "{refused}");
+}
+
+/// Regression: writes in flight are never evicted (a read of the same
+/// key would otherwise take their place and keep the record they
+/// replace), and used to count against the bound while never leaving it:
+/// 20 creates held by `CLIENT PAUSE WRITE` in a cache of 300 bytes made
+/// `stats().bytes` 20 × 128. Their places now count nothing (they hold no
+/// value), so the bound holds for what is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_in_flight_stay_within_the_byte_bound() {
+    let Some((_server, url)) = own_redis().await else {
+        return;
+    };
+    let max = 300;
+    let near = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_near_cache(bytes(max))
+        .await
         .unwrap();
-    let migrated = plain.migrate().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP TABLE IF EXISTS {name}, {name}_revoked"
-    )))
-    .execute(plain.pool())
-    .await;
-    migrated.expect("migrate on a table named in upper case");
+    let mut admin = raw(&url).await;
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(400)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let creates: Vec<_> = (0..20)
+        .map(|_| {
+            let near = near.clone();
+            tokio::spawn(async move { near.create(&key(), entry(b"x")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let held = near.stats().bytes;
+    for create in creates {
+        let _ = create.await.unwrap();
+    }
+    assert!(
+        held <= max,
+        "{held} bytes held while writes waited, bound {max}"
+    );
+    assert!(near.stats().bytes <= max);
 }

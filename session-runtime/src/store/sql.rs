@@ -93,12 +93,17 @@ struct Statements {
 /// 160 bytes hold every index key ([`MAX_USER_KEY_LEN`](crate::user::MAX_USER_KEY_LEN)).
 const MYSQL_USER_ID: &str = "VARBINARY(160)";
 
-/// A table name is spliced into SQL, so only plain identifiers pass.
+/// A table name is spliced into SQL, so only plain identifiers pass, in
+/// lower case: PostgreSQL folds an unquoted name to lower case (and then
+/// finds no columns under the name as given), MySQL on Linux does not, so
+/// a name in capitals would mean one table or two depending on the server.
 fn valid_table(table: &str) -> bool {
     !table.is_empty()
         && table.len() <= 48
-        && table.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && table.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && table
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl Statements {
@@ -433,7 +438,7 @@ macro_rules! sql_store {
             /// # Errors
             ///
             /// [`ConfigError::TableName`](crate::ConfigError::TableName)
-            /// unless the name is a plain SQL identifier (ASCII letters,
+            /// unless the name is a plain SQL identifier (lower-case ASCII letters,
             /// digits, `_`; at most 48).
             pub fn with_table(mut self, table: &str) -> Result<Self, crate::ConfigError> {
                 if !valid_table(table) {
@@ -909,7 +914,17 @@ mod tests {
     fn only_plain_table_names_pass() {
         assert!(valid_table("sessions_2"));
         assert!(valid_table("_s"));
-        for bad in ["", "1abc", "a b", "a;drop", "a-b", "ä", &"x".repeat(49)] {
+        for bad in [
+            "",
+            "1abc",
+            "a b",
+            "a;drop",
+            "a-b",
+            "ä",
+            "Sessions",
+            "t_Upper",
+            &"x".repeat(49),
+        ] {
             assert!(!valid_table(bad), "{bad:?}");
         }
     }

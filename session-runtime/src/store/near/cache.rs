@@ -129,8 +129,15 @@ impl Shard {
         }
     }
 
+    /// Inserts at the most recent end, evicting the least recently used
+    /// down to `budget`. The place of a write in flight counts nothing
+    /// against the budget (it holds no value, and there are at most as
+    /// many as writes in flight) and is always kept.
     fn insert(&mut self, key: NearKey, held: Held, value_bytes: usize, budget: usize) -> bool {
-        let bytes = SLOT_OVERHEAD + key.bytes() + value_bytes;
+        let bytes = match held {
+            Held::Pending { write: true, .. } => 0,
+            _ => SLOT_OVERHEAD + key.bytes() + value_bytes,
+        };
         self.remove(&key);
         if bytes > budget {
             return false;
@@ -271,8 +278,15 @@ impl Near {
     /// Drops everything and every ticket out, staying up (the store said
     /// every key changed: a flush of the database).
     pub(crate) fn flush(&self) {
-        if self.is_up() {
-            self.up();
+        // a new generation only if still up: a `down` meanwhile stays down
+        let current = self.generation.load(Ordering::Acquire);
+        if current != 0 {
+            let _ = self.generation.compare_exchange(
+                current,
+                self.token(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
         self.flushed("store_flushed");
         self.clear();

@@ -18,9 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the notification channel is checked end to end (a ping that
-/// must come back through it), and how long an answer may take before the
-/// channel counts as broken: a channel that dies without closing its
-/// socket is found within about twice this.
+/// must come back through it; on Redis also the read of a marker that
+/// tells a database swapped in place, `SWAPDB` or a restore, which Redis
+/// does not report), and how long an answer may take before the channel
+/// counts as broken: a channel that dies without closing its socket is
+/// found within about three times this (1.5 s).
 pub const NEAR_HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// A store's notification channel, as the near cache needs it.
@@ -139,7 +141,9 @@ pub struct NearStats {
     pub connected: bool,
     /// Entries held, including places taken by reads in flight.
     pub entries: usize,
-    /// Bytes those entries count against the bound.
+    /// Bytes those entries count against the bound (the places kept for
+    /// writes in flight count nothing: they hold no value, and there are
+    /// at most as many as writes in flight).
     pub bytes: usize,
     /// Reads answered from memory.
     pub hits: u64,

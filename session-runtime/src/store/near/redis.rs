@@ -52,9 +52,18 @@ impl RedisStore {
             current: Mutex::new(None),
             switch: Arc::new(Mutex::new(())),
             wake: Arc::new(Notify::new()),
+            marker_key: format!("{}near:db", self.prefix),
+            marker: Mutex::new(None),
         });
         let (connection, alive) = tracking.open().await?;
         tracking.went_up(connection, alive);
+        // learns the database's marker
+        if !tracking.ping().await {
+            return Err(StoreError::backend(
+                "redis",
+                "the tracking connection does not answer",
+            ));
+        }
         tokio::spawn(supervise(
             Arc::downgrade(&tracking),
             Arc::clone(&tracking.wake),
@@ -76,6 +85,9 @@ struct Tracking {
     switch: Arc<Mutex<()>>,
     /// Wakes the supervisor when the connection reports it closed.
     wake: Arc<Notify>,
+    /// `<prefix>near:db`, and the value last read there (see [`Tracking::ping`]).
+    marker_key: String,
+    marker: Mutex<Option<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Tracking {
@@ -154,17 +166,52 @@ impl Tracking {
         lock(&self.current).as_ref().map(|(c, _)| c.clone())
     }
 
-    /// A `PING` on the tracking connection: its reply comes after every
-    /// invalidation Redis sent before it, which the connection applied as
-    /// it read them. `false` when there is no connection or no reply.
+    /// A read of the database's marker on the tracking connection: its
+    /// reply comes after every invalidation Redis sent before it, which
+    /// the connection applied as it read them. `false` when there is no
+    /// connection or no reply.
+    ///
+    /// The marker (`<prefix>near:db`, a random value the first process
+    /// sets) tells the database apart from one put in its place without a
+    /// word to tracking clients (`SWAPDB`, a restore): a value that is not
+    /// the one read before flushes the cache, and the marker is set again.
     async fn ping(&self) -> bool {
         let Some(mut connection) = self.connection() else {
             return false;
         };
-        let ping = redis::cmd("PING");
-        let ping = ping.query_async::<()>(&mut connection);
+        let marker = async {
+            let read = redis::cmd("GET")
+                .arg(&self.marker_key)
+                .query_async::<Option<Vec<u8>>>(&mut connection)
+                .await?;
+            let known = lock(&self.marker).clone();
+            if read.is_some() && read == known {
+                return Ok(());
+            }
+            if known.is_some() {
+                tracing::warn!(prefix = %self.prefix, "near cache: the Redis database was replaced, cache flushed");
+                self.near.flush();
+            }
+            let mut token = [0u8; 16];
+            getrandom::fill(&mut token).map_err(|_| {
+                redis::RedisError::from((redis::ErrorKind::Client, "no random source"))
+            })?;
+            let () = redis::cmd("SET")
+                .arg(&self.marker_key)
+                .arg(&token[..])
+                .arg("NX")
+                .query_async::<Option<()>>(&mut connection)
+                .await
+                .map(|_| ())?;
+            let now = redis::cmd("GET")
+                .arg(&self.marker_key)
+                .query_async::<Option<Vec<u8>>>(&mut connection)
+                .await?;
+            *lock(&self.marker) = now;
+            Ok::<(), redis::RedisError>(())
+        };
         matches!(
-            tokio::time::timeout(NEAR_HEARTBEAT * 2, ping).await,
+            tokio::time::timeout(NEAR_HEARTBEAT * 2, marker).await,
             Ok(Ok(()))
         )
     }
