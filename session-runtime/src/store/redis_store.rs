@@ -11,23 +11,69 @@ use std::sync::{Arc, LazyLock};
 
 const NAME: &str = "redis";
 
-/// The scripts that write a record check its expiry (ARGV[3]) before they
-/// write anything: an expiry `EXPIREAT` refuses would otherwise leave a
-/// hash written without a TTL.
+/// What every script that reads or writes a record starts with: the
+/// record's layout, in one place.
 ///
-/// Creates the hash unless the key exists (a live session or a
+/// A session is one string (one allocation in Redis, a third of the
+/// memory of a hash whose data field is past `hash-max-listpack-value`):
+/// `r<version>:<expires_at>:<created_at>:<updated_at>:<user len>:<cookie
+/// name len>:<quick len>:` then the user, the cookie name, the quick blob
+/// and the sealed data, set with `EXAT` its expiry. A tombstone is the
+/// string `x`. Sessions as releases before this layout wrote them (a hash:
+/// `d`, `q`, `e`, `v`, `c`, `u`, `w`, `k`; `x` for a tombstone) are read
+/// the same, and written anew in the string layout.
+const LAYOUT: &str = r"
+local function load(k)
+  local kind = redis.call('TYPE', k).ok
+  if kind == 'string' then
+    local s = redis.call('GET', k)
+    if s == 'x' then return 'x' end
+    local v, e, c, u, wl, kl, ql, at = string.match(s, '^r(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):(%d+):()')
+    if not v then return nil end
+    local w_end = at + tonumber(wl)
+    local k_end = w_end + tonumber(kl)
+    local q_end = k_end + tonumber(ql)
+    return {v = v, e = e, c = c, u = u, w = string.sub(s, at, w_end - 1),
+      k = string.sub(s, w_end, k_end - 1), q = string.sub(s, k_end, q_end - 1), d = string.sub(s, q_end)}
+  elseif kind == 'hash' then
+    local f = redis.call('HMGET', k, 'd', 'q', 'e', 'v', 'c', 'u', 'w', 'k', 'x')
+    if f[9] then return 'x' end
+    if not f[4] then return nil end
+    return {v = f[4], e = f[3], c = f[5] or '0', u = f[6] or '0', w = f[7] or '', k = f[8] or '',
+      q = f[2] or '', d = f[1] or ''}
+  end
+  return nil
+end
+local function store(k, r)
+  redis.call('SET', k, 'r' .. r.v .. ':' .. r.e .. ':' .. r.c .. ':' .. r.u .. ':' .. #r.w .. ':' .. #r.k
+    .. ':' .. #r.q .. ':' .. r.w .. r.k .. r.q .. r.d, 'EXAT', r.e)
+end
+local function tombstone(k, ttl)
+  redis.call('SET', k, 'x', 'EX', ttl)
+end
+local function indexed(set, k, e)
+  if set then
+    redis.call('SADD', set, k)
+    if redis.call('EXPIRETIME', set) < tonumber(e) then redis.call('EXPIREAT', set, e) end
+  end
+end
+";
+
+/// The scripts that write a record check its expiry (ARGV[3]) before they
+/// write anything: an expiry `EXAT` refuses would otherwise fail the write
+/// half done.
+const IN_RANGE: &str = r"
+if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
+";
+
+/// Creates the record unless the key exists (a live session or a
 /// tombstone). KEYS[1], and KEYS[2] the user's set when the session has a
 /// user; ARGV: data, quick, expires_at, version, updated_at, user, cookie
 /// name.
 const CREATE: &str = r"
-if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'c', ARGV[5], 'u', ARGV[5], 'w', ARGV[6], 'k', ARGV[7])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-if KEYS[2] then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if redis.call('EXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('EXPIREAT', KEYS[2], ARGV[3]) end
-end
+store(KEYS[1], {v = 1, e = ARGV[3], c = ARGV[5], u = ARGV[5], w = ARGV[6], k = ARGV[7], q = ARGV[2], d = ARGV[1]})
+indexed(KEYS[2], KEYS[1], ARGV[3])
 return 1
 ";
 
@@ -42,13 +88,13 @@ const USER_PAGE: &str = r"
 local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local out = {page[1]}
 for _, k in ipairs(page[2]) do
-  local f = redis.call('HMGET', k, 'e', 'c', 'u', 'w', 'v', 'k')
-  if f[5] and f[4] == ARGV[3] and (f[6] or '') == ARGV[5] then
-    if tonumber(f[1]) > tonumber(ARGV[4]) then
+  local f = load(k)
+  if type(f) == 'table' and f.w == ARGV[3] and f.k == ARGV[5] then
+    if tonumber(f.e) > tonumber(ARGV[4]) then
       table.insert(out, k)
-      table.insert(out, f[1])
-      table.insert(out, f[2] or '0')
-      table.insert(out, f[3] or '0')
+      table.insert(out, f.e)
+      table.insert(out, f.c)
+      table.insert(out, f.u)
     end
   else
     redis.call('SREM', KEYS[1], k)
@@ -78,11 +124,9 @@ end
 local popped = redis.call('SPOP', KEYS[1], ARGV[2])
 local revoked = 0
 for _, k in ipairs(popped) do
-  local f = redis.call('HMGET', k, 'w', 'v', 'k')
-  if f[2] and f[1] == ARGV[1] and (f[3] or '') == ARGV[5] then
-    redis.call('DEL', k)
-    redis.call('HSET', k, 'x', '1')
-    redis.call('EXPIRE', k, ARGV[4])
+  local f = load(k)
+  if type(f) == 'table' and f.w == ARGV[1] and f.k == ARGV[5] then
+    tombstone(k, ARGV[4])
     revoked = revoked + 1
   end
 end
@@ -98,36 +142,33 @@ return {revoked, #popped}
 /// with any number of sessions never holds up other clients for long.
 const USER_ROUND: usize = 200;
 
-/// A cache fill: writes the hash unless it holds this version or a newer
-/// one, or is a tombstone (field `x`).
+/// A cache fill: writes the record unless the key holds this version or a
+/// newer one, or a tombstone. ARGV: data, quick, expires_at, version.
 const PUT: &str = r"
-if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
-local cur = redis.call('HMGET', KEYS[1], 'v', 'x')
-if cur[2] then return 0 end
-if cur[1] and tonumber(cur[1]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
+local cur = load(KEYS[1])
+if cur == 'x' then return 0 end
+if cur and tonumber(cur.v) >= tonumber(ARGV[4]) then return 0 end
+store(KEYS[1], {v = ARGV[4], e = ARGV[3], c = '0', u = '0', w = '', k = '', q = ARGV[2], d = ARGV[1]})
 return 1
 ";
 
-/// Replaces the quick blob if the hash is live at version ARGV[2] (and not
-/// expired at ARGV[3]); returns 1 when written.
+/// Replaces the quick blob if the record is live at version ARGV[2] (and
+/// not expired at ARGV[3]); returns 1 when written.
 const SAVE_QUICK: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'e', 'v')
-if not cur[2] or cur[2] ~= ARGV[2] or tonumber(cur[1]) <= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], 'q', ARGV[1])
+local cur = load(KEYS[1])
+if type(cur) ~= 'table' or cur.v ~= ARGV[2] or tonumber(cur.e) <= tonumber(ARGV[3]) then return 0 end
+cur.q = ARGV[1]
+store(KEYS[1], cur)
 return 1
 ";
 
-/// Replaces the hash with a tombstone that lives ARGV[1] seconds; returns
-/// whether a live session was there.
+/// Replaces the record with a tombstone that lives ARGV[1] seconds;
+/// returns whether a live session was there.
 const DELETE: &str = r"
-local live = redis.call('HEXISTS', KEYS[1], 'v')
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'x', '1')
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return live
+local cur = load(KEYS[1])
+tombstone(KEYS[1], ARGV[1])
+if type(cur) == 'table' then return 1 end
+return 0
 ";
 
 /// Compare-and-set on the version. KEYS[1], and KEYS[2] the user's set
@@ -135,17 +176,12 @@ return live
 /// version, now, updated_at, user, cookie name. Returns {0} missing, {1, d, q, e, v}
 /// conflict, {2, v} saved.
 const SAVE: &str = r"
-if not tonumber(ARGV[3]) or tonumber(ARGV[3]) < 0 or tonumber(ARGV[3]) > 4294967295 then return redis.error_reply('session expiry out of range') end
-local cur = redis.call('HMGET', KEYS[1], 'd', 'q', 'e', 'v')
-if not cur[4] or tonumber(cur[3]) <= tonumber(ARGV[5]) then return {0} end
-if cur[4] ~= ARGV[4] then return {1, cur[1], cur[2], cur[3], cur[4]} end
+local cur = load(KEYS[1])
+if type(cur) ~= 'table' or tonumber(cur.e) <= tonumber(ARGV[5]) then return {0} end
+if cur.v ~= ARGV[4] then return {1, cur.d, cur.q, cur.e, cur.v} end
 local v = tonumber(ARGV[4]) + 1
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'q', ARGV[2], 'e', ARGV[3], 'v', v, 'u', ARGV[6], 'w', ARGV[7], 'k', ARGV[8])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-if KEYS[2] then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if redis.call('EXPIRETIME', KEYS[2]) < tonumber(ARGV[3]) then redis.call('EXPIREAT', KEYS[2], ARGV[3]) end
-end
+store(KEYS[1], {v = v, e = ARGV[3], c = cur.c, u = ARGV[6], w = ARGV[7], k = ARGV[8], q = ARGV[2], d = ARGV[1]})
+indexed(KEYS[2], KEYS[1], ARGV[3])
 return {2, v}
 ";
 
@@ -169,15 +205,17 @@ return {prev, new}
 ";
 
 static SCRIPTS: LazyLock<[redis::Script; 8]> = LazyLock::new(|| {
+    let with_layout = |body: &str| redis::Script::new(&format!("{LAYOUT}{body}"));
+    let writing = |body: &str| redis::Script::new(&format!("{IN_RANGE}{LAYOUT}{body}"));
     [
-        redis::Script::new(CREATE),
-        redis::Script::new(PUT),
-        redis::Script::new(SAVE),
-        redis::Script::new(DELETE),
-        redis::Script::new(SAVE_QUICK),
-        redis::Script::new(USER_PAGE),
+        writing(CREATE),
+        writing(PUT),
+        writing(SAVE),
+        with_layout(DELETE),
+        with_layout(SAVE_QUICK),
+        with_layout(USER_PAGE),
         redis::Script::new(REVOKE_BEFORE),
-        redis::Script::new(REVOKE_ROUND),
+        with_layout(REVOKE_ROUND),
     ]
 });
 
@@ -188,15 +226,19 @@ enum Connection {
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
-/// Sessions in Redis, one hash per session (`d` data, `q` quick fields,
-/// `e` expiry, `v` version) that Redis expires by itself at the session's
-/// expiry. A deleted session leaves a tombstone hash (`x`) for
-/// [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which refuses cache fills.
-/// Saves are Lua scripts, so the version check and the write are one
-/// atomic step. A session with a user (`#[session(user)]`) is also a member
-/// of the set `<prefix>index:<cookie name>/<user>` (field `w` the user, `k`
-/// the cookie name), which lives as long as the user's longest session of
-/// that type; members that ended are pruned when the set is read. Sessions
+/// Sessions in Redis, one string per session (version, expiry, created
+/// and saved times, user, cookie name, quick fields and the sealed data;
+/// the layout is `LAYOUT`'s, in this file) that Redis expires by itself
+/// at the session's expiry: one allocation, as little memory as a session
+/// can take (BENCHMARKS.md measures it). A deleted session leaves a
+/// tombstone (`x`) for [`TOMBSTONE_TTL`](super::TOMBSTONE_TTL), which
+/// refuses cache fills. Saves are Lua scripts, so the version check and
+/// the write are one atomic step; a read is one `GET`. Sessions written by
+/// releases that kept a hash per session are read as they are and written
+/// anew as strings. A session with a user (`#[session(user)]`) is also a
+/// member of the set `<prefix>index:<cookie name>/<user>`, which lives as
+/// long as the user's longest session of that type; members that ended
+/// are pruned when the set is read. Sessions
 /// written without a cookie name (by a release before the index kept
 /// one) are in `<prefix>user:<user>`, listed and revoked with every type's.
 /// Listing and revoking a user's sessions take bounded rounds (`SSCAN`
@@ -276,7 +318,57 @@ fn record(fields: &[Value]) -> Result<Record, StoreError> {
     })
 }
 
+/// A record as [`LAYOUT`] keeps it: `x` (a tombstone) or
+/// `r<v>:<e>:<c>:<u>:<user len>:<cookie len>:<quick len>:<user><cookie><quick><data>`.
+fn stored(value: &[u8]) -> Result<Lookup, StoreError> {
+    if value == b"x" {
+        return Ok(Lookup::Gone);
+    }
+    let bad = || malformed("a record in another layout");
+    let mut rest = value.strip_prefix(b"r").ok_or_else(bad)?;
+    let mut fields = [0u64; 7];
+    for field in &mut fields {
+        let end = memchr::memchr(b':', rest).ok_or_else(bad)?;
+        *field = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|digits| digits.parse().ok())
+            .ok_or_else(bad)?;
+        rest = &rest[end + 1..];
+    }
+    let [version, expires_at, _, _, user, cookie, quick] = fields;
+    let skip = usize::try_from(user + cookie).map_err(|_| bad())?;
+    let quick = usize::try_from(quick).map_err(|_| bad())?;
+    let quick_end = skip.checked_add(quick).ok_or_else(bad)?;
+    let (quick, data) = rest
+        .get(skip..quick_end)
+        .zip(rest.get(quick_end..))
+        .ok_or_else(bad)?;
+    Ok(Lookup::Hit(Record {
+        data: data.to_vec(),
+        quick: quick.to_vec(),
+        expires_at,
+        version,
+    }))
+}
+
 impl RedisStore {
+    /// A session in the hash layout of releases before [`LAYOUT`].
+    async fn lookup_hash(&self, key: &StoreKey) -> Result<Lookup, StoreError> {
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.key(key)).arg(&["d", "q", "e", "v", "x"]);
+        let Value::Array(mut fields) = self.query(&command).await? else {
+            return Err(malformed("HMGET"));
+        };
+        if fields.get(4).is_some_and(|tomb| *tomb != Value::Nil) {
+            return Ok(Lookup::Gone);
+        }
+        fields.truncate(4);
+        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
+            return Ok(Lookup::Miss);
+        }
+        Ok(Lookup::Hit(record(&fields)?))
+    }
+
     /// Connects to one Redis server through a connection manager, which
     /// reconnects by itself after a failure.
     ///
@@ -506,23 +598,24 @@ impl CacheStore for RedisStore {
         now: u64,
         _: Option<std::time::Duration>,
     ) -> Result<Lookup, StoreError> {
-        let mut command = redis::cmd("HMGET");
-        command.arg(self.key(key)).arg(&["d", "q", "e", "v", "x"]);
-        let Value::Array(mut fields) = self.query(&command).await? else {
-            return Err(malformed("HMGET"));
+        let mut get = redis::cmd("GET");
+        get.arg(self.key(key));
+        let found = match self.connection.clone() {
+            Connection::Single(mut connection) => get.query_async(&mut connection).await,
+            #[cfg(feature = "redis-cluster")]
+            Connection::Cluster(mut connection) => get.query_async(&mut connection).await,
         };
-        if fields.get(4).is_some_and(|tomb| *tomb != Value::Nil) {
-            return Ok(Lookup::Gone);
-        }
-        fields.truncate(4);
-        if fields.get(3).is_none_or(|version| *version == Value::Nil) {
-            return Ok(Lookup::Miss);
-        }
-        let record = record(&fields)?;
-        Ok(if record.expires_at > now {
-            Lookup::Hit(record)
-        } else {
-            Lookup::Miss
+        let lookup = match found {
+            Ok(Value::Nil) => Lookup::Miss,
+            Ok(Value::BulkString(value)) => stored(&value)?,
+            Ok(_) => return Err(malformed("GET")),
+            // a session as releases before the string layout wrote it
+            Err(err) if err.code() == Some("WRONGTYPE") => self.lookup_hash(key).await?,
+            Err(err) => return Err(error(err)),
+        };
+        Ok(match lookup {
+            Lookup::Hit(record) if record.expires_at <= now => Lookup::Miss,
+            lookup => lookup,
         })
     }
 
