@@ -637,6 +637,23 @@ mod tests {
     }
 
     #[test]
+    fn a_write_in_flight_costs_no_value_its_place() {
+        // a cache full to its bound: a write of another key evicts nothing
+        let slot = SLOT_OVERHEAD + 32 + 1000;
+        let near = Near::new("test", slot);
+        near.up();
+        let full = Cached::Record(Record {
+            data: vec![0; 1000],
+            ..Record::default()
+        });
+        filled(&near, &key(1), full.clone());
+        let write = near.write(key(2));
+        assert_eq!(near.get(&key(1)).unwrap(), full, "still held");
+        assert_eq!(near.size(), (2, slot));
+        drop(write);
+    }
+
+    #[test]
     fn eviction_never_takes_a_write_in_flight() {
         let slot = SLOT_OVERHEAD + 32;
         let near = Near::new("test", 2 * slot + 1000);
