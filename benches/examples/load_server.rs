@@ -174,7 +174,7 @@ async fn redis_store(env: &Env, base: &str) -> RedisStore {
 /// A sessionkit PostgresStore on a fresh table of its own.
 async fn postgres_store(env: &Env, base: &str) -> PostgresStore {
     let table = env.table(base);
-    drop_tables(env, &[format!("{table}"), format!("{table}_revoked")]).await;
+    drop_tables(env, &[table.clone(), format!("{table}_revoked")]).await;
     let store = PostgresStore::connect(&env.postgres_url)
         .await
         .expect("postgres")
