@@ -20,7 +20,8 @@
 # default all that name a peer in `load_server --list`), LOAD_PORT (first
 # port, 18100), LOAD_BASELINE_BIN (another build of load_server, e.g. from
 # before a change: each sessionkit configuration then also runs from it,
-# on tables of its own, labelled with LOAD_BASELINE_LABEL).
+# on tables of its own, labelled with LOAD_BASELINE_LABEL; LOAD_BASELINE_CONFIGS
+# limits that to some of them).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -173,7 +174,7 @@ for config in $configs; do
     }
     # members: key | config | binary | tag | label
     members=("$config|$config|$server||$(field "$config" 4)")
-    if [[ -n $baseline ]]; then
+    if [[ -n $baseline && " ${LOAD_BASELINE_CONFIGS:-$configs} " == *" $config "* ]]; then
         members+=("$config@base|$config|$baseline|base|$(field "$config" 4) ($baseline_label)")
     fi
     members+=("$peer@$config|$peer|$server||$(field "$peer" 4)")
@@ -207,9 +208,10 @@ for config in $configs; do
     # memory per session, from the sessions of this pair's first servers
     case "$config" in
     kit-redis)
-        kit_key="$(redis-cli -p "$redis_port" --scan --pattern 'load:kit_redis:*' | while read -r k; do
-            [[ "$(redis-cli -p "$redis_port" type "$k")" == hash ]] && { echo "$k"; break; }
-        done)"
+        kit_key=
+        for k in $(redis-cli -p "$redis_port" --scan --pattern 'load:kit_redis:*'); do
+            [[ "$(redis-cli -p "$redis_port" type "$k")" == hash ]] && { kit_key="$k"; break; }
+        done
         ts_key="$(head -1 "$work/$peer@$config.cookies" | cut -d= -f2-)"
         echo "redis $(redis-cli -p "$redis_port" memory usage "$kit_key" samples 0) $(redis-cli -p "$redis_port" memory usage "$ts_key" samples 0) $(redis-cli -p "$redis_port" hlen "$kit_key") $(redis-cli -p "$redis_port" strlen "$ts_key")" >>"$work/memory"
         ;;
@@ -270,7 +272,7 @@ tables() {
             goal="≥ ${target}× requests/s"
             met="$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t ? "yes" : "**no**") }')"
         fi
-        if [[ -n $baseline ]]; then
+        if [[ -n $(stat "$config@base" 2) ]]; then
             rb="$(stat "$config@base" 2)"
             p99="$p99 ($baseline_label: $(stat "$config@base" 4) µs)"
             ratio="$ratio× ($baseline_label: $(awk -v a="$rb" -v b="$rt" 'BEGIN { printf "%.2f", a / b }')×)"
