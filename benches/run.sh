@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md: sessionkit side by side with its peers on the
-# cookie path, the server tier and a socket load run, on this machine.
+# cookie path, the server tier and the load run from outside
+# (benches/load.sh, wrk against one server process per configuration), on
+# this machine.
 #
 #   ./benches/run.sh            # the full run (a few minutes)
 #   ./benches/run.sh --smoke    # tiny knobs, prints the tables, writes nothing
+#                               # (the load run's smoke is benches/load.sh --smoke)
 #   ./benches/run.sh --notes    # keeps the measured tables, takes NOTES.md again
 #
 # Starts the test servers (Redis, PostgreSQL, ...) as the test suite does.
@@ -34,8 +37,8 @@ manifest=(--manifest-path benches/Cargo.toml --locked)
 if $smoke; then
     # debug build, a handful of requests each: the benches still build,
     # every configuration answers and every table prints
-    export BENCH_ROUNDS=1 BENCH_PER_ROUND=20 BENCH_SECONDS=1 BENCH_CONNECTIONS=8
-    for bench in cookie_path server_tier load; do
+    export BENCH_ROUNDS=1 BENCH_PER_ROUND=20
+    for bench in cookie_path server_tier; do
         cargo test "${manifest[@]}" --bench "$bench"
     done
     exit 0
@@ -44,10 +47,12 @@ fi
 cargo build "${manifest[@]}" --release --benches
 tables="$(mktemp)"
 trap 'rm -f "$tables"' EXIT
-for bench in cookie_path server_tier load; do
+for bench in cookie_path server_tier; do
     cargo bench "${manifest[@]}" --bench "$bench" >>"$tables"
     echo >>"$tables"
 done
+./benches/load.sh >>"$tables"
+echo >>"$tables"
 grep -q '^### Load' "$tables" || { echo "a bench printed no table" >&2; exit 1; }
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"

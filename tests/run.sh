@@ -86,6 +86,9 @@ step "fuzz smoke (AFL++ on the stable toolchain, 10 s a target; the long run is 
 step "bench smoke (every configuration of benches/ answers and prints its table; the full run is benches/run.sh)"
 ./benches/run.sh --smoke >/dev/null
 
+step "load smoke (each load_server configuration against its peer under wrk, 1 s; the full run is benches/load.sh)"
+./benches/load.sh --smoke >/dev/null
+
 step "figures (what ran, how many, the result)"
 cat "$figures"
 echo "browser walk screenshots: $(ls target/browser-walk/*.png 2>/dev/null | wc -l) in target/browser-walk/"

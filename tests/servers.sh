@@ -2,7 +2,8 @@
 # Installs (from Debian packages) and starts the servers the store tests run
 # against, each on loopback with its own port and data directory, then
 # prints `export` lines for their addresses; it also installs headless
-# Chromium and chromedriver for the browser walk. Sourced by tests/run.sh:
+# Chromium and chromedriver for the browser walk, and wrk for the load run
+# (benches/load.sh). Sourced by tests/run.sh:
 #
 #   eval "$(./tests/servers.sh)"
 #
@@ -49,6 +50,8 @@ install_missing() {
     # the browser walk (tests/tests/browser.rs): headless Chromium + WebDriver
     command -v chromium >/dev/null || packages+=(chromium)
     command -v chromedriver >/dev/null || packages+=(chromium-driver)
+    # the load run from outside (benches/load.sh)
+    command -v wrk >/dev/null || packages+=(wrk)
     [ ${#packages[@]} -eq 0 ] && return 0
     say "installing ${packages[*]}"
     local sudo=()

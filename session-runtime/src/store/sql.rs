@@ -386,11 +386,44 @@ fn stats(records: i64, expired: i64) -> StoreStats {
     }
 }
 
+/// How long a pooled PostgreSQL connection may sit idle and still be
+/// handed out without a check: 1 s.
+///
+/// sqlx's pool tests a connection with a round trip (`Sync`, answered by
+/// `ReadyForQuery`) when it goes back to the pool, and by default once more
+/// before handing it out again: every statement paid three round trips,
+/// two of them pings, which under load cost the server and PostgreSQL more
+/// CPU than the statement (see BENCHMARKS.md, "PostgresStore under load").
+/// A connection released less than this long ago answered its release
+/// ping that recently, so [`PostgresStore::connect`] skips the second
+/// ping for it; one idle longer (where a restart of the server, a proxy's
+/// or a firewall's idle timeout may have cut it) is still checked, and a
+/// dead one is closed and replaced before any statement runs on it.
+#[cfg(feature = "postgres")]
+const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// PostgreSQL's pool options: the acquire ping only after
+/// [`IDLE_CHECK_AFTER`] idle.
+#[cfg(feature = "postgres")]
+fn postgres_pool(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::PgPoolOptions {
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK_AFTER {
+                    // an error closes the connection; the pool takes another
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 macro_rules! sql_store {
     (
         $(#[$doc:meta])*
         $name:ident, feature = $feature:literal, pool = $pool:ty, options = $options:ty,
-        dialect = $dialect:expr, store = $store_name:literal
+        dialect = $dialect:expr, store = $store_name:literal, tune = $tune:path
     ) => {
         $(#[$doc])*
         ///
@@ -419,14 +452,19 @@ macro_rules! sql_store {
                 }
             }
 
-            /// Connects a pool to `url`.
+            /// Connects a pool to `url`, with sqlx's defaults but one:
+            /// PostgreSQL's pool checks a connection with a round trip
+            /// before handing it out only when it sat idle for a second or
+            /// more (sqlx checks every one as it goes back to the pool;
+            /// the second check of one just released halved what the
+            /// store could serve under load).
             ///
             /// # Errors
             ///
             /// [`StoreError::Backend`] when the URL is invalid or the
             /// database cannot be reached.
             pub async fn connect(url: &str) -> Result<Self, StoreError> {
-                let pool = <$options>::new()
+                let pool = $tune(<$options>::new())
                     .connect(url)
                     .await
                     .map_err(|err| StoreError::backend($store_name, err))?;
@@ -840,7 +878,7 @@ sql_store! {
     /// # }).unwrap();
     /// ```
     SqliteStore, feature = "sqlite", pool = sqlx::SqlitePool,
-    options = sqlx::sqlite::SqlitePoolOptions, dialect = Dialect::Sqlite, store = "sqlite"
+    options = sqlx::sqlite::SqlitePoolOptions, dialect = Dialect::Sqlite, store = "sqlite", tune = std::convert::identity
 }
 
 sql_store! {
@@ -855,7 +893,7 @@ sql_store! {
     /// # Ok(()) }
     /// ```
     PostgresStore, feature = "postgres", pool = sqlx::PgPool,
-    options = sqlx::postgres::PgPoolOptions, dialect = Dialect::Postgres, store = "postgres"
+    options = sqlx::postgres::PgPoolOptions, dialect = Dialect::Postgres, store = "postgres", tune = postgres_pool
 }
 
 sql_store! {
@@ -870,7 +908,7 @@ sql_store! {
     /// # Ok(()) }
     /// ```
     MySqlStore, feature = "mysql", pool = sqlx::MySqlPool,
-    options = sqlx::mysql::MySqlPoolOptions, dialect = Dialect::MySql, store = "mysql"
+    options = sqlx::mysql::MySqlPoolOptions, dialect = Dialect::MySql, store = "mysql", tune = std::convert::identity
 }
 
 #[cfg(feature = "sqlite")]
