@@ -4,7 +4,10 @@
 //! * `POST /login` creates a session holding the 131-byte cart and answers
 //!   its cookie;
 //! * `GET /read` loads the cart and reads its counter;
-//! * `POST /write` loads the cart and increments its counter.
+//! * `POST /write` loads the cart and increments its counter;
+//! * `POST /logout` ends the session (a sessionkit server-side
+//!   configuration; `near_logouts` measures how soon another process
+//!   refuses it).
 //!
 //! ```sh
 //! load_server --list                 # name, its tower-sessions peer, target, label
@@ -14,7 +17,9 @@
 //! Each configuration has its own Redis prefix and SQL tables (emptied at
 //! start, so every run begins alike); `TAG` names another set of them, so
 //! two builds of the same configuration (before and after a change) never
-//! share a table that one of them migrated. Needs `SESSIONKIT_REDIS_URL`
+//! share a table that one of them migrated. With `LOAD_SHARE_TABLES` set,
+//! the tables are kept: a second process of the configuration shares the
+//! first's. Needs `SESSIONKIT_REDIS_URL`
 //! and `SESSIONKIT_POSTGRES_URL` (from `tests/servers.sh`).
 
 use axum::Router;
@@ -120,14 +125,27 @@ const CONFIGS: &[Config] = &[
         label: "tower-sessions 0.14, CachingSessionStore(Redis, PostgreSQL)",
         build: |env| Box::pin(ts_tiered(env)),
     },
-    // NEAR CACHE (issue #20, item 1): the near-cache configurations go
-    // here, each against the same peer as the store it fronts, with the
-    // issue's targets:
-    //   "kit-redis-near"    peer "ts-redis",    target "1.5"
-    //   "kit-postgres-near" peer "ts-postgres", target "2"
-    //   "kit-tiered-near"   peer "ts-tiered",   target "2" (and p99 ≤ the peer's)
-    // built like `kit_redis` / `kit_postgres` / `kit_tiered` below, with
-    // the store wrapped by its `with_near_cache(max_bytes)`.
+    Config {
+        name: "kit-redis-near",
+        peer: Some("ts-redis"),
+        target: Some("1.5"),
+        label: "sessionkit RedisStore + near cache",
+        build: |env| Box::pin(kit_redis_near(env)),
+    },
+    Config {
+        name: "kit-postgres-near",
+        peer: Some("ts-postgres"),
+        target: Some("2"),
+        label: "sessionkit PostgresStore + near cache",
+        build: |env| Box::pin(kit_postgres_near(env)),
+    },
+    Config {
+        name: "kit-tiered-near",
+        peer: Some("ts-tiered"),
+        target: Some("2"),
+        label: "sessionkit Tiered Redis + PostgreSQL, near caches",
+        build: |env| Box::pin(kit_tiered_near(env)),
+    },
 ];
 
 fn kit_routes(store: impl session_runtime::SessionStore) -> Router {
@@ -135,6 +153,13 @@ fn kit_routes(store: impl session_runtime::SessionStore) -> Router {
         .route("/login", post(kit::server_cart))
         .route("/read", get(kit::server_cart_read))
         .route("/write", post(kit::server_cart))
+        .route(
+            "/logout",
+            post(|mut cart: session_runtime::Session<ServerCart>| async move {
+                cart.terminate();
+                "bye"
+            }),
+        )
         .layer(SessionLayer::<ServerCart>::with_store(key(), store))
 }
 
@@ -174,7 +199,10 @@ async fn redis_store(env: &Env, base: &str) -> RedisStore {
 /// A sessionkit PostgresStore on a fresh table of its own.
 async fn postgres_store(env: &Env, base: &str) -> PostgresStore {
     let table = env.table(base);
-    drop_tables(env, &[table.clone(), format!("{table}_revoked")]).await;
+    // a second process of the same configuration shares the first's tables
+    if std::env::var_os("LOAD_SHARE_TABLES").is_none() {
+        drop_tables(env, &[table.clone(), format!("{table}_revoked")]).await;
+    }
     let store = PostgresStore::connect(&env.postgres_url)
         .await
         .expect("postgres")
@@ -244,6 +272,28 @@ async fn kit_tiered(env: &Env) -> Router {
     let cache = redis_store(env, "kit_tiered").await;
     let durable = postgres_store(env, "load_kit_tiered").await;
     kit_routes(Tiered::new(cache, durable))
+}
+
+/// What each near cache may hold: every session of the run, many times.
+const NEAR_BYTES: std::num::NonZeroUsize = std::num::NonZeroUsize::new(64 << 20).unwrap();
+
+async fn kit_redis_near(env: &Env) -> Router {
+    let store = redis_store(env, "kit_redis_near").await;
+    kit_routes(store.with_near_cache(NEAR_BYTES).await.expect("tracking"))
+}
+
+async fn kit_postgres_near(env: &Env) -> Router {
+    let store = postgres_store(env, "load_kit_postgres_near").await;
+    kit_routes(store.with_near_cache(NEAR_BYTES).await.expect("listens"))
+}
+
+async fn kit_tiered_near(env: &Env) -> Router {
+    let cache = redis_store(env, "kit_tiered_near").await;
+    let durable = postgres_store(env, "load_kit_tiered_near").await;
+    kit_routes(Tiered::new(
+        cache.with_near_cache(NEAR_BYTES).await.expect("tracking"),
+        durable.with_near_cache(NEAR_BYTES).await.expect("listens"),
+    ))
 }
 
 async fn ts_tiered(env: &Env) -> Router {

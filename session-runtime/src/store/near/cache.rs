@@ -278,16 +278,18 @@ impl Near {
     /// Drops everything and every ticket out, staying up (the store said
     /// every key changed: a flush of the database).
     pub(crate) fn flush(&self) {
-        // a new generation only if still up: a `down` meanwhile stays down
+        // down, nothing is held: nothing to flush
         let current = self.generation.load(Ordering::Acquire);
-        if current != 0 {
-            let _ = self.generation.compare_exchange(
-                current,
-                self.token(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
+        if current == 0 {
+            return;
         }
+        // a new generation only if still up: a `down` meanwhile stays down
+        let _ = self.generation.compare_exchange(
+            current,
+            self.token(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         self.flushed("store_flushed");
         self.clear();
     }
@@ -299,7 +301,6 @@ impl Near {
             let mut shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut kept = 0;
             shard.slots.retain(|_, slot| {
                 let Held::Pending {
                     write: true, floor, ..
@@ -308,10 +309,10 @@ impl Near {
                     return false;
                 };
                 *floor = u64::MAX;
-                kept += slot.bytes;
                 true
             });
-            shard.bytes = kept;
+            // what is left are writes' places, which count nothing
+            shard.bytes = 0;
         }
     }
 
@@ -521,6 +522,48 @@ mod tests {
         ticket.fill(record(1));
         near.up();
         assert!(near.get(&key(1)).is_err(), "a fill from before the break");
+    }
+
+    #[test]
+    fn down_drops_everything_and_stays_down_until_up() {
+        let near = up();
+        assert!(near.is_up());
+        filled(&near, &key(1), record(1));
+        near.down();
+        assert!(!near.is_up());
+        assert_eq!(near.size(), (0, 0), "nothing held");
+        assert!(matches!(near.get(&key(1)), Err(None)), "nor served");
+        near.flush();
+        assert!(!near.is_up(), "a flush does not bring it up");
+        assert_eq!(near.counts()[3], 1, "one flush counted: the break");
+        near.down();
+        assert_eq!(near.counts()[3], 1, "going down twice is one break");
+        near.up();
+        assert!(near.is_up());
+    }
+
+    #[test]
+    fn hits_misses_and_notifications_are_counted() {
+        let near = up();
+        assert_eq!(near.counts(), [0; 4]);
+        filled(&near, &key(1), record(1)); // a miss, then the fill
+        near.get(&key(1)).unwrap();
+        near.get(&key(1)).unwrap();
+        near.invalidate(&key(2), None);
+        assert_eq!(near.counts(), [2, 1, 1, 0]);
+    }
+
+    #[test]
+    fn a_value_found_expired_is_forgotten() {
+        let near = up();
+        filled(&near, &key(1), record(1));
+        near.forget(&key(1));
+        assert!(matches!(near.get(&key(1)), Err(Some(_))), "asked again");
+        // a write's place is not a value: forgetting leaves it
+        let write = near.write(key(2));
+        near.forget(&key(2));
+        assert!(matches!(near.get(&key(2)), Err(None)));
+        drop(write);
     }
 
     #[test]
