@@ -79,6 +79,9 @@ where
         hits + 1,
         "{label}: the second read is a hit"
     );
+    // held, but not past its expiry
+    assert_eq!(b.load(&k, *NOW + 7200).await.unwrap(), None, "{label}");
+    assert!(b.load(&k, *NOW).await.unwrap().is_some(), "{label}");
 
     // a write there is seen here
     a.save(&k, entry(b"two"), 1, *NOW).await.unwrap();
