@@ -52,6 +52,8 @@ install_missing() {
     command -v chromedriver >/dev/null || packages+=(chromium-driver)
     # the load run from outside (benches/load.sh)
     command -v wrk >/dev/null || packages+=(wrk)
+    # load.sh logs its sessions in with curl and reads row sizes with psql
+    command -v curl >/dev/null || packages+=(curl)
     [ ${#packages[@]} -eq 0 ] && return 0
     say "installing ${packages[*]}"
     local sudo=()

@@ -17,9 +17,10 @@
 use super::super::{Lookup, Record};
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::Notify;
 
 /// What the near cache holds a value for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -105,6 +106,17 @@ enum Held {
 struct Slot {
     held: Held,
     bytes: usize,
+    /// Requests waiting for a place taken (see [`Near::waiter`]), woken
+    /// when the slot goes: filled, given back, dropped.
+    waiters: Option<Arc<Notify>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(waiters) = &self.waiters {
+            waiters.notify_waiters();
+        }
+    }
 }
 
 impl Slot {
@@ -156,7 +168,14 @@ impl Shard {
             }
         }
         self.bytes += bytes;
-        self.slots.insert(key, Slot { held, bytes });
+        self.slots.insert(
+            key,
+            Slot {
+                held,
+                bytes,
+                waiters: None,
+            },
+        );
         true
     }
 }
@@ -335,7 +354,7 @@ impl Near {
                 self.counts.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value.clone());
             }
-            self.counts.misses.fetch_add(1, Ordering::Relaxed);
+            // another request's place: see `waiter`
             return Err(None);
         }
         self.counts.misses.fetch_add(1, Ordering::Relaxed);
@@ -385,6 +404,36 @@ impl Near {
             token,
             generation,
         }
+    }
+
+    /// A request that found the key's place taken by another (`get`
+    /// answered no ticket while up) can wait for that request to end
+    /// rather than ask the store too: the place's waiters, woken when it
+    /// goes (filled, given back or dropped). `None` when the place is no
+    /// longer taken.
+    pub(crate) fn waiter(&self, key: &NearKey) -> Option<Arc<Notify>> {
+        let mut shard = self.shard(key);
+        let slot = shard.slots.get_mut(key)?;
+        if !matches!(slot.held, Held::Pending { .. }) {
+            return None;
+        }
+        Some(Arc::clone(
+            slot.waiters.get_or_insert_with(|| Arc::new(Notify::new())),
+        ))
+    }
+
+    /// Whether the key's place is still the one `waiters` belong to.
+    pub(crate) fn still_taken(&self, key: &NearKey, waiters: &Arc<Notify>) -> bool {
+        self.shard(key)
+            .slots
+            .get(key)
+            .and_then(|slot| slot.waiters.as_ref())
+            .is_some_and(|held| Arc::ptr_eq(held, waiters))
+    }
+
+    /// A read that asked the store without a ticket.
+    pub(crate) fn missed(&self) {
+        self.counts.misses.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops the key's value, if it holds one (an entry found expired).
@@ -694,6 +743,36 @@ mod tests {
         assert_eq!(near.get(&key(1)).unwrap(), full, "still held");
         assert_eq!(near.size(), (2, slot));
         drop(write);
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_a_place_is_woken_by_its_fill() {
+        let near = up();
+        let Err(Some(ticket)) = near.get(&key(1)) else {
+            panic!()
+        };
+        let waiters = near.waiter(&key(1)).expect("a place taken");
+        assert!(near.still_taken(&key(1), &waiters));
+        let woken = waiters.notified();
+        let mut woken = std::pin::pin!(woken);
+        woken.as_mut().enable();
+        ticket.fill(record(1));
+        tokio::time::timeout(std::time::Duration::from_secs(1), woken)
+            .await
+            .expect("woken by the fill");
+        assert!(!near.still_taken(&key(1), &waiters));
+        assert!(near.waiter(&key(1)).is_none(), "a value, not a place");
+        assert_eq!(near.get(&key(1)).unwrap(), record(1));
+        // and by a place given back empty
+        let write = near.write(key(2));
+        let waiters = near.waiter(&key(2)).unwrap();
+        let woken = waiters.notified();
+        let mut woken = std::pin::pin!(woken);
+        woken.as_mut().enable();
+        drop(write);
+        tokio::time::timeout(std::time::Duration::from_secs(1), woken)
+            .await
+            .expect("woken by the write's end");
     }
 
     #[test]

@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 /// found within about three times this (1.5 s).
 pub const NEAR_HEARTBEAT: Duration = Duration::from_millis(500);
 
+/// The longest a read waits for another request of the same key already
+/// asking the store (see [`NearCache`]); past it, it asks the store too.
+const NEAR_WAIT: Duration = Duration::from_millis(50);
+
 /// A store's notification channel, as the near cache needs it.
 pub(crate) trait Channel: Send + Sync + std::fmt::Debug + 'static {
     /// Returns once every notification of a change the store made before
@@ -80,6 +84,9 @@ enum Writes {
 ///   channel breaks, reconnects, or does not answer its [`NEAR_HEARTBEAT`] ping
 ///   in time, everything is dropped and nothing is served or kept until it
 ///   is up again: reads go to the store meanwhile.
+/// * **One round trip for concurrent reads of a key**: a read that finds
+///   another request of the same key asking the store (or writing it)
+///   waits for it, up to 50 ms, and is then served from memory.
 /// * **Bounded in bytes**, least recently used out first.
 /// * **What is cached**: session records (and Redis tombstones) and users'
 ///   revocation times, including "never revoked", so
@@ -195,11 +202,47 @@ impl<S> NearCache<S> {
         self.channel.barrier().await;
     }
 
+    /// The key's value held in memory; otherwise a ticket to fill it. A
+    /// request that finds the place taken by another (a read or a write
+    /// of the same key in flight) waits for it once, up to [`NEAR_WAIT`],
+    /// rather than ask the store too: concurrent requests of one session
+    /// then make one round trip, not one each.
+    async fn read(&self, key: &NearKey) -> Result<Cached, Option<cache::Ticket<'_>>> {
+        let deadline = tokio::time::Instant::now() + NEAR_WAIT;
+        loop {
+            match self.near.get(key) {
+                Err(None) if self.near.is_up() => {}
+                found => return found,
+            }
+            // a place another request holds: wait for it to go (several
+            // waiting for a write that keeps nothing then wait for the one
+            // of them that took the place next)
+            let Some(waiters) = self.near.waiter(key) else {
+                // gone meanwhile: look again, while there is time
+                if tokio::time::Instant::now() >= deadline {
+                    self.near.missed();
+                    return Err(None);
+                }
+                continue;
+            };
+            let woken = waiters.notified();
+            let mut woken = std::pin::pin!(woken);
+            // listening before looking again: a wake-up in between is kept
+            woken.as_mut().enable();
+            if self.near.still_taken(key, &waiters)
+                && tokio::time::timeout_at(deadline, woken).await.is_err()
+            {
+                self.near.missed();
+                return Err(None);
+            }
+        }
+    }
+
     /// The session's value held in memory, served if live at `now`;
     /// otherwise a ticket to fill it.
-    fn held(&self, key: &StoreKey, now: u64) -> Result<Cached, Option<cache::Ticket<'_>>> {
+    async fn held(&self, key: &StoreKey, now: u64) -> Result<Cached, Option<cache::Ticket<'_>>> {
         let near_key = NearKey::Session(*key);
-        match self.near.get(&near_key) {
+        match self.read(&near_key).await {
             Ok(Cached::Record(record)) if record.expires_at <= now => {}
             Ok(Cached::Gone(until)) if until <= Instant::now() => {}
             other => return other,
@@ -259,7 +302,7 @@ impl<S: UserIndex + RevocationTimes> SessionStore for NearCache<S> {
     }
 
     async fn load(&self, key: &StoreKey, now: u64) -> Result<Option<Record>, StoreError> {
-        let ticket = match self.held(key, now) {
+        let ticket = match self.held(key, now).await {
             Ok(held) => return Ok(held.lookup().into_record()),
             Err(ticket) => ticket,
         };
@@ -327,7 +370,7 @@ impl<S: CacheStore + UserIndex + RevocationTimes> CacheStore for NearCache<S> {
         now: u64,
         max_staleness: Option<Duration>,
     ) -> Result<Lookup, StoreError> {
-        let ticket = match self.held(key, now) {
+        let ticket = match self.held(key, now).await {
             Ok(held) => return Ok(held.lookup()),
             Err(ticket) => ticket,
         };
@@ -401,7 +444,7 @@ impl<S: UserIndex + RevocationTimes> UserIndex for NearCache<S> {
 impl<S: UserIndex + RevocationTimes> RevocationTimes for NearCache<S> {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let key = NearKey::Revoked(user.into());
-        let ticket = match self.near.get(&key) {
+        let ticket = match self.read(&key).await {
             Ok(Cached::Revoked(at)) => return Ok(at),
             Ok(_) => None,
             Err(ticket) => ticket,
