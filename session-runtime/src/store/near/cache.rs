@@ -411,11 +411,17 @@ impl Near {
     /// rather than ask the store too: the place's waiters, woken when it
     /// goes (filled, given back or dropped). `None` when the place is no
     /// longer taken.
-    pub(crate) fn waiter(&self, key: &NearKey) -> Option<Arc<Notify>> {
+    ///
+    /// A write's place is waited for only where `writes_keep` (the store's
+    /// notifications let a write keep what it wrote): a write that keeps
+    /// nothing would only make its readers wait to ask the store after it.
+    pub(crate) fn waiter(&self, key: &NearKey, writes_keep: bool) -> Option<Arc<Notify>> {
         let mut shard = self.shard(key);
         let slot = shard.slots.get_mut(key)?;
-        if !matches!(slot.held, Held::Pending { .. }) {
-            return None;
+        match slot.held {
+            Held::Pending { write: false, .. } => {}
+            Held::Pending { write: true, .. } if writes_keep => {}
+            _ => return None,
         }
         Some(Arc::clone(
             slot.waiters.get_or_insert_with(|| Arc::new(Notify::new())),
@@ -751,7 +757,7 @@ mod tests {
         let Err(Some(ticket)) = near.get(&key(1)) else {
             panic!()
         };
-        let waiters = near.waiter(&key(1)).expect("a place taken");
+        let waiters = near.waiter(&key(1), false).expect("a place taken");
         assert!(near.still_taken(&key(1), &waiters));
         let woken = waiters.notified();
         let mut woken = std::pin::pin!(woken);
@@ -761,11 +767,13 @@ mod tests {
             .await
             .expect("woken by the fill");
         assert!(!near.still_taken(&key(1), &waiters));
-        assert!(near.waiter(&key(1)).is_none(), "a value, not a place");
+        assert!(near.waiter(&key(1), true).is_none(), "a value, not a place");
         assert_eq!(near.get(&key(1)).unwrap(), record(1));
-        // and by a place given back empty
+        // a write's place is waited for only where writes keep what they
+        // wrote; and its end wakes
         let write = near.write(key(2));
-        let waiters = near.waiter(&key(2)).unwrap();
+        assert!(near.waiter(&key(2), false).is_none());
+        let waiters = near.waiter(&key(2), true).unwrap();
         let woken = waiters.notified();
         let mut woken = std::pin::pin!(woken);
         woken.as_mut().enable();

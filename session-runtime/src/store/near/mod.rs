@@ -85,8 +85,9 @@ enum Writes {
 ///   in time, everything is dropped and nothing is served or kept until it
 ///   is up again: reads go to the store meanwhile.
 /// * **One round trip for concurrent reads of a key**: a read that finds
-///   another request of the same key asking the store (or writing it)
-///   waits for it, up to 50 ms, and is then served from memory.
+///   another read of the same key asking the store (or, on PostgreSQL,
+///   whose writes keep what they wrote, a write of it) waits for it, up
+///   to 50 ms, and is then served from memory.
 /// * **Bounded in bytes**, least recently used out first.
 /// * **What is cached**: session records (and Redis tombstones) and users'
 ///   revocation times, including "never revoked", so
@@ -215,15 +216,17 @@ impl<S> NearCache<S> {
                 found => return found,
             }
             // a place another request holds: wait for it to go (several
-            // waiting for a write that keeps nothing then wait for the one
-            // of them that took the place next)
-            let Some(waiters) = self.near.waiter(key) else {
-                // gone meanwhile: look again, while there is time
-                if tokio::time::Instant::now() >= deadline {
+            // waiting for one then wait for the one of them that took the
+            // place next)
+            let writes_keep = matches!(self.writes, Writes::Versioned(_));
+            let Some(waiters) = self.near.waiter(key, writes_keep) else {
+                // a write that keeps nothing (ask the store now), or a place
+                // given back meanwhile (look once more)
+                let again = self.near.get(key);
+                if matches!(again, Err(None)) {
                     self.near.missed();
-                    return Err(None);
                 }
-                continue;
+                return again;
             };
             let woken = waiters.notified();
             let mut woken = std::pin::pin!(woken);
