@@ -326,12 +326,13 @@ out="$(tables)"
 echo "$out"
 if [[ $mode == write ]]; then
     # the load section runs from its first "### Load" heading to the next
-    # "## " section or a "### " table of another kind; the rest is kept
+    # "## " section or a "### " table of another kind (its own tables are
+    # Load, Memory and A logout); the rest is kept
     echo "$out" >"$work/tables"
     awk -v tables="$work/tables" '
         /^### Load/ && !done { skipping = 1; while ((getline line < tables) > 0) print line; print ""; done = 1; next }
         skipping && /^## / { skipping = 0 }
-        skipping && /^### / && !/^### (Load|Memory)/ { skipping = 0 }
+        skipping && /^### / && !/^### (Load|Memory|A logout)/ { skipping = 0 }
         !skipping { print }' BENCHMARKS.md >BENCHMARKS.md.new
     grep -q '^### Load' BENCHMARKS.md.new || { echo "BENCHMARKS.md has no '### Load' section" >&2; rm -f BENCHMARKS.md.new; exit 1; }
     mv BENCHMARKS.md.new BENCHMARKS.md

@@ -513,7 +513,7 @@ fn print_revocation(rounds: usize, per_round: u32, rows: &[(&str, Measured, Meas
             "| {name} | {read_micros:.1} | {:.1} | {reads:.2} | {} |",
             median(write.micros.clone()),
             if name.contains("revocation on") {
-                format!("+{:.1} µs", read_micros - base)
+                format!("{:+.1} µs", read_micros - base)
             } else {
                 "baseline".to_owned()
             }
@@ -522,7 +522,7 @@ fn print_revocation(rounds: usize, per_round: u32, rows: &[(&str, Measured, Meas
             // a hit: no round trip, and at most 2 µs over no check at all
             let added = read_micros - base;
             checks.push((
-                format!("{name}: the check adds ≤ 2 µs on a near-cache hit (+{added:.1} µs, {reads:.2} store reads per request)"),
+                format!("{name}: the check adds ≤ 2 µs on a near-cache hit ({added:+.1} µs, {reads:.2} store reads per request)"),
                 added <= 2.0 && reads < 0.01,
             ));
         } else if name.contains("revocation on") {

@@ -155,10 +155,12 @@ fn kit_routes(store: impl session_runtime::SessionStore) -> Router {
         .route("/write", post(kit::server_cart))
         .route(
             "/logout",
-            post(|mut cart: session_runtime::Session<ServerCart>| async move {
-                cart.terminate();
-                "bye"
-            }),
+            post(
+                |mut cart: session_runtime::Session<ServerCart>| async move {
+                    cart.terminate();
+                    "bye"
+                },
+            ),
         )
         .layer(SessionLayer::<ServerCart>::with_store(key(), store))
 }

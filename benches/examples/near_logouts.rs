@@ -51,7 +51,8 @@ impl Client {
         let header = |name: &str| {
             head.lines().find_map(|line| {
                 let (key, value) = line.split_once(':')?;
-                key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
             })
         };
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -59,7 +60,8 @@ impl Client {
         let mut body = vec![0; length];
         self.0.read_exact(&mut body).await.expect("a body");
         Answer {
-            cookie: header("set-cookie").map(|c| c.split(';').next().unwrap_or_default().to_owned()),
+            cookie: header("set-cookie")
+                .map(|c| c.split(';').next().unwrap_or_default().to_owned()),
             body: String::from_utf8(body).expect("a text body"),
         }
     }
@@ -91,7 +93,11 @@ async fn main() {
     let mut b = Client::connect(port + 1).await;
     let mut waits = Vec::with_capacity(n);
     for _ in 0..n {
-        let cookie = a.send("POST", "/login", None).await.cookie.expect("a cookie");
+        let cookie = a
+            .send("POST", "/login", None)
+            .await
+            .cookie
+            .expect("a cookie");
         for _ in 0..2 {
             assert_eq!(b.send("GET", "/read", Some(&cookie)).await.body, "1");
         }
@@ -114,6 +120,10 @@ async fn main() {
         at(50).as_secs_f64() * 1e3,
         at(99).as_secs_f64() * 1e3,
         waits[waits.len() - 1].as_secs_f64() * 1e3,
-        if at(99) <= Duration::from_millis(10) { "yes" } else { "**no**" }
+        if at(99) <= Duration::from_millis(10) {
+            "yes"
+        } else {
+            "**no**"
+        }
     );
 }
