@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod frameworks;
 pub mod http;
 pub mod model;
+pub mod near;
 pub mod probe;
 pub mod process;
 pub mod stores;

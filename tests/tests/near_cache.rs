@@ -5,53 +5,15 @@
 //! restarted empty) never leaving an entry served that may have missed a
 //! change. Each scenario prints its figure.
 
-use session_runtime::id::StoreKey;
 use session_runtime::store::{
-    CacheStore, Entry, NearCache, PostgresStore, RedisStore, RevocationTimes, SessionStore,
+    CacheStore, NearCache, PostgresStore, RedisStore, RevocationTimes, SessionStore,
 };
+use sessionkit_tests::conformance::fresh_key as key;
+use sessionkit_tests::near::{NOW, entry, within_a_second};
 use sessionkit_tests::process::OwnServer;
 use sessionkit_tests::servers::address;
 use sessionkit_tests::stores::{self, NEAR_BYTES};
 use std::time::{Duration, Instant};
-
-/// Real times: Redis expires keys by its own clock.
-static NOW: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-});
-
-/// A key no other run or test uses (the test Redis outlives a run).
-fn key() -> StoreKey {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut bytes = [0; 32];
-    bytes[..16].copy_from_slice(&nanos.to_le_bytes());
-    bytes[16..24].copy_from_slice(&n.to_le_bytes());
-    bytes[24..28].copy_from_slice(&std::process::id().to_le_bytes());
-    StoreKey::from_bytes(bytes)
-}
-
-fn entry(data: &[u8]) -> Entry<'_> {
-    Entry::new(data, *NOW + 3600).with_user("sid", Some("alice"), *NOW)
-}
-
-/// Polls `check` until it holds or a second passed; how long it took.
-async fn within_a_second(mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let began = Instant::now();
-    while began.elapsed() < Duration::from_secs(1) {
-        if check().await {
-            return Some(began.elapsed());
-        }
-        tokio::task::yield_now().await;
-    }
-    None
-}
 
 fn p99(mut waits: Vec<Duration>) -> Duration {
     waits.sort();

@@ -8,70 +8,16 @@
 use session_runtime::Tiered;
 use session_runtime::id::StoreKey;
 use session_runtime::store::{
-    CacheStore, Entry, Lookup, NearCache, PostgresStore, RedisStore, RevocationTimes, Saved,
-    SessionStore, UserIndex,
+    CacheStore, Lookup, NearCache, PostgresStore, RedisStore, RevocationTimes, Saved, SessionStore,
+    UserIndex,
 };
+use sessionkit_tests::conformance::fresh_key as key;
+use sessionkit_tests::near::{NOW, entry, user_entry, within, within_a_second};
 use sessionkit_tests::process::OwnServer;
 use sessionkit_tests::servers::address;
 use sessionkit_tests::stores::{self, NEAR_BYTES};
 use std::num::NonZeroUsize;
-use std::time::{Duration, Instant};
-
-/// Real times: Redis expires keys by its own clock.
-static NOW: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-});
-
-/// A key no other run or test uses (the test Redis outlives a run).
-fn key() -> StoreKey {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let mut bytes = [0; 32];
-    bytes[..16].copy_from_slice(&nanos.to_le_bytes());
-    bytes[16..24].copy_from_slice(&n.to_le_bytes());
-    bytes[24..28].copy_from_slice(&std::process::id().to_le_bytes());
-    bytes[28] = 0x5a;
-    StoreKey::from_bytes(bytes)
-}
-
-fn entry(data: &[u8]) -> Entry<'_> {
-    Entry::new(data, *NOW + 3600).with_user("sid", Some("alice"), *NOW)
-}
-
-fn user_entry<'a>(data: &'a [u8], user: &'a str) -> Entry<'a> {
-    Entry::new(data, *NOW + 3600).with_user("sid", Some(user), *NOW)
-}
-
-/// Polls `check` until it holds or a second passed; how long it took.
-async fn within_a_second(mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let began = Instant::now();
-    while began.elapsed() < Duration::from_secs(1) {
-        if check().await {
-            return Some(began.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    None
-}
-
-/// Polls `check` until it holds or `limit` passed.
-async fn within(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let began = Instant::now();
-    while began.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
+use std::time::Duration;
 
 fn bytes(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
@@ -219,7 +165,7 @@ async fn an_evicted_write_ticket_lets_a_read_keep_the_old_record() {
             n > 0
         })
         .await;
-        assert!(waiting, "the save waits for the row");
+        assert!(waiting.is_some(), "the save waits for the row");
         // a read of another key evicts the save's ticket
         assert!(near.load(&key(), *NOW).await.unwrap().is_none());
         // a read of this key, in this process, while the save is in flight
@@ -505,7 +451,9 @@ async fn a_killed_tracking_connection_never_leaves_a_stale_entry() {
         .await;
         assert!(seen.is_some(), "round {round}: the write is seen");
         assert!(
-            within(Duration::from_secs(5), async || near.stats().connected).await,
+            within(Duration::from_secs(5), async || near.stats().connected)
+                .await
+                .is_some(),
             "round {round}: tracking comes back"
         );
         for _ in 0..50 {
@@ -550,7 +498,10 @@ async fn a_dropped_redis_near_cache_closes_its_connection() {
             tracking_clients(&mut admin).await.is_empty()
         })
         .await;
-        assert!(closed, "the tracking connection outlived the cache");
+        assert!(
+            closed.is_some(),
+            "the tracking connection outlived the cache"
+        );
     }
 }
 
@@ -1002,7 +953,9 @@ async fn a_listener_terminated_while_the_other_writes_leaves_nothing_stale() {
         let k = key();
         assert!(plain.create(&k, entry(b"one")).await.unwrap());
         assert!(
-            within(Duration::from_secs(5), async || near.stats().connected).await,
+            within(Duration::from_secs(5), async || near.stats().connected)
+                .await
+                .is_some(),
             "round {round}: up"
         );
         near.sync().await;
@@ -1027,7 +980,11 @@ async fn a_listener_terminated_while_the_other_writes_leaves_nothing_stale() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    assert!(within(Duration::from_secs(5), async || near.stats().connected).await);
+    assert!(
+        within(Duration::from_secs(5), async || near.stats().connected)
+            .await
+            .is_some()
+    );
 }
 
 /// Regression: dropping the near cache (with a clone's reads in flight)
@@ -1059,7 +1016,10 @@ async fn a_dropped_postgres_near_cache_stops_listening() {
         listeners(&plain).await == 0
     })
     .await;
-    assert!(gone, "the listening connection outlived the cache");
+    assert!(
+        gone.is_some(),
+        "the listening connection outlived the cache"
+    );
 }
 
 /// Regression: the longest table name `with_table` takes (48) keeps its
