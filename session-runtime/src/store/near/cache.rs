@@ -606,6 +606,9 @@ mod tests {
         near.get(&key(1)).unwrap();
         near.invalidate(&key(2), None);
         assert_eq!(near.counts(), [2, 1, 1, 0]);
+        // a read that asked the store without a ticket is a miss too
+        near.missed();
+        assert_eq!(near.counts(), [2, 2, 1, 0]);
     }
 
     #[test]
