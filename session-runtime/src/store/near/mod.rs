@@ -48,6 +48,7 @@ enum Writes {
     /// The store's notifications carry the version written (PostgreSQL):
     /// a write's own notification leaves the value it filled, a later
     /// write's takes it away.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Versioned(Written),
     /// The store reports every write, this process's too, with no version
     /// (Redis: a script's writes are reported to the connection that ran
@@ -55,6 +56,7 @@ enum Writes {
     /// cycle are merged, so the report of a write of ours cannot be told
     /// from that of another process's right after it): a write keeps
     /// nothing, and the next read fills again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Reported,
 }
 
