@@ -51,7 +51,7 @@ pub fn table(scenario: &str) -> String {
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         });
-    format!("t_{hash:016x}_{}", std::process::id())
+    format!("t_{hash:016x}_{}", crate::servers::run())
 }
 
 /// What a store hands the layer ([`SessionStore::user_index`] and the

@@ -273,9 +273,30 @@ pub mod servers {
         }
     }
 
-    /// A table name no other test uses.
+    /// A table name no other test uses, in this run or an earlier one on
+    /// the same servers.
     #[must_use]
     pub fn table(name: &str) -> String {
-        format!("t_{name}_{}", std::process::id())
+        format!("t_{name}_{}", run())
+    }
+
+    /// This process's token in the names of what it creates on the shared
+    /// servers: its pid and its start time. A pid alone repeats: a fresh
+    /// container runs the same steps, so the same test binary gets the
+    /// same pid in every run, and finds the rows an earlier run left on a
+    /// server that outlived it.
+    #[must_use]
+    pub fn run() -> &'static str {
+        static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        RUN.get_or_init(|| {
+            let started = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            // the low 32 bits of the nanoseconds: lower-case hex, short
+            // enough that every derived SQL name stays within 63 bytes
+            #[allow(clippy::cast_possible_truncation)]
+            let nonce = started.as_nanos() as u32;
+            format!("{}_{nonce:08x}", std::process::id())
+        })
     }
 }

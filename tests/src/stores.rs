@@ -29,7 +29,7 @@ pub async fn sqlite_memory(name: &str) -> SqliteStore {
 ///
 /// When SQLite cannot open it.
 pub async fn sqlite_file(name: &str) -> SqliteStore {
-    let path = std::env::temp_dir().join(format!("sessionkit-{}-{name}.db", std::process::id()));
+    let path = std::env::temp_dir().join(format!("sessionkit-{}-{name}.db", crate::servers::run()));
     let _ = std::fs::remove_file(&path);
     sqlite_at(&path).await
 }

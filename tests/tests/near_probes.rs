@@ -1030,8 +1030,8 @@ async fn the_longest_table_name_notifies() {
     let Some(url) = address("SESSIONKIT_POSTGRES_URL") else {
         return;
     };
-    let pid = std::process::id().to_string();
-    let name = format!("t_{pid}_{}", "x".repeat(48 - 3 - pid.len()));
+    let run = sessionkit_tests::servers::run();
+    let name = format!("t_{run}_{}", "x".repeat(48 - 3 - run.len()));
     assert_eq!(name.len(), 48);
     let plain = PostgresStore::connect(&url)
         .await
