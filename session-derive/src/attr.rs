@@ -3,7 +3,7 @@
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    COOKIE, CRATE, MAX_LEN, PREVIOUS, QUICK, SESSION, SKIP, STORAGE, Symbol, USER,
+    COOKIE, CRATE, MAX_LEN, NEXT, PREVIOUS, QUICK, SESSION, SKIP, STORAGE, Symbol, USER,
 };
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
@@ -65,6 +65,9 @@ pub(crate) struct Container {
     pub(crate) krate: Option<Attr<Path>>,
     /// `previous = OldShape`: the session type this one replaced.
     pub(crate) previous: Option<Attr<syn::Type>>,
+    /// `next = NewShape`: the shape the next release writes, read (and
+    /// converted down) by this one during a rolling deploy.
+    pub(crate) next: Option<Attr<syn::Type>>,
 }
 
 impl Container {
@@ -85,6 +88,7 @@ impl Container {
         let mut storage = Slot::new(cx, STORAGE);
         let mut krate = Slot::new(cx, CRATE);
         let mut previous = Slot::new(cx, PREVIOUS);
+        let mut next = Slot::new(cx, NEXT);
         for attr in attrs.iter().filter(|attr| attr.path() == SESSION) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path == COOKIE {
@@ -120,8 +124,15 @@ impl Container {
                 } else if meta.path == PREVIOUS {
                     let ty: syn::Type = meta.value()?.parse()?;
                     previous.set(&meta.path, ty);
+                } else if meta.path == NEXT {
+                    let ty: syn::Type = meta.value()?.parse()?;
+                    next.set(&meta.path, ty);
                 } else {
-                    unknown(cx, &meta, "`cookie`, `storage`, `crate` or `previous`")?;
+                    unknown(
+                        cx,
+                        &meta,
+                        "`cookie`, `storage`, `crate`, `previous` or `next`",
+                    )?;
                 }
                 Ok(())
             });
@@ -134,6 +145,7 @@ impl Container {
             storage: storage.get(),
             krate: krate.get(),
             previous: previous.get(),
+            next: next.get(),
         }
     }
 }

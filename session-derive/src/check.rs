@@ -132,6 +132,7 @@ pub(crate) fn check_shape(cx: &Ctxt, shape: &Shape<'_>) {
         ("cookie", attrs.cookie.as_ref().map(|a| a.span)),
         ("storage", attrs.storage.as_ref().map(|a| a.span)),
         ("previous", attrs.previous.as_ref().map(|a| a.span)),
+        ("next", attrs.next.as_ref().map(|a| a.span)),
     ] {
         if let Some(span) = span {
             cx.syn_error(syn::Error::new(

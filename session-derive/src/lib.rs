@@ -45,8 +45,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `storage = "cookie"` | struct | always a cookie; a compile error stating bound and budget if it cannot fit |
 /// | `storage = "server"` | struct | always server-side (revocable) |
 /// | `crate = path` | struct | path to `session_runtime` when it is re-exported |
+/// | `previous = Old` | struct | sessions sealed in `Old`'s shape (or any before it) open, converted with `From<Old>`; same cookie name |
+/// | `next = New` | struct | sessions the next release seals in `New`'s shape open, converted down with `From<New>`, and are written back only when a handler changes them (a rolling deploy's first step); same cookie name |
 /// | `quick` | field | cache tier only; not allowed with `storage = "cookie"` |
 /// | `skip` | field | not stored; default on every request (must still be `Send`) |
+/// | `user` | field | the session's user (an `Option` of a user id): indexes it for "log out everywhere" and user revocation |
 /// | `max_len = N` | field | limit for a `String`, `Vec`, set or map: setter refuses, save checks; bounds the field only when its items (keys, values) are bounded |
 ///
 /// Unknown, duplicate and malformed attributes are errors, all reported in

@@ -12,6 +12,7 @@ pub(crate) const COOKIE: Symbol = Symbol("cookie");
 pub(crate) const STORAGE: Symbol = Symbol("storage");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const PREVIOUS: Symbol = Symbol("previous");
+pub(crate) const NEXT: Symbol = Symbol("next");
 // field
 pub(crate) const QUICK: Symbol = Symbol("quick");
 pub(crate) const SKIP: Symbol = Symbol("skip");

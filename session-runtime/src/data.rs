@@ -359,11 +359,17 @@ pub trait SessionData: Sized + 'static {
     /// `#[session(previous = ..)]` chain.
     const VERSIONS: usize = 1;
 
+    /// With `#[session(next = New)]`: `New`'s fingerprint, the shape the
+    /// next release writes, which this one opens (converted down) but never
+    /// writes by itself (see [`SealedShape::Next`](crate::seal::SealedShape)).
+    const NEXT_FINGERPRINT: Option<u64> = None;
+
     /// Decodes `body` (the fields of `part`) sealed in `shape` (the
     /// envelope's [`shape_tag`](crate::seal::envelope::shape_tag) of a
-    /// fingerprint): this type's own shape, or with `#[session(previous =
-    /// Old)]` any shape of the chain before it, converted with `From`.
-    /// `None` when no shape of the chain has that tag.
+    /// fingerprint): this type's own shape; with `#[session(next = New)]`
+    /// `New`'s own shape, converted down with `From`; with
+    /// `#[session(previous = Old)]` any shape of the chain before it,
+    /// converted up with `From`. `None` when no shape has that tag.
     ///
     /// # Errors
     ///
@@ -410,6 +416,7 @@ pub trait PreviousShape: Sized {
     const VERSIONS: usize;
     const FINGERPRINT: u64;
     const STORAGE: Storage;
+    const COOKIE_NAME: &'static str;
     fn open_shape<C: Codec>(
         shape: u32,
         part: Part,
@@ -421,6 +428,7 @@ impl<T: SessionData> PreviousShape for T {
     const VERSIONS: usize = T::VERSIONS;
     const FINGERPRINT: u64 = T::FINGERPRINT;
     const STORAGE: Storage = T::STORAGE;
+    const COOKIE_NAME: &'static str = T::COOKIE_NAME;
     fn open_shape<C: Codec>(
         shape: u32,
         part: Part,
@@ -428,6 +436,76 @@ impl<T: SessionData> PreviousShape for T {
     ) -> Option<Result<Self, CodecError>> {
         T::open_shape::<C>(shape, part, body)
     }
+}
+
+/// A type named in `#[session(next = ..)]`: the shape the next release
+/// writes, which derives `Session` itself. Only its own shape is opened
+/// (its `previous` chain leads back to the type that names it).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`next = {Self}` names a type that is not a session shape",
+    label = "`{Self}` does not derive `Session`",
+    note = "copy the struct the next release writes, exactly as it will be, with `#[derive(Session, Default)]` and the same cookie name"
+)]
+pub trait NextShape: Sized {
+    const FINGERPRINT: u64;
+    const STORAGE: Storage;
+    const COOKIE_NAME: &'static str;
+    fn open_own_shape<C: Codec>(
+        shape: u32,
+        part: Part,
+        body: &[u8],
+    ) -> Option<Result<Self, CodecError>>;
+}
+
+impl<T: SessionData> NextShape for T {
+    const FINGERPRINT: u64 = T::FINGERPRINT;
+    const STORAGE: Storage = T::STORAGE;
+    const COOKIE_NAME: &'static str = T::COOKIE_NAME;
+    fn open_own_shape<C: Codec>(
+        shape: u32,
+        part: Part,
+        body: &[u8],
+    ) -> Option<Result<Self, CodecError>> {
+        open_own_shape::<T, C>(shape, part, body)
+    }
+}
+
+/// The conversion `#[session(next = New)]` needs.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` lists `next = {New}`, but there is no `impl From<{New}> for {Self}`",
+    label = "sessions the next release writes cannot be read by this one",
+    note = "write `impl From<{New}> for {Self} {{ fn from(new: {New}) -> Self {{ .. }} }}`: it turns a session the next release sealed into this release's shape"
+)]
+pub trait DowngradeFrom<New> {
+    fn downgrade_from(new: New) -> Self;
+}
+
+impl<T: From<New>, New> DowngradeFrom<New> for T {
+    #[inline]
+    fn downgrade_from(new: New) -> Self {
+        T::from(new)
+    }
+}
+
+/// Whether two strings are equal, in a const context (the derive compares
+/// cookie names with it).
+#[doc(hidden)]
+#[must_use]
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The conversion `#[session(previous = Old)]` needs.

@@ -223,7 +223,7 @@
 //! let old = sealer.seal::<CartV1, Bincode>("cart", &meta, &CartV1 { items: vec![7] })?;
 //! let opened = sealer.open::<Cart, Bincode>("cart", &old, 1_500)?;
 //! assert_eq!(opened.data, Cart { items: vec![7], coupon: None });
-//! assert!(opened.migrated);
+//! assert!(opened.migrated());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -239,13 +239,78 @@
 //!   server-side sessions by shape; once none has the old fingerprint (or
 //!   the session lifetime has passed since the deploy, for cookies), the old
 //!   struct can go.
-//! * **Rolling deploys.** Processes still on the old release cannot open
-//!   sessions already re-sealed in the new shape (to them it is "no
-//!   session"). Keep the overlap short, or ship the new struct in two steps.
-//! * **Mistakes are compile errors**: a `previous` with the same shape, a
-//!   missing `From` (the error names the `impl` to write), a `previous` that
-//!   is not a session, a cycle, or a cookie-only struct whose `previous` may
-//!   live server-side.
+//! * **Mistakes are compile errors**: a `previous` with the same shape or
+//!   another cookie name, a missing `From` (the error names the `impl` to
+//!   write), a `previous` that is not a session, a cycle, or a cookie-only
+//!   struct whose `previous` may live server-side.
+//!
+//! ## Rolling deploys: expand, then contract
+//!
+//! `previous` alone is enough when every instance restarts at once. In a
+//! rolling deploy, old and new instances serve the same users side by
+//! side, and an old instance cannot open a session a new one has already
+//! re-sealed in the new shape: to it that is "no session", and the user is
+//! logged out. Ship the change in two releases instead:
+//!
+//! 1. **Expand: a release that reads the new shape and writes the old
+//!    one.** Keep `Cart` as it is, add the struct the next release will
+//!    write (exactly as it will be, same cookie name), name it in
+//!    `#[session(next = ..)]`, and write `From<CartV2> for Cart`. This
+//!    release never writes the new shape: roll it out like any other.
+//! 2. **Contract: the release that writes the new shape**, once no
+//!    instance of the release before step 1 is left: `CartV2` becomes the
+//!    session type with `#[session(previous = Cart)]` and `From<Cart> for
+//!    CartV2`. While it rolls out, step-1 instances open what it writes.
+//!
+//! ```
+//! use session_runtime::{Bincode, MasterKey, Meta, Mode, SealedShape, Sealer, Session};
+//!
+//! // step 1's code: the session type is still `Cart`
+//! #[derive(Session, Default, Debug, PartialEq)]
+//! #[session(cookie = "cart", next = CartV2)]
+//! struct Cart {
+//!     items: Vec<u32>,
+//! }
+//!
+//! /// What step 2 will write, copied as it will be.
+//! #[derive(Session, Default)]
+//! #[session(cookie = "cart")]
+//! struct CartV2 {
+//!     items: Vec<u32>,
+//!     coupon: Option<String>,
+//! }
+//!
+//! impl From<CartV2> for Cart {
+//!     fn from(new: CartV2) -> Self {
+//!         Self { items: new.items }
+//!     }
+//! }
+//!
+//! // a cookie a step-2 instance sealed opens on a step-1 instance
+//! let sealer = Sealer::new(MasterKey::from_secret(&[5; 32])?, Mode::Encrypted);
+//! let meta = Meta { issued_at: 1_000, expires_at: 2_000, ..Meta::default() };
+//! let new = CartV2 { items: vec![7], coupon: Some("SPRING".into()) };
+//! let sealed = sealer.seal::<CartV2, Bincode>("cart", &meta, &new)?;
+//! let opened = sealer.open::<Cart, Bincode>("cart", &sealed, 1_500)?;
+//! assert_eq!((opened.data, opened.shape), (Cart { items: vec![7] }, SealedShape::Next));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! * **What a step-1 instance writes.** A session sealed in the next
+//!   shape is written back (in its own shape, so what only the new shape
+//!   holds is lost) only when a handler changes it or asks for a write (a
+//!   new ID, a lifetime). Reads, expiry refreshes, re-seals under a newer
+//!   key and `always_save` leave it as the new release sealed it. Give what
+//!   the new shape adds a default that `From<Cart> for CartV2` can fill.
+//! * **Both tiers, every store**: cookies and server records open the same
+//!   way; the record's shape column tells `sessionkit stats` how many of
+//!   each are live.
+//! * **Mistakes are compile errors**: a `next` that is not a session, has
+//!   the same shape as this struct or as its `previous`, another cookie
+//!   name, a missing `From` (the error names it), or a cookie-only struct
+//!   whose `next` may live server-side.
+//! * **After step 2**, the next change starts again at step 1: a release
+//!   may name both `previous` (the shape before it) and `next`.
 //! * **Foreign types** state their shape by hand or through a newtype; see
 //!   [`bound::shape`].
 //!
@@ -365,7 +430,7 @@ pub use data::{
 };
 pub use layer::SessionLayer;
 pub use seal::{
-    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError, Sealer,
+    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError, SealedShape, Sealer,
 };
 pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{
@@ -388,9 +453,9 @@ pub mod __private {
     pub use crate::bound::{CapacityError, MaxEncodedLen, shape};
     pub use crate::codec::{Codec, CodecError};
     pub use crate::data::{
-        FieldInfo, FieldSet, MESSAGE_CAPACITY, MigrateFrom, Part, PreviousShape, SessionAccess,
-        SessionData, Storage, StorageError, StorageRequest, decide_storage, field_info,
-        mark_changed, open_own_shape,
+        DowngradeFrom, FieldInfo, FieldSet, MESSAGE_CAPACITY, MigrateFrom, NextShape, Part,
+        PreviousShape, SessionAccess, SessionData, Storage, StorageError, StorageRequest,
+        decide_storage, field_info, mark_changed, open_own_shape, same_str,
     };
     pub use crate::field::{
         BoundedField, DeserializeField, Holds, ItemBound, LimitedField, SendField, SerializeField,

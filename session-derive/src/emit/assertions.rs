@@ -91,6 +91,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>) -> TokenStream {
         });
     let quick_in_cookie = quick_in_resolved_cookie(cont);
     let previous = previous_checks(cont);
+    let next = next_checks(cont);
     quote! {
         fn __assert_fields_send() where #(#send)* {}
 
@@ -98,6 +99,7 @@ pub(crate) fn field_assertions(cont: &Container<'_>) -> TokenStream {
         #(#items)*
         #quick_in_cookie
         #previous
+        #next
 
         // evaluate the storage decision now, so a cookie-only struct that does
         // not fit fails to compile even if it is never used; and check that
@@ -142,7 +144,68 @@ fn quick_in_resolved_cookie(cont: &Container<'_>) -> TokenStream {
     quote!(#(#checks)*)
 }
 
-/// `previous = Old`: not the same shape (a no-op migration), and not a
+/// `next = New`: not the same shape as this one (or as `previous`), the
+/// same cookie (a session of another cookie never reaches this layer), and
+/// not a shape that may live server-side when this one is cookie-only.
+fn next_checks(cont: &Container<'_>) -> TokenStream {
+    let Some(next) = &cont.attrs.next else {
+        return TokenStream::new();
+    };
+    let ident = cont.ident;
+    let name = ident.unraw();
+    let new = &next.value;
+    let new_name = quote!(#new).to_string().replace(' ', "");
+    let same = format!(
+        "`next = {new_name}` has the same shape as `{name}`: there is nothing to read ahead; remove `next`, or copy the struct the next release writes"
+    );
+    let cookie = format!(
+        "`next = {new_name}` has another cookie name than `{name}`: its sessions are sealed for another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`"
+    );
+    let storage = format!(
+        "`{name}` lives in a cookie, but sessions of `next = {new_name}` may live server-side: a cookie-only layer has no store to read them from; keep `{name}` server-side (`storage = \"server\"`) before the next release moves sessions there"
+    );
+    let spanned = private_at(new.span());
+    let not_previous = cont.attrs.previous.as_ref().map(|previous| {
+        let old = &previous.value;
+        let old_name = quote!(#old).to_string().replace(' ', "");
+        let message = format!(
+            "`next = {new_name}` has the same shape as `previous = {old_name}`: a shape is either the one before this or the one after"
+        );
+        quote_spanned! {new.span()=>
+            const _: () = #spanned::core::assert!(
+                <#new as #spanned::NextShape>::FINGERPRINT
+                    != <#old as #spanned::PreviousShape>::FINGERPRINT,
+                #message
+            );
+        }
+    });
+    quote_spanned! {new.span()=>
+        const _: () = #spanned::core::assert!(
+            <#new as #spanned::NextShape>::FINGERPRINT
+                != <#ident as #spanned::SessionData>::FINGERPRINT,
+            #same
+        );
+        const _: () = #spanned::core::assert!(
+            #spanned::same_str(
+                <#new as #spanned::NextShape>::COOKIE_NAME,
+                <#ident as #spanned::SessionData>::COOKIE_NAME,
+            ),
+            #cookie
+        );
+        const _: () = #spanned::core::assert!(
+            !#spanned::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie)
+                || #spanned::core::matches!(
+                    <#new as #spanned::NextShape>::STORAGE,
+                    #spanned::Storage::Cookie
+                ),
+            #storage
+        );
+        #not_previous
+    }
+}
+
+/// `previous = Old`: not the same shape (a no-op migration), the same
+/// cookie (another cookie's sessions never reach this layer), and not a
 /// shape that may live server-side when this one is cookie-only (its layer
 /// has no store to find those sessions in). The chain length is evaluated
 /// so a cycle of `previous` fails to compile.
@@ -157,6 +220,10 @@ fn previous_checks(cont: &Container<'_>) -> TokenStream {
         "`previous = {old_name}` has the same shape as `{}`: the migration would do nothing; remove `previous`, or keep the old struct as it was",
         ident.unraw()
     );
+    let cookie = format!(
+        "`previous = {old_name}` has another cookie name than `{}`: its sessions were sealed for another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`",
+        ident.unraw()
+    );
     let storage = format!(
         "`{}` lives in a cookie, but sessions of `previous = {old_name}` may live server-side: a cookie-only layer has no store to read them from; keep `{}` server-side (`storage = \"server\"`) while such sessions can exist",
         ident.unraw(),
@@ -168,6 +235,13 @@ fn previous_checks(cont: &Container<'_>) -> TokenStream {
             <#old as #spanned::PreviousShape>::FINGERPRINT
                 != <#ident as #spanned::SessionData>::FINGERPRINT,
             #same
+        );
+        const _: () = #spanned::core::assert!(
+            #spanned::same_str(
+                <#old as #spanned::PreviousShape>::COOKIE_NAME,
+                <#ident as #spanned::SessionData>::COOKIE_NAME,
+            ),
+            #cookie
         );
         const _: () = #spanned::core::assert!(
             !#spanned::core::matches!(<#ident as #spanned::SessionData>::STORAGE, #spanned::Storage::Cookie)

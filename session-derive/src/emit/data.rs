@@ -25,7 +25,7 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, access: &Ident) -> TokenSt
         quote!(#private::field_info(#name, #quick, #skip))
     });
     let fingerprint = fingerprint::fingerprint(cont);
-    let previous = previous_items(cont);
+    let chain = chain_items(cont);
     let bounds = bound::session_bounds(cont);
     let decision = storage_decision(cont, &cookie_name);
     let storage = storage_const(cont);
@@ -102,7 +102,7 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, access: &Ident) -> TokenSt
                 #(#take_fields)*
             }
 
-            #previous
+            #chain
             #user
         }
 
@@ -110,24 +110,75 @@ pub(crate) fn session_data_impl(cont: &Container<'_>, access: &Ident) -> TokenSt
     }
 }
 
-/// With `previous = Old`: the chain length (a cycle is a compile error
-/// there) and `open_shape`, which decodes a body of this type's own shape,
-/// or of `Old`'s (or of any shape before it) and converts it with `From`.
-fn previous_items(cont: &Container<'_>) -> TokenStream {
-    let Some(previous) = &cont.attrs.previous else {
+/// With `previous = Old` and/or `next = New`: the chain length (a cycle
+/// of `previous` is a compile error there), `NEXT_FINGERPRINT`, and
+/// `open_shape`, which decodes a body of this type's own shape, of `New`'s
+/// own shape (converted down with `From<New>`), or of `Old`'s (or any
+/// shape before it, converted up with `From<Old>`).
+fn chain_items(cont: &Container<'_>) -> TokenStream {
+    let (previous, next) = (&cont.attrs.previous, &cont.attrs.next);
+    if previous.is_none() && next.is_none() {
         return TokenStream::new();
-    };
+    }
     let private = private();
-    let old = &previous.value;
-    let spanned = private_at(old.span());
-    let prev_shape = quote_spanned! {old.span()=>
-        <#old as #spanned::PreviousShape>
-    };
-    let migrate = quote_spanned! {old.span()=>
-        <Self as #spanned::MigrateFrom<#old>>::migrate_from
+    let versions = previous.as_ref().map(|previous| {
+        let old = &previous.value;
+        let spanned = private_at(old.span());
+        quote_spanned! {old.span()=>
+            const VERSIONS: usize = <#old as #spanned::PreviousShape>::VERSIONS + 1;
+        }
+    });
+    let (next_fingerprint, open_next) = next
+        .as_ref()
+        .map(|next| {
+            let new = &next.value;
+            let spanned = private_at(new.span());
+            let shape = quote_spanned! {new.span()=> <#new as #spanned::NextShape> };
+            let downgrade = quote_spanned! {new.span()=>
+                <Self as #spanned::DowngradeFrom<#new>>::downgrade_from
+            };
+            (
+                quote! {
+                    const NEXT_FINGERPRINT: #private::Option<u64> =
+                        #private::Some(#shape::FINGERPRINT);
+                },
+                quote! {
+                    match #shape::open_own_shape::<__C>(shape, part, body) {
+                        #private::Some(#private::Ok(__new)) => {
+                            return #private::Some(#private::Ok(#downgrade(__new)));
+                        }
+                        #private::Some(#private::Err(__error)) => {
+                            return #private::Some(#private::Err(__error));
+                        }
+                        #private::None => {}
+                    }
+                },
+            )
+        })
+        .unzip();
+    let open_previous = match previous {
+        Some(previous) => {
+            let old = &previous.value;
+            let spanned = private_at(old.span());
+            let prev_shape = quote_spanned! {old.span()=>
+                <#old as #spanned::PreviousShape>
+            };
+            let migrate = quote_spanned! {old.span()=>
+                <Self as #spanned::MigrateFrom<#old>>::migrate_from
+            };
+            quote! {
+                match #prev_shape::open_shape::<__C>(shape, part, body) {
+                    #private::Some(#private::Ok(__old)) => #private::Some(#private::Ok(#migrate(__old))),
+                    #private::Some(#private::Err(__error)) => #private::Some(#private::Err(__error)),
+                    #private::None => #private::None,
+                }
+            }
+        }
+        None => quote!(#private::None),
     };
     quote! {
-        const VERSIONS: usize = #prev_shape::VERSIONS + 1;
+        #versions
+        #next_fingerprint
 
         fn open_shape<__C: #private::Codec>(
             shape: u32,
@@ -137,11 +188,8 @@ fn previous_items(cont: &Container<'_>) -> TokenStream {
             if let #private::Some(__own) = #private::open_own_shape::<Self, __C>(shape, part, body) {
                 return #private::Some(__own);
             }
-            match #prev_shape::open_shape::<__C>(shape, part, body) {
-                #private::Some(#private::Ok(__old)) => #private::Some(#private::Ok(#migrate(__old))),
-                #private::Some(#private::Err(__error)) => #private::Some(#private::Err(__error)),
-                #private::None => #private::None,
-            }
+            #open_next
+            #open_previous
         }
     }
 }

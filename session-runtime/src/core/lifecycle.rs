@@ -111,6 +111,20 @@ pub(crate) fn decide(settings: &Settings, facts: &Facts<'_>, body: Body, now: u6
         // cookie are refreshed together, when a refresh is due
         meta.expires_at = existing.meta.expires_at;
     }
+    // sealed by the next release (`#[session(next = ..)]`): written back,
+    // in this release's shape, only for what a handler did (a change, a
+    // new ID, a lifetime, a cookie kind). A refresh, a re-seal under a
+    // newer key and `always_save` are left to the next release, so that a
+    // request served by an old instance during a rollout does not turn the
+    // next release's session back into this one's for nothing.
+    if existing.newer
+        && matches!(body, Body::NotEncoded | Body::Same)
+        && !control.cycle
+        && control.lifetime.is_none()
+        && control.browser_session.is_none()
+    {
+        return Decision::Nothing;
+    }
     match body {
         Body::New | Body::Fresh => Decision::Write {
             body: Written::Encoded,
@@ -280,6 +294,7 @@ mod tests {
                 id: crate::id::SessionId::generate().unwrap(),
                 version: 1,
             }),
+            newer: false,
         }
     }
 
@@ -333,9 +348,15 @@ mod tests {
         };
         // 29 days into the 30-day absolute timeout: a refresh cannot move it
         let capped = existing(29 * DAY, 2 * DAY, false);
+        // sealed by the next release, due for a refresh, under an old key
+        let newer = Existing {
+            newer: true,
+            stale_key: true,
+            ..existing(2 * DAY, 2 * DAY, true)
+        };
         let s = settings();
         #[rustfmt::skip]
-        let rows: [(&str, Facts<'_>, Body, Decision); 16] = [
+        let rows: [(&str, Facts<'_>, Body, Decision); 20] = [
             ("nothing loaded, nothing done", facts(None, none, false), Body::NotEncoded, Decision::Nothing),
             ("a new session with values", facts(None, none, true), Body::New, write(Written::Encoded, NOW, NOW + LIFE)),
             ("a new session left as fresh", facts(None, none, true), Body::Fresh, Decision::Nothing),
@@ -352,6 +373,10 @@ mod tests {
             ("cycle_id: a new issue time", facts(Some(&fresh_server), CYCLE, false), Body::Same, write(Written::Encoded, NOW, NOW + LIFE)),
             ("changed back to a fresh session's values", facts(Some(&fresh_cookie), none, true), Body::Fresh, write(Written::Encoded, NOW - HOUR, NOW + LIFE)),
             ("at the absolute cap no refresh is due", facts(Some(&capped), none, false), Body::NotEncoded, Decision::Nothing),
+            ("the next release's, read only: left to it", facts(Some(&newer), none, false), Body::NotEncoded, Decision::Nothing),
+            ("the next release's, set to the same value", facts(Some(&newer), none, true), Body::Same, Decision::Nothing),
+            ("the next release's, changed: written in this shape", facts(Some(&newer), none, true), Body::New, write(Written::Encoded, NOW - 2 * DAY, NOW + LIFE)),
+            ("the next release's, cycle_id: written", facts(Some(&newer), CYCLE, false), Body::Same, write(Written::Encoded, NOW, NOW + LIFE)),
         ];
         for (case, facts, body, expected) in rows {
             assert_eq!(decide(&s, &facts, body, NOW), expected, "{case}");
@@ -382,6 +407,15 @@ mod tests {
         assert_eq!(
             decide(&always, &facts(Some(&loaded), none, false), Body::Same, NOW),
             write(Written::Encoded, NOW - HOUR, NOW + LIFE)
+        );
+        // but not one the next release sealed
+        let newer = Existing {
+            newer: true,
+            ..existing(HOUR, HOUR, false)
+        };
+        assert_eq!(
+            decide(&always, &facts(Some(&newer), none, false), Body::Same, NOW),
+            Decision::Nothing
         );
     }
 

@@ -110,7 +110,7 @@ impl<S: SessionData> Core<S> {
             meta: opened.meta,
             body,
             stale_key: opened.stale_key,
-            migrated: opened.migrated,
+            shape: opened.shape,
         })
     }
 }

@@ -21,6 +21,9 @@ pub(crate) struct Existing {
     pub(crate) stale_key: bool,
     /// Where a server-side session's record is.
     pub(crate) server: Option<ServerRef>,
+    /// Sealed by the next release (`#[session(next = ..)]`): left to it
+    /// unless a handler changes it.
+    pub(crate) newer: bool,
 }
 
 /// A server-side session's ID and the record version it was loaded at.
@@ -190,6 +193,7 @@ impl<S: SessionData> Loaded<S> {
                     body: opened.body,
                     stale_key: opened.stale_key,
                     server,
+                    newer: opened.shape == crate::seal::SealedShape::Next,
                 }),
                 loaded_user: if S::HAS_USER {
                     opened.data.user_key()

@@ -196,9 +196,34 @@ pub struct Opened<S> {
     pub body: Vec<u8>,
     /// Sealed with an older key of the ring: re-seal on the next write.
     pub stale_key: bool,
-    /// Sealed in an earlier shape of the session (`#[session(previous =
-    /// ..)]`) and converted; `body` is already in the current shape.
-    pub migrated: bool,
+    /// The shape it was sealed in; `body` is in the current shape either
+    /// way.
+    pub shape: SealedShape,
+}
+
+impl<S> Opened<S> {
+    /// Whether it was sealed in another shape and converted.
+    #[must_use]
+    pub fn migrated(&self) -> bool {
+        self.shape != SealedShape::Current
+    }
+}
+
+/// Which shape of a session struct a value was sealed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealedShape {
+    /// The struct's own.
+    Current,
+    /// One of its `#[session(previous = ..)]` chain, converted up. The
+    /// next write re-seals it in the current shape.
+    Previous,
+    /// Its `#[session(next = ..)]`: written by the next release during a
+    /// rolling deploy, converted down. The layer writes it back (in the
+    /// current shape) only when a handler changes it or asks for a write
+    /// (a new ID, a lifetime): an expiry refresh or a re-seal under a
+    /// newer key is left to the next release, so a read here never turns
+    /// the next release's session into this one's.
+    Next,
 }
 
 /// An authenticated envelope, not decoded: see [`Sealer::inspect`].
@@ -439,8 +464,14 @@ impl Sealer {
                 });
             }
         };
-        let migrated = opened.shape != shape_tag(S::FINGERPRINT);
-        let body = if migrated {
+        let shape = if opened.shape == shape_tag(S::FINGERPRINT) {
+            SealedShape::Current
+        } else if S::NEXT_FINGERPRINT.is_some_and(|next| opened.shape == shape_tag(next)) {
+            SealedShape::Next
+        } else {
+            SealedShape::Previous
+        };
+        let body = if shape != SealedShape::Current {
             let mut body = Vec::with_capacity(opened.body.len());
             data.encode::<C>(part, &mut body)
                 .map_err(OpenError::Decode)?;
@@ -453,7 +484,7 @@ impl Sealer {
             meta: opened.meta,
             body,
             stale_key: opened.stale_key,
-            migrated,
+            shape,
         })
     }
 
@@ -774,10 +805,28 @@ mod tests {
     }
 
     #[derive(crate::Session, Default)]
-    #[session(crate = crate, cookie = "cart", previous = CartV1)]
+    #[session(crate = crate, cookie = "cart", previous = CartV1, next = CartNext)]
     struct Cart {
         items: Vec<u32>,
         coupon: Option<String>,
+    }
+
+    /// What the next release writes: read ahead, converted down.
+    #[derive(crate::Session, Default)]
+    #[session(crate = crate, cookie = "cart")]
+    struct CartNext {
+        items: Vec<u32>,
+        coupon: Option<String>,
+        gift: bool,
+    }
+
+    impl From<CartNext> for Cart {
+        fn from(new: CartNext) -> Self {
+            Self {
+                items: new.items,
+                coupon: new.coupon,
+            }
+        }
     }
 
     impl From<CartV1> for Cart {
@@ -814,7 +863,7 @@ mod tests {
                 opened.body,
                 crate::encode_to_vec::<Cart, Bincode>(&cart()).unwrap()
             );
-            assert!(!opened.stale_key && !opened.migrated);
+            assert!(!opened.stale_key && opened.shape == SealedShape::Current);
             // the same value, as `sessionkit inspect` sees it
             let seen = sealer.inspect("cart", &value).unwrap();
             assert_eq!(
@@ -867,6 +916,35 @@ mod tests {
     }
 
     #[test]
+    fn the_next_shape_opens_converted_down_and_re_encoded() {
+        let sealer = sealer(Mode::Encrypted);
+        let new = CartNext {
+            items: vec![4],
+            coupon: Some("NEXT".to_owned()),
+            gift: true,
+        };
+        let value = sealer
+            .seal::<CartNext, Bincode>("cart", &META, &new)
+            .unwrap();
+        let opened = sealer
+            .open::<Cart, Bincode>("cart", &value, META.issued_at)
+            .unwrap();
+        assert_eq!(opened.shape, SealedShape::Next);
+        assert!(opened.migrated());
+        assert_eq!(
+            (opened.data.items.as_slice(), opened.data.coupon.as_deref()),
+            (&[4][..], Some("NEXT"))
+        );
+        assert_eq!(
+            opened.body,
+            crate::encode_to_vec::<Cart, Bincode>(&opened.data).unwrap()
+        );
+        // its own shape only: a shape before the next one that is not ours
+        // or our chain's is still a schema change
+        assert_eq!(<Cart as SessionData>::VERSIONS, 2);
+    }
+
+    #[test]
     fn an_older_shape_opens_converted_and_re_encoded() {
         let sealer = sealer(Mode::Signed);
         let old = CartV1 { items: vec![9, 8] };
@@ -874,7 +952,7 @@ mod tests {
         let opened = sealer
             .open::<Cart, Bincode>("cart", &value, META.issued_at)
             .unwrap();
-        assert!(opened.migrated);
+        assert_eq!(opened.shape, SealedShape::Previous);
         assert_eq!(
             (opened.data.items.as_slice(), opened.data.coupon),
             (&[9, 8][..], None)

@@ -1,12 +1,13 @@
 // the old shape was unbounded, so its sessions may be in a store; the new
 // one fits a cookie, and a cookie-only layer has no store to read them from
 #[derive(session_runtime::Session, Default)]
+#[session(cookie = "notes")]
 struct NotesV1 {
     text: String,
 }
 
 #[derive(session_runtime::Session, Default)]
-#[session(previous = NotesV1)]
+#[session(cookie = "notes", previous = NotesV1)]
 struct Notes {
     text: session_runtime::BoundedString<64>,
 }

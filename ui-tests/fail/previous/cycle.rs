@@ -1,11 +1,11 @@
 #[derive(session_runtime::Session, Default)]
-#[session(previous = B)]
+#[session(cookie = "ab", previous = B)]
 struct A {
     x: u32,
 }
 
 #[derive(session_runtime::Session, Default)]
-#[session(previous = A)]
+#[session(cookie = "ab", previous = A)]
 struct B {
     x: u64,
 }

@@ -1,11 +1,12 @@
 #[derive(session_runtime::Session, Default)]
+#[session(cookie = "cart")]
 struct CartV1 {
     count: u32,
 }
 
 // the same fields: the migration would do nothing
 #[derive(session_runtime::Session, Default)]
-#[session(previous = CartV1)]
+#[session(cookie = "cart", previous = CartV1)]
 struct Cart {
     count: u32,
 }
