@@ -430,7 +430,8 @@ pub use data::{
 };
 pub use layer::SessionLayer;
 pub use seal::{
-    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError, SealedShape, Sealer,
+    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError,
+    SealedShape, Sealer,
 };
 pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{

@@ -29,8 +29,16 @@ pub async fn sqlite_memory(name: &str) -> SqliteStore {
 ///
 /// When SQLite cannot open it.
 pub async fn sqlite_file(name: &str) -> SqliteStore {
+    static OPENED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let path = std::env::temp_dir().join(format!("sessionkit-{}-{name}.db", crate::servers::run()));
-    let _ = std::fs::remove_file(&path);
+    // fresh at the first call for `name`; a later call shares the file
+    // (removing it then would leave the first store an unlinked file)
+    let mut opened = OPENED.lock().unwrap();
+    if !opened.iter().any(|seen| seen == name) {
+        opened.push(name.to_owned());
+        let _ = std::fs::remove_file(&path);
+    }
+    drop(opened);
     sqlite_at(&path).await
 }
 

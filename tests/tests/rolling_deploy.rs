@@ -1,0 +1,595 @@
+//! A rolling deploy over real processes: three instances of an app behind
+//! a round-robin client share one store; 200 clients, each with a cookie
+//! session and a server-side session, keep making requests while the
+//! instances are replaced one at a time, first by the release that reads
+//! the next shape (`#[session(next = ..)]`, the expand step), then by the
+//! release that writes it (`#[session(previous = ..)]`, the contract
+//! step). Every reply is checked against what the client wrote: 0
+//! sessions lost, 0 requests answered as "no session". A control run
+//! replaces an instance by the contract release directly, without the
+//! expand step, and must see users logged out: the check can fail.
+//!
+//! The instances are this test binary run again with
+//! `SESSIONKIT_DEPLOY_INSTANCE` set (so it has no libtest harness).
+
+use axum::Router;
+use axum::routing::{get, post};
+use session_runtime::store::{PostgresStore, RedisStore};
+use session_runtime::{BoundedString, Session, SessionLayer, SessionStore, Tiered};
+use sessionkit_tests::process::free_port;
+use sessionkit_tests::servers::{address, table};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// The release before the change: it knows one shape of each session.
+mod a {
+    use super::*;
+
+    #[derive(Session, Default)]
+    #[session(cookie = "prefs", storage = "cookie")]
+    pub(crate) struct Prefs {
+        pub(crate) visits: u32,
+        pub(crate) theme: BoundedString<8>,
+    }
+
+    #[derive(Session, Default)]
+    #[session(cookie = "cart", storage = "server")]
+    pub(crate) struct Cart {
+        pub(crate) count: u64,
+        pub(crate) items: Vec<u32>,
+    }
+}
+
+/// Step 1, expand: the same shapes, and the next release's read ahead.
+mod b {
+    use super::*;
+
+    #[derive(Session, Default)]
+    #[session(cookie = "prefs", storage = "cookie", next = c::Prefs)]
+    pub(crate) struct Prefs {
+        pub(crate) visits: u32,
+        pub(crate) theme: BoundedString<8>,
+    }
+
+    impl From<c::Prefs> for Prefs {
+        fn from(new: c::Prefs) -> Self {
+            Self {
+                visits: new.visits,
+                theme: new.theme,
+            }
+        }
+    }
+
+    #[derive(Session, Default)]
+    #[session(cookie = "cart", storage = "server", next = c::Cart)]
+    pub(crate) struct Cart {
+        pub(crate) count: u64,
+        pub(crate) items: Vec<u32>,
+    }
+
+    impl From<c::Cart> for Cart {
+        fn from(new: c::Cart) -> Self {
+            Self {
+                count: new.count,
+                items: new.lines.into_iter().map(|(sku, _)| sku).collect(),
+            }
+        }
+    }
+}
+
+/// Step 2, contract: the new shapes, opening the old ones.
+mod c {
+    use super::*;
+
+    #[derive(Session, Default)]
+    #[session(cookie = "prefs", storage = "cookie", previous = a::Prefs)]
+    pub(crate) struct Prefs {
+        pub(crate) visits: u32,
+        pub(crate) theme: BoundedString<8>,
+        pub(crate) font: u8,
+    }
+
+    impl From<a::Prefs> for Prefs {
+        fn from(old: a::Prefs) -> Self {
+            Self {
+                visits: old.visits,
+                theme: old.theme,
+                font: 12,
+            }
+        }
+    }
+
+    /// Items became lines with a quantity.
+    #[derive(Session, Default)]
+    #[session(cookie = "cart", storage = "server", previous = a::Cart)]
+    pub(crate) struct Cart {
+        pub(crate) count: u64,
+        pub(crate) lines: Vec<(u32, u16)>,
+    }
+
+    impl From<a::Cart> for Cart {
+        fn from(old: a::Cart) -> Self {
+            Self {
+                count: old.count,
+                lines: old.items.into_iter().map(|sku| (sku, 1)).collect(),
+            }
+        }
+    }
+}
+
+/// The app of one release: each reply is `release|value`.
+macro_rules! app {
+    ($release:ident, $name:literal, $store:expr, |$prefs:ident, $cart:ident| $visit:block $add:block) => {{
+        use $release::{Cart, Prefs};
+        Router::new()
+            .route(
+                "/visit",
+                post(|mut $prefs: Session<Prefs>| async move {
+                    $visit
+                    format!("{}|{}", $name, $prefs.visits())
+                }),
+            )
+            .route(
+                "/visits",
+                get(|prefs: Session<Prefs>| async move { format!("{}|{}", $name, prefs.visits()) }),
+            )
+            .route(
+                "/add",
+                post(|mut $cart: Session<Cart>| async move {
+                    $add
+                    format!("{}|{}", $name, $cart.count())
+                }),
+            )
+            .route(
+                "/count",
+                get(|cart: Session<Cart>| async move { format!("{}|{}", $name, cart.count()) }),
+            )
+            .layer(SessionLayer::<Cart>::with_store(sessionkit_tests::key(), $store))
+            .layer(SessionLayer::<Prefs>::new(sessionkit_tests::key()))
+    }};
+}
+
+fn release_app<St: SessionStore + Clone>(release: &str, store: St) -> Router {
+    match release {
+        "a" => app!(a, "a", store, |prefs, cart| {
+            *prefs.visits_mut() += 1;
+        } {
+            *cart.count_mut() += 1;
+            let sku = u32::try_from(*cart.count()).unwrap_or(u32::MAX);
+            cart.items_mut().push(sku);
+        }),
+        "b" => app!(b, "b", store, |prefs, cart| {
+            *prefs.visits_mut() += 1;
+        } {
+            *cart.count_mut() += 1;
+            let sku = u32::try_from(*cart.count()).unwrap_or(u32::MAX);
+            cart.items_mut().push(sku);
+        }),
+        "c" => app!(c, "c", store, |prefs, cart| {
+            *prefs.visits_mut() += 1;
+            prefs.set_font(14);
+        } {
+            *cart.count_mut() += 1;
+            let sku = u32::try_from(*cart.count()).unwrap_or(u32::MAX);
+            cart.lines_mut().push((sku, 2));
+        }),
+        other => panic!("no release {other}"),
+    }
+}
+
+/// The child's side: serve `release` on `port` over the store `spec`
+/// until killed.
+fn instance(spec: &str) -> ! {
+    let mut parts = spec.splitn(3, ' ');
+    let (release, port, store) = (
+        parts.next().unwrap().to_owned(),
+        parts.next().unwrap().parse::<u16>().unwrap(),
+        parts.next().unwrap().to_owned(),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let app = if let Some(path) = store.strip_prefix("sqlite:") {
+            let store = sessionkit_tests::stores::sqlite_at(std::path::Path::new(path)).await;
+            release_app(&release, store)
+        } else if let Some(rest) = store.strip_prefix("tiered:") {
+            let mut urls = rest.split('|');
+            let (redis, postgres, name) = (
+                urls.next().unwrap(),
+                urls.next().unwrap(),
+                urls.next().unwrap(),
+            );
+            let cache = RedisStore::connect(redis).await.unwrap();
+            let durable = PostgresStore::connect(postgres)
+                .await
+                .unwrap()
+                .with_table(name)
+                .unwrap();
+            durable.migrate().await.unwrap();
+            release_app(&release, Tiered::new(cache, durable))
+        } else {
+            panic!("no store {store}")
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+    std::process::exit(0)
+}
+
+/// One running instance.
+struct Instance {
+    release: &'static str,
+    port: u16,
+    child: Child,
+}
+
+impl Instance {
+    async fn start(release: &'static str, store: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(std::env::current_exe().unwrap())
+            .env(
+                "SESSIONKIT_DEPLOY_INSTANCE",
+                format!("{release} {port} {store}"),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "release {release} did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            release,
+            port,
+            child,
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client: its two cookies and what it wrote.
+#[derive(Default)]
+struct Client {
+    cookies: BTreeMap<String, String>,
+    visits: u32,
+    count: u64,
+}
+
+/// What the clients saw.
+#[derive(Default)]
+struct Tally {
+    requests: AtomicUsize,
+    /// A returning client answered as a new session.
+    no_session: AtomicUsize,
+    /// A value other than the one written last, in a session that opened.
+    lost_writes: AtomicUsize,
+    /// Connection errors (an instance going away), retried elsewhere.
+    retried: AtomicUsize,
+    by_release: std::sync::Mutex<BTreeMap<&'static str, usize>>,
+    first_failures: std::sync::Mutex<Vec<String>>,
+}
+
+impl Tally {
+    fn failure(&self, counter: &AtomicUsize, what: String) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_failures.lock().unwrap();
+        if first.len() < 5 {
+            first.push(what);
+        }
+    }
+}
+
+/// The instances in rotation: replaced under the write lock.
+type Pool = Arc<RwLock<Vec<(&'static str, u16)>>>;
+
+/// One request of `client` to the next instance of `pool`, checked against
+/// the client's model. A connection error is retried on the next one.
+async fn call(
+    http: &reqwest::Client,
+    pool: &Pool,
+    turn: &AtomicUsize,
+    client: &mut Client,
+    op: usize,
+    tally: &Tally,
+) {
+    let (method, path) = [
+        ("POST", "/visit"),
+        ("GET", "/visits"),
+        ("POST", "/add"),
+        ("GET", "/count"),
+    ][op % 4];
+    // a write whose connection broke may have been applied before it did
+    let mut retried = false;
+    for _attempt in 0..5 {
+        let (release, port) = {
+            let pool = pool.read().await;
+            pool[turn.fetch_add(1, Ordering::Relaxed) % pool.len()]
+        };
+        let cookie = client
+            .cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let request = if method == "POST" {
+            http.post(url)
+        } else {
+            http.get(url)
+        };
+        let response = match request.header("cookie", cookie).send().await {
+            Ok(response) => response,
+            Err(_) => {
+                tally.retried.fetch_add(1, Ordering::Relaxed);
+                retried = true;
+                continue;
+            }
+        };
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || attributes.contains("Max-Age=0") {
+                client.cookies.remove(name);
+            } else {
+                client.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let Ok(body) = response.text().await else {
+            tally.retried.fetch_add(1, Ordering::Relaxed);
+            retried = true;
+            continue;
+        };
+        tally.requests.fetch_add(1, Ordering::Relaxed);
+        *tally.by_release.lock().unwrap().entry(release).or_default() += 1;
+        assert_eq!(status, 200, "{method} {path} on {release}: {body}");
+        let (answered, value) = body.split_once('|').unwrap();
+        assert_eq!(answered, release);
+        let value: u64 = value.parse().unwrap();
+        let (expected, known) = match op % 4 {
+            0 => {
+                client.visits += 1;
+                (u64::from(client.visits), u64::from(client.visits) > 1)
+            }
+            1 => (u64::from(client.visits), client.visits > 0),
+            2 => {
+                client.count += 1;
+                (client.count, client.count > 1)
+            }
+            _ => (client.count, client.count > 0),
+        };
+        let applied_twice = retried && method == "POST" && value == expected + 1;
+        if value != expected && !applied_twice {
+            let what =
+                format!("{method} {path} on release {release}: {value}, expected {expected}");
+            // a session that did not open counts from nothing again
+            let fresh = if method == "POST" { 1 } else { 0 };
+            if known && value == fresh {
+                tally.failure(&tally.no_session, what);
+            } else {
+                tally.failure(&tally.lost_writes, what);
+            }
+        }
+        if value != expected {
+            // go on from what the store has
+            if op % 4 < 2 {
+                client.visits = u32::try_from(value).unwrap();
+            } else {
+                client.count = value;
+            }
+        }
+        return;
+    }
+    panic!("{method} {path}: five connection errors in a row");
+}
+
+/// Every client's traffic until `stop`: round robin over `pool`, one
+/// request at a time per client, `workers` clients at once.
+async fn traffic(
+    clients: Vec<Client>,
+    pool: Pool,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+    workers: usize,
+) -> Vec<Client> {
+    let turn = Arc::new(AtomicUsize::new(0));
+    let mut shares: Vec<Vec<Client>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        shares[i % workers].push(client);
+    }
+    let tasks: Vec<_> = shares
+        .into_iter()
+        .enumerate()
+        .map(|(worker, mut share)| {
+            let (pool, tally, stop, turn) =
+                (pool.clone(), tally.clone(), stop.clone(), turn.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut op = worker;
+                while !stop.load(Ordering::Relaxed) {
+                    for client in &mut share {
+                        // writes and reads of both tiers, in turn
+                        call(&http, &pool, &turn, client, op, &tally).await;
+                        op = op.wrapping_add(1);
+                    }
+                    op = op.wrapping_add(1);
+                }
+                share
+            })
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.extend(task.await.unwrap());
+    }
+    clients
+}
+
+/// How many clients, and how long traffic runs on each mix of instances.
+const CLIENTS: usize = 200;
+const SETTLE: Duration = Duration::from_millis(600);
+
+/// Three instances of `first`, then each `step` replacing them one at a
+/// time, with traffic all along; returns the tally.
+async fn deploy(store: &str, first: &'static str, steps: &[&'static str]) -> (Arc<Tally>, String) {
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(Instance::start(first, store).await);
+    }
+    let pool: Pool = Arc::new(RwLock::new(
+        instances.iter().map(|i| (i.release, i.port)).collect(),
+    ));
+    // every client gets both sessions from the first release
+    let tally = Arc::new(Tally::default());
+    let http = reqwest::Client::new();
+    let turn = AtomicUsize::new(0);
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| Client::default()).collect();
+    for client in &mut clients {
+        call(&http, &pool, &turn, client, 0, &tally).await;
+        call(&http, &pool, &turn, client, 2, &tally).await;
+        assert_eq!(client.cookies.len(), 2, "a cookie per session");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = tokio::spawn(traffic(
+        clients,
+        pool.clone(),
+        tally.clone(),
+        stop.clone(),
+        8,
+    ));
+    tokio::time::sleep(SETTLE).await;
+    let mut log = vec![format!("3×{first}")];
+    for &release in steps {
+        for slot in 0..3 {
+            let new = Instance::start(release, store).await;
+            pool.write().await[slot] = (new.release, new.port);
+            let old = std::mem::replace(&mut instances[slot], new);
+            // drained: no new request reaches it, those in flight end
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(old);
+            log.push(
+                instances
+                    .iter()
+                    .map(|i| i.release)
+                    .collect::<Vec<_>>()
+                    .concat(),
+            );
+            tokio::time::sleep(SETTLE).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut clients = running.await.unwrap();
+    // and every session reads back as written, on the last release
+    for client in &mut clients {
+        call(&http, &pool, &turn, client, 1, &tally).await;
+        call(&http, &pool, &turn, client, 3, &tally).await;
+    }
+    (tally, log.join(" -> "))
+}
+
+fn report(store: &str, label: &str, tally: &Tally, log: &str) -> (usize, usize) {
+    let no_session = tally.no_session.load(Ordering::Relaxed);
+    let lost = tally.lost_writes.load(Ordering::Relaxed);
+    let by_release = tally.by_release.lock().unwrap();
+    sessionkit_tests::figure(&format!(
+        "rolling deploy {label} store={store}: {log}; {CLIENTS} clients × (cookie + server session), {} requests ({by_release:?}), {no_session} answered as no session, {lost} writes lost, {} connection errors retried",
+        tally.requests.load(Ordering::Relaxed),
+        tally.retried.load(Ordering::Relaxed),
+    ));
+    (no_session, lost)
+}
+
+async fn scenarios() {
+    let dir = std::env::temp_dir();
+    let sqlite = dir.join(format!(
+        "sessionkit-deploy-{}.db",
+        sessionkit_tests::servers::run()
+    ));
+    let _ = std::fs::remove_file(&sqlite);
+    let mut stores = vec![("sqlite", format!("sqlite:{}", sqlite.display()))];
+    if let (Some(redis), Some(postgres)) = (
+        address("SESSIONKIT_REDIS_URL"),
+        address("SESSIONKIT_POSTGRES_URL"),
+    ) {
+        stores.push((
+            "tiered redis+postgres",
+            format!("tiered:{redis}|{postgres}|{}", table("deploy")),
+        ));
+    }
+    for (name, store) in &stores {
+        let (tally, log) = deploy(store, "a", &["b", "c"]).await;
+        let (no_session, lost) = report(name, "expand then contract", &tally, &log);
+        let first = tally.first_failures.lock().unwrap().clone();
+        assert_eq!((no_session, lost), (0, 0), "{name}: {first:#?}");
+    }
+    // the control: straight from a to c, old and new side by side
+    let control = dir.join(format!(
+        "sessionkit-deploy-control-{}.db",
+        sessionkit_tests::servers::run()
+    ));
+    let _ = std::fs::remove_file(&control);
+    let (tally, log) = deploy(&format!("sqlite:{}", control.display()), "a", &["c"]).await;
+    let (no_session, _) = report("sqlite", "in one step (control)", &tally, &log);
+    assert!(
+        no_session > 0,
+        "without the expand step, old instances must meet sessions they cannot open"
+    );
+    let _ = std::fs::remove_file(&sqlite);
+    let _ = std::fs::remove_file(&control);
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("SESSIONKIT_DEPLOY_INSTANCE") {
+        instance(&spec);
+    }
+    // `cargo test -- --list` and filters: this target is one scenario
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("rolling_deploy: test");
+        return;
+    }
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !"rolling_deploy".contains(a.as_str()))
+    {
+        return;
+    }
+    let started = Instant::now();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scenarios());
+    // what libtest prints, so the suite's summary counts this target too
+    println!("test rolling_deploy ... ok");
+    println!(
+        "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        started.elapsed().as_secs_f64()
+    );
+}
