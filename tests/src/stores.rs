@@ -33,12 +33,17 @@ pub async fn sqlite_file(name: &str) -> SqliteStore {
     let path = std::env::temp_dir().join(format!("sessionkit-{}-{name}.db", crate::servers::run()));
     // fresh at the first call for `name`; a later call shares the file
     // (removing it then would leave the first store an unlinked file)
-    let mut opened = OPENED.lock().unwrap();
-    if !opened.iter().any(|seen| seen == name) {
-        opened.push(name.to_owned());
+    let first = {
+        let mut opened = OPENED.lock().unwrap();
+        let first = !opened.iter().any(|seen| seen == name);
+        if first {
+            opened.push(name.to_owned());
+        }
+        first
+    };
+    if first {
         let _ = std::fs::remove_file(&path);
     }
-    drop(opened);
     sqlite_at(&path).await
 }
 
