@@ -105,6 +105,7 @@ impl SessionId {
     /// verifies only under that name.
     #[must_use]
     pub fn sign(&self, keys: &KeyRing, cookie: &str) -> String {
+        let keys = keys.load();
         let key = keys.current();
         let mut raw = [0u8; SIGNED_RAW_LEN];
         raw[0] = FORMAT_ID;
@@ -143,6 +144,7 @@ impl SessionId {
         let mut id = [0u8; ID_LEN];
         id.copy_from_slice(&raw[2..2 + ID_LEN]);
         let mut known = false;
+        let keys = keys.load();
         for (key, current) in keys.candidates(key_id) {
             known = true;
             let mut mac = key.id_mac();
@@ -214,7 +216,7 @@ impl StoreKey {
     /// key; the tag reveals neither the ID nor the key.
     #[must_use]
     pub fn log_tag(&self, keys: &KeyRing) -> String {
-        let tag = tag(keys.current(), &self.0);
+        let tag = tag(keys.load().current(), &self.0);
         URL_SAFE_NO_PAD.encode(&tag[..6])
     }
 

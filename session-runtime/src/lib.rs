@@ -430,12 +430,12 @@ pub use data::{
 };
 pub use layer::SessionLayer;
 pub use seal::{
-    Inspection, KeyError, KeyRing, MasterKey, Meta, Mode, OpenError, Opened, SealError,
-    SealedShape, Sealer,
+    Inspection, KeyError, KeyInfo, KeyPolicy, KeyRing, KeyState, KeyStatus, ManagedKeyError,
+    ManagedKeys, MasterKey, Meta, Mode, OpenError, Opened, SealError, SealedShape, Sealer,
 };
 pub use session::{RequestHead, Session, SessionRejection};
 pub use store::{
-    CacheStore, Entry, Lookup, MemoryStore, Record, RevocationTimes, Saved, SessionStore,
+    CacheStore, Entry, KeyStore, Lookup, MemoryStore, Record, RevocationTimes, Saved, SessionStore,
     StoreError, StoreStats, Tiered, UserIndex,
 };
 pub use user::{Device, UserField, UserId};

@@ -1,6 +1,7 @@
 //! Master secrets, the keys derived from them, and the key ring.
 
 use aes_gcm::{Aes256Gcm, KeyInit as _};
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use hkdf::Hkdf;
 use hmac::Hmac;
@@ -184,40 +185,68 @@ impl fmt::Debug for MasterKey {
 /// assert_eq!(ring.len(), 2);
 /// # Ok::<(), session_runtime::KeyError>(())
 /// ```
-#[derive(Clone, Debug)]
+///
+/// A ring from [`ManagedKeys::ring`](crate::ManagedKeys::ring) is the same
+/// type, kept up to date by the managed key ring: every clone sees its
+/// changes at once.
+#[derive(Clone)]
 pub struct KeyRing {
-    keys: Arc<[MasterKey]>,
+    keys: Arc<ArcSwap<Keys>>,
+}
+
+/// The keys of a ring at one moment: the first seals.
+#[derive(Debug)]
+pub(crate) struct Keys(Vec<MasterKey>);
+
+impl Keys {
+    /// The key that seals.
+    pub(crate) fn current(&self) -> &MasterKey {
+        &self.0[0]
+    }
+
+    /// The keys whose id is `id`, newest first, with whether each is current.
+    pub(crate) fn candidates(&self, id: u8) -> impl Iterator<Item = (&MasterKey, bool)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(move |(_, key)| key.id == id)
+            .map(|(index, key)| (key, index == 0))
+    }
 }
 
 impl KeyRing {
     /// A ring with one key, which seals and verifies.
     #[must_use]
     pub fn new(current: MasterKey) -> Self {
+        Self::of(vec![current])
+    }
+
+    /// A ring of `keys` (not empty), the first sealing.
+    pub(crate) fn of(keys: Vec<MasterKey>) -> Self {
+        debug_assert!(!keys.is_empty());
         Self {
-            keys: Arc::from(vec![current]),
+            keys: Arc::new(ArcSwap::from_pointee(Keys(keys))),
         }
     }
 
     /// Adds an older key that still verifies but never seals.
     #[must_use]
     pub fn with_previous(self, key: MasterKey) -> Self {
-        let mut keys = self.keys.to_vec();
+        let mut keys = self.keys.load().0.clone();
         keys.push(key);
-        Self {
-            keys: Arc::from(keys),
-        }
+        Self::of(keys)
     }
 
-    /// The key that seals.
+    /// The key that seals now.
     #[must_use]
-    pub fn current(&self) -> &MasterKey {
-        &self.keys[0]
+    pub fn current(&self) -> MasterKey {
+        self.keys.load().current().clone()
     }
 
     /// The number of keys.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.load().0.len()
     }
 
     /// Always false: a ring has a current key.
@@ -226,13 +255,34 @@ impl KeyRing {
         false
     }
 
-    /// The keys whose id is `id`, newest first, with whether each is current.
-    pub(crate) fn candidates(&self, id: u8) -> impl Iterator<Item = (&MasterKey, bool)> {
-        self.keys
-            .iter()
-            .enumerate()
-            .filter(move |(_, key)| key.id == id)
-            .map(|(index, key)| (key, index == 0))
+    /// The keys as they are now: one atomic load, no lock.
+    pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Keys>> {
+        self.keys.load()
+    }
+
+    /// Replaces every clone's keys (`keys` not empty, the first sealing).
+    pub(crate) fn replace(&self, keys: Vec<MasterKey>) {
+        debug_assert!(!keys.is_empty());
+        self.keys.store(Arc::new(Keys(keys)));
+    }
+
+    /// A handle that does not keep the ring alive.
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<ArcSwap<Keys>> {
+        Arc::downgrade(&self.keys)
+    }
+
+    /// The ring behind a [`downgrade`](Self::downgrade)d handle, while a
+    /// clone of it lives.
+    pub(crate) fn upgrade(weak: &std::sync::Weak<ArcSwap<Keys>>) -> Option<Self> {
+        weak.upgrade().map(|keys| Self { keys })
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("keys", &self.keys.load().0)
+            .finish()
     }
 }
 

@@ -12,8 +12,10 @@
 
 pub mod envelope;
 mod key;
+pub mod managed;
 
 pub use key::{KeyError, KeyRing, MIN_SECRET_LEN, MasterKey};
+pub use managed::{KeyInfo, KeyPolicy, KeyState, KeyStatus, ManagedKeyError, ManagedKeys};
 
 use crate::codec::{Codec, CodecError};
 use crate::data::{Part, SessionData};
@@ -364,7 +366,8 @@ impl Sealer {
         nonce: impl FnOnce() -> [u8; NONCE_LEN],
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<Vec<u8>, SealError> {
-        let key = self.keys.current();
+        let keys = self.keys.load();
+        let key = keys.current();
         let header = [self.format(), key.id(), C::ID];
         let binding = envelope::Binding::new(context.as_bytes(), &header);
         let mut buf = Vec::with_capacity(256);
@@ -569,7 +572,8 @@ impl Sealer {
         let binding = envelope::Binding::new(context.as_bytes(), &header);
         let mut opened = None;
         let mut known_key = false;
-        for (key, current) in self.keys.candidates(header[1]) {
+        let keys = self.keys.load();
+        for (key, current) in keys.candidates(header[1]) {
             known_key = true;
             let ok = match self.mode {
                 Mode::Encrypted => {

@@ -1,8 +1,9 @@
 //! [`MemoryStore`]: sessions in process memory.
 
 use super::{
-    CacheStore, Entry, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked, Saved,
-    SessionStore, StoreError, StoreStats, TOMBSTONE_TTL, UserIndex, UserIndexRef, UserSession,
+    CacheStore, Entry, KeyStore, Lookup, Record, RevocationTimes, RevocationTimesRef, Revoked,
+    Saved, SessionStore, StoreError, StoreStats, StoredKey, TOMBSTONE_TTL, UserIndex, UserIndexRef,
+    UserSession,
 };
 use crate::id::StoreKey;
 use hashlink::LinkedHashMap;
@@ -84,6 +85,8 @@ struct Inner {
     /// User → (revoked before, kept until) (see
     /// [`RevocationTimes::revoked_before`]).
     revocations: HashMap<String, (u64, Instant)>,
+    /// A managed key ring's keys, by number (see [`KeyStore`]).
+    keys: std::collections::BTreeMap<u32, StoredKey>,
 }
 
 impl Inner {
@@ -491,6 +494,38 @@ impl UserIndex for MemoryStore {
             .collect();
         sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.key.cmp(&b.key)));
         Ok(sessions)
+    }
+}
+
+/// One process's key ring: for tests and a single process (the keys go
+/// with it, and every session sealed with them).
+impl KeyStore for MemoryStore {
+    async fn load_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(self.lock().keys.values().cloned().collect())
+    }
+
+    async fn add_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.keys.contains_key(&key.kid) {
+            return Ok(false);
+        }
+        inner.keys.insert(key.kid, key.clone());
+        Ok(true)
+    }
+
+    async fn revoke_key(&self, kid: u32, at: u64) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        match inner.keys.get_mut(&kid) {
+            Some(key) if key.revoked_at.is_none() => {
+                key.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove_key(&self, kid: u32) -> Result<bool, StoreError> {
+        Ok(self.lock().keys.remove(&kid).is_some())
     }
 }
 

@@ -200,6 +200,7 @@ mod erased;
 mod error;
 mod forward;
 pub(crate) mod guard;
+mod keys;
 #[cfg(feature = "memcached")]
 mod memcached;
 mod memory;
@@ -216,6 +217,9 @@ mod views;
 
 pub(crate) use erased::{ErasedStore, erase, erase_revocations};
 pub use error::StoreError;
+pub use keys::{KeyStore, StoredKey};
+#[cfg(feature = "redis")]
+pub(crate) use keys::{decode_key, encode_key};
 #[cfg(feature = "memcached")]
 pub use memcached::MemcachedStore;
 #[cfg(all(feature = "memcached", feature = "fuzzing"))]

@@ -738,6 +738,95 @@ impl UserIndex for RedisStore {
     }
 }
 
+/// A hash's field and value.
+type HashPair = (Vec<u8>, Vec<u8>);
+
+/// The pairs of a hash as `HGETALL` answers (an array in RESP2, a map in
+/// RESP3), bytes each.
+fn hash_pairs(value: Value) -> Result<Vec<HashPair>, StoreError> {
+    let bytes = |value: Value| match value {
+        Value::BulkString(bytes) => Ok(bytes),
+        _ => Err(malformed("a hash field")),
+    };
+    match value {
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(field, value)| Ok((bytes(field)?, bytes(value)?)))
+            .collect(),
+        Value::Array(items) => {
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((bytes(field)?, bytes(value)?));
+            }
+            Ok(pairs)
+        }
+        Value::Nil => Ok(Vec::new()),
+        _ => Err(malformed("a hash")),
+    }
+}
+
+/// Keys in the hash `<prefix>keys` (number → times and sealed secret),
+/// revocations in `<prefix>keys:revoked` (number → time), each written
+/// with `HSETNX`, so two instances making the same key or revoking it
+/// twice keep the first. Neither expires.
+impl super::KeyStore for RedisStore {
+    async fn load_keys(&self) -> Result<Vec<super::StoredKey>, StoreError> {
+        let mut keys = redis::cmd("HGETALL");
+        keys.arg(format!("{}keys", self.prefix));
+        let mut revoked = redis::cmd("HGETALL");
+        revoked.arg(format!("{}keys:revoked", self.prefix));
+        let keys = hash_pairs(self.query(&keys).await?)?;
+        let revoked = hash_pairs(self.query(&revoked).await?)?;
+        let number = |bytes: &[u8]| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok();
+        let revoked: std::collections::HashMap<u64, u64> = revoked
+            .iter()
+            .filter_map(|(kid, at)| Some((number(kid)?, number(at)?)))
+            .collect();
+        Ok(keys
+            .iter()
+            .filter_map(|(kid, value)| {
+                let number = number(kid)?;
+                let kid = u32::try_from(number).ok()?;
+                super::decode_key(kid, value, revoked.get(&number).copied())
+            })
+            .collect())
+    }
+
+    async fn add_key(&self, key: &super::StoredKey) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("HSETNX");
+        command
+            .arg(format!("{}keys", self.prefix))
+            .arg(key.kid)
+            .arg(super::encode_key(key));
+        Ok(number(&self.query(&command).await?)? == 1)
+    }
+
+    async fn revoke_key(&self, kid: u32, at: u64) -> Result<bool, StoreError> {
+        let mut exists = redis::cmd("HEXISTS");
+        exists.arg(format!("{}keys", self.prefix)).arg(kid);
+        if number(&self.query(&exists).await?)? == 0 {
+            return Ok(false);
+        }
+        let mut command = redis::cmd("HSETNX");
+        command
+            .arg(format!("{}keys:revoked", self.prefix))
+            .arg(kid)
+            .arg(at);
+        Ok(number(&self.query(&command).await?)? == 1)
+    }
+
+    async fn remove_key(&self, kid: u32) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("HDEL");
+        command.arg(format!("{}keys", self.prefix)).arg(kid);
+        let removed = number(&self.query(&command).await?)? == 1;
+        let mut revoked = redis::cmd("HDEL");
+        revoked.arg(format!("{}keys:revoked", self.prefix)).arg(kid);
+        self.query(&revoked).await?;
+        Ok(removed)
+    }
+}
+
 impl RevocationTimes for RedisStore {
     async fn revoked_before(&self, user: &str) -> Result<Option<u64>, StoreError> {
         let mut command = redis::cmd("GET");

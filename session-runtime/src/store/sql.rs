@@ -80,6 +80,11 @@ struct Statements {
     has_revoked_column: Arc<str>,
     /// The revocation table's `previous` column, for tables made before it.
     add_revoked_previous: Arc<str>,
+    /// A managed key ring's keys (`<table>_keys`, see [`super::KeyStore`]).
+    load_keys: Arc<str>,
+    add_key: Arc<str>,
+    revoke_key: Arc<str>,
+    remove_key: Arc<str>,
 }
 
 /// The type of MySQL's `user_id` (and `cookie_name`) columns: bytes,
@@ -154,6 +159,24 @@ impl Statements {
             Dialect::MySql => format!(
                 "CREATE TABLE IF NOT EXISTS {t}_revoked (user_id {MYSQL_USER_ID} NOT NULL PRIMARY KEY, \
                  not_before BIGINT NOT NULL, keep_until BIGINT NOT NULL, previous BIGINT)"
+            ),
+        });
+        // a managed key ring's keys, one row per key (see `KeyStore`)
+        ddl.push(match dialect {
+            Dialect::Sqlite => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_keys (kid INTEGER PRIMARY KEY NOT NULL, \
+                 created_at INTEGER NOT NULL, activates_at INTEGER NOT NULL, revoked_at INTEGER, \
+                 sealed BLOB NOT NULL)"
+            ),
+            Dialect::Postgres => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_keys (kid BIGINT PRIMARY KEY NOT NULL, \
+                 created_at BIGINT NOT NULL, activates_at BIGINT NOT NULL, revoked_at BIGINT, \
+                 sealed BYTEA NOT NULL)"
+            ),
+            Dialect::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {t}_keys (kid BIGINT NOT NULL PRIMARY KEY, \
+                 created_at BIGINT NOT NULL, activates_at BIGINT NOT NULL, revoked_at BIGINT, \
+                 sealed VARBINARY(255) NOT NULL)"
             ),
         });
         let create = match dialect {
@@ -270,6 +293,22 @@ impl Statements {
             revoked_before: render(format!(
                 "SELECT not_before FROM {t}_revoked WHERE user_id = ?"
             )),
+            load_keys: render(format!(
+                "SELECT kid, created_at, activates_at, revoked_at, sealed FROM {t}_keys"
+            )),
+            add_key: render(match dialect {
+                Dialect::MySql => format!(
+                    "INSERT IGNORE INTO {t}_keys (kid, created_at, activates_at, sealed) VALUES (?, ?, ?, ?)"
+                ),
+                _ => format!(
+                    "INSERT INTO {t}_keys (kid, created_at, activates_at, sealed) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (kid) DO NOTHING"
+                ),
+            }),
+            revoke_key: render(format!(
+                "UPDATE {t}_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL"
+            )),
+            remove_key: render(format!("DELETE FROM {t}_keys WHERE kid = ?")),
             // two revocations never share a time: the new one is the later
             // of `at` and one past the kept one (see `RevocationTimes::revoke_before`)
             revoke_before: render(match dialect {
@@ -796,6 +835,66 @@ macro_rules! sql_store {
                     .await
                     .map_err(Self::error)?;
                 Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl super::KeyStore for $name {
+            async fn load_keys(&self) -> Result<Vec<super::StoredKey>, StoreError> {
+                use sqlx::Row as _;
+                let rows = Self::query(&self.sql.load_keys)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                let mut keys = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let kid: i64 = row.try_get(0).map_err(Self::error)?;
+                    let created_at: i64 = row.try_get(1).map_err(Self::error)?;
+                    let activates_at: i64 = row.try_get(2).map_err(Self::error)?;
+                    let revoked_at: Option<i64> = row.try_get(3).map_err(Self::error)?;
+                    let sealed: Vec<u8> = row.try_get(4).map_err(Self::error)?;
+                    // a number out of range is no key of ours
+                    let Ok(kid) = u32::try_from(kid) else { continue };
+                    keys.push(super::StoredKey {
+                        kid,
+                        created_at: from_sql(created_at),
+                        activates_at: from_sql(activates_at),
+                        revoked_at: revoked_at.map(from_sql),
+                        sealed,
+                    });
+                }
+                Ok(keys)
+            }
+
+            async fn add_key(&self, key: &super::StoredKey) -> Result<bool, StoreError> {
+                let done = Self::query(&self.sql.add_key)
+                    .bind(i64::from(key.kid))
+                    .bind(to_sql(key.created_at))
+                    .bind(to_sql(key.activates_at))
+                    .bind(key.sealed.clone())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_key(&self, kid: u32, at: u64) -> Result<bool, StoreError> {
+                let done = Self::query(&self.sql.revoke_key)
+                    .bind(to_sql(at))
+                    .bind(i64::from(kid))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn remove_key(&self, kid: u32) -> Result<bool, StoreError> {
+                let done = Self::query(&self.sql.remove_key)
+                    .bind(i64::from(kid))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::error)?;
+                Ok(done.rows_affected() == 1)
             }
         }
 

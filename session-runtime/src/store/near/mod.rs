@@ -483,3 +483,30 @@ impl<S: UserIndex + RevocationTimes> RevocationTimes for NearCache<S> {
         self.store.delete_expired_revocations(now, limit).await
     }
 }
+
+/// The store's own: keys are read at start and then polled, never served
+/// from the near cache.
+impl<S: super::KeyStore> super::KeyStore for NearCache<S> {
+    fn load_keys(&self) -> impl Future<Output = Result<Vec<super::StoredKey>, StoreError>> + Send {
+        self.store.load_keys()
+    }
+
+    fn add_key(
+        &self,
+        key: &super::StoredKey,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.add_key(key)
+    }
+
+    fn revoke_key(
+        &self,
+        kid: u32,
+        at: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.revoke_key(kid, at)
+    }
+
+    fn remove_key(&self, kid: u32) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.remove_key(kid)
+    }
+}
