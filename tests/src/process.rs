@@ -219,9 +219,26 @@ impl OwnServer {
             let group = format!("-{}", child.id());
             let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = child.wait();
+            // the signal is delivered, not yet acted on: until the kernel
+            // tears the processes down their socket still accepts, and a
+            // test would find the server up right after killing it
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
-        // a killed PostgreSQL leaves its postmaster.pid; the next start
-        // checks it is stale and goes on (crash recovery)
+        // a killed PostgreSQL leaves its postmaster.pid, naming a process
+        // that, reparented to an init that does not reap (a container),
+        // stays a zombie the next start takes for a running server: every
+        // process of it is gone, so the lock goes too (crash recovery
+        // follows)
+        if let Some(data) = &self._data {
+            let _ = std::fs::remove_file(data.0.join("postmaster.pid"));
+            let socket_lock = format!(".s.PGSQL.{}.lock", self.port);
+            let _ = std::fs::remove_file(data.0.join(socket_lock));
+        }
     }
 
     /// Starts it again on the same port (and data), waiting until it

@@ -478,7 +478,7 @@ impl<K: KeyStore> ManagedKeys<K> {
         policy.check()?;
         let root = root.into();
         let now = policy.now();
-        let (opened, records) = Self::read(&store, &root, &policy, HashMap::new()).await?;
+        let (opened, records) = Self::read(&store, &root, &policy, HashMap::new(), &[]).await?;
         let plan = plan(&records, now, &policy);
         let keys: Vec<MasterKey> = plan
             .verifying
@@ -575,9 +575,12 @@ impl<K: KeyStore> ManagedKeys<K> {
 
     async fn try_refresh(&self) -> Result<(), ManagedKeyError> {
         let shared = &self.shared;
-        let opened = self.lock().opened.clone();
+        let (opened, held) = {
+            let state = self.lock();
+            (state.opened.clone(), state.records.clone())
+        };
         let (opened, mut records) =
-            Self::read(&shared.store, &shared.root, &shared.policy, opened).await?;
+            Self::read(&shared.store, &shared.root, &shared.policy, opened, &held).await?;
         let now = shared.policy.now();
         let plan = plan(&records, now, &shared.policy);
         for kid in &plan.retire {
@@ -609,6 +612,24 @@ impl<K: KeyStore> ManagedKeys<K> {
         Ok(())
     }
 
+    /// A store that held keys and now holds none lost them (a Redis
+    /// restarted without persistence, a database restored from before the
+    /// first key): an instance that read them puts them back, revocations
+    /// included, rather than making a first key that no session carries.
+    async fn restore(store: &K, held: &[StoredKey]) -> Result<(), ManagedKeyError> {
+        tracing::warn!(
+            keys = held.len(),
+            "the key store holds no keys: restoring the keys this instance read"
+        );
+        for key in held {
+            store.add_key(key).await?;
+            if let Some(at) = key.revoked_at {
+                store.revoke_key(key.kid, at).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the records, making a key first when the plan says so, and
     /// opens the ones not opened yet.
     async fn read(
@@ -616,8 +637,13 @@ impl<K: KeyStore> ManagedKeys<K> {
         root: &KeyRing,
         policy: &KeyPolicy,
         mut opened: HashMap<u32, MasterKey>,
+        held: &[StoredKey],
     ) -> Result<(HashMap<u32, MasterKey>, Vec<StoredKey>), ManagedKeyError> {
         let mut records = store.load_keys().await?;
+        if records.is_empty() && !held.is_empty() {
+            Self::restore(store, held).await?;
+            records = store.load_keys().await?;
+        }
         let now = policy.now();
         if let Some(activates_at) = plan(&records, now, policy).make {
             let kid = records.iter().map(|k| k.kid).max().map_or(1, |kid| kid + 1);
