@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod conformance;
+pub mod fleet;
 pub mod frameworks;
 pub mod http;
 pub mod model;

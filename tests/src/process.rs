@@ -287,3 +287,69 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// This test binary run again as an app's instance (a test target without
+/// libtest, whose `main` serves when `var` is set), on a free port given
+/// in `SESSIONKIT_INSTANCE_PORT`; killed on drop.
+#[derive(Debug)]
+pub struct Instance {
+    port: u16,
+    child: Child,
+}
+
+impl Instance {
+    /// Starts it with `var` set to `spec`, and waits until it listens.
+    ///
+    /// # Panics
+    ///
+    /// When it does not listen within 20 seconds.
+    pub async fn start(var: &str, spec: &str) -> Self {
+        let port = free_port();
+        let child = Command::new(std::env::current_exe().unwrap())
+            .env(var, spec)
+            .env("SESSIONKIT_INSTANCE_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "instance {spec} did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { port, child }
+    }
+
+    /// The port it listens on.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The port an instance was given, in the instance.
+    ///
+    /// # Panics
+    ///
+    /// Outside an instance.
+    #[must_use]
+    pub fn own_port() -> u16 {
+        std::env::var("SESSIONKIT_INSTANCE_PORT")
+            .expect("started by Instance::start")
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -16,10 +16,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use session_runtime::store::{PostgresStore, RedisStore};
 use session_runtime::{BoundedString, Session, SessionLayer, SessionStore, Tiered};
-use sessionkit_tests::process::free_port;
+use sessionkit_tests::fleet::{Client, Pool, Tally, call, traffic};
 use sessionkit_tests::servers::{address, table};
-use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -184,12 +182,9 @@ fn release_app<St: SessionStore + Clone>(release: &str, store: St) -> Router {
 /// The child's side: serve `release` on `port` over the store `spec`
 /// until killed.
 fn instance(spec: &str) -> ! {
-    let mut parts = spec.splitn(3, ' ');
-    let (release, port, store) = (
-        parts.next().unwrap().to_owned(),
-        parts.next().unwrap().parse::<u16>().unwrap(),
-        parts.next().unwrap().to_owned(),
-    );
+    let (release, store) = spec.split_once(' ').unwrap();
+    let (release, store) = (release.to_owned(), store.to_owned());
+    let port = sessionkit_tests::process::Instance::own_port();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -225,229 +220,25 @@ fn instance(spec: &str) -> ! {
     std::process::exit(0)
 }
 
-/// One running instance.
+/// One running instance of a release.
 struct Instance {
     release: &'static str,
-    port: u16,
-    child: Child,
+    process: sessionkit_tests::process::Instance,
 }
 
 impl Instance {
     async fn start(release: &'static str, store: &str) -> Self {
-        let port = free_port();
-        let child = Command::new(std::env::current_exe().unwrap())
-            .env(
-                "SESSIONKIT_DEPLOY_INSTANCE",
-                format!("{release} {port} {store}"),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "release {release} did not listen on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self {
-            release,
-            port,
-            child,
-        }
+        let process = sessionkit_tests::process::Instance::start(
+            "SESSIONKIT_DEPLOY_INSTANCE",
+            &format!("{release} {store}"),
+        )
+        .await;
+        Self { release, process }
     }
-}
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn port(&self) -> u16 {
+        self.process.port()
     }
-}
-
-/// A client: its two cookies and what it wrote.
-#[derive(Default)]
-struct Client {
-    cookies: BTreeMap<String, String>,
-    visits: u32,
-    count: u64,
-}
-
-/// What the clients saw.
-#[derive(Default)]
-struct Tally {
-    requests: AtomicUsize,
-    /// A returning client answered as a new session.
-    no_session: AtomicUsize,
-    /// A value other than the one written last, in a session that opened.
-    lost_writes: AtomicUsize,
-    /// Connection errors (an instance going away), retried elsewhere.
-    retried: AtomicUsize,
-    by_release: std::sync::Mutex<BTreeMap<&'static str, usize>>,
-    first_failures: std::sync::Mutex<Vec<String>>,
-}
-
-impl Tally {
-    fn failure(&self, counter: &AtomicUsize, what: String) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_failures.lock().unwrap();
-        if first.len() < 5 {
-            first.push(what);
-        }
-    }
-}
-
-/// The instances in rotation: replaced under the write lock.
-type Pool = Arc<RwLock<Vec<(&'static str, u16)>>>;
-
-/// One request of `client` to the next instance of `pool`, checked against
-/// the client's model. A connection error is retried on the next one.
-async fn call(
-    http: &reqwest::Client,
-    pool: &Pool,
-    turn: &AtomicUsize,
-    client: &mut Client,
-    op: usize,
-    tally: &Tally,
-) {
-    let (method, path) = [
-        ("POST", "/visit"),
-        ("GET", "/visits"),
-        ("POST", "/add"),
-        ("GET", "/count"),
-    ][op % 4];
-    // a write whose connection broke may have been applied before it did
-    let mut retried = false;
-    for _attempt in 0..5 {
-        let (release, port) = {
-            let pool = pool.read().await;
-            pool[turn.fetch_add(1, Ordering::Relaxed) % pool.len()]
-        };
-        let cookie = client
-            .cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let url = format!("http://127.0.0.1:{port}{path}");
-        let request = if method == "POST" {
-            http.post(url)
-        } else {
-            http.get(url)
-        };
-        let response = match request.header("cookie", cookie).send().await {
-            Ok(response) => response,
-            Err(_) => {
-                tally.retried.fetch_add(1, Ordering::Relaxed);
-                retried = true;
-                continue;
-            }
-        };
-        for set in response.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || attributes.contains("Max-Age=0") {
-                client.cookies.remove(name);
-            } else {
-                client.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let status = response.status();
-        let Ok(body) = response.text().await else {
-            tally.retried.fetch_add(1, Ordering::Relaxed);
-            retried = true;
-            continue;
-        };
-        tally.requests.fetch_add(1, Ordering::Relaxed);
-        *tally.by_release.lock().unwrap().entry(release).or_default() += 1;
-        assert_eq!(status, 200, "{method} {path} on {release}: {body}");
-        let (answered, value) = body.split_once('|').unwrap();
-        assert_eq!(answered, release);
-        let value: u64 = value.parse().unwrap();
-        let (expected, known) = match op % 4 {
-            0 => {
-                client.visits += 1;
-                (u64::from(client.visits), u64::from(client.visits) > 1)
-            }
-            1 => (u64::from(client.visits), client.visits > 0),
-            2 => {
-                client.count += 1;
-                (client.count, client.count > 1)
-            }
-            _ => (client.count, client.count > 0),
-        };
-        let applied_twice = retried && method == "POST" && value == expected + 1;
-        if value != expected && !applied_twice {
-            let what =
-                format!("{method} {path} on release {release}: {value}, expected {expected}");
-            // a session that did not open counts from nothing again
-            let fresh = if method == "POST" { 1 } else { 0 };
-            if known && value == fresh {
-                tally.failure(&tally.no_session, what);
-            } else {
-                tally.failure(&tally.lost_writes, what);
-            }
-        }
-        if value != expected {
-            // go on from what the store has
-            if op % 4 < 2 {
-                client.visits = u32::try_from(value).unwrap();
-            } else {
-                client.count = value;
-            }
-        }
-        return;
-    }
-    panic!("{method} {path}: five connection errors in a row");
-}
-
-/// Every client's traffic until `stop`: round robin over `pool`, one
-/// request at a time per client, `workers` clients at once.
-async fn traffic(
-    clients: Vec<Client>,
-    pool: Pool,
-    tally: Arc<Tally>,
-    stop: Arc<AtomicBool>,
-    workers: usize,
-) -> Vec<Client> {
-    let turn = Arc::new(AtomicUsize::new(0));
-    let mut shares: Vec<Vec<Client>> = (0..workers).map(|_| Vec::new()).collect();
-    for (i, client) in clients.into_iter().enumerate() {
-        shares[i % workers].push(client);
-    }
-    let tasks: Vec<_> = shares
-        .into_iter()
-        .enumerate()
-        .map(|(worker, mut share)| {
-            let (pool, tally, stop, turn) =
-                (pool.clone(), tally.clone(), stop.clone(), turn.clone());
-            tokio::spawn(async move {
-                let http = reqwest::Client::new();
-                let mut op = worker;
-                while !stop.load(Ordering::Relaxed) {
-                    for client in &mut share {
-                        // writes and reads of both tiers, in turn
-                        call(&http, &pool, &turn, client, op, &tally).await;
-                        op = op.wrapping_add(1);
-                    }
-                    op = op.wrapping_add(1);
-                }
-                share
-            })
-        })
-        .collect();
-    let mut clients = Vec::new();
-    for task in tasks {
-        clients.extend(task.await.unwrap());
-    }
-    clients
 }
 
 /// How many clients, and how long traffic runs on each mix of instances.
@@ -462,7 +253,7 @@ async fn deploy(store: &str, first: &'static str, steps: &[&'static str]) -> (Ar
         instances.push(Instance::start(first, store).await);
     }
     let pool: Pool = Arc::new(RwLock::new(
-        instances.iter().map(|i| (i.release, i.port)).collect(),
+        instances.iter().map(|i| (i.release, i.port())).collect(),
     ));
     // every client gets both sessions from the first release
     let tally = Arc::new(Tally::default());
@@ -487,7 +278,7 @@ async fn deploy(store: &str, first: &'static str, steps: &[&'static str]) -> (Ar
     for &release in steps {
         for slot in 0..3 {
             let new = Instance::start(release, store).await;
-            pool.write().await[slot] = (new.release, new.port);
+            pool.write().await[slot] = (new.release, new.port());
             let old = std::mem::replace(&mut instances[slot], new);
             // drained: no new request reaches it, those in flight end
             tokio::time::sleep(Duration::from_millis(100)).await;

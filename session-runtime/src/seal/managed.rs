@@ -224,8 +224,10 @@ pub struct KeyInfo {
     pub replaced_at: Option<SystemTime>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<SystemTime>,
-    /// Whether it opens under this root secret.
-    pub usable: bool,
+    /// The key id byte of the values it seals (what `sessionkit inspect`
+    /// shows), when it opens under this root secret. Several keys may
+    /// share one: each is tried.
+    pub envelope_id: Option<u8>,
 }
 
 /// How an instance's key ring stands.
@@ -543,7 +545,7 @@ impl<K: KeyStore> ManagedKeys<K> {
                     activates_at: time(key.activates_at),
                     replaced_at: replaced_at(&valid, key, now).map(time),
                     revoked_at: key.revoked_at.map(time),
-                    usable: state.opened.contains_key(&key.kid),
+                    envelope_id: state.opened.get(&key.kid).map(MasterKey::id),
                 }
             })
             .collect();
