@@ -408,3 +408,83 @@ fn now_secs() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// `keys list | rotate | revoke` against the ring an instance holds: what
+/// the operator changes, the instance follows at its next refresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_lists_rotates_and_revokes_a_managed_ring() {
+    use session_runtime::{Bincode, KeyPolicy, ManagedKeys};
+    let (url, path) = sqlite_url("keys");
+    let root = MasterKey::generate_secret().unwrap();
+    let env = [("SESSION_ROOT", root.as_str())];
+    let args = [
+        "--database-url",
+        url.as_str(),
+        "--root-key-env",
+        "SESSION_ROOT",
+    ];
+    let keys = |action: &[&str]| sessionkit(&[&["keys"][..], &args, action].concat(), &env);
+    stdout(&sessionkit(&["migrate", "--database-url", &url], &[]));
+    assert!(
+        stdout(&keys(&["list"])).contains("no keys"),
+        "list makes no key"
+    );
+
+    // an instance starts: the first key
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let ring = ManagedKeys::load(
+        store,
+        MasterKey::from_base64(&root).unwrap(),
+        KeyPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let meta = Meta {
+        issued_at: 1,
+        expires_at: u64::MAX,
+        ..Meta::default()
+    };
+    let sealer = Sealer::new(ring.ring(), Mode::Encrypted);
+    let first = sealer.seal_body::<Bincode>("c", 0, &meta, b"");
+    let listed = stdout(&keys(&["list"]));
+    assert!(listed.contains("key 1  Current"), "{listed}");
+
+    let rotated = stdout(&keys(&["rotate"]));
+    assert!(rotated.contains("key 2 is the next key"), "{rotated}");
+    let listed = stdout(&keys(&["list"]));
+    assert!(
+        listed.contains("key 2  Pending") && listed.contains("activates in"),
+        "{listed}"
+    );
+
+    // revoked from the command line: the instance refuses it once it reads
+    stdout(&keys(&["revoke", "1"]));
+    assert!(
+        sealer.open_body::<Bincode>("c", &first, 0).is_ok(),
+        "not read yet"
+    );
+    ring.refresh().await.unwrap();
+    assert!(
+        sealer.open_body::<Bincode>("c", &first, 0).is_err(),
+        "refused after a refresh"
+    );
+    let listed = stdout(&keys(&["list"]));
+    assert!(listed.contains("key 1  Revoked"), "{listed}");
+
+    // mistakes are clear
+    let missing = keys(&["revoke", "99"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no key 99"));
+    let other = MasterKey::generate_secret().unwrap();
+    let foreign = sessionkit(
+        &[&["keys"][..], &args, &["list"]].concat(),
+        &[("SESSION_ROOT", other.as_str())],
+    );
+    assert!(stdout(&foreign).contains("does not open under this root secret"));
+    let too_quick = keys(&["--refresh", "10m", "rotate"]);
+    assert!(
+        !too_quick.status.success(),
+        "an activation delay shorter than two refreshes"
+    );
+    std::fs::remove_file(path).ok();
+}

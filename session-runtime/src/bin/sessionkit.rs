@@ -8,6 +8,9 @@
 //! sessionkit stats --database-url mysql://app@db/app
 //! sessionkit sessions --user 42 --cookie-name __Host-account --database-url postgres://app@db/app --key-env SESSION_SECRET
 //! sessionkit revoke --user 42 --cookie-name __Host-account --cookie-name __Host-admin --database-url postgres://app@db/app
+//! sessionkit keys --root-key-env SESSION_ROOT --database-url postgres://app@db/app list
+//! sessionkit keys --root-key-env SESSION_ROOT --database-url postgres://app@db/app rotate
+//! sessionkit keys --root-key-env SESSION_ROOT --database-url postgres://app@db/app revoke 3
 //! ```
 //!
 //! The user index is kept per session type: `sessions` and `revoke` name
@@ -22,7 +25,8 @@ use session_runtime::cleanup::delete_expired_in_batches;
 use session_runtime::id::{self, SessionId};
 use session_runtime::store::{DEFAULT_TABLE, MySqlStore, PostgresStore, SqliteStore};
 use session_runtime::{
-    KeyRing, MasterKey, Mode, RevocationTimes, SessionStore, StoreError, UserIndex,
+    KeyPolicy, KeyRing, KeyStore, ManagedKeys, MasterKey, Mode, RevocationTimes, SessionStore,
+    StoreError, UserIndex,
 };
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,6 +115,52 @@ enum Command {
         /// Rows per batch: each batch is one short DELETE.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
+    },
+    /// A managed key ring (`ManagedKeys`) kept in the database: list its
+    /// keys, make the next one ahead of its schedule, or revoke one. The
+    /// timing options must be the instances' own.
+    Keys {
+        #[command(flatten)]
+        database: Database,
+        /// The environment variable holding the root secret (base64) the
+        /// keys are sealed under.
+        #[arg(long)]
+        root_key_env: String,
+        /// Another environment variable with a previous root secret,
+        /// during a rotation of the root itself.
+        #[arg(long)]
+        previous_root_key_env: Option<String>,
+        /// The instances' refresh interval.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        refresh: Duration,
+        /// How long after it is made a key starts sealing.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        activation_delay: Duration,
+        /// How long a key seals before the next replaces it.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        rotate_every: Duration,
+        /// How long a replaced key keeps verifying.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        retain: Duration,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Every key: number, state, times, and the key byte of what it seals
+    /// (as `inspect` shows it). Changes nothing.
+    List,
+    /// Make the next key now; it starts sealing after the activation
+    /// delay, once every instance has read it.
+    Rotate,
+    /// Revoke key KID: every instance refuses what it sealed from its next
+    /// refresh. If it sealed, the previous key seals again (or a new one at
+    /// once).
+    Revoke {
+        /// The key's number, from `list`.
+        kid: u32,
     },
 }
 
@@ -384,8 +434,107 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+        Command::Keys {
+            database,
+            root_key_env,
+            previous_root_key_env,
+            refresh,
+            activation_delay,
+            rotate_every,
+            retain,
+            action,
+        } => {
+            let mut root = KeyRing::new(MasterKey::from_env(&root_key_env)?);
+            if let Some(previous) = previous_root_key_env {
+                root = root.with_previous(MasterKey::from_env(&previous)?);
+            }
+            let policy = KeyPolicy::default()
+                .with_refresh(refresh)
+                .with_activation_delay(activation_delay)
+                .with_rotation(rotate_every)
+                .with_retention(retain);
+            with_store!(database.connect().await?, |store| {
+                keys(store, root, policy, action).await?;
+            });
+        }
     }
     Ok(())
+}
+
+async fn keys<K: KeyStore>(
+    store: K,
+    root: KeyRing,
+    policy: KeyPolicy,
+    action: KeysAction,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match action {
+        KeysAction::List => {
+            let keys = ManagedKeys::list(&store, root, &policy).await?;
+            if keys.is_empty() {
+                println!("no keys: the first instance makes the first one");
+            }
+            let now = now();
+            for key in keys {
+                let secs = |at: SystemTime| {
+                    at.duration_since(UNIX_EPOCH)
+                        .map_or(0, |since| since.as_secs())
+                };
+                let activates = secs(key.activates_at);
+                let activation = if activates > now {
+                    format!("activates in {}", span(activates - now))
+                } else {
+                    format!("active since {}", ago(now, activates))
+                };
+                let mut line = format!(
+                    "key {}  {:?}  made {}  {activation}",
+                    key.kid,
+                    key.state,
+                    ago(now, secs(key.created_at))
+                );
+                if let Some(at) = key.replaced_at {
+                    line.push_str(&format!("  replaced {}", ago(now, secs(at))));
+                }
+                if let Some(at) = key.revoked_at {
+                    line.push_str(&format!("  revoked {}", ago(now, secs(at))));
+                }
+                match key.envelope_id {
+                    Some(byte) => line.push_str(&format!("  key byte {byte}")),
+                    None => line.push_str("  (does not open under this root secret)"),
+                }
+                println!("{line}");
+            }
+        }
+        KeysAction::Rotate => {
+            let keys = ManagedKeys::load(store, root, policy.clone()).await?;
+            let kid = keys.rotate().await?;
+            println!(
+                "key {kid} is the next key: it seals once it is active, in at most {}",
+                span(policy_delay(&keys))
+            );
+        }
+        KeysAction::Revoke { kid } => {
+            let keys = ManagedKeys::load(store, root, policy.clone()).await?;
+            keys.revoke(kid).await?;
+            println!(
+                "key {kid} revoked: every instance refuses what it sealed from its next refresh (within {}); key {} seals here now",
+                span(policy.refresh().as_secs().max(1)),
+                keys.status().current
+            );
+        }
+    }
+    Ok(())
+}
+
+/// How long until the pending key activates, in seconds.
+fn policy_delay<K>(keys: &ManagedKeys<K>) -> u64 {
+    let now = SystemTime::now();
+    keys.keys()
+        .iter()
+        .filter(|key| key.state == session_runtime::KeyState::Pending)
+        .filter_map(|key| key.activates_at.duration_since(now).ok())
+        .map(|left| left.as_secs())
+        .max()
+        .unwrap_or(0)
 }
 
 /// `when` (Unix seconds) as an age relative to `now`.

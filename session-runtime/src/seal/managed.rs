@@ -335,6 +335,44 @@ pub(crate) fn plan(records: &[StoredKey], now: u64, policy: &KeyPolicy) -> Plan 
     }
 }
 
+/// Each of `records` as [`ManagedKeys::keys`] shows it, oldest first.
+fn infos(
+    records: &[StoredKey],
+    opened: &HashMap<u32, MasterKey>,
+    policy: &KeyPolicy,
+) -> Vec<KeyInfo> {
+    let now = policy.now();
+    let plan = plan(records, now, policy);
+    let valid: Vec<&StoredKey> = records.iter().filter(|k| k.revoked_at.is_none()).collect();
+    let mut keys: Vec<KeyInfo> = records
+        .iter()
+        .map(|key| {
+            let state = if key.revoked_at.is_some() {
+                KeyState::Revoked
+            } else if plan.verifying.first() == Some(&key.kid) {
+                KeyState::Current
+            } else if key.activates_at > now {
+                KeyState::Pending
+            } else if plan.retire.contains(&key.kid) {
+                KeyState::Retired
+            } else {
+                KeyState::Previous
+            };
+            KeyInfo {
+                kid: key.kid,
+                state,
+                created_at: time(key.created_at),
+                activates_at: time(key.activates_at),
+                replaced_at: replaced_at(&valid, key, now).map(time),
+                revoked_at: key.revoked_at.map(time),
+                envelope_id: opened.get(&key.kid).map(MasterKey::id),
+            }
+        })
+        .collect();
+    keys.sort_by_key(|key| key.kid);
+    keys
+}
+
 /// What the refresher and the handles share.
 struct Shared<K> {
     store: K,
@@ -412,6 +450,13 @@ impl<K> ManagedKeys<K> {
         self.lock().status.clone()
     }
 
+    /// Every key in the store as last read, oldest first.
+    #[must_use]
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        let state = self.lock();
+        infos(&state.records, &state.opened, &self.shared.policy)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared
             .state
@@ -466,6 +511,27 @@ impl<K: KeyStore> ManagedKeys<K> {
         Ok(keys)
     }
 
+    /// The keys in `store` as [`keys`](Self::keys) shows them, reading
+    /// and changing nothing (not even making a first key): what
+    /// `sessionkit keys list` prints.
+    ///
+    /// # Errors
+    ///
+    /// [`ManagedKeyError::Store`] when the store fails.
+    pub async fn list(
+        store: &K,
+        root: impl Into<KeyRing>,
+        policy: &KeyPolicy,
+    ) -> Result<Vec<KeyInfo>, ManagedKeyError> {
+        let root = root.into();
+        let records = store.load_keys().await?;
+        let opened = records
+            .iter()
+            .filter_map(|key| Some((key.kid, open(&root, key)?)))
+            .collect();
+        Ok(infos(&records, &opened, policy))
+    }
+
     /// As [`start_with`](Self::start_with), without the background
     /// refresh: for tools (`sessionkit keys`) that read, change and exit.
     ///
@@ -510,47 +576,6 @@ impl<K: KeyStore> ManagedKeys<K> {
             }),
         });
         Ok(Self { shared, ring })
-    }
-
-    /// Every key in the store as last read, oldest first.
-    #[must_use]
-    pub fn keys(&self) -> Vec<KeyInfo> {
-        let state = self.lock();
-        let now = self.shared.policy.now();
-        let plan = plan(&state.records, now, &self.shared.policy);
-        let valid: Vec<&StoredKey> = state
-            .records
-            .iter()
-            .filter(|k| k.revoked_at.is_none())
-            .collect();
-        let mut keys: Vec<KeyInfo> = state
-            .records
-            .iter()
-            .map(|key| {
-                let state_now = if key.revoked_at.is_some() {
-                    KeyState::Revoked
-                } else if plan.verifying.first() == Some(&key.kid) {
-                    KeyState::Current
-                } else if key.activates_at > now {
-                    KeyState::Pending
-                } else if plan.retire.contains(&key.kid) {
-                    KeyState::Retired
-                } else {
-                    KeyState::Previous
-                };
-                KeyInfo {
-                    kid: key.kid,
-                    state: state_now,
-                    created_at: time(key.created_at),
-                    activates_at: time(key.activates_at),
-                    replaced_at: replaced_at(&valid, key, now).map(time),
-                    revoked_at: key.revoked_at.map(time),
-                    envelope_id: state.opened.get(&key.kid).map(MasterKey::id),
-                }
-            })
-            .collect();
-        keys.sort_by_key(|key| key.kid);
-        keys
     }
 
     /// Reads the keys now: makes the next one when the rotation is due
