@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates RELIABILITY.md from what the suites measure: the full tamper
-# sweep and ID check (release build), then the concurrency, outage, deploy,
-# header-abuse and lifecycle-model suites on the real servers. Each test appends one line
+# sweep and ID check (release build), then the concurrency, outage, deploy
+# (in-process and over processes), managed-key, header-abuse and
+# lifecycle-model suites on the real servers. Each test appends one line
 # per figure to target/sessionkit-figures.txt; this script turns them into
 # the table.
 #
@@ -26,7 +27,8 @@ export SESSIONKIT_FIGURES="$root/$figures"
 
 SESSIONKIT_SWEEP=full cargo test --release -p sessionkit-tests --all-features --locked --test tamper
 cargo test -p sessionkit-tests --all-features --locked \
-    --test concurrency --test outages --test evolution --test header_abuse
+    --test concurrency --test outages --test evolution --test header_abuse \
+    --test rolling_deploy --test key_ring --test key_rotation
 # the lifecycle model: many more generated sequences than the suite's 24 a
 # configuration
 SESSIONKIT_MODEL_CASES="${MODEL_CASES:-500}" cargo test -p sessionkit-tests --all-features --locked --test lifecycle

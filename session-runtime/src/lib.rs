@@ -332,6 +332,7 @@
 //! | `sessionkit_store_outages_total` | counter | `session`, `store`, `operation` | a store call failed or timed out |
 //! | `sessionkit_refused_total` | counter | `session`, `reason` (`tampered`, `expired`, `wrong_key`, `old_shape`, `other_codec`, `malformed`, `undecodable`, `unknown_id`, `revoked`) | a token that opened nothing, or a session refused (`revoked`: issued before its user's revocation) |
 //! | `sessionkit_store_seconds` | histogram | `store`, `operation` | store call latency |
+//! | `sessionkit_key_ring_refresh_failures_total` | counter | | a [`ManagedKeys`] refresh that could not read the store (the keys held are kept; [`ManagedKeys::status`] says since when) |
 //! | `sessionkit_near_cache_flushes_total` | counter | `store`, `why` (`channel_down`, `store_flushed`) | a near cache dropped everything: its notification channel broke or missed a heartbeat, or the store said every key changed (`NearCache::stats` counts hits and misses) |
 //!
 //! Tracing, at debug level, under the request's span: each server-side
@@ -361,6 +362,12 @@
 //!   ([`OpenError`] says which), never a panic.
 //! * Secrets shorter than 32 bytes are a configuration error. Keys print as
 //!   `REDACTED`.
+//! * Keys rotate by hand with a [`KeyRing`] (the new secret first, the old
+//!   one kept until its sessions expire), or by themselves across a fleet
+//!   with [`ManagedKeys`]: keys kept in the store under a root secret,
+//!   made ahead and activated after a propagation delay, rotated on a
+//!   schedule, retired after a retention, revocable everywhere within one
+//!   refresh (see [`seal::managed`]).
 //! * [`Mode::Signed`] sessions are readable by the client: keep secrets out
 //!   of them, or use the default encrypted mode.
 //! * A cookie session cannot be revoked one by one before it expires:
