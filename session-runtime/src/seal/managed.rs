@@ -10,8 +10,7 @@
 //! revoked at once: every instance drops it at its next refresh, and every
 //! session it sealed is refused.
 //!
-//! What happens when, for a key `k` (times in Unix milliseconds, see
-//! [`plan`]):
+//! What happens when, for a key `k` (times in Unix milliseconds):
 //!
 //! | state | when | seals | verifies |
 //! | --- | --- | --- | --- |
@@ -191,6 +190,10 @@ pub enum ManagedKeyError {
     /// The OS random source failed while making a key.
     #[error(transparent)]
     Random(#[from] crate::id::RandomSourceError),
+    /// Sealing a new key under the root secret failed (AES-GCM refuses
+    /// only inputs far larger than a key).
+    #[error("sealing a new key under the root secret failed")]
+    Seal,
 }
 
 /// Where a key is in its life (see the [module docs](self)).
@@ -335,6 +338,22 @@ pub(crate) fn plan(records: &[StoredKey], now: u64, policy: &KeyPolicy) -> Plan 
     }
 }
 
+/// The plan's verifying keys that open under the root, in its order, and
+/// the number of the first (the one that seals here).
+fn usable(plan: &Plan, opened: &HashMap<u32, MasterKey>) -> (Option<u32>, Vec<MasterKey>) {
+    let mut current = None;
+    let keys = plan
+        .verifying
+        .iter()
+        .filter_map(|kid| {
+            let key = opened.get(kid)?;
+            current.get_or_insert(*kid);
+            Some(key.clone())
+        })
+        .collect();
+    (current, keys)
+}
+
 /// Each of `records` as [`ManagedKeys::keys`] shows it, oldest first.
 fn infos(
     records: &[StoredKey],
@@ -343,13 +362,14 @@ fn infos(
 ) -> Vec<KeyInfo> {
     let now = policy.now();
     let plan = plan(records, now, policy);
+    let sealing = usable(&plan, opened).0;
     let valid: Vec<&StoredKey> = records.iter().filter(|k| k.revoked_at.is_none()).collect();
     let mut keys: Vec<KeyInfo> = records
         .iter()
         .map(|key| {
             let state = if key.revoked_at.is_some() {
                 KeyState::Revoked
-            } else if plan.verifying.first() == Some(&key.kid) {
+            } else if sealing == Some(key.kid) {
                 KeyState::Current
             } else if key.activates_at > now {
                 KeyState::Pending
@@ -548,16 +568,12 @@ impl<K: KeyStore> ManagedKeys<K> {
         let now = policy.now();
         let (opened, records) = Self::read(&store, &root, &policy, HashMap::new(), &[]).await?;
         let plan = plan(&records, now, &policy);
-        let keys: Vec<MasterKey> = plan
-            .verifying
-            .iter()
-            .filter_map(|kid| opened.get(kid).cloned())
-            .collect();
-        if keys.is_empty() {
+        let (current, keys) = usable(&plan, &opened);
+        let Some(current) = current else {
             return Err(ManagedKeyError::NoUsableKey(records.len()));
-        }
+        };
         let status = KeyStatus {
-            current: plan.verifying[0],
+            current,
             verifying: keys.len(),
             refreshed_at: time(now),
             failing_since: None,
@@ -616,18 +632,14 @@ impl<K: KeyStore> ManagedKeys<K> {
             }
         }
         records.retain(|key| !plan.retire.contains(&key.kid));
-        let keys: Vec<MasterKey> = plan
-            .verifying
-            .iter()
-            .filter_map(|kid| opened.get(kid).cloned())
-            .collect();
+        let (current, keys) = usable(&plan, &opened);
         let mut state = self.lock();
-        // no key that opens: keep what is held (and say so at the start)
-        if !keys.is_empty() {
-            if state.status.current != plan.verifying[0] {
-                tracing::info!(kid = plan.verifying[0], "managed key now sealing");
+        // no key that opens: keep what is held (the start refused that)
+        if let Some(current) = current {
+            if state.status.current != current {
+                tracing::info!(kid = current, "managed key now sealing");
             }
-            state.status.current = plan.verifying[0];
+            state.status.current = current;
             state.status.verifying = keys.len();
             self.ring.replace(keys);
         }
@@ -793,7 +805,7 @@ fn seal(
     let tag = root_key
         .aead()
         .encrypt_inout_detached(&nonce.into(), &aad(key), InOutBuf::from(&mut secret[..]))
-        .map_err(|_| ManagedKeyError::Policy("sealing a key failed".to_owned()))?;
+        .map_err(|_| ManagedKeyError::Seal)?;
     let mut sealed = Vec::with_capacity(SEALED_LEN);
     sealed.extend_from_slice(&[SEALED_FORMAT, root_key.id()]);
     sealed.extend_from_slice(&nonce);
