@@ -159,7 +159,7 @@ fn next_checks(cont: &Container<'_>) -> TokenStream {
         "`next = {new_name}` has the same shape as `{name}`: there is nothing to read ahead; remove `next`, or copy the struct the next release writes"
     );
     let cookie = format!(
-        "`next = {new_name}` has another cookie name than `{name}`: its sessions are sealed for another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`"
+        "`next = {new_name}` has another cookie name than `{name}`: its sessions belong to another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`"
     );
     let storage = format!(
         "`{name}` lives in a cookie, but sessions of `next = {new_name}` may live server-side: a cookie-only layer has no store to read them from; keep `{name}` server-side (`storage = \"server\"`) before the next release moves sessions there"
@@ -221,7 +221,7 @@ fn previous_checks(cont: &Container<'_>) -> TokenStream {
         ident.unraw()
     );
     let cookie = format!(
-        "`previous = {old_name}` has another cookie name than `{}`: its sessions were sealed for another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`",
+        "`previous = {old_name}` has another cookie name than `{}`: its sessions belong to another cookie and never reach this layer; give both the same `#[session(cookie = ..)]`",
         ident.unraw()
     );
     let storage = format!(
