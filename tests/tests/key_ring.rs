@@ -379,3 +379,39 @@ async fn another_root_secret_opens_no_key() {
         "{refused:?}"
     );
 }
+
+/// Regression: the background refresh ended with the last `ManagedKeys`
+/// handle, so an application that kept only the layer (the ring) and
+/// dropped the handle, as a function building the router does, froze its
+/// keys: a revocation never reached it. It ends with the last ring now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_holding_only_the_ring_keeps_following_the_store() {
+    let store = Arc::new(session_runtime::MemoryStore::default());
+    let policy = KeyPolicy::default()
+        .with_refresh(Duration::from_millis(50))
+        .with_activation_delay(Duration::from_millis(100));
+    let ring = {
+        let keys = ManagedKeys::start_with(Arc::clone(&store), root(), policy.clone())
+            .await
+            .unwrap();
+        keys.ring()
+    };
+    let sealer = Sealer::new(ring, Mode::Encrypted);
+    let sealed = sealer
+        .seal::<Probe, Bincode>("probe", &META, &Probe { n: 1 })
+        .unwrap();
+    // another instance revokes key 1
+    let other = ManagedKeys::load(Arc::clone(&store), root(), policy)
+        .await
+        .unwrap();
+    other.revoke(1).await.unwrap();
+    let mut refused = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if sealer.open::<Probe, Bincode>("probe", &sealed, 1).is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the ring a layer holds still follows the store");
+}

@@ -229,7 +229,9 @@ impl KeyRing {
         }
     }
 
-    /// Adds an older key that still verifies but never seals.
+    /// Adds an older key that still verifies but never seals. Of a
+    /// managed ring ([`ManagedKeys::ring`](crate::ManagedKeys::ring)) this
+    /// makes a copy that no longer follows it.
     #[must_use]
     pub fn with_previous(self, key: MasterKey) -> Self {
         let mut keys = self.keys.load().0.clone();

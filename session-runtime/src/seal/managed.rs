@@ -511,7 +511,9 @@ impl<K: KeyStore> ManagedKeys<K> {
         policy: KeyPolicy,
     ) -> Result<Self, ManagedKeyError> {
         let keys = Self::load(store, root, policy).await?;
-        let weak = Arc::downgrade(&keys.shared);
+        // the task keeps what it needs, and ends with the ring: a layer
+        // holding only the ring (every handle dropped) keeps it refreshed
+        let shared = Arc::clone(&keys.shared);
         let every = keys.shared.policy.refresh;
         tokio::spawn(async move {
             loop {
@@ -519,11 +521,13 @@ impl<K: KeyStore> ManagedKeys<K> {
                 // read in step
                 let jitter = every.mul_f64(rand::random::<f64>() / 10.0);
                 tokio::time::sleep(every + jitter).await;
-                let Some(shared) = weak.upgrade() else { break };
                 let Some(ring) = KeyRing::upgrade(&shared.ring) else {
                     break;
                 };
-                let keys = Self { shared, ring };
+                let keys = Self {
+                    shared: Arc::clone(&shared),
+                    ring,
+                };
                 // a failure is logged and kept in the status
                 let _ = keys.refresh().await;
             }
