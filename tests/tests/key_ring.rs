@@ -415,3 +415,52 @@ async fn a_layer_holding_only_the_ring_keeps_following_the_store() {
     }
     assert!(refused, "the ring a layer holds still follows the store");
 }
+
+/// With PostgreSQL (a trigger and `LISTEN`) and a Redis server (a channel),
+/// a revocation reaches a ring that polls only every 30 s within
+/// milliseconds; SQLite says it has no notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_carry_a_revocation_before_the_poll() {
+    let policy = KeyPolicy::default()
+        .with_refresh(Duration::from_secs(30))
+        .with_activation_delay(Duration::from_secs(60));
+    async fn reaches<K: KeyStore + Clone>(name: &str, store: K, policy: &KeyPolicy) -> Duration {
+        let watching = ManagedKeys::start_with(store.clone(), root(), policy.clone())
+            .await
+            .unwrap();
+        assert!(watching.status().notifications, "{name}");
+        let sealed = seal(&watching, 1);
+        let operator = ManagedKeys::load(store, root(), policy.clone())
+            .await
+            .unwrap();
+        // the listener is up once its first wake-up has come and gone
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let kid = watching.status().current;
+        let started = std::time::Instant::now();
+        operator.revoke(kid).await.unwrap();
+        while opens(&watching, &sealed) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{name}: not notified"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        started.elapsed()
+    }
+    let mut reached = Vec::new();
+    if let Some(store) = stores::postgres("keys_notify").await {
+        reached.push(("postgres", reaches("postgres", store, &policy).await));
+    }
+    if address("SESSIONKIT_REDIS_URL").is_some() {
+        let prefix = format!("keys-notify-{}:", sessionkit_tests::servers::run());
+        let store = stores::redis().await.unwrap().with_prefix(&prefix);
+        reached.push(("redis", reaches("redis", store, &policy).await));
+    }
+    let sqlite = ManagedKeys::start_with(stores::sqlite_file("keys_poll").await, root(), policy)
+        .await
+        .unwrap();
+    assert!(!sqlite.status().notifications, "SQLite polls");
+    sessionkit_tests::figure(&format!(
+        "managed keys: a revocation reached a ring polling every 30 s through the store's notifications after {reached:?}"
+    ));
+}

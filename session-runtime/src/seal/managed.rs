@@ -8,7 +8,10 @@
 //! longer seals keeps verifying for a retention period (as long as a
 //! session sealed with it can live), then it is removed. A key can be
 //! revoked at once: every instance drops it at its next refresh, and every
-//! session it sealed is refused.
+//! session it sealed is refused. Instances poll the store every refresh
+//! interval; where the store tells of changes (PostgreSQL through a trigger
+//! and `LISTEN`, a single Redis server through a channel) they read them at
+//! once, and the poll only catches what a notification missed.
 //!
 //! What happens when, for a key `k` (times in Unix milliseconds):
 //!
@@ -37,6 +40,10 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const SEALED_LEN: usize = 2 + NONCE_LEN + SECRET_LEN + TAG_LEN;
 const AAD_PREFIX: &[u8] = b"sessionkit managed key v1";
+
+/// How long a refresh woken by a notification waits for the rest of a
+/// burst of changes.
+const NOTIFICATION_SETTLE: Duration = Duration::from_millis(20);
 
 /// How a managed key ring rotates. Every duration must be positive, and
 /// the activation delay at least twice the refresh interval, so every
@@ -79,7 +86,9 @@ impl std::fmt::Debug for KeyPolicy {
 impl KeyPolicy {
     /// How often each instance reads the keys: the bound on how long a
     /// revoked key keeps opening sessions on an instance, and on how late
-    /// an instance learns a new key (default 60 s).
+    /// an instance learns a new key (default 60 s). With a store that
+    /// notifies, changes arrive within milliseconds; this bounds the ones
+    /// a notification missed.
     #[must_use]
     pub fn with_refresh(mut self, every: Duration) -> Self {
         self.refresh = every;
@@ -248,6 +257,10 @@ pub struct KeyStatus {
     pub failing_since: Option<SystemTime>,
     /// The last failure, if reading fails.
     pub last_error: Option<String>,
+    /// Whether the store tells this instance of changes (PostgreSQL,
+    /// single-server Redis), which it then reads at once; else it polls
+    /// alone, every refresh interval.
+    pub notifications: bool,
 }
 
 /// What [`plan`] decides from the keys in the store at one time.
@@ -515,12 +528,24 @@ impl<K: KeyStore> ManagedKeys<K> {
         // holding only the ring (every handle dropped) keeps it refreshed
         let shared = Arc::clone(&keys.shared);
         let every = keys.shared.policy.refresh;
+        // the store's notifications, where it has them, wake the task
+        // before its poll
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let notified = keys.shared.store.watch_keys(Arc::downgrade(&wake));
+        keys.lock().status.notifications = notified;
         tokio::spawn(async move {
             loop {
                 // up to a tenth later, so a fleet started at once does not
                 // read in step
                 let jitter = every.mul_f64(rand::random::<f64>() / 10.0);
-                tokio::time::sleep(every + jitter).await;
+                if tokio::time::timeout(every + jitter, wake.notified())
+                    .await
+                    .is_ok()
+                {
+                    // changes come in bursts (a key made, then revoked):
+                    // one read for them
+                    tokio::time::sleep(NOTIFICATION_SETTLE).await;
+                }
                 let Some(ring) = KeyRing::upgrade(&shared.ring) else {
                     break;
                 };
@@ -582,6 +607,7 @@ impl<K: KeyStore> ManagedKeys<K> {
             refreshed_at: time(now),
             failing_since: None,
             last_error: None,
+            notifications: false,
         };
         let ring = KeyRing::of(keys);
         let shared = Arc::new(Shared {

@@ -9,6 +9,8 @@
 
 use super::{CacheStore, SessionStore, StoreError, Tiered};
 use std::future::Future;
+use std::sync::Weak;
+use tokio::sync::Notify;
 
 /// One key of a managed ring as a store keeps it. Times are Unix
 /// milliseconds.
@@ -71,6 +73,17 @@ pub trait KeyStore: Send + Sync + 'static {
     ///
     /// [`StoreError`] when the backend fails.
     fn remove_key(&self, kid: u32) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Wakes `wake` whenever the keys may have changed in the store (any
+    /// instance made, revoked or removed one), for as long as `wake`
+    /// lives, so a managed ring reads them at once instead of at its next
+    /// poll. `false` when the store has no notifications (SQLite, MySQL,
+    /// Redis Cluster, memory): the ring polls alone. A notification lost
+    /// (a reconnection) only delays a change to the next poll.
+    fn watch_keys(&self, wake: Weak<Notify>) -> bool {
+        let _ = wake;
+        false
+    }
 }
 
 impl<S: KeyStore> KeyStore for std::sync::Arc<S> {
@@ -92,6 +105,10 @@ impl<S: KeyStore> KeyStore for std::sync::Arc<S> {
 
     fn remove_key(&self, kid: u32) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).remove_key(kid)
+    }
+
+    fn watch_keys(&self, wake: Weak<Notify>) -> bool {
+        (**self).watch_keys(wake)
     }
 }
 
@@ -115,6 +132,10 @@ impl<Cache: CacheStore, Durable: SessionStore + KeyStore> KeyStore for Tiered<Ca
 
     fn remove_key(&self, kid: u32) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.durable().remove_key(kid)
+    }
+
+    fn watch_keys(&self, wake: Weak<Notify>) -> bool {
+        self.durable().watch_keys(wake)
     }
 }
 

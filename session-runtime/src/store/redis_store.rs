@@ -766,10 +766,26 @@ fn hash_pairs(value: Value) -> Result<Vec<HashPair>, StoreError> {
     }
 }
 
+impl RedisStore {
+    /// Tells the managed rings watching (see [`KeyStore::watch_keys`])
+    /// that the keys changed: a message on the channel `<prefix>keys`.
+    /// Best effort: a ring that misses it reads the change at its next
+    /// poll.
+    ///
+    /// [`KeyStore::watch_keys`]: super::KeyStore::watch_keys
+    async fn announce_keys(&self) {
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(format!("{}keys", self.prefix)).arg("");
+        let _ = self.query(&publish).await;
+    }
+}
+
 /// Keys in the hash `<prefix>keys` (number → times and sealed secret),
 /// revocations in `<prefix>keys:revoked` (number → time), each written
 /// with `HSETNX`, so two instances making the same key or revoking it
-/// twice keep the first. Neither expires.
+/// twice keep the first. Neither expires. Each change is published on the
+/// channel `<prefix>keys`; a single server's rings subscribe to it (not on
+/// Redis Cluster, where they poll).
 impl super::KeyStore for RedisStore {
     async fn load_keys(&self) -> Result<Vec<super::StoredKey>, StoreError> {
         let mut keys = redis::cmd("HGETALL");
@@ -799,7 +815,11 @@ impl super::KeyStore for RedisStore {
             .arg(format!("{}keys", self.prefix))
             .arg(key.kid)
             .arg(super::encode_key(key));
-        Ok(number(&self.query(&command).await?)? == 1)
+        let added = number(&self.query(&command).await?)? == 1;
+        if added {
+            self.announce_keys().await;
+        }
+        Ok(added)
     }
 
     async fn revoke_key(&self, kid: u32, at: u64) -> Result<bool, StoreError> {
@@ -813,7 +833,11 @@ impl super::KeyStore for RedisStore {
             .arg(format!("{}keys:revoked", self.prefix))
             .arg(kid)
             .arg(at);
-        Ok(number(&self.query(&command).await?)? == 1)
+        let revoked = number(&self.query(&command).await?)? == 1;
+        if revoked {
+            self.announce_keys().await;
+        }
+        Ok(revoked)
     }
 
     async fn remove_key(&self, kid: u32) -> Result<bool, StoreError> {
@@ -823,7 +847,69 @@ impl super::KeyStore for RedisStore {
         let mut revoked = redis::cmd("HDEL");
         revoked.arg(format!("{}keys:revoked", self.prefix)).arg(kid);
         self.query(&revoked).await?;
+        if removed {
+            self.announce_keys().await;
+        }
         Ok(removed)
+    }
+
+    /// A RESP3 connection of its own subscribed to `<prefix>keys`, waking
+    /// `wake` at each message and once at each (re)connection (a change
+    /// may have gone by while it was down); it reconnects after a second,
+    /// and ends with `wake`.
+    fn watch_keys(&self, wake: std::sync::Weak<tokio::sync::Notify>) -> bool {
+        use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind};
+        let Some(client) = &self.client else {
+            return false;
+        };
+        let info = client.get_connection_info().clone();
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let Ok(client) = redis::Client::open(info.set_redis_settings(settings)) else {
+            return false;
+        };
+        let channel = format!("{}keys", self.prefix);
+        tokio::spawn(async move {
+            let pause = std::time::Duration::from_secs(1);
+            while wake.strong_count() > 0 {
+                let lost = Arc::new(tokio::sync::Notify::new());
+                let (ring, gone) = (wake.clone(), Arc::clone(&lost));
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(pause * 2))
+                    .set_push_sender(move |push: PushInfo| {
+                        match push.kind {
+                            PushKind::Message => {
+                                if let Some(ring) = ring.upgrade() {
+                                    ring.notify_one();
+                                }
+                            }
+                            PushKind::Disconnection => gone.notify_one(),
+                            _ => {}
+                        }
+                        Ok::<(), std::convert::Infallible>(())
+                    });
+                if let Ok(mut connection) = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    && connection.subscribe(&channel).await.is_ok()
+                {
+                    let Some(ring) = wake.upgrade() else { return };
+                    ring.notify_one();
+                    drop(ring);
+                    loop {
+                        match tokio::time::timeout(pause * 5, lost.notified()).await {
+                            Ok(()) => break,
+                            Err(_) if wake.strong_count() == 0 => return,
+                            Err(_) => {}
+                        }
+                    }
+                }
+                tokio::time::sleep(pause).await;
+            }
+        });
+        true
     }
 }
 

@@ -179,6 +179,18 @@ impl Statements {
                  sealed VARBINARY(255) NOT NULL)"
             ),
         });
+        if dialect == Dialect::Postgres {
+            // every change to the keys notifies `<table>_keys`, so managed
+            // rings read them at once (see `KeyStore::watch_keys`)
+            ddl.push(format!(
+                "CREATE OR REPLACE FUNCTION {t}_keys_changed() RETURNS trigger LANGUAGE plpgsql AS $keys$ \
+                 BEGIN PERFORM pg_notify('{t}_keys', ''); RETURN NULL; END $keys$"
+            ));
+            ddl.push(format!(
+                "CREATE OR REPLACE TRIGGER {t}_keys_changed AFTER INSERT OR UPDATE OR DELETE ON {t}_keys \
+                 FOR EACH STATEMENT EXECUTE FUNCTION {t}_keys_changed()"
+            ));
+        }
         let create = match dialect {
             Dialect::MySql => format!(
                 "INSERT IGNORE INTO {t} (id, data, expires_at, shape, cookie_name, user_id, created_at, updated_at, version) \
@@ -458,11 +470,58 @@ fn postgres_pool(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::PgPo
         })
 }
 
+/// SQLite and MySQL have no notifications: managed rings poll.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+fn no_key_notifications<S>(_: &S, _: std::sync::Weak<tokio::sync::Notify>) -> bool {
+    false
+}
+
+/// A listener on `<table>_keys` (the trigger `migrate` installs notifies
+/// it), waking `wake` at each notification and once at each (re)connection
+/// (a change may have gone by while it was down); it reconnects after a
+/// second, and ends with `wake`.
+#[cfg(feature = "postgres")]
+fn postgres_key_notifications(
+    store: &PostgresStore,
+    wake: std::sync::Weak<tokio::sync::Notify>,
+) -> bool {
+    let pool = store.pool().clone();
+    let channel = format!("{}_keys", store.table());
+    tokio::spawn(async move {
+        while wake.strong_count() > 0 {
+            if let Ok(mut listener) = sqlx::postgres::PgListener::connect_with(&pool).await
+                && listener.listen(&channel).await.is_ok()
+            {
+                // (re)connected: a change may have gone by meanwhile
+                let Some(ring) = wake.upgrade() else { return };
+                ring.notify_one();
+                drop(ring);
+                loop {
+                    // a bounded wait, so an idle listener notices its ring
+                    // has gone
+                    match tokio::time::timeout(IDLE_CHECK_AFTER * 5, listener.try_recv()).await {
+                        Ok(Ok(Some(_))) => match wake.upgrade() {
+                            Some(ring) => ring.notify_one(),
+                            None => return,
+                        },
+                        Err(_) if wake.strong_count() == 0 => return,
+                        Err(_) => {}
+                        Ok(Ok(None) | Err(_)) => break,
+                    }
+                }
+            }
+            tokio::time::sleep(IDLE_CHECK_AFTER).await;
+        }
+    });
+    true
+}
+
 macro_rules! sql_store {
     (
         $(#[$doc:meta])*
         $name:ident, feature = $feature:literal, pool = $pool:ty, options = $options:ty,
-        dialect = $dialect:expr, store = $store_name:literal, tune = $tune:path
+        dialect = $dialect:expr, store = $store_name:literal, tune = $tune:path,
+        watch_keys = $watch_keys:path
     ) => {
         $(#[$doc])*
         ///
@@ -896,6 +955,10 @@ macro_rules! sql_store {
                     .map_err(Self::error)?;
                 Ok(done.rows_affected() == 1)
             }
+
+            fn watch_keys(&self, wake: std::sync::Weak<tokio::sync::Notify>) -> bool {
+                $watch_keys(self, wake)
+            }
         }
 
         #[cfg(feature = $feature)]
@@ -977,7 +1040,8 @@ sql_store! {
     /// # }).unwrap();
     /// ```
     SqliteStore, feature = "sqlite", pool = sqlx::SqlitePool,
-    options = sqlx::sqlite::SqlitePoolOptions, dialect = Dialect::Sqlite, store = "sqlite", tune = std::convert::identity
+    options = sqlx::sqlite::SqlitePoolOptions, dialect = Dialect::Sqlite, store = "sqlite", tune = std::convert::identity,
+    watch_keys = no_key_notifications
 }
 
 sql_store! {
@@ -992,7 +1056,8 @@ sql_store! {
     /// # Ok(()) }
     /// ```
     PostgresStore, feature = "postgres", pool = sqlx::PgPool,
-    options = sqlx::postgres::PgPoolOptions, dialect = Dialect::Postgres, store = "postgres", tune = postgres_pool
+    options = sqlx::postgres::PgPoolOptions, dialect = Dialect::Postgres, store = "postgres", tune = postgres_pool,
+    watch_keys = postgres_key_notifications
 }
 
 sql_store! {
@@ -1007,7 +1072,8 @@ sql_store! {
     /// # Ok(()) }
     /// ```
     MySqlStore, feature = "mysql", pool = sqlx::MySqlPool,
-    options = sqlx::mysql::MySqlPoolOptions, dialect = Dialect::MySql, store = "mysql", tune = std::convert::identity
+    options = sqlx::mysql::MySqlPoolOptions, dialect = Dialect::MySql, store = "mysql", tune = std::convert::identity,
+    watch_keys = no_key_notifications
 }
 
 #[cfg(feature = "sqlite")]

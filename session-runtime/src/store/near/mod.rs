@@ -509,4 +509,8 @@ impl<S: super::KeyStore> super::KeyStore for NearCache<S> {
     fn remove_key(&self, kid: u32) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.store.remove_key(kid)
     }
+
+    fn watch_keys(&self, wake: std::sync::Weak<tokio::sync::Notify>) -> bool {
+        self.store.watch_keys(wake)
+    }
 }
