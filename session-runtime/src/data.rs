@@ -378,8 +378,9 @@ pub trait SessionData: Sized + 'static {
         shape: u32,
         part: Part,
         body: &[u8],
+        quick: Option<&[u8]>,
     ) -> Option<Result<Self, CodecError>> {
-        open_own_shape::<Self, C>(shape, part, body)
+        open_own_shape::<Self, C>(shape, part, body, quick)
     }
 }
 
@@ -396,12 +397,36 @@ pub fn open_own_shape<S: SessionData, C: Codec>(
     shape: u32,
     part: Part,
     body: &[u8],
+    quick: Option<&[u8]>,
 ) -> Option<Result<S, CodecError>> {
     if shape != envelope::shape_tag(S::FINGERPRINT) {
         return None;
     }
     let mut data = S::default_session();
-    Some(data.decode::<C>(part, body).map(|()| data))
+    if let Err(err) = data.decode::<C>(part, body) {
+        return Some(Err(err));
+    }
+    // the quick fields the same shape sealed apart: best effort, as quick
+    // fields are (a blob that does not decode leaves them default)
+    if let Some(quick) = quick {
+        let mut holder = S::default_session();
+        if holder.decode::<C>(Part::Quick, quick).is_ok() {
+            let quick_fields = quick_field_set::<S>();
+            data.take_fields(&mut holder, &quick_fields);
+        }
+    }
+    Some(Ok(data))
+}
+
+/// The indexes of `S`'s quick fields.
+pub(crate) fn quick_field_set<S: SessionData>() -> FieldSet {
+    let mut set = FieldSet::new();
+    for (index, field) in S::FIELDS.iter().enumerate() {
+        if field.quick {
+            set.insert(index);
+        }
+    }
+    set
 }
 
 /// A type named in `#[session(previous = ..)]`: an earlier shape of a
@@ -421,6 +446,7 @@ pub trait PreviousShape: Sized {
         shape: u32,
         part: Part,
         body: &[u8],
+        quick: Option<&[u8]>,
     ) -> Option<Result<Self, CodecError>>;
 }
 
@@ -433,8 +459,9 @@ impl<T: SessionData> PreviousShape for T {
         shape: u32,
         part: Part,
         body: &[u8],
+        quick: Option<&[u8]>,
     ) -> Option<Result<Self, CodecError>> {
-        T::open_shape::<C>(shape, part, body)
+        T::open_shape::<C>(shape, part, body, quick)
     }
 }
 
@@ -455,6 +482,7 @@ pub trait NextShape: Sized {
         shape: u32,
         part: Part,
         body: &[u8],
+        quick: Option<&[u8]>,
     ) -> Option<Result<Self, CodecError>>;
 }
 
@@ -466,8 +494,9 @@ impl<T: SessionData> NextShape for T {
         shape: u32,
         part: Part,
         body: &[u8],
+        quick: Option<&[u8]>,
     ) -> Option<Result<Self, CodecError>> {
-        open_own_shape::<T, C>(shape, part, body)
+        open_own_shape::<T, C>(shape, part, body, quick)
     }
 }
 

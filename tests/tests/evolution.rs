@@ -476,12 +476,18 @@ async fn the_next_releases_sessions_open_on_every_store() {
             let cookie = Some(("__Host-wish", token.as_str()));
             let mut more = items.clone();
             more.push(99);
-            let back = send(&next, "GET", "/", cookie).await;
-            assert_eq!(
-                back.body,
-                format!("{}|None", summary(&more)),
-                "{name} {tier}"
-            );
+            // a near cache of another process learns of the write by the
+            // store's notification, within milliseconds
+            let expected = format!("{}|None", summary(&more));
+            let mut back = send(&next, "GET", "/", cookie).await;
+            for _ in 0..100 {
+                if back.body == expected || !name.contains("near") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                back = send(&next, "GET", "/", cookie).await;
+            }
+            assert_eq!(back.body, expected, "{name} {tier}");
         }
         checked.push(name);
     }
@@ -514,19 +520,19 @@ proptest! {
     fn migrate_then_encode_equals_encoding_the_conversion(old in v1_cart()) {
         fn check<C: session_runtime::Codec>(old: &v1::Cart) {
             let bytes = session_runtime::encode_to_vec::<v1::Cart, C>(old).unwrap();
-            let migrated = v2::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes)
+            let migrated = v2::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes, None)
                 .unwrap()
                 .unwrap();
             assert_eq!(
                 session_runtime::encode_to_vec::<v2::Cart, C>(&migrated).unwrap(),
                 session_runtime::encode_to_vec::<v2::Cart, C>(&v2::Cart::from(old.clone())).unwrap()
             );
-            let twice = v3::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes)
+            let twice = v3::Cart::open_shape::<C>(shape_tag(v1::Cart::FINGERPRINT), Part::All, &bytes, None)
                 .unwrap()
                 .unwrap();
             assert_eq!(twice, v3::Cart::from(v2::Cart::from(old.clone())));
             // a shape outside the chain opens nothing
-            assert!(v3::Cart::open_shape::<C>(0x1234, Part::All, &bytes).is_none());
+            assert!(v3::Cart::open_shape::<C>(0x1234, Part::All, &bytes, None).is_none());
         }
         check::<Bincode>(&old);
         check::<Postcard>(&old);

@@ -143,7 +143,7 @@ fn chain_items(cont: &Container<'_>) -> TokenStream {
                         #private::Some(#shape::FINGERPRINT);
                 },
                 quote! {
-                    match #shape::open_own_shape::<__C>(shape, part, body) {
+                    match #shape::open_own_shape::<__C>(shape, part, body, quick) {
                         #private::Some(#private::Ok(__new)) => {
                             return #private::Some(#private::Ok(#downgrade(__new)));
                         }
@@ -167,7 +167,7 @@ fn chain_items(cont: &Container<'_>) -> TokenStream {
                 <Self as #spanned::MigrateFrom<#old>>::migrate_from
             };
             quote! {
-                match #prev_shape::open_shape::<__C>(shape, part, body) {
+                match #prev_shape::open_shape::<__C>(shape, part, body, quick) {
                     #private::Some(#private::Ok(__old)) => #private::Some(#private::Ok(#migrate(__old))),
                     #private::Some(#private::Err(__error)) => #private::Some(#private::Err(__error)),
                     #private::None => #private::None,
@@ -184,8 +184,9 @@ fn chain_items(cont: &Container<'_>) -> TokenStream {
             shape: u32,
             part: #private::Part,
             body: &[u8],
+            quick: #private::Option<&[u8]>,
         ) -> #private::Option<#private::Result<Self, #private::CodecError>> {
-            if let #private::Some(__own) = #private::open_own_shape::<Self, __C>(shape, part, body) {
+            if let #private::Some(__own) = #private::open_own_shape::<Self, __C>(shape, part, body, quick) {
                 return #private::Some(__own);
             }
             #open_next

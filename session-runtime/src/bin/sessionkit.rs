@@ -505,36 +505,27 @@ async fn keys<K: KeyStore>(
             }
         }
         KeysAction::Rotate => {
-            let keys = ManagedKeys::load(store, root, policy.clone()).await?;
-            let kid = keys.rotate().await?;
+            let kid = ManagedKeys::make_next(&store, &root, &policy).await?;
+            let pending = ManagedKeys::list(&store, root, &policy)
+                .await?
+                .into_iter()
+                .find(|key| key.kid == kid)
+                .and_then(|key| key.activates_at.duration_since(SystemTime::now()).ok())
+                .map_or(0, |left| left.as_secs());
             println!(
-                "key {kid} is the next key: it seals once it is active, in at most {}",
-                span(policy_delay(&keys))
+                "key {kid} is the next key: it starts sealing in {}, once every instance has read it",
+                span(pending)
             );
         }
         KeysAction::Revoke { kid } => {
-            let keys = ManagedKeys::load(store, root, policy.clone()).await?;
-            keys.revoke(kid).await?;
+            ManagedKeys::revoke_in(&store, kid, SystemTime::now()).await?;
             println!(
-                "key {kid} revoked: every instance refuses what it sealed from its next refresh (within {}); key {} seals here now",
+                "key {kid} revoked: every instance refuses what it sealed from its next refresh (within {}, at once where the store notifies)",
                 span(policy.refresh().as_secs().max(1)),
-                keys.status().current
             );
         }
     }
     Ok(())
-}
-
-/// How long until the pending key activates, in seconds.
-fn policy_delay<K>(keys: &ManagedKeys<K>) -> u64 {
-    let now = SystemTime::now();
-    keys.keys()
-        .iter()
-        .filter(|key| key.state == session_runtime::KeyState::Pending)
-        .filter_map(|key| key.activates_at.duration_since(now).ok())
-        .map(|left| left.as_secs())
-        .max()
-        .unwrap_or(0)
 }
 
 /// `when` (Unix seconds) as an age relative to `now`.

@@ -32,13 +32,15 @@ pub(crate) trait CodecOps<S>: Send + Sync + 'static {
         data: &S,
         part: Part,
     ) -> Result<Vec<u8>, CodecError>;
-    /// A raw blob from a store holding the fields of `part`, opened.
-    fn open_part(
+    /// A record's blob holding the fields of `part`, opened with the quick
+    /// fields' blob (its context and bytes) when the store keeps one.
+    fn open_with_quick(
         &self,
         sealer: &Sealer,
         context: &str,
         blob: Vec<u8>,
         part: Part,
+        quick: Option<(&str, Vec<u8>)>,
         now: Option<u64>,
     ) -> Result<Opened<S>, OpenError>;
 }
@@ -88,14 +90,15 @@ impl<S: SessionData, C: Codec> CodecOps<S> for With<C> {
         Ok(sealer.seal_raw::<C>(context, S::FINGERPRINT, meta, &body))
     }
 
-    fn open_part(
+    fn open_with_quick(
         &self,
         sealer: &Sealer,
         context: &str,
         blob: Vec<u8>,
         part: Part,
+        quick: Option<(&str, Vec<u8>)>,
         now: Option<u64>,
     ) -> Result<Opened<S>, OpenError> {
-        sealer.open_part::<S, C>(context, blob, part, now)
+        sealer.open_with_quick::<S, C>(context, blob, part, quick, now)
     }
 }

@@ -4,7 +4,7 @@
 //! session type (cookie) that wrote it.
 
 use super::Core;
-use crate::data::{FieldSet, Part, SessionData};
+use crate::data::{Part, SessionData};
 use crate::id::StoreKey;
 use crate::seal::{Meta, OpenError, Opened};
 use crate::store::Record;
@@ -21,16 +21,6 @@ fn record_context(cookie_name: &str, key: &StoreKey) -> String {
 /// durable blob's, so one cannot be passed off as the other.
 fn quick_context(context: &str) -> String {
     format!("{context}/quick")
-}
-
-fn quick_fields<S: SessionData>() -> FieldSet {
-    let mut set = FieldSet::new();
-    for (index, field) in S::FIELDS.iter().enumerate() {
-        if field.quick {
-            set.insert(index);
-        }
-    }
-    set
 }
 
 impl<S: SessionData> Core<S> {
@@ -70,39 +60,44 @@ impl<S: SessionData> Core<S> {
             .seal_part(&self.sealer, &context, meta, data, Part::Quick)
     }
 
-    /// Opens a record sealed by [`seal_record`](Self::seal_record) with the
-    /// same `split_quick`, in any shape of the session's chain.
+    /// Opens a record sealed by [`seal_record`](Self::seal_record), in any
+    /// shape of the session's chain. `store_splits`: the store keeps quick
+    /// fields apart, so whichever shape wrote the record sealed its durable
+    /// fields alone in the main blob (all of them, for a shape without
+    /// quick fields), whether or not this one has quick fields, and its
+    /// quick fields in the quick blob.
     pub(crate) fn open_record(
         &self,
         key: &StoreKey,
         record: Record,
         now: u64,
-        split_quick: bool,
+        store_splits: bool,
     ) -> Result<Opened<S>, OpenError> {
         let context = record_context(&self.cookie_name, key);
-        let part = if split_quick {
+        // a shape's durable part is all of it when it has no quick field,
+        // so this reads both the records a shape with quick fields wrote
+        // and those one without wrote (a `quick` added or removed by a
+        // `previous` or `next` shape)
+        let part = if store_splits {
             Part::Durable
         } else {
             Part::All
         };
-        let opened = self
-            .codec
-            .open_part(&self.sealer, &context, record.data, part, Some(now))?;
-        let mut data = opened.data;
-        if split_quick && !record.quick.is_empty() {
-            // quick fields are best effort: a bad blob leaves them default
-            let quick = self.codec.open_part(
-                &self.sealer,
-                &quick_context(&context),
-                record.quick,
-                Part::Quick,
-                None,
-            );
-            match quick {
-                Ok(mut holder) => data.take_fields(&mut holder.data, &quick_fields::<S>()),
-                Err(reason) => tracing::debug!(%reason, "quick session fields dropped"),
-            }
-        }
+        // the quick fields sealed apart join the durable ones before any
+        // conversion, so a `quick` added or removed by a shape change keeps
+        // the value (best effort, as quick fields are)
+        let quick_context = quick_context(&context);
+        let quick = (store_splits && !record.quick.is_empty())
+            .then_some((quick_context.as_str(), record.quick));
+        let opened = self.codec.open_with_quick(
+            &self.sealer,
+            &context,
+            record.data,
+            part,
+            quick,
+            Some(now),
+        )?;
+        let data = opened.data;
         // the full encoding, to tell later whether anything changed
         let body = self.codec.encode(&data).map_err(OpenError::Decode)?;
         Ok(Opened {

@@ -310,7 +310,7 @@ impl<'a, S: SessionData + Send> Server<'a, S> {
         let version = record.version;
         match self
             .core
-            .open_record(&key, record, now, self.tier.split_quick::<S>())
+            .open_record(&key, record, now, self.tier.guarded.store.splits_quick())
         {
             Ok(mut opened) => {
                 self.metrics().loaded();
@@ -507,7 +507,6 @@ impl<'a, S: SessionData + Send> Server<'a, S> {
         now: u64,
     ) -> Outcome {
         let key = server.id.store_key();
-        let split = self.tier.split_quick::<S>();
         let Loaded { mut data, state } = loaded;
         let resend = state
             .existing
@@ -552,7 +551,10 @@ impl<'a, S: SessionData + Send> Server<'a, S> {
             };
             // another request saved first: keep its data, re-apply ours
             version = current.version;
-            match self.core.open_record(&key, current, now, split) {
+            match self
+                .core
+                .open_record(&key, current, now, self.tier.guarded.store.splits_quick())
+            {
                 Ok(opened) => {
                     self.metrics().merged(replay.steps.len());
                     data = replay.rebase(opened.data, &mut data, &changed);

@@ -41,6 +41,10 @@ const TAG_LEN: usize = 16;
 const SEALED_LEN: usize = 2 + NONCE_LEN + SECRET_LEN + TAG_LEN;
 const AAD_PREFIX: &[u8] = b"sessionkit managed key v1";
 
+/// The longest duration a policy takes: far past any session, and far
+/// from the millisecond clock's end.
+const MAX_POLICY_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// How long a refresh woken by a notification waits for the rest of a
 /// burst of changes.
 const NOTIFICATION_SETTLE: Duration = Duration::from_millis(20);
@@ -135,15 +139,16 @@ impl KeyPolicy {
     }
 
     fn check(&self) -> Result<(), ManagedKeyError> {
-        let problem = if [
+        let durations = [
             self.refresh,
             self.activation_delay,
             self.rotate_every,
             self.retain,
-        ]
-        .contains(&Duration::ZERO)
-        {
+        ];
+        let problem = if durations.contains(&Duration::ZERO) {
             Some("every duration must be positive")
+        } else if durations.iter().any(|d| *d > MAX_POLICY_DURATION) {
+            Some("no duration may exceed 100 years")
         } else if self.activation_delay < self.refresh * 2 {
             Some(
                 "the activation delay must be at least twice the refresh interval, or an instance may meet a key it has not read yet",
@@ -287,7 +292,9 @@ fn replaced_at(keys: &[&StoredKey], key: &StoredKey, now: u64) -> Option<u64> {
 /// The ring's rules, a pure function of the stored keys, the time and the
 /// policy (see the [module docs](self)).
 pub(crate) fn plan(records: &[StoredKey], now: u64, policy: &KeyPolicy) -> Plan {
-    let retain = millis(policy.retain);
+    // an instance may seal with a replaced key until its next refresh
+    // (and its jitter): the retention counts from then
+    let retain = millis(policy.retain).saturating_add(millis(policy.refresh.mul_f64(1.1)));
     let valid: Vec<&StoredKey> = records.iter().filter(|k| k.revoked_at.is_none()).collect();
     let mut retire: Vec<u32> = records
         .iter()
@@ -351,31 +358,38 @@ pub(crate) fn plan(records: &[StoredKey], now: u64, policy: &KeyPolicy) -> Plan 
     }
 }
 
-/// The plan's verifying keys that open under the root, in its order, and
-/// the number of the first (the one that seals here).
-fn usable(plan: &Plan, opened: &HashMap<u32, MasterKey>) -> (Option<u32>, Vec<MasterKey>) {
-    let mut current = None;
-    let keys = plan
+/// The plan's verifying keys that open under the root, the one that seals
+/// here first: the plan's if it opens, else the newest active key that
+/// does (never a pending one while an active one opens: instances that
+/// have not read it would refuse what it seals), else the first that does.
+fn usable(plan: &Plan, opened: &HashMap<u32, Opened>, now: u64) -> (Option<u32>, Vec<MasterKey>) {
+    let open: Vec<(u32, &Opened)> = plan
         .verifying
         .iter()
-        .filter_map(|kid| {
-            let key = opened.get(kid)?;
-            current.get_or_insert(*kid);
-            Some(key.clone())
-        })
+        .filter_map(|kid| Some((*kid, opened.get(kid)?)))
         .collect();
-    (current, keys)
+    let sealing = open
+        .iter()
+        .position(|(_, key)| key.record.activates_at <= now)
+        .or((!open.is_empty()).then_some(0));
+    let Some(sealing) = sealing else {
+        return (None, Vec::new());
+    };
+    let mut keys = vec![open[sealing].1.key.clone()];
+    keys.extend(
+        open.iter()
+            .enumerate()
+            .filter(|(at, _)| *at != sealing)
+            .map(|(_, (_, key))| key.key.clone()),
+    );
+    (Some(open[sealing].0), keys)
 }
 
 /// Each of `records` as [`ManagedKeys::keys`] shows it, oldest first.
-fn infos(
-    records: &[StoredKey],
-    opened: &HashMap<u32, MasterKey>,
-    policy: &KeyPolicy,
-) -> Vec<KeyInfo> {
+fn infos(records: &[StoredKey], opened: &HashMap<u32, Opened>, policy: &KeyPolicy) -> Vec<KeyInfo> {
     let now = policy.now();
     let plan = plan(records, now, policy);
-    let sealing = usable(&plan, opened).0;
+    let sealing = usable(&plan, opened, now).0;
     let valid: Vec<&StoredKey> = records.iter().filter(|k| k.revoked_at.is_none()).collect();
     let mut keys: Vec<KeyInfo> = records
         .iter()
@@ -398,7 +412,7 @@ fn infos(
                 activates_at: time(key.activates_at),
                 replaced_at: replaced_at(&valid, key, now).map(time),
                 revoked_at: key.revoked_at.map(time),
-                envelope_id: opened.get(&key.kid).map(MasterKey::id),
+                envelope_id: opened.get(&key.kid).map(|opened| opened.key.id()),
             }
         })
         .collect();
@@ -417,10 +431,30 @@ struct Shared<K> {
     state: Mutex<State>,
 }
 
+/// A key opened under the root, with the record it was opened from: a
+/// record changed under the same number (a restore, a number used again
+/// after a retirement, a changed row) is opened again, never served from
+/// what the old record held.
+#[derive(Clone)]
+struct Opened {
+    record: StoredKey,
+    key: MasterKey,
+}
+
+impl Opened {
+    /// Whether `record` is the one this was opened from (its revocation
+    /// aside, which only ever comes later).
+    fn from(&self, record: &StoredKey) -> bool {
+        let mut unrevoked = record.clone();
+        unrevoked.revoked_at = self.record.revoked_at;
+        unrevoked == self.record
+    }
+}
+
 struct State {
     records: Vec<StoredKey>,
     /// Keys opened under the root secret, by number.
-    opened: HashMap<u32, MasterKey>,
+    opened: HashMap<u32, Opened>,
     status: KeyStatus,
 }
 
@@ -576,7 +610,11 @@ impl<K: KeyStore> ManagedKeys<K> {
         let records = store.load_keys().await?;
         let opened = records
             .iter()
-            .filter_map(|key| Some((key.kid, open(&root, key)?)))
+            .filter_map(|record| {
+                let key = open(&root, record)?;
+                let record = record.clone();
+                Some((record.kid, Opened { record, key }))
+            })
             .collect();
         Ok(infos(&records, &opened, policy))
     }
@@ -597,7 +635,7 @@ impl<K: KeyStore> ManagedKeys<K> {
         let now = policy.now();
         let (opened, records) = Self::read(&store, &root, &policy, HashMap::new(), &[]).await?;
         let plan = plan(&records, now, &policy);
-        let (current, keys) = usable(&plan, &opened);
+        let (current, keys) = usable(&plan, &opened, now);
         let Some(current) = current else {
             return Err(ManagedKeyError::NoUsableKey(records.len()));
         };
@@ -662,7 +700,7 @@ impl<K: KeyStore> ManagedKeys<K> {
             }
         }
         records.retain(|key| !plan.retire.contains(&key.kid));
-        let (current, keys) = usable(&plan, &opened);
+        let (current, keys) = usable(&plan, &opened, now);
         let mut state = self.lock();
         // no key that opens: keep what is held (the start refused that)
         if let Some(current) = current {
@@ -681,41 +719,85 @@ impl<K: KeyStore> ManagedKeys<K> {
         Ok(())
     }
 
-    /// A store that held keys and now holds none lost them (a Redis
-    /// restarted without persistence, a database restored from before the
-    /// first key): an instance that read them puts them back, revocations
-    /// included, rather than making a first key that no session carries.
-    async fn restore(store: &K, held: &[StoredKey]) -> Result<(), ManagedKeyError> {
-        tracing::warn!(
-            keys = held.len(),
-            "the key store holds no keys: restoring the keys this instance read"
-        );
+    /// Puts back what this instance read and the store lost: a record
+    /// missing (a Redis restarted without persistence, a database restored
+    /// from before it, a hash evicted) unless the plan retires it anyway, and
+    /// a revocation the store no longer has (revocations only ever come,
+    /// so one known here stands). A record the store holds under the same
+    /// number with other contents is the store's: left alone. `true` when
+    /// anything was written.
+    async fn restore(
+        store: &K,
+        records: &[StoredKey],
+        held: &[StoredKey],
+        now: u64,
+        policy: &KeyPolicy,
+    ) -> Result<bool, ManagedKeyError> {
+        let retiring = plan(held, now, policy).retire;
+        let mut restored = 0;
         for key in held {
-            store.add_key(key).await?;
-            if let Some(at) = key.revoked_at {
-                store.revoke_key(key.kid, at).await?;
+            let there = records.iter().find(|record| record.kid == key.kid);
+            match there {
+                None if !retiring.contains(&key.kid) => {
+                    if store.add_key(key).await? {
+                        restored += 1;
+                    }
+                    if let Some(at) = key.revoked_at {
+                        store.revoke_key(key.kid, at).await?;
+                    }
+                }
+                Some(record) if record.revoked_at.is_none() => {
+                    if let Some(at) = key.revoked_at
+                        && record.sealed == key.sealed
+                        && store.revoke_key(key.kid, at).await?
+                    {
+                        restored += 1;
+                    }
+                }
+                _ => {}
             }
         }
-        Ok(())
+        if restored > 0 {
+            tracing::warn!(
+                keys = restored,
+                "the key store had lost keys or revocations this instance read: put back"
+            );
+        }
+        Ok(restored > 0)
     }
 
-    /// Reads the records, making a key first when the plan says so, and
-    /// opens the ones not opened yet.
+    /// Reads the records, putting back what the store lost and making a
+    /// key when the plan says so, and opens the ones not opened yet. A
+    /// store whose keys none opens under `root` is left as it is.
     async fn read(
         store: &K,
         root: &KeyRing,
         policy: &KeyPolicy,
-        mut opened: HashMap<u32, MasterKey>,
+        mut opened: HashMap<u32, Opened>,
         held: &[StoredKey],
-    ) -> Result<(HashMap<u32, MasterKey>, Vec<StoredKey>), ManagedKeyError> {
+    ) -> Result<(HashMap<u32, Opened>, Vec<StoredKey>), ManagedKeyError> {
         let mut records = store.load_keys().await?;
-        if records.is_empty() && !held.is_empty() {
-            Self::restore(store, held).await?;
+        let now = policy.now();
+        if !held.is_empty() && Self::restore(store, &records, held, now, policy).await? {
             records = store.load_keys().await?;
         }
-        let now = policy.now();
+        let opens = |record: &StoredKey| {
+            opened.get(&record.kid).is_some_and(|key| key.from(record))
+                || open(root, record).is_some()
+        };
+        // another root (or changed rows): making a key nobody else can
+        // open would split the fleet
+        if !records.is_empty() && !records.iter().any(opens) {
+            return Err(ManagedKeyError::NoUsableKey(records.len()));
+        }
         if let Some(activates_at) = plan(&records, now, policy).make {
-            let kid = records.iter().map(|k| k.kid).max().map_or(1, |kid| kid + 1);
+            // a number never seen here, not even in a record retired since
+            let kid = records
+                .iter()
+                .chain(held)
+                .map(|k| k.kid)
+                .max()
+                .map_or(1, |kid| kid + 1);
             if Self::make(store, root, kid, now, activates_at).await? {
                 tracing::info!(
                     kid,
@@ -726,15 +808,25 @@ impl<K: KeyStore> ManagedKeys<K> {
             // made here or by another instance first: read what is there
             records = store.load_keys().await?;
         }
-        opened.retain(|kid, _| records.iter().any(|k| k.kid == *kid));
-        for key in &records {
-            if key.revoked_at.is_none() && !opened.contains_key(&key.kid) {
-                match open(root, key) {
-                    Some(master) => {
-                        opened.insert(key.kid, master);
+        opened.retain(|kid, key| {
+            records
+                .iter()
+                .any(|record| record.kid == *kid && key.from(record))
+        });
+        for record in &records {
+            if record.revoked_at.is_none() && !opened.contains_key(&record.kid) {
+                match open(root, record) {
+                    Some(key) => {
+                        opened.insert(
+                            record.kid,
+                            Opened {
+                                record: record.clone(),
+                                key,
+                            },
+                        );
                     }
                     None => tracing::warn!(
-                        kid = key.kid,
+                        kid = record.kid,
                         "managed key does not open under the root secret: left out"
                     ),
                 }
@@ -771,8 +863,32 @@ impl<K: KeyStore> ManagedKeys<K> {
     /// [`ManagedKeyError`] when the store fails.
     pub async fn rotate(&self) -> Result<u32, ManagedKeyError> {
         let shared = &self.shared;
-        let records = shared.store.load_keys().await?;
-        let now = shared.policy.now();
+        let kid = Self::make_next(&shared.store, &shared.root, &shared.policy).await?;
+        self.refresh().await?;
+        Ok(kid)
+    }
+
+    /// What `sessionkit keys rotate` does, without a ring: makes the next
+    /// key in `store`, activating after `policy`'s delay, unless one is
+    /// pending already (returns its number then), and changes nothing
+    /// else (no retirement under a policy that may not be the fleet's).
+    ///
+    /// # Errors
+    ///
+    /// [`ManagedKeyError::NoUsableKey`] when the store has keys and none
+    /// opens under `root` (a key made under another root would split the
+    /// fleet); [`ManagedKeyError::Policy`]; a store failure.
+    pub async fn make_next(
+        store: &K,
+        root: &KeyRing,
+        policy: &KeyPolicy,
+    ) -> Result<u32, ManagedKeyError> {
+        policy.check()?;
+        let records = store.load_keys().await?;
+        let now = policy.now();
+        if !records.is_empty() && !records.iter().any(|record| open(root, record).is_some()) {
+            return Err(ManagedKeyError::NoUsableKey(records.len()));
+        }
         if let Some(pending) = records
             .iter()
             .filter(|k| k.revoked_at.is_none() && k.activates_at > now)
@@ -782,10 +898,29 @@ impl<K: KeyStore> ManagedKeys<K> {
             return Ok(pending);
         }
         let kid = records.iter().map(|k| k.kid).max().map_or(1, |kid| kid + 1);
-        let activates_at = now.saturating_add(millis(shared.policy.activation_delay));
-        Self::make(&shared.store, &shared.root, kid, now, activates_at).await?;
-        self.refresh().await?;
+        let activates_at = now.saturating_add(millis(policy.activation_delay));
+        Self::make(store, root, kid, now, activates_at).await?;
         Ok(kid)
+    }
+
+    /// What `sessionkit keys revoke` does, without a ring or the root
+    /// secret: marks key `kid` revoked in `store`. The instances drop it at
+    /// their next refresh (and make a replacement if it sealed and no
+    /// other key can).
+    ///
+    /// # Errors
+    ///
+    /// [`ManagedKeyError::NoSuchKey`], or a store failure.
+    pub async fn revoke_in(store: &K, kid: u32, now: SystemTime) -> Result<(), ManagedKeyError> {
+        if store.revoke_key(kid, unix_millis(now)).await? {
+            tracing::warn!(kid, "managed key revoked");
+            return Ok(());
+        }
+        if store.load_keys().await?.iter().any(|k| k.kid == kid) {
+            // revoked already: the first time stands
+            return Ok(());
+        }
+        Err(ManagedKeyError::NoSuchKey(kid))
     }
 
     /// Revokes key `kid` in the store: every instance drops it at its
@@ -800,14 +935,7 @@ impl<K: KeyStore> ManagedKeys<K> {
     /// [`ManagedKeyError::NoSuchKey`], or a store failure.
     pub async fn revoke(&self, kid: u32) -> Result<(), ManagedKeyError> {
         let shared = &self.shared;
-        let now = shared.policy.now();
-        if !shared.store.revoke_key(kid, now).await? {
-            let exists = shared.store.load_keys().await?.iter().any(|k| k.kid == kid);
-            if !exists {
-                return Err(ManagedKeyError::NoSuchKey(kid));
-            }
-        }
-        tracing::warn!(kid, "managed key revoked");
+        Self::revoke_in(&shared.store, kid, shared.policy.clock.now()).await?;
         self.refresh().await
     }
 }

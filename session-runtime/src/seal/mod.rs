@@ -451,13 +451,37 @@ impl Sealer {
         part: Part,
         now: Option<u64>,
     ) -> Result<Opened<S>, OpenError> {
+        self.open_with_quick::<S, C>(context, buf, part, None, now)
+    }
+
+    /// As [`open_part`](Self::open_part), with the quick fields' blob
+    /// sealed apart (`quick`: its context and bytes): when it is of the
+    /// same shape, its fields join the durable ones before a conversion,
+    /// so a shape change that makes a field quick or durable keeps its
+    /// value. A quick blob that does not open is left out (best effort).
+    pub(crate) fn open_with_quick<S: SessionData, C: Codec>(
+        &self,
+        context: &str,
+        buf: Vec<u8>,
+        part: Part,
+        quick: Option<(&str, Vec<u8>)>,
+        now: Option<u64>,
+    ) -> Result<Opened<S>, OpenError> {
         let opened = self.authenticate(context, buf, Some((C::ID, None)))?;
         if let Some(now) = now
             && now >= opened.meta.expires_at
         {
             return Err(OpenError::Expired(opened.meta.expires_at));
         }
-        let data = match S::open_shape::<C>(opened.shape, part, &opened.body) {
+        let quick = quick
+            .and_then(|(context, blob)| self.authenticate(context, blob, Some((C::ID, None))).ok());
+        // of the durable blob's shape: decoded with it; of another (a quick
+        // change written by another release next to it): on its own below
+        let (same, other) = match quick {
+            Some(quick) if quick.shape == opened.shape => (Some(quick.body), None),
+            other => (None, other),
+        };
+        let mut data = match S::open_shape::<C>(opened.shape, part, &opened.body, same.as_deref()) {
             Some(Ok(data)) => data,
             Some(Err(err)) => return Err(OpenError::Decode(err)),
             None => {
@@ -467,6 +491,12 @@ impl Sealer {
                 });
             }
         };
+        if let Some(other) = other
+            && let Some(Ok(mut holder)) =
+                S::open_shape::<C>(other.shape, Part::Quick, &other.body, None)
+        {
+            data.take_fields(&mut holder, &crate::data::quick_field_set::<S>());
+        }
         let shape = if opened.shape == shape_tag(S::FINGERPRINT) {
             SealedShape::Current
         } else if S::NEXT_FINGERPRINT.is_some_and(|next| opened.shape == shape_tag(next)) {

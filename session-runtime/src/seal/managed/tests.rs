@@ -38,7 +38,9 @@ fn the_rules_as_a_table() {
             Plan { verifying: vec![1, 2], retire: vec![], make: None }),
         ("activated: the new one seals, the old verifies", vec![key(1, t - 30 * DAY, None), key(2, t, None)], t,
             Plan { verifying: vec![2, 1], retire: vec![], make: None }),
-        ("replaced 30 days ago: retired", vec![key(1, t - 60 * DAY, None), key(2, t - 30 * DAY, None), key(3, t + MIN, None)], t,
+        ("replaced 30 days ago: verifies one refresh more (an instance may have sealed with it until then)", vec![key(1, t - 60 * DAY, None), key(2, t - 30 * DAY, None), key(3, t + MIN, None)], t,
+            Plan { verifying: vec![2, 3, 1], retire: vec![], make: None }),
+        ("replaced 30 days and two refreshes ago: retired", vec![key(1, t - 60 * DAY, None), key(2, t - 30 * DAY - 2 * MIN, None), key(3, t + MIN, None)], t,
             Plan { verifying: vec![2, 3], retire: vec![1], make: None }),
         ("the current key revoked: the previous seals again, and a new one is made", vec![key(1, t - 40 * DAY, None), key(2, t - 10 * DAY, Some(t))], t,
             Plan { verifying: vec![1], retire: vec![], make: Some(t + 5 * MIN) }),
@@ -46,7 +48,7 @@ fn the_rules_as_a_table() {
             Plan { verifying: vec![], retire: vec![], make: Some(t) }),
         ("only a pending key left: it seals early", vec![key(1, t - DAY, Some(t - MIN)), key(2, t + MIN, None)], t,
             Plan { verifying: vec![2], retire: vec![], make: None }),
-        ("a revoked key's record goes after the retention", vec![key(1, t - DAY, None), key(2, t - 40 * DAY, Some(t - 30 * DAY))], t,
+        ("a revoked key's record goes after the retention", vec![key(1, t - DAY, None), key(2, t - 40 * DAY, Some(t - 31 * DAY))], t,
             Plan { verifying: vec![1], retire: vec![2], make: None }),
     ];
     for (case, records, now, expected) in rows {
@@ -60,6 +62,10 @@ fn a_policy_that_could_seal_with_an_unread_key_is_refused() {
         policy().with_refresh(Duration::from_secs(200)),
         policy().with_refresh(Duration::ZERO),
         policy().with_rotation(Duration::from_secs(60)),
+        // refused, not an overflow
+        policy().with_refresh(Duration::MAX),
+        policy().with_rotation(Duration::MAX),
+        policy().with_retention(Duration::from_secs(u64::MAX / 100)),
     ] {
         assert!(
             matches!(bad.check(), Err(ManagedKeyError::Policy(_))),
