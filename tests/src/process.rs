@@ -353,3 +353,43 @@ impl Drop for Instance {
         let _ = self.child.wait();
     }
 }
+
+/// The `main` of a test target without libtest that runs itself as an
+/// app's instances: with `var` set it is an instance (`instance` serves
+/// until killed); else it runs `scenarios` as the one test `name`
+/// (filters and `--list` as libtest takes them) and prints what libtest
+/// prints, so the suite's summary counts it. A panic fails the target.
+pub fn fleet_test_main<F: std::future::Future<Output = ()>>(
+    name: &str,
+    var: &str,
+    instance: impl FnOnce(&str),
+    scenarios: impl FnOnce() -> F,
+) {
+    if let Ok(spec) = std::env::var(var) {
+        instance(&spec);
+        std::process::exit(0);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("{name}: test");
+        return;
+    }
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !name.contains(a.as_str()))
+    {
+        return;
+    }
+    let started = std::time::Instant::now();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scenarios());
+    println!("test {name} ... ok");
+    println!(
+        "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -91,7 +91,7 @@ fn app<K: KeyStore + SessionStore + Clone>(
 }
 
 /// The child's side: serve over the store `spec` until killed.
-fn instance(spec: &str) -> ! {
+fn instance(spec: &str) {
     let port = Instance::own_port();
     let (label, store) = spec.split_once(' ').unwrap();
     let label: &'static str = Box::leak(label.to_owned().into_boxed_str());
@@ -122,7 +122,6 @@ fn instance(spec: &str) -> ! {
             .unwrap();
         axum::serve(listener, app).await.unwrap();
     });
-    std::process::exit(0)
 }
 
 async fn postgres(spec: &str) -> PostgresStore {
@@ -336,31 +335,10 @@ async fn scenarios() {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var("SESSIONKIT_KEYS_INSTANCE") {
-        instance(&spec);
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("key_rotation: test");
-        return;
-    }
-    if args
-        .iter()
-        .any(|a| !a.starts_with('-') && !"key_rotation".contains(a.as_str()))
-    {
-        return;
-    }
-    let started = Instant::now();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(scenarios());
-    // what libtest prints, so the suite's summary counts this target too
-    println!("test key_rotation ... ok");
-    println!(
-        "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        started.elapsed().as_secs_f64()
+    sessionkit_tests::process::fleet_test_main(
+        "key_rotation",
+        "SESSIONKIT_KEYS_INSTANCE",
+        instance,
+        scenarios,
     );
 }

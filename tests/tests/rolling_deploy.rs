@@ -20,7 +20,7 @@ use sessionkit_tests::fleet::{Client, Pool, Tally, call, traffic};
 use sessionkit_tests::servers::{address, table};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::RwLock;
 
 /// The release before the change: it knows one shape of each session.
@@ -181,7 +181,7 @@ fn release_app<St: SessionStore + Clone>(release: &str, store: St) -> Router {
 
 /// The child's side: serve `release` on `port` over the store `spec`
 /// until killed.
-fn instance(spec: &str) -> ! {
+fn instance(spec: &str) {
     let (release, store) = spec.split_once(' ').unwrap();
     let (release, store) = (release.to_owned(), store.to_owned());
     let port = sessionkit_tests::process::Instance::own_port();
@@ -217,7 +217,6 @@ fn instance(spec: &str) -> ! {
             .unwrap();
         axum::serve(listener, app).await.unwrap();
     });
-    std::process::exit(0)
 }
 
 /// One running instance of a release.
@@ -355,32 +354,10 @@ async fn scenarios() {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var("SESSIONKIT_DEPLOY_INSTANCE") {
-        instance(&spec);
-    }
-    // `cargo test -- --list` and filters: this target is one scenario
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("rolling_deploy: test");
-        return;
-    }
-    if args
-        .iter()
-        .any(|a| !a.starts_with('-') && !"rolling_deploy".contains(a.as_str()))
-    {
-        return;
-    }
-    let started = Instant::now();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(scenarios());
-    // what libtest prints, so the suite's summary counts this target too
-    println!("test rolling_deploy ... ok");
-    println!(
-        "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
-        started.elapsed().as_secs_f64()
+    sessionkit_tests::process::fleet_test_main(
+        "rolling_deploy",
+        "SESSIONKIT_DEPLOY_INSTANCE",
+        instance,
+        scenarios,
     );
 }
