@@ -86,9 +86,13 @@ impl<S: SessionData> Core<S> {
         // the quick fields sealed apart join the durable ones before any
         // conversion, so a `quick` added or removed by a shape change keeps
         // the value (best effort, as quick fields are)
-        let quick_context = quick_context(&context);
-        let quick = (store_splits && !record.quick.is_empty())
-            .then_some((quick_context.as_str(), record.quick));
+        // (its context is built only for a record that has the blob: this
+        // is every server-side load)
+        let quick_context =
+            (store_splits && !record.quick.is_empty()).then(|| quick_context(&context));
+        let quick = quick_context
+            .as_deref()
+            .map(|quick_context| (quick_context, record.quick));
         let opened = self.codec.open_with_quick(
             &self.sealer,
             &context,

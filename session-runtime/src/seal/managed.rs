@@ -781,13 +781,17 @@ impl<K: KeyStore> ManagedKeys<K> {
         if !held.is_empty() && Self::restore(store, &records, held, now, policy).await? {
             records = store.load_keys().await?;
         }
-        let opens = |record: &StoredKey| {
-            opened.get(&record.kid).is_some_and(|key| key.from(record))
-                || open(root, record).is_some()
-        };
+        // opened first, so that the check below and the ring use the same
+        // decryptions (each record opened once while it stays the same)
+        open_new(root, &records, &mut opened);
         // another root (or changed rows): making a key nobody else can
-        // open would split the fleet
-        if !records.is_empty() && !records.iter().any(opens) {
+        // open would split the fleet (a revoked key that opens says the
+        // root is right)
+        let usable = !opened.is_empty()
+            || records
+                .iter()
+                .any(|record| record.revoked_at.is_some() && open(root, record).is_some());
+        if !records.is_empty() && !usable {
             return Err(ManagedKeyError::NoUsableKey(records.len()));
         }
         if let Some(activates_at) = plan(&records, now, policy).make {
@@ -807,30 +811,7 @@ impl<K: KeyStore> ManagedKeys<K> {
             }
             // made here or by another instance first: read what is there
             records = store.load_keys().await?;
-        }
-        opened.retain(|kid, key| {
-            records
-                .iter()
-                .any(|record| record.kid == *kid && key.from(record))
-        });
-        for record in &records {
-            if record.revoked_at.is_none() && !opened.contains_key(&record.kid) {
-                match open(root, record) {
-                    Some(key) => {
-                        opened.insert(
-                            record.kid,
-                            Opened {
-                                record: record.clone(),
-                                key,
-                            },
-                        );
-                    }
-                    None => tracing::warn!(
-                        kid = record.kid,
-                        "managed key does not open under the root secret: left out"
-                    ),
-                }
-            }
+            open_new(root, &records, &mut opened);
         }
         Ok((opened, records))
     }
@@ -937,6 +918,35 @@ impl<K: KeyStore> ManagedKeys<K> {
         let shared = &self.shared;
         Self::revoke_in(&shared.store, kid, shared.policy.clock.now()).await?;
         self.refresh().await
+    }
+}
+
+/// Brings `opened` in step with `records`: drops what no record holds any
+/// more (or holds otherwise), opens the unrevoked records not opened yet.
+fn open_new(root: &KeyRing, records: &[StoredKey], opened: &mut HashMap<u32, Opened>) {
+    opened.retain(|kid, key| {
+        records
+            .iter()
+            .any(|record| record.kid == *kid && key.from(record))
+    });
+    for record in records {
+        if record.revoked_at.is_none() && !opened.contains_key(&record.kid) {
+            match open(root, record) {
+                Some(key) => {
+                    opened.insert(
+                        record.kid,
+                        Opened {
+                            record: record.clone(),
+                            key,
+                        },
+                    );
+                }
+                None => tracing::warn!(
+                    kid = record.kid,
+                    "managed key does not open under the root secret: left out"
+                ),
+            }
+        }
     }
 }
 

@@ -738,6 +738,18 @@ impl UserIndex for RedisStore {
     }
 }
 
+/// A client of the same server that speaks RESP3, for a connection of its
+/// own that receives push messages (a near cache's tracking, a managed key
+/// ring's channel).
+pub(in crate::store) fn resp3_client(client: &redis::Client) -> Result<redis::Client, StoreError> {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    redis::Client::open(info.set_redis_settings(settings)).map_err(error)
+}
+
 /// A hash's field and value.
 type HashPair = (Vec<u8>, Vec<u8>);
 
@@ -858,16 +870,11 @@ impl super::KeyStore for RedisStore {
     /// may have gone by while it was down); it reconnects after a second,
     /// and ends with `wake`.
     fn watch_keys(&self, wake: std::sync::Weak<tokio::sync::Notify>) -> bool {
-        use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind};
+        use redis::{AsyncConnectionConfig, PushInfo, PushKind};
         let Some(client) = &self.client else {
             return false;
         };
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let Ok(client) = redis::Client::open(info.set_redis_settings(settings)) else {
+        let Ok(client) = resp3_client(client) else {
             return false;
         };
         let channel = format!("{}keys", self.prefix);

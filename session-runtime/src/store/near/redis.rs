@@ -10,7 +10,7 @@ use crate::store::redis_store::error;
 use crate::store::views::BoxFuture;
 use crate::store::{RedisStore, StoreError};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind, Value};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -38,12 +38,7 @@ impl RedisStore {
                 what: "a near cache on Redis Cluster",
             });
         };
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(error)?;
+        let client = crate::store::redis_store::resp3_client(&client)?;
         let near = Arc::new(Near::new("redis", max_bytes.get()));
         let tracking = Arc::new(Tracking {
             client,
