@@ -319,7 +319,8 @@ tables() {
 for config in $configs; do
     [[ $config == *-near ]] || continue
     say "logouts across two processes: $config"
-    "$near_logouts" "$server" "$config" "$((port + 50))" "$logouts" 2>/dev/null >>"$work/logouts"
+    "$near_logouts" "$server" "$config" "$((port + 50))" "$logouts" 2>"$work/logouts.err" >>"$work/logouts" ||
+        { cat "$work/logouts.err" >&2; exit 1; }
 done
 
 out="$(tables)"

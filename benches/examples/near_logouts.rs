@@ -67,14 +67,25 @@ impl Client {
     }
 }
 
-fn serve(bin: &str, config: &str, port: u16, share: bool) -> Child {
+/// A server process, killed when dropped: a failed run (a panic) leaves
+/// no server behind on its port for the next one to talk to.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(bin: &str, config: &str, port: u16, share: bool) -> Server {
     let mut command = Command::new(bin);
     command.args([config, &port.to_string(), "two"]);
     if share {
         command.env("LOAD_SHARE_TABLES", "1");
     }
     command.stdout(std::process::Stdio::null());
-    command.spawn().expect("load_server starts")
+    Server(command.spawn().expect("load_server starts"))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -86,10 +97,10 @@ async fn main() {
     };
     let port: u16 = port.parse().expect("a port");
     let n: usize = n.parse().expect("a count");
-    let mut first = serve(bin, config, port, false);
+    let first = serve(bin, config, port, false);
     let mut a = Client::connect(port).await;
     // the second starts once the first made the tables
-    let mut second = serve(bin, config, port + 1, true);
+    let second = serve(bin, config, port + 1, true);
     let mut b = Client::connect(port + 1).await;
     let mut waits = Vec::with_capacity(n);
     for _ in 0..n {
@@ -111,8 +122,7 @@ async fn main() {
         }
         waits.push(began.elapsed());
     }
-    first.kill().ok();
-    second.kill().ok();
+    drop((first, second));
     waits.sort();
     let at = |q: usize| waits[(waits.len() - 1) * q / 100];
     println!(
